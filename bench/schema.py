@@ -57,9 +57,17 @@ class Record(BaseModel):
     peak_rss_mb: float | None = None
     engine_timings: dict[str, float] | None = None
     shape: str | None = None
+    cached_tokens: int | None = None
+    # energy over the request window (gross), minus the idle baseline (net); filled by the power layer
     energy_j: float | None = None
+    energy_net_j: float | None = None
     energy_source: Literal["counter", "sampled", "apportioned", "estimated"] | None = None
+    avg_power_w: float | None = None
+    # cost of this request (DESIGN.md cost model): total and its parts; filled by the cost layer
     cost_usd: float | None = None
+    cost_energy_usd: float | None = None
+    cost_hardware_usd: float | None = None
+    cost_api_usd: float | None = None
 
 
 class Manifest(BaseModel):

@@ -1,18 +1,44 @@
-"""Statistics over raw samples: percentiles, mean and spread.
+"""Statistics over raw samples: percentiles, intervals, significance, variability and outliers.
 
 Everything here is computed at read time from the raw values stored in records, never stored in place of
 them. Missing values (``None``/NaN: a request with one token has no decode rate) are dropped, never
-treated as zero.
+treated as zero. Used by the run summary, reports, ``compare`` and the CI gate, so every "how sure are
+we" answer in infercost comes from this one module.
+
+- Means get seeded 95% bootstrap confidence intervals (BCa, scipy), so a table never shows a mean without
+  saying how well it is known; pass rates get Wilson score intervals (well-behaved at 0% and 100%).
+- Two runs are compared with Mann–Whitney U on the raw samples *and* a minimum effect size, as asv does:
+  a difference is called only when it is both significant and larger than the threshold.
+- Outliers use the modified z-score (Iglewicz & Hoaglin: 0.6745·(x − median)/MAD > 3.5), which a single
+  wild value cannot mask the way it masks a mean/sd rule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from scipy import stats as sps
 
-__all__ = ["clean", "mean", "percentile", "stdev"]
+__all__ = [
+    "Comparison",
+    "bootstrap_ci",
+    "clean",
+    "coefficient_of_variation",
+    "compare_samples",
+    "mean",
+    "modified_z_outliers",
+    "percentile",
+    "stdev",
+    "t_interval",
+    "wilson_interval",
+]
+
+DEFAULT_SEED = 20261126
+MIN_SAMPLES_FOR_SIGNIFICANCE = 3
 
 
 def clean(values: Iterable[float | None]) -> np.ndarray:
@@ -40,3 +66,163 @@ def stdev(values: Iterable[float | None]) -> float | None:
         return None
     value = float(arr.std(ddof=1))
     return value if math.isfinite(value) else None
+
+
+def coefficient_of_variation(values: Iterable[float | None]) -> float | None:
+    """sd / |mean| (a fraction); None below two samples or for a zero mean."""
+    arr = clean(values)
+    if arr.size < 2 or arr.mean() == 0:
+        return None
+    return float(arr.std(ddof=1) / abs(arr.mean()))
+
+
+def bootstrap_ci(
+    values: Iterable[float | None],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = DEFAULT_SEED,
+    statistic: Callable[..., Any] = np.mean,
+) -> tuple[float, float] | None:
+    """Seeded bootstrap confidence interval of ``statistic`` (BCa; percentile if BCa is degenerate).
+
+    None below two samples: one value says nothing about its own uncertainty.
+    """
+    arr = clean(values)
+    if arr.size < 2:
+        return None
+    if np.all(arr == arr[0]):
+        return float(arr[0]), float(arr[0])
+    rng = np.random.default_rng(seed)
+    for method in ("BCa", "percentile"):
+        try:
+            res = sps.bootstrap(
+                (arr,),
+                statistic,
+                confidence_level=confidence,
+                n_resamples=n_resamples,
+                method=method,
+                random_state=rng,
+                vectorized=True,
+                axis=-1,
+            )
+        except (ValueError, FloatingPointError):
+            continue
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(low) and math.isfinite(high):
+            return low, high
+    return None
+
+
+def t_interval(values: Iterable[float | None], confidence: float = 0.95) -> tuple[float, float] | None:
+    """The analytic Student-t interval of the mean (what the bootstrap is checked against)."""
+    arr = clean(values)
+    if arr.size < 2:
+        return None
+    m, se = float(arr.mean()), float(arr.std(ddof=1) / math.sqrt(arr.size))
+    h = float(sps.t.ppf((1 + confidence) / 2, arr.size - 1)) * se
+    return m - h, m + h
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion; sensible at 0/n and n/n where the normal one collapses."""
+    if n <= 0:
+        return None
+    z = float(sps.norm.ppf((1 + confidence) / 2))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def modified_z_outliers(values: Sequence[float | None], threshold: float = 3.5) -> list[int]:
+    """Indices (into ``values``) whose modified z-score exceeds ``threshold``."""
+    idx = [i for i, v in enumerate(values) if v is not None and math.isfinite(v)]
+    arr = np.asarray([values[i] for i in idx], dtype=float)
+    if arr.size < 3:
+        return []
+    med = float(np.median(arr))
+    mad = float(np.median(np.abs(arr - med)))
+    if mad == 0:
+        mad_mean = float(np.mean(np.abs(arr - med)))
+        if mad_mean == 0:
+            return []
+        scores = (arr - med) / (1.253314 * mad_mean)
+    else:
+        scores = 0.6745 * (arr - med) / mad
+    return [idx[i] for i, s in enumerate(scores) if abs(s) > threshold]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """B (candidate) against A (baseline) for one metric."""
+
+    baseline_mean: float | None
+    candidate_mean: float | None
+    ratio: float | None  # candidate / baseline
+    change: float | None  # ratio − 1, signed
+    p_value: float | None
+    significant: bool
+    beyond_threshold: bool
+    better: bool | None  # None when the metric has no direction or nothing changed meaningfully
+    n_baseline: int
+    n_candidate: int
+    verdict: str
+
+    @property
+    def regression(self) -> bool:
+        return self.significant and self.beyond_threshold and self.better is False
+
+    @property
+    def improvement(self) -> bool:
+        return self.significant and self.beyond_threshold and self.better is True
+
+
+def compare_samples(
+    baseline: Iterable[float | None],
+    candidate: Iterable[float | None],
+    *,
+    higher_is_better: bool | None,
+    min_effect: float = 0.05,
+    alpha: float = 0.05,
+    words: tuple[str, str] = ("faster", "slower"),
+) -> Comparison:
+    """Mann–Whitney U on the raw samples plus a minimum relative effect (asv's rule).
+
+    ``words`` name the good and bad direction ("faster"/"slower", "cheaper"/"costlier"); the verdict reads
+    like pyperf's: "1.31x faster (significant)", "1.02x slower (not significant)".
+    """
+    a, b = clean(baseline), clean(candidate)
+    ma = float(a.mean()) if a.size else None
+    mb = float(b.mean()) if b.size else None
+    if ma is None or mb is None:
+        return Comparison(
+            ma, mb, None, None, None, False, False, None, a.size, b.size, "no samples to compare"
+        )
+    ratio = mb / ma if ma != 0 else (math.inf if mb != 0 else 1.0)
+    change = ratio - 1 if math.isfinite(ratio) else math.inf
+    beyond = abs(change) >= min_effect
+    if a.size < MIN_SAMPLES_FOR_SIGNIFICANCE or b.size < MIN_SAMPLES_FOR_SIGNIFICANCE:
+        p, significant = None, False
+        note = f"fewer than {MIN_SAMPLES_FOR_SIGNIFICANCE} samples, significance not tested"
+    elif np.all(a == a[0]) and np.all(b == b[0]):
+        p, significant = (0.0 if a[0] != b[0] else 1.0), bool(a[0] != b[0])
+        note = "significant" if significant else "not significant"
+    else:
+        p = float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+        significant = p < alpha
+        note = "significant" if significant else "not significant"
+    better = None if higher_is_better is None or ratio == 1 else (ratio > 1) == higher_is_better
+    if ratio == 1:
+        verdict = f"no change ({note})"
+    else:
+        good, bad = words
+        factor = ratio if ratio >= 1 else (1 / ratio if ratio > 0 else math.inf)
+        word = (good if better else bad) if better is not None else ("higher" if ratio > 1 else "lower")
+        verdict = f"{factor:.2f}x {word} ({note})"
+        if significant and not beyond:
+            verdict += f", below the {min_effect:.0%} threshold"
+    return Comparison(
+        ma, mb, ratio, change, p, significant, beyond, better, int(a.size), int(b.size), verdict
+    )

@@ -15,29 +15,58 @@ from bench.schema import Manifest, Record
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
 
 
+def _ratio(num: float | None, den: float | None, scale: float = 1.0) -> float | None:
+    if num is None or not den:
+        return None
+    return num / den * scale
+
+
 def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
-    """The registry's summary metrics over measured (non-warmup) records."""
+    """The registry's summary metrics over measured (non-warmup) records.
+
+    Cost and energy metrics are None when no record carries them (no cost model or power sensor ran):
+    absent is never shown as zero.
+    """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
     judged = [r for r in measured if r.passed is not None]
+    passed = sum(1 for r in judged if r.passed)
     completion = [r.completion_tokens for r in ok if r.completion_tokens is not None]
+    out_tokens = int(sum(completion))
+    wilson = stats.wilson_interval(passed, len(judged))
+    decode = [r.decode_tps for r in ok]
+    decode_ci = stats.bootstrap_ci(decode)
+    costs = [r.cost_usd for r in measured if r.cost_usd is not None]
+    energies = [r.energy_j for r in measured if r.energy_j is not None]
+    cost_total = float(sum(costs)) if costs else None
+    energy_total = float(sum(energies)) if energies else None
     return {
         "n": len(measured),
         "errors": len(measured) - len(ok),
-        "pass_rate": (sum(1 for r in judged if r.passed) / len(judged)) if judged else None,
-        "passed": sum(1 for r in judged if r.passed),
+        "pass_rate": (passed / len(judged)) if judged else None,
+        "pass_rate_ci_low": wilson[0] if wilson else None,
+        "pass_rate_ci_high": wilson[1] if wilson else None,
+        "passed": passed,
         "checked": len(judged),
         "ttft_p50_ms": stats.percentile((r.ttft_ms for r in ok), 50),
         "ttft_p95_ms": stats.percentile((r.ttft_ms for r in ok), 95),
         "e2e_p50_ms": stats.percentile((r.e2e_ms for r in ok), 50),
         "e2e_p95_ms": stats.percentile((r.e2e_ms for r in ok), 95),
+        "itl_p50_ms": stats.percentile((x for r in ok for x in r.itl_ms), 50),
         "tpot_mean_ms": stats.mean(r.tpot_ms for r in ok),
-        "decode_tps_mean": stats.mean(r.decode_tps for r in ok),
-        "decode_tps_sd": stats.stdev(r.decode_tps for r in ok),
+        "decode_tps_mean": stats.mean(decode),
+        "decode_tps_sd": stats.stdev(decode),
+        "decode_tps_ci_low": decode_ci[0] if decode_ci else None,
+        "decode_tps_ci_high": decode_ci[1] if decode_ci else None,
         "prefill_tps_mean": stats.mean(r.prefill_tps for r in ok),
         "prompt_tokens_mean": stats.mean(r.prompt_tokens for r in ok),
         "completion_tokens_mean": stats.mean(completion),
-        "completion_tokens_total": int(sum(completion)),
+        "completion_tokens_total": out_tokens,
+        "cost_per_task_usd": stats.mean(costs),
+        "cost_per_success_usd": _ratio(cost_total, passed),
+        "usd_per_mtok_out": _ratio(cost_total, out_tokens, 1e6),
+        "energy_per_task_j": stats.mean(energies),
+        "j_per_token": _ratio(energy_total, out_tokens),
     }
 
 
