@@ -97,8 +97,10 @@ class _ProgressView:
 
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from bench.enrich import enrich
     from bench.orchestrate import RunOptions, execute_run, prepare_run
     from bench.report.summary import summarize
+    from bench.store import read_bundle
 
     options = RunOptions(
         device=args.device,
@@ -123,7 +125,8 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     with progress:
         outcome = execute_run(prepared, on_progress=_ProgressView(progress))
-    summary = summarize(outcome.records, outcome.manifest, run_dir=str(outcome.run_dir))
+    bundle = read_bundle(outcome.run_dir)
+    summary = summarize(enrich(bundle), bundle.manifest, run_dir=str(outcome.run_dir))
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
