@@ -24,7 +24,8 @@ def key_properties(manifest: Manifest) -> dict[str, Any]:
     if model.get("sha256"):
         identity = f"sha256:{model['sha256']}"
     else:
-        identity = f"{device.get('base_url') or backend.get('base_url')}|{device.get('model') or backend.get('model')}"
+        endpoint = device.get("base_url") or backend.get("base_url")
+        identity = f"{endpoint}|{device.get('model') or backend.get('model')}"
     return {
         "device": device.get("name"),
         "host": (manifest.host or {}).get("cpu_model"),
