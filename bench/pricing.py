@@ -357,7 +357,8 @@ def priced_on_cloud(
             row["cost_per_task_usd"] = share
             row["cost_total_usd"] = share * len(rows)
         table.append(row)
-    return table
+    # cheapest first; a subscription without a stated volume has no per-task price and goes last
+    return sorted(table, key=lambda r: (r["cost_per_task_usd"] is None, r["cost_per_task_usd"] or 0.0))
 
 
 def cost_section(records: Sequence[Record], manifest: Manifest, options: Any = None) -> dict[str, Any]:
