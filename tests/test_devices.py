@@ -171,3 +171,12 @@ def test_devices_list_and_show() -> None:
     assert data["output_usd_per_mtok"] == 2.0 and data["as_of"] == "2026-08-05"
     unknown = run_cli("devices", "show", "jetson-nano", timeout=60)
     assert unknown.returncode == 2 and "unknown device 'jetson-nano'" in unknown.stderr
+
+
+def test_power_mode_is_a_key_property() -> None:
+    from bench.compat import differences
+    from tests.cost_helpers import manifest_for
+
+    a = manifest_for(load_device("jetson-orin-nano-super", power_mode="7W"))
+    b = manifest_for(load_device("jetson-orin-nano-super", power_mode="25W"))
+    assert differences(a, b) == ["power_mode"]
