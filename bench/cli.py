@@ -65,10 +65,61 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("reports/runs"), help="runs root (reports/runs)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--no-text", action="store_true", help="keep prompts and outputs out of the bundle")
+    _add_cost_flags(run)
+    run.add_argument(
+        "--memory-bandwidth-gbs", type=_float, default=None, help="memory bandwidth for the roofline (GB/s)"
+    )
+    run.add_argument("--power-mode", default=None, help="one of the profile's power_modes (e.g. 15W)")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
+
+    devices = sub.add_parser("devices", help="list the device profiles in devices/ (or: devices show NAME)")
+    devices_sub = devices.add_subparsers(dest="devices_command", metavar="show")
+    show = devices_sub.add_parser("show", help="print one resolved profile")
+    show.add_argument("name", help="profile NAME, PATH or auto")
+    show.add_argument("--power-mode", default=None, help="resolve the profile in this power mode")
+    show.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
+
+    be = sub.add_parser("breakeven", help="monthly volume at which a local run's device beats each cloud API")
+    be.add_argument("run", help="bundle directory or run id")
+    be.add_argument(
+        "--cloud", action="append", default=None, metavar="NAME", help="cloud profile (repeat; default: all)"
+    )
+    be.add_argument("--tasks-per-day", type=_float, default=None, help="also answer for this volume")
+    be.add_argument(
+        "--kwh-usd", type=_float, default=None, help="electricity price (USD/kWh) instead of the run's"
+    )
+    be.add_argument(
+        "--hardware-usd", type=_float, default=None, help="device price (USD) instead of the run's"
+    )
+    be.add_argument(
+        "--runs-root", type=Path, default=Path("reports/runs"), help="where run ids are looked up"
+    )
+    be.add_argument("--json", action="store_true", help="print the answer as JSON")
     return p
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _add_cost_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kwh-usd", type=_float, default=None, help="electricity price, USD/kWh (default: profile)"
+    )
+    parser.add_argument(
+        "--hardware-usd",
+        type=_float,
+        default=None,
+        help="device price, USD (default: profile; auto has none)",
+    )
+    parser.add_argument(
+        "--tasks-per-month", type=_float, default=None, help="tasks per month a subscription is spread over"
+    )
 
 
 # ------------------------------------------------------------------------------------------- run
@@ -112,6 +163,11 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         out=args.out,
         no_text=args.no_text,
         command=["infercost", *argv],
+        kwh_usd=args.kwh_usd,
+        hardware_usd=args.hardware_usd,
+        memory_bandwidth_gbs=args.memory_bandwidth_gbs,
+        tasks_per_month=args.tasks_per_month,
+        power_mode=args.power_mode,
     )
     prepared = prepare_run(options)
     progress = Progress(
@@ -150,6 +206,29 @@ def _print_summary(summary: dict[str, Any]) -> None:
     o = summary["overall"]
     passed = f"{o['passed']}/{o['checked']} passed" if o["checked"] else "no checks"
     out.print(f"{passed} · {o['n']} measured requests · bundle: {summary['run_dir']}")
+    _print_cost(summary)
+
+
+def _print_cost(summary: dict[str, Any]) -> None:
+    from bench.report import cost_view
+
+    header = cost_view.cost_header(summary)
+    table = cost_view.cost_table(summary)
+    out.print()
+    if header:
+        out.print(header)
+    if table is not None:
+        out.print(table)
+    for note in (summary.get("cost") or {}).get("notes", []):
+        out.print(f"[yellow]note:[/] {note}")
+    clouds = cost_view.cloud_table(summary)
+    if clouds is not None:
+        out.print()
+        out.print(clouds)
+    line = cost_view.roofline_line(summary)
+    if line:
+        out.print()
+        out.print(line)
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
@@ -255,6 +334,47 @@ def _cmd_models(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from bench.devices import auto_profile, list_devices, load_device
+    from bench.report import cost_view
+
+    if args.devices_command == "show":
+        profile = load_device(args.name, power_mode=args.power_mode)
+        if args.json:
+            print(json.dumps({**profile.public_dict(), "origin": profile.origin}, indent=2, default=str))
+        else:
+            for line in cost_view.device_lines(args.name, profile):
+                out.print(line, markup=False)
+        return EXIT_OK
+    rows: list[Any] = [("auto", auto_profile(), None)]
+    for path in list_devices():
+        try:
+            rows.append((path.stem, load_device(str(path)), None))
+        except BenchError as exc:
+            rows.append((path.stem, None, str(exc)))
+    out.print(cost_view.devices_table(rows))
+    return EXIT_OK
+
+
+def _cmd_breakeven(args: argparse.Namespace) -> int:
+    from bench.breakeven import analyse
+    from bench.enrich import EnrichOptions, enrich
+    from bench.pricing import cloud_profiles
+    from bench.report import cost_view
+    from bench.store import read_bundle
+
+    bundle = read_bundle(args.run, runs_root=args.runs_root)
+    options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
+    clouds, _skipped = cloud_profiles(args.cloud)
+    result = analyse(enrich(bundle, options), bundle.manifest, clouds, options, args.tasks_per_day)
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+        return EXIT_OK
+    for view in cost_view.breakeven_views(result):
+        out.print(view)
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------------------------ main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -270,6 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_suites(args)
         if args.command == "models":
             return _cmd_models(args)
+        if args.command == "devices":
+            return _cmd_devices(args)
+        if args.command == "breakeven":
+            return _cmd_breakeven(args)
         parser.error(f"unknown command {args.command}")
     except BenchError as exc:
         err.print(f"[red]infercost: error:[/] {exc}", markup=True, highlight=False)

@@ -28,6 +28,7 @@ def key_properties(manifest: Manifest) -> dict[str, Any]:
         identity = f"{endpoint}|{device.get('model') or backend.get('model')}"
     return {
         "device": device.get("name"),
+        "power_mode": device.get("power_mode"),  # a Jetson at 7 W and at 25 W are different machines
         "host": (manifest.host or {}).get("cpu_model"),
         "model": identity,
         "suite_hash": (manifest.suite or {}).get("hash"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.pricing import price_records
 from bench.schema import Record
 from bench.store import Bundle
 
@@ -24,16 +25,18 @@ __all__ = ["EnrichOptions", "enrich"]
 
 @dataclass(frozen=True)
 class EnrichOptions:
-    """Reader-side overrides of the profile's prices (None: use the profile's own)."""
+    """Reader-side overrides of the profile (None: what the run recorded, else the profile's own)."""
 
     kwh_usd: float | None = None
     hardware_usd: float | None = None
+    tasks_per_month: float | None = None  # a subscription's stated volume
+    memory_bandwidth_gbs: float | None = None  # the roofline's bandwidth (read by bench.roofline)
 
 
 def enrich(bundle: Bundle, options: EnrichOptions | None = None) -> list[Record]:
     """The bundle's records with energy and cost fields filled where the inputs exist."""
     options = options or EnrichOptions()
     records = list(bundle.records)
-    # energy attribution (bench/power) and cost (bench/cost.py) plug in here, in that order:
-    # cost needs energy.
+    # energy attribution (bench/power) plugs in here, before cost: cost needs energy.
+    records = price_records(records, bundle.manifest, options)
     return records

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.backends.base import Backend
+from bench.cost_flags import check_cost_flags
 from bench.devices import DeviceProfile, load_device
 from bench.errors import UsageError
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
@@ -34,6 +35,20 @@ class RunOptions:
     out: Path = DEFAULT_RUNS_ROOT
     no_text: bool = False
     command: list[str] = field(default_factory=list)
+    # cost and roofline inputs: recorded in manifest.settings, used when the bundle is read
+    kwh_usd: float | None = None
+    hardware_usd: float | None = None
+    memory_bandwidth_gbs: float | None = None
+    tasks_per_month: float | None = None
+    power_mode: str | None = None
+
+    def cost_settings(self) -> dict[str, float | None]:
+        return {
+            "kwh_usd": self.kwh_usd,
+            "hardware_usd": self.hardware_usd,
+            "memory_bandwidth_gbs": self.memory_bandwidth_gbs,
+            "tasks_per_month": self.tasks_per_month,
+        }
 
 
 @dataclass
@@ -65,9 +80,10 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         raise UsageError(f"--warmup {options.warmup}: must be 0 or more")
     if options.threads is not None and options.threads < 1:
         raise UsageError(f"--threads {options.threads}: must be at least 1")
+    check_cost_flags(options.cost_settings())
     suite_path = resolve_suite_path(options.suite)
     suite = load_suite(suite_path)
-    device = load_device(options.device)
+    device = load_device(options.device, power_mode=options.power_mode)
     model = None
     if device.backend == "llama_cpp":
         model = resolve_model(options.model or DEFAULT_MODEL)
@@ -97,6 +113,7 @@ def execute_run(
             settings=settings,
             command=opts.command,
         )
+        manifest.settings.update(opts.cost_settings())
         writer = BundleWriter(opts.out / run_id, manifest)
         return Runner(prepared.suite, backend, writer, settings, on_progress).run()
     finally:

@@ -68,6 +68,10 @@ class Record(BaseModel):
     cost_energy_usd: float | None = None
     cost_hardware_usd: float | None = None
     cost_api_usd: float | None = None
+    # what the cost rests on: sensor energy ("measured"), modelled energy ("estimated"), token counts ×
+    # list prices ("tokens"), a subscription fee spread over stated tasks ("subscription"), or hardware
+    # amortization alone because energy is unknown ("hardware")
+    cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware"] | None = None
 
 
 class Manifest(BaseModel):

@@ -51,11 +51,16 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("prompt_tokens_mean",      "prompt tok",    "tokens",   None,  "mean prompt tokens per request",                        "{:.0f}"),
     ("completion_tokens_mean",  "out tok",       "tokens",   None,  "mean completion tokens per request",                    "{:.0f}"),
     ("completion_tokens_total", "out tok Σ",     "tokens",   None,  "completion tokens over measured requests",              "{:d}"),
-    ("cost_per_task_usd",       "$/task",        "USD",      False, "mean cost of one request (one attempt at a task)",      "{:.6f}"),
-    ("cost_per_success_usd",    "$/success",     "USD",      False, "total cost / passed requests",                          "{:.6f}"),
+    ("cost_per_task_usd",       "$/task",        "USD",      False, "mean cost of one request (one attempt at a task)",      "{:.3g}"),
+    ("cost_per_success_usd",    "$/success",     "USD",      False, "total cost / passed requests",                          "{:.3g}"),
     ("usd_per_mtok_out",        "$/1M out",      "USD",      False, "total cost per million completion tokens",              "{:.4f}"),
     ("energy_per_task_j",       "J/task",        "J",        False, "mean gross energy of one request",                      "{:.2f}"),
     ("j_per_token",             "J/tok",         "J",        False, "total gross energy / completion tokens",                "{:.3f}"),
+    ("cost_total_usd",          "$ total",       "USD",      False, "total cost of the measured requests",                   "{:.3g}"),
+    ("cost_energy_per_task_usd", "energy $/task", "USD",     False, "mean electricity cost of one request, at the wall",     "{:.3g}"),
+    ("cost_hardware_per_task_usd", "hw $/task",  "USD",      False, "mean hardware amortization carried by one request",     "{:.3g}"),
+    ("cost_api_per_task_usd",   "API $/task",    "USD",      False, "mean API cost of one request (tokens × list prices, or subscription share)", "{:.3g}"),
+    ("cost_basis",              "basis",         "",         None,  "what the cost rests on: measured or estimated energy, tokens, subscription, hardware only", ""),
 ]
 # fmt: on
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import stats
+from bench.pricing import cost_section
+from bench.roofline import roofline
 from bench.schema import Manifest, Record
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
@@ -67,6 +69,11 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
         "usd_per_mtok_out": _ratio(cost_total, out_tokens, 1e6),
         "energy_per_task_j": stats.mean(energies),
         "j_per_token": _ratio(energy_total, out_tokens),
+        "cost_total_usd": cost_total,
+        "cost_energy_per_task_usd": stats.mean(r.cost_energy_usd for r in measured),
+        "cost_hardware_per_task_usd": stats.mean(r.cost_hardware_usd for r in measured),
+        "cost_api_per_task_usd": stats.mean(r.cost_api_usd for r in measured),
+        "cost_basis": "+".join(sorted({r.cost_source for r in measured if r.cost_source})) or None,
     }
 
 
@@ -117,7 +124,10 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
     return rows
 
 
-def summarize(records: Sequence[Record], manifest: Manifest, run_dir: str | None = None) -> dict[str, Any]:
+def summarize(
+    records: Sequence[Record], manifest: Manifest, run_dir: str | None = None, options: Any = None
+) -> dict[str, Any]:
+    """The after-run summary; ``options`` (``EnrichOptions``) are the reader's price/bandwidth overrides."""
     categories = list(dict.fromkeys(r.category for r in records))
     out: dict[str, Any] = {
         "run_id": manifest.run_id,
@@ -133,4 +143,6 @@ def summarize(records: Sequence[Record], manifest: Manifest, run_dir: str | None
     }
     if manifest.suite.get("is_shapes"):
         out["shapes"] = llama_bench_rows(records, manifest)
+    out["cost"] = cost_section(records, manifest, options)
+    out["roofline"] = roofline(records, manifest, options)
     return out

@@ -1,0 +1,199 @@
+"""The cost model of DESIGN.md as pure functions: energy → $, tokens → $, hardware amortization,
+break-even volume and the decode roofline.
+
+Nothing here reads files, profiles or records: callers pass numbers, so every formula can be checked
+against a hand-computed example (tests/test_cost.py writes them out). The names follow DESIGN.md's
+profile fields (``price_usd``, ``lifetime_years``, ``utilization``, ``wall_factor``, ``kwh_usd``,
+``input_usd_per_mtok``, ...). Units are in every name.
+
+Conventions (why they are what they are):
+
+- A month is 730 h (8760 h / 12), as in DESIGN.md's break-even formula; a year is 8760 h.
+- ``wall_factor`` multiplies *energy* only: it converts what an on-board sensor reads into what the wall
+  socket delivers (PSU and board losses). Hardware amortization is not energy and is not scaled.
+- Cached prompt tokens are part of ``prompt_tokens`` (the OpenAI usage object counts them there); they
+  are billed at the cached rate, or at the full input rate when a provider publishes no cached rate.
+- Reasoning tokens are billed as output. infercost records them apart from the visible
+  ``completion_tokens`` (DESIGN.md), so billed output = completion + reasoning.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "HOURS_PER_MONTH",
+    "HOURS_PER_YEAR",
+    "J_PER_KWH",
+    "breakeven_tasks_per_month",
+    "capacity_tasks_per_month",
+    "decode_bound_tps",
+    "energy_cost_usd",
+    "hardware_cost_usd",
+    "hardware_usd_per_hour",
+    "local_fixed_usd_per_month",
+    "local_request_cost_usd",
+    "local_usd_per_month",
+    "local_variable_usd_per_task",
+    "subscription_breakeven_tasks_per_month",
+    "subscription_usd_per_task",
+    "token_cost_usd",
+]
+
+HOURS_PER_YEAR = 8760.0
+HOURS_PER_MONTH = HOURS_PER_YEAR / 12  # 730 h
+J_PER_KWH = 3.6e6
+_MTOK = 1e6
+
+
+# ------------------------------------------------------------------------------------ local, per request
+def energy_cost_usd(gross_kwh: float, kwh_usd: float, wall_factor: float = 1.0) -> float:
+    """``gross_kwh × kwh_usd × wall_factor``: the electricity a request drew, at the wall."""
+    return gross_kwh * kwh_usd * wall_factor
+
+
+def hardware_usd_per_hour(price_usd: float, lifetime_years: float, utilization: float) -> float:
+    """``price_usd / (lifetime_years × 8760 × utilization)``: the purchase spread over the hours the
+    device spends serving. A device that serves 25% of its life carries 4× the cost per serving hour."""
+    if lifetime_years <= 0 or utilization <= 0:
+        raise ValueError("lifetime_years and utilization must be > 0 to amortize a price")
+    return price_usd / (lifetime_years * HOURS_PER_YEAR * utilization)
+
+
+def hardware_cost_usd(price_usd: float, lifetime_years: float, utilization: float, request_h: float) -> float:
+    """The amortized purchase price carried by one request of ``request_h`` hours."""
+    return hardware_usd_per_hour(price_usd, lifetime_years, utilization) * request_h
+
+
+def local_request_cost_usd(
+    *,
+    gross_kwh: float,
+    kwh_usd: float,
+    wall_factor: float,
+    price_usd: float,
+    lifetime_years: float,
+    utilization: float,
+    request_h: float,
+) -> float:
+    """DESIGN.md, local per request: ``gross_kwh × kwh_usd × wall_factor
+    + price_usd / (lifetime_years × 8760 × utilization) × request_h``."""
+    return energy_cost_usd(gross_kwh, kwh_usd, wall_factor) + hardware_cost_usd(
+        price_usd, lifetime_years, utilization, request_h
+    )
+
+
+# ------------------------------------------------------------------------------------------------- cloud
+def token_cost_usd(
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+    input_usd_per_mtok: float,
+    output_usd_per_mtok: float,
+    cached_tokens: int = 0,
+    cached_input_usd_per_mtok: float | None = None,
+    reasoning_tokens: int = 0,
+) -> float:
+    """DESIGN.md, token API: ``(prompt − cached) × input/1e6 + cached × cached_input/1e6
+    + (completion + reasoning) × output/1e6``. Without a published cached rate, cached tokens pay the
+    full input rate (never a guessed discount)."""
+    if cached_tokens > prompt_tokens:
+        raise ValueError(f"cached_tokens ({cached_tokens}) exceed prompt_tokens ({prompt_tokens})")
+    cached_rate = input_usd_per_mtok if cached_input_usd_per_mtok is None else cached_input_usd_per_mtok
+    return (
+        (prompt_tokens - cached_tokens) * input_usd_per_mtok / _MTOK
+        + cached_tokens * cached_rate / _MTOK
+        + (completion_tokens + reasoning_tokens) * output_usd_per_mtok / _MTOK
+    )
+
+
+def subscription_usd_per_task(monthly_usd: float, tasks_per_month: float) -> float:
+    """DESIGN.md, subscription: the monthly fee spread over the tasks per month the user states."""
+    if tasks_per_month <= 0:
+        raise ValueError("tasks_per_month must be > 0")
+    return monthly_usd / tasks_per_month
+
+
+# --------------------------------------------------------------------------------------------- break-even
+def local_fixed_usd_per_month(
+    *, price_usd: float, lifetime_years: float, idle_w: float, kwh_usd: float, wall_factor: float
+) -> float:
+    """What owning the device costs in a month before it serves anything:
+    ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd × wall_factor``."""
+    if lifetime_years <= 0:
+        raise ValueError("lifetime_years must be > 0")
+    idle_kwh = idle_w * HOURS_PER_MONTH / 1000.0
+    return price_usd / (lifetime_years * 12) + idle_kwh * kwh_usd * wall_factor
+
+
+def local_variable_usd_per_task(net_kwh_per_task: float, kwh_usd: float, wall_factor: float) -> float:
+    """Each task's energy *above idle* (``net_kwh_per_task × kwh_usd × wall_factor``); idle is already in
+    the fixed part, so counting gross energy here would count it twice."""
+    return net_kwh_per_task * kwh_usd * wall_factor
+
+
+def local_usd_per_month(
+    n_tasks: float,
+    *,
+    price_usd: float,
+    lifetime_years: float,
+    idle_w: float,
+    kwh_usd: float,
+    wall_factor: float,
+    net_kwh_per_task: float,
+) -> float:
+    """DESIGN.md, break-even, local side: fixed part + ``N × net_kwh_per_task × kwh_usd × wall_factor``."""
+    fixed = local_fixed_usd_per_month(
+        price_usd=price_usd,
+        lifetime_years=lifetime_years,
+        idle_w=idle_w,
+        kwh_usd=kwh_usd,
+        wall_factor=wall_factor,
+    )
+    return fixed + n_tasks * local_variable_usd_per_task(net_kwh_per_task, kwh_usd, wall_factor)
+
+
+def breakeven_tasks_per_month(
+    fixed_usd_per_month: float, local_usd_per_task: float, cloud_usd_per_task: float
+) -> float | None:
+    """N where ``fixed + N × local = N × cloud``: ``fixed / (cloud − local)``.
+
+    ``None`` when the device never breaks even: its per-task cost is not below the API's, so every
+    extra task widens the gap. ``0.0`` when owning costs nothing fixed (a free device, no idle draw)."""
+    margin = cloud_usd_per_task - local_usd_per_task
+    if margin <= 0:
+        return None
+    return fixed_usd_per_month / margin
+
+
+def subscription_breakeven_tasks_per_month(
+    fixed_usd_per_month: float, local_usd_per_task: float, subscription_usd_per_month: float
+) -> float | None:
+    """A flat fee against a device: the device is cheaper *below* N = ``(fee − fixed) / local`` tasks.
+
+    ``None``: the device's fixed cost alone reaches the fee (it is never cheaper); ``math.inf``: the device
+    costs nothing per task and less than the fee in fixed cost (cheaper at any volume it can serve)."""
+    headroom = subscription_usd_per_month - fixed_usd_per_month
+    if headroom <= 0:
+        return None
+    if local_usd_per_task <= 0:
+        return math.inf
+    return headroom / local_usd_per_task
+
+
+def capacity_tasks_per_month(seconds_per_task: float, concurrency: int = 1) -> float:
+    """The most tasks a device serves in a 730-hour month at a measured time per task (one at a time
+    unless ``concurrency`` says otherwise)."""
+    if seconds_per_task <= 0:
+        raise ValueError("seconds_per_task must be > 0")
+    return HOURS_PER_MONTH * 3600.0 / seconds_per_task * concurrency
+
+
+# ------------------------------------------------------------------------------------------------ roofline
+def decode_bound_tps(memory_bandwidth_gbs: float, bytes_per_token: float) -> float:
+    """Decode upper bound: each generated token reads every weight once, so tok/s ≤ bandwidth / bytes.
+
+    (It ignores KV-cache reads, which lower the real ceiling at long contexts, and mixture-of-experts
+    models, which read only their active experts.)"""
+    if memory_bandwidth_gbs <= 0 or bytes_per_token <= 0:
+        raise ValueError("memory_bandwidth_gbs and bytes_per_token must be > 0")
+    return memory_bandwidth_gbs * 1e9 / bytes_per_token

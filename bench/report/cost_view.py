@@ -1,0 +1,332 @@
+"""Terminal views of cost: the after-run cost block, "priced on cloud", the roofline line, the device
+list, one resolved profile, and the break-even answer.
+
+Functions here build rich tables and lines from plain summary dicts; they never print (the CLI does).
+Column labels and formats of summary metrics come from the field registry.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.table import Table
+
+from bench.devices import DeviceProfile
+from bench.report.fields import FIELDS
+
+__all__ = [
+    "breakeven_views",
+    "cloud_table",
+    "cost_header",
+    "cost_table",
+    "device_lines",
+    "devices_table",
+    "price_label",
+    "roofline_line",
+    "usd",
+]
+
+COST_COLUMNS = [
+    "cost_per_task_usd",
+    "cost_energy_per_task_usd",
+    "cost_hardware_per_task_usd",
+    "cost_api_per_task_usd",
+    "cost_per_success_usd",
+    "usd_per_mtok_out",
+    "cost_basis",
+]
+
+
+def usd(value: float | None) -> str:
+    """Dollars readable at every scale: $1,234.50 · $0.0420 · $2.24e-07."""
+    if value is None:
+        return "–"
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    if abs(value) >= 0.01:
+        return f"${value:.4f}"
+    return f"${value:.3g}"
+
+
+def _count(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def price_label(p: DeviceProfile) -> str:
+    if p.kind == "cloud":
+        if p.pricing == "tokens":
+            cached = (
+                f" / ${p.cached_input_usd_per_mtok:g} cached"
+                if p.cached_input_usd_per_mtok is not None
+                else ""
+            )
+            return f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out{cached} per 1M tok"
+        if p.pricing == "subscription":
+            return f"${p.subscription_usd_per_month:g}/month"
+        return "–"
+    if p.price_usd is None:
+        return "unknown (--hardware-usd)"
+    return f"${p.price_usd:,.0f}"
+
+
+# ------------------------------------------------------------------------------------------- after a run
+def cost_header(summary: dict[str, Any]) -> str | None:
+    """One line saying what the run was priced with, and when those prices were read."""
+    cost = summary.get("cost") or {}
+    inp = cost.get("inputs") or {}
+    if inp.get("kind") == "cloud":
+        if inp.get("pricing") == "tokens":
+            cached = inp.get("cached_input_usd_per_mtok")
+            rate = f"${inp['input_usd_per_mtok']:g} in / ${inp['output_usd_per_mtok']:g} out" + (
+                f" / ${cached:g} cached" if cached is not None else ""
+            )
+            return f"cost · {rate} per 1M tokens (as of {inp.get('as_of')}, {inp.get('source')})"
+        if inp.get("pricing") == "subscription":
+            tasks = inp.get("tasks_per_month")
+            spread = f" over {tasks:,.0f} tasks/month ({inp.get('tasks_from')})" if tasks else ""
+            fee = inp["subscription_usd_per_month"]
+            return f"cost · subscription ${fee:g}/month{spread} (as of {inp.get('as_of')})"
+        return None
+    parts = []
+    if inp.get("kwh_usd") is not None:
+        when = f", as of {inp['kwh_as_of']}" if inp.get("kwh_as_of") else ""
+        parts.append(
+            f"electricity ${inp['kwh_usd']:g}/kWh ({inp.get('kwh_from')}{when}) "
+            f"× wall {inp.get('wall_factor'):g}"
+        )
+    if inp.get("hardware_usd") is not None and inp.get("hardware_usd_per_hour") is not None:
+        when = f", as of {inp['as_of']}" if inp.get("hardware_from") == "profile" and inp.get("as_of") else ""
+        parts.append(
+            f"hardware {usd(inp['hardware_usd'])} ({inp.get('hardware_from')}{when}) over "
+            f"{inp['lifetime_years']:g} y at {inp['utilization']:.0%} utilization "
+            f"= {usd(inp['hardware_usd_per_hour'])}/h"
+        )
+    return "cost · " + " · ".join(parts) if parts else None
+
+
+def cost_table(summary: dict[str, Any]) -> Table | None:
+    """Cost by category and overall; None when nothing in the run carries a cost."""
+    overall = summary.get("overall") or {}
+    if overall.get("cost_total_usd") is None:
+        return None
+    table = Table(box=None, title_justify="left")
+    table.add_column("category", no_wrap=True)
+    cols = [
+        c
+        for c in COST_COLUMNS
+        if any((m or {}).get(c) is not None for m in [overall, *summary["by_category"].values()])
+    ]
+    for name in cols:
+        table.add_column(
+            FIELDS[name].label, justify="left" if name == "cost_basis" else "right", no_wrap=True
+        )
+    rows = [*summary["by_category"].items(), ("overall", overall)]
+    for i, (name, m) in enumerate(rows):
+        cells = [str(m.get(c) or "–") if c == "cost_basis" else usd(m.get(c)) for c in cols]
+        last = i == len(rows) - 1
+        table.add_row(name, *cells, style="bold" if last else None, end_section=i == len(rows) - 2)
+    return table
+
+
+def cloud_table(summary: dict[str, Any]) -> Table | None:
+    """The run's tokens at each cloud profile's prices, labelled as priced, not run."""
+    priced = (summary.get("cost") or {}).get("priced_on_cloud")
+    if not priced or not priced.get("rows"):
+        return None
+    table = Table(title=priced["label"], title_justify="left", box=None)
+    for col, justify in (
+        ("profile", "left"),
+        ("price", "left"),
+        ("as of", "left"),
+        ("$/task", "right"),
+        ("$/1M out", "right"),
+        ("Σ run", "right"),
+    ):
+        table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in priced["rows"]:
+        if row["pricing"] == "tokens":
+            price = f"${row['input_usd_per_mtok']:g} / ${row['output_usd_per_mtok']:g}"
+        else:
+            price = f"${row['subscription_usd_per_month']:g}/month"
+        per_mtok = row["usd_per_mtok_out"]
+        table.add_row(
+            row["profile"],
+            price,
+            row["as_of"] or "–",
+            usd(row["cost_per_task_usd"])
+            if row["cost_per_task_usd"] is not None
+            else "– (state tasks/month)",
+            "–" if per_mtok is None else f"${per_mtok:.4g}",
+            usd(row["cost_total_usd"]),
+        )
+    return table
+
+
+def roofline_line(summary: dict[str, Any]) -> str | None:
+    r = summary.get("roofline")
+    if not r:
+        return None
+    if r["status"] != "ok":
+        return f"roofline: omitted ({r['reason']})"
+    return (
+        f"roofline: decode {r['measured_tps']:.1f} tok/s = {r['ratio']:.0%} of the "
+        f"{r['bound_tps']:.1f} tok/s bound ({r['memory_bandwidth_gbs']:g} GB/s from {r['bandwidth_from']} "
+        f"÷ {r['model_bytes'] / 1e6:.1f} MB per token): "
+        f"{r['verdict']}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- devices
+def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> Table:
+    """``infercost devices``: NAME, what it is, kind, backend, price and when it was read."""
+    table = Table(title="device profiles (devices/; NAME for --device)", title_justify="left")
+    for col in ("name", "device", "kind", "backend", "price", "as of"):
+        table.add_column(col, no_wrap=col in ("name", "kind", "backend", "as of"))
+    for key, p, error in rows:
+        if p is None:
+            table.add_row(key, f"[red]invalid:[/] {error}", "–", "–", "–", "–")
+            continue
+        as_of = p.as_of or p.kwh_as_of
+        table.add_row(key, p.name, p.kind, p.backend, price_label(p), as_of.isoformat() if as_of else "–")
+    return table
+
+
+def device_lines(key: str, p: DeviceProfile) -> list[str]:
+    """``infercost devices show NAME``: the resolved profile, field by field, then what follows from it."""
+    data = p.model_dump(mode="json", exclude_none=True)
+    lines = [f"# {key}  ({p.origin})"]
+    nested = {}
+    for name, value in data.items():
+        if isinstance(value, dict):
+            nested[name] = value
+        else:
+            lines.append(f"{name} = {json.dumps(value)}")
+    for table, values in nested.items():
+        if not values:
+            continue
+        if table == "power_modes":
+            for mode, fields in values.items():
+                mark = "  (selected)" if mode == p.power_mode else ""
+                lines.append(
+                    f'[power_modes."{mode}"] '
+                    + ", ".join(f"{k} = {json.dumps(v)}" for k, v in fields.items())
+                    + mark
+                )
+            continue
+        lines.append(f"[{table}] " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in values.items()))
+    lines.append("")
+    lines.append(f"prices: {price_label(p)}" + (f" (as of {p.as_of}, {p.source})" if p.as_of else ""))
+    if p.kind == "local":
+        if p.price_usd is not None and p.lifetime_years and p.utilization:
+            from bench.cost import hardware_usd_per_hour
+
+            per_h = hardware_usd_per_hour(p.price_usd, p.lifetime_years, p.utilization)
+            lines.append(
+                f"hardware amortization: {usd(per_h)} per serving hour "
+                f"(price / ({p.lifetime_years:g} y × 8760 h × {p.utilization:.0%} utilization))"
+            )
+        else:
+            lines.append(
+                "hardware amortization: price unknown: cost excludes hardware until --hardware-usd is given"
+            )
+        if p.kwh_usd is not None:
+            lines.append(
+                f"electricity: ${p.kwh_usd:g}/kWh ({p.region or 'region unknown'}; "
+                f"{p.kwh_source or p.source}, "
+                f"as of {p.kwh_as_of or p.as_of}); override with --kwh-usd"
+            )
+        if p.memory_bandwidth_gbs is None:
+            lines.append("memory bandwidth: unknown: the roofline needs --memory-bandwidth-gbs")
+        if p.llama_cpp_build is not None:
+            lines.append(f"build llama-cpp-python for it: {p.llama_cpp_build.pip_command()}")
+            if p.llama_cpp_build.notes:
+                lines.append(f"  {p.llama_cpp_build.notes}")
+    return lines
+
+
+# -------------------------------------------------------------------------------------------- break-even
+def _volume_cell(v: dict[str, Any]) -> str:
+    verdict = str(v["verdict"])
+    if verdict in ("never", "device_cheaper"):
+        return verdict.replace("_", " ")
+    n = _count(v["breakeven_tasks_per_month"])
+    return f"{n} (> capacity)" if v["verdict"] == "above_capacity" else n
+
+
+def breakeven_views(result: dict[str, Any]) -> list[Any]:
+    """Device economics, one row per cloud option, then the two sensitivity tables."""
+    d = result["device"]
+    out: list[Any] = [
+        f"device · {d['device']} · {d['n_requests']} measured requests, {d['seconds_per_task']:.3g} s/task "
+        f"→ capacity {_count(d['capacity_tasks_per_month'])} tasks/month (one at a time)",
+        f"fixed · {usd(d['fixed_usd_per_month'])}/month = hardware {usd(d['hardware_usd'])} "
+        f"({d['hardware_from']}) / "
+        f"({d['lifetime_years']:g} y × 12) + idle {d['idle_w']:g} W ({d['idle_from']}) × 730 h × "
+        f"${d['kwh_usd']:g}/kWh ({d['kwh_from']}) × wall {d['wall_factor']:g}",
+        f"per task · {usd(d['variable_usd_per_task'])} net energy "
+        f"({d['net_kwh_per_task'] * 3.6e6:.3g} J, {d['energy_basis']})",
+        *[f"note: {n}" for n in d["notes"]],
+        f"[dim]{result['label']}[/]",
+    ]
+    table = Table(box=None)
+    for col in ("cloud", "$/task", "as of", "break-even tasks/month", "verdict"):
+        table.add_column(
+            col,
+            no_wrap=col != "verdict",
+            justify="right" if col in ("$/task", "break-even tasks/month") else "left",
+        )
+    for c in result["clouds"]:
+        price = (
+            f"{usd(c['subscription_usd_per_month'])}/month"
+            if c.get("subscription_usd_per_month") is not None
+            else usd(c["usd_per_task"])
+        )
+        table.add_row(
+            c["profile"], price, c["as_of"] or "–", _count(c.get("breakeven_tasks_per_month")), c["text"]
+        )
+    out.append(table)
+    if result.get("tasks_per_month") is not None:
+        vol = Table(
+            title=f"at {result['tasks_per_day']:g} tasks/day ({result['tasks_per_month']:,.0f}/month)",
+            title_justify="left",
+            box=None,
+        )
+        vol.add_column("cloud")
+        vol.add_column("answer")
+        for c in result["clouds"]:
+            if c.get("at_volume"):
+                vol.add_row(c["profile"], c["at_volume"]["text"])
+        out.append(vol)
+    priced = [c for c in result["clouds"] if c.get("sensitivity_kwh")]
+    if priced:
+        kwh = Table(
+            title="sensitivity to the electricity price: break-even tasks/month",
+            title_justify="left",
+            box=None,
+        )
+        kwh.add_column("cloud")
+        for s in priced[0]["sensitivity_kwh"]:
+            kwh.add_column(f"${s['kwh_usd']:.3g}/kWh", justify="right")
+        for c in priced:
+            kwh.add_row(c["profile"], *[_volume_cell(v) for v in c["sensitivity_kwh"]])
+        out.append(kwh)
+        levels = priced[0]["sensitivity_utilization"]
+        util = Table(
+            title="sensitivity to utilization (share of the month the device serves): which side is cheaper",
+            title_justify="left",
+            box=None,
+        )
+        util.add_column("")
+        for s in levels:
+            util.add_column(f"{s['utilization']:.0%}", justify="right")
+        util.add_row("tasks/month", *[_count(s["tasks_per_month"]) for s in levels], style="dim")
+        util.add_row(
+            "device $/task", *[usd(s["device_usd_per_task"]) for s in levels], style="dim", end_section=True
+        )
+        for c in priced:
+            util.add_row(c["profile"], *[s["cheaper"] for s in c["sensitivity_utilization"]])
+        out.append(util)
+    return out
