@@ -341,8 +341,8 @@ def missing_reason(metric: str, view: RunView) -> str:
         prices = _price_fields(m.device)
         if all(m.device.get(p) is None for p in prices):
             return (
-                "no cost data in this run: the device profile has no prices "
-                f"(add {' and '.join(prices)} to the profile)"
+                "no cost data in this run: the device profile has no prices; "
+                f"add {' and '.join(prices)} to it"
             )
         return "no cost data in this run: no request carries a cost"
     if unit == "J":
