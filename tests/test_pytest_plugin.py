@@ -82,6 +82,25 @@ def test_inactive_plugin_changes_nothing_and_imports_nothing(
     assert not (pytester.path / "reports").exists()
 
 
+def test_entry_point_in_pyproject_autoloads_the_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The pytest11 entry point as pyproject.toml declares it, installed as a dist-info on sys.path."""
+    from bench.validation import tomllib  # tomllib, or tomli on Python 3.10
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["pytest11"]
+    assert declared == {"infercost": "bench.pytest_plugin"}
+    dist = tmp_path / "site" / "infercost_probe-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: infercost-probe\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text("[pytest11]\ninfercost = bench.pytest_plugin\n")
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}:{tmp_path / 'site'}")
+    loaded = pytester.runpytest_subprocess("--help")
+    loaded.stdout.fnmatch_lines(["*--infercost-suite=NAME|PATH*"])
+    removed = pytester.runpytest_subprocess("-p", "no:infercost", "--help")
+    assert "--infercost-suite" not in removed.stdout.str()
+
+
 def test_tasks_become_tests_timed_by_pytest_benchmark(project: pytest.Pytester) -> None:
     bench_json = project.path / "bench.json"
     result = project.runpytest(*infercost_args(f"--benchmark-json={bench_json}", "-v"))
