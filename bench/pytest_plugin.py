@@ -2,8 +2,8 @@
 
 ::
 
-    pytest --benchmark-only --infercost-suite mini --infercost-model smollm2-135m --benchmark-save=base
-    pytest --benchmark-only --infercost-suite mini --infercost-model smollm2-135m \\
+    pytest --benchmark-only --infercost-suite default --infercost-model smollm2-135m --benchmark-save=base
+    pytest --benchmark-only --infercost-suite default --infercost-model smollm2-135m \\
            --benchmark-compare --benchmark-compare-fail=mean:10%
 
 A task's test passes when its check passes on every measured repetition. Its end-to-end latency is timed
