@@ -26,6 +26,7 @@ from bench.gate import (
     Rules,
     RunView,
     evaluate_absolute,
+    format_value,
     metric_value,
     missing_reason,
     run_label,
@@ -117,16 +118,6 @@ def _shown(metric: str, value: float | None) -> float | None:
     return round(value * scale, decimals)
 
 
-def _fmt(metric: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if math.isinf(value):
-        return "∞"
-    f = FIELDS[metric]
-    text = f.format(float(value))
-    return f"${text}" if f.unit == "USD" else (text if f.unit in ("fraction",) else f"{text} {f.unit}")
-
-
 def _tie_breakers(by: str) -> list[str]:
     return ["pass_rate", *(m for b, m in BY_METRIC.items() if b != by)]
 
@@ -207,16 +198,17 @@ def choose(views: Sequence[RunView], rules: Rules, by: str = "cost") -> Choice:
         best = ranked[0]
         best_shown = _shown(metric, best.value)
         tied = [vd for vd in ranked[1:] if _shown(metric, vd.value) == best_shown]
-        reason = f"meets every rule; {what} {_fmt(metric, best.value)}"
+        reason = f"meets every rule; {what} {format_value(metric, best.value)}"
         if tied:
             reason += f"; {_tie_note(best, tied, metric, what, by)}"
         winner = replace(best, reason=reason, chosen=True)
         out.append(winner)
         for vd in ranked[1:]:
             if _shown(metric, vd.value) == best_shown:
-                reason = f"qualified, tied on {what} ({_fmt(metric, vd.value)}), lost the tie-break"
+                reason = f"qualified, tied on {what} ({format_value(metric, vd.value)}), lost the tie-break"
             else:
-                reason = f"qualified but {worse}: {_fmt(metric, vd.value)} vs {_fmt(metric, best.value)}"
+                theirs, ours = format_value(metric, vd.value), format_value(metric, best.value)
+                reason = f"qualified but {worse}: {theirs} vs {ours}"
             out.append(replace(vd, reason=reason))
     for vd in qualified:
         if vd.value is None:
@@ -238,5 +230,5 @@ def _tie_note(winner: Verdict, tied: list[Verdict], metric: str, what: str, by: 
         if a != b:
             word = "higher" if FIELDS[m].higher_is_better else "lower"
             label = FIELDS[m].label if m != "pass_rate" else "pass rate"
-            return f"{head}: chosen by {word} {label} ({_fmt(m, va)} vs {_fmt(m, vb)})"
+            return f"{head}: chosen by {word} {label} ({format_value(m, va)} vs {format_value(m, vb)})"
     return f"{head}: otherwise equal, chosen by name (first in alphabetical order)"

@@ -56,14 +56,18 @@ __all__ = [
     "RuleTarget",
     "Rules",
     "RunView",
+    "comparison_notes",
     "evaluate_absolute",
     "evaluate_gate",
+    "evaluate_relative",
+    "format_value",
     "load_rules",
     "load_run",
     "metric_value",
     "missing_reason",
     "parse_rules",
     "run_label",
+    "samples",
 ]
 
 Status = Literal["pass", "fail", "no data", "untested"]
@@ -155,7 +159,7 @@ class AbsoluteRule:
 
     @property
     def limit_text(self) -> str:
-        return f"{self.op} {_fmt(self.metric, self.limit, unit=True, exact=True)}"
+        return f"{self.op} {format_value(self.metric, self.limit, exact=True)}"
 
 
 @dataclass(frozen=True)
@@ -379,7 +383,7 @@ class RuleOutcome:
 
     @property
     def value_text(self) -> str:
-        return "–" if self.value is None else _fmt(self.metric, self.value, unit=True)
+        return format_value(self.metric, self.value)
 
 
 @dataclass(frozen=True)
@@ -421,15 +425,17 @@ def _plain(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _fmt(metric: str, value: float, *, unit: bool = False, exact: bool = False) -> str:
-    """A value as the registry shows it (``exact``: as a user wrote a limit, no rounding)."""
+def format_value(metric: str, value: float | None, *, exact: bool = False) -> str:
+    """A value with its unit as the registry shows it (``exact``: as a user wrote a limit, unrounded)."""
+    if value is None:
+        return "–"
     f = FIELDS[metric]
     if math.isinf(value):
         return "∞"
     if f.unit == "fraction":
         return f"{value * 100:.4g}%" if exact else f"{value:.1%}".replace(".0%", "%")
     text = _plain(value) if exact or f.fmt == "{:d}" else f.format(float(value))
-    if not unit or f.unit in ("fraction", "requests", "tokens"):
+    if f.unit in ("requests", "tokens"):
         return text
     return f"${text}" if f.unit == "USD" else f"{text} {f.unit}"
 
@@ -439,7 +445,7 @@ def evaluate_absolute(rule: AbsoluteRule, view: RunView) -> RuleOutcome:
     base = RuleOutcome(rule.name, "absolute", rule.metric, value, rule.limit_text, "pass", "")
     if value is None:
         return replace(base, status="no data", detail=missing_reason(rule.metric, view))
-    shown = _fmt(rule.metric, value, unit=True)
+    shown = format_value(rule.metric, value)
     if rule.holds(value):
         return replace(base, detail=f"{shown} {rule.limit_text}")
     if math.isinf(value):
@@ -457,7 +463,7 @@ def _p_text(p: float | None) -> str:
 def evaluate_relative(rule: RelativeRule, view: RunView, baseline: RunView, alpha: float) -> RuleOutcome:
     metric = rule.metric
     value, base_value = metric_value(metric, view), metric_value(metric, baseline)
-    limit = f"{rule.signed} vs {_fmt(metric, base_value, unit=True) if base_value is not None else '–'}"
+    limit = f"{rule.signed} vs {format_value(metric, base_value)}"
     out = RuleOutcome(rule.name, "relative", metric, value, limit, "pass", "", baseline=base_value)
     if base_value is None:
         return replace(out, status="no data", detail="baseline: " + missing_reason(metric, baseline))

@@ -87,7 +87,7 @@ def test_tie_broken_by_pass_rate(views: dict[str, RunView]) -> None:
     )
     c = choose([smol, gemma], parse_rules({"absolute": {"pass_rate": 0.5}}, "g"), by="cost")
     assert c.winner is not None and c.winner.label.startswith("gemma-3")
-    assert "chosen by higher pass rate (100% vs 67%)" in c.winner.reason
+    assert "chosen by higher pass rate (100% vs 66.7%)" in c.winner.reason
 
 
 def test_refusals(views: dict[str, RunView]) -> None:
