@@ -142,14 +142,10 @@ def test_benchmark_compare_fail_gates_latency(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--benchmark-save, then --benchmark-compare-fail against it, as pytest-benchmark users do."""
-    first = project.runpytest(*infercost_args("-k", "count", "--benchmark-save=base"))
+    quick = ("-k", "count", "--infercost-warmup", "0")
+    first = project.runpytest(*infercost_args(*quick, "--benchmark-save=base"))
     first.assert_outcomes(passed=1, deselected=1)
     (saved,) = (project.path / ".benchmarks").rglob("*_base.json")
-    ok = project.runpytest(
-        *infercost_args("-k", "count", "--benchmark-compare=0001", "--benchmark-compare-fail=mean:100000%")
-    )
-    ok.assert_outcomes(passed=1, deselected=1)
-    assert ok.ret == 0
     # A baseline 1000x faster than this machine can be: the comparison must fail the session.
     doc = json.loads(saved.read_text())
     for b in doc["benchmarks"]:
@@ -159,10 +155,11 @@ def test_benchmark_compare_fail_gates_latency(
     # pytest-benchmark raises out of the session to fail it: a child process shows what a user sees
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     slow = project.runpytest_subprocess(
-        *infercost_args("-k", "count", "--benchmark-compare=0001", "--benchmark-compare-fail=mean:10%")
+        *infercost_args(*quick, "--benchmark-compare=0001", "--benchmark-compare-fail=mean:10%")
     )
     assert slow.ret != 0
     text = slow.stdout.str() + slow.stderr.str()
+    assert "count (0001_base)" in text and "count (NOW)" in text  # compared task by task
     assert "Performance has regressed" in text
     assert "count (0001_base) - Field 'mean' has failed PercentageRegressionCheck" in text
 
