@@ -536,6 +536,11 @@ def comparison_notes(baseline: RunView, view: RunView) -> list[str]:
             sb, sv = kb[key] or {}, kv[key] or {}
             changed = [f"{k} {sb.get(k)} → {sv.get(k)}" for k in sorted({*sb, *sv}) if sb.get(k) != sv.get(k)]
             notes.append("differs from the baseline in backend settings: " + ", ".join(changed))
+        elif key == "model":
+            fb, fv = (m.manifest.model or {} for m in (baseline, view))
+            was = f"{fb.get('file_name', '?')} ({_short(kb[key])})" if fb else _short(kb[key])
+            now = f"{fv.get('file_name', '?')} ({_short(kv[key])})" if fv else _short(kv[key])
+            notes.append(f"differs from the baseline in model: {was} → {now}")
         else:
             notes.append(f"differs from the baseline in {key}: {_short(kb[key])} → {_short(kv[key])}")
     return notes

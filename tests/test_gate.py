@@ -233,6 +233,17 @@ def test_nothing_passed_makes_cost_per_success_unbounded(views: dict[str, RunVie
     assert o.status == "fail" and "no task passed" in o.detail and o.value_text == "∞"
 
 
+def test_other_key_properties_are_compared_and_shown(views: dict[str, RunView]) -> None:
+    """A different model may be gated against the old one; the difference is stated, not refused."""
+    result = evaluate_gate(
+        parse_rules({"relative": {"decode_tps": "-5%"}}, "g"), views["gemma3"], views["baseline"]
+    )
+    (note,) = result.notes
+    assert note.startswith("differs from the baseline in model: SmolLM2-135M-Instruct.Q4_1.gguf (sha256:")
+    assert "→ gemma-3-270m-q4_k_m.gguf (sha256:" in note
+    assert result.outcomes[0].status == "fail"  # Gemma 3 270M decodes slower on this CPU: a real regression
+
+
 def test_relative_rules_need_a_baseline(views: dict[str, RunView]) -> None:
     with pytest.raises(UsageError, match=r"\[relative\] rules \(decode_tps\) need a baseline"):
         evaluate_gate(parse_rules({"relative": {"decode_tps": "-5%"}}, "g"), views["noise"])
