@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -70,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-bandwidth-gbs", type=_float, default=None, help="memory bandwidth for the roofline (GB/s)"
     )
     run.add_argument("--power-mode", default=None, help="one of the profile's power_modes (e.g. 15W)")
+
+    gate = sub.add_parser("gate", help="check a run against CI rules; exit 1 when one fails")
+    gate.add_argument("run", help="bundle directory or run id")
+    gate.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
+    gate.add_argument("--baseline", default=None, help="bundle or run id that [relative] rules compare to")
+    gate.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+
+    choose = sub.add_parser("choose", help="pick the best run that meets every [absolute] rule")
+    choose.add_argument("runs", nargs="+", help="bundle directories or run ids (same suite)")
+    choose.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
+    choose.add_argument("--by", choices=["cost", "latency", "energy"], default="cost", help="rank by (cost)")
+    choose.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
@@ -375,6 +388,84 @@ def _cmd_breakeven(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------------- gate and choose
+_STATUS_STYLE = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "no data": "[yellow]NO DATA[/]"}
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from bench import github
+    from bench.gate import evaluate_gate, load_rules, load_run, run_label
+
+    rules = load_rules(args.rules)
+    view = load_run(args.run)
+    baseline = load_run(args.baseline) if args.baseline else None
+    result = evaluate_gate(rules, view, baseline)
+    for note in result.notes:
+        err.print(f"[cyan]note:[/] {escape(note)}")
+    if args.json:
+        rows = [dataclasses.asdict(o) for o in result.outcomes]
+        doc = {
+            "exit_code": result.exit_code,
+            "headline": result.headline,
+            "notes": result.notes,
+            "rules": rows,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        out.print(escape(f"run:      {run_label(view)} ({view.path})"))
+        if baseline:
+            out.print(escape(f"baseline: {run_label(baseline)} ({baseline.path})"))
+        table = Table(box=None)
+        for col in ("rule", "kind", "value", "limit", "result", "detail"):
+            table.add_column(col, justify="right" if col == "value" else "left")
+        for o in result.outcomes:
+            status = _STATUS_STYLE.get(o.status, f"[yellow]{o.status.upper()}[/]")
+            table.add_row(o.rule, o.kind, o.value_text, escape(o.limit), status, escape(o.detail))
+        out.print(table)
+        out.print(result.headline)
+    if github.in_github_actions():
+        for line in github.gate_annotations(result):
+            print(line)
+        base = f"{run_label(baseline)} (`{baseline.path}`)" if baseline else None
+        github.append_step_summary(github.gate_markdown(result, f"{run_label(view)} (`{view.path}`)", base))
+    return result.exit_code
+
+
+def _cmd_choose(args: argparse.Namespace) -> int:
+    from bench.choose import BY_METRIC, choose
+    from bench.gate import load_rules, load_run
+
+    rules = load_rules(args.rules)
+    choice = choose([load_run(r) for r in args.runs], rules, by=args.by)
+    for note in choice.notes:
+        err.print(f"[cyan]note:[/] {escape(note)}")
+    if args.json:
+        rows = [{"label": v.label, "path": v.view.path, "qualified": v.qualified, "value": v.value,
+                 "verdict": v.line} for v in choice.verdicts]  # fmt: skip
+        winner = choice.winner.label if choice.winner else None
+        print(
+            json.dumps(
+                {"by": choice.by, "metric": choice.metric, "winner": winner, "candidates": rows}, indent=2
+            )
+        )
+        return choice.exit_code
+    table = Table(title=f"choose --by {args.by} ({choice.metric})", title_justify="left", box=None)
+    cols = ["pass_rate", *BY_METRIC.values()]
+    table.add_column("candidate")
+    for c in cols:
+        table.add_column(FIELDS[c].label, justify="right")
+    table.add_column("verdict")
+    for v in choice.verdicts:
+        cells = [FIELDS[c].format(v.view.metrics.get(c)) for c in cols]
+        verdict = ("chosen: " if v.chosen else "") + v.reason
+        table.add_row(escape(v.label), *cells, escape(verdict), style="bold green" if v.chosen else None)
+    out.print(table)
+    out.print(escape(choice.winner.line) if choice.winner else "choose: no candidate meets every rule")
+    return choice.exit_code
+
+
 # ------------------------------------------------------------------------------------------ main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -386,6 +477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args, argv)
+        if args.command == "gate":
+            return _cmd_gate(args)
+        if args.command == "choose":
+            return _cmd_choose(args)
         if args.command == "suites":
             return _cmd_suites(args)
         if args.command == "models":
@@ -396,10 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_breakeven(args)
         parser.error(f"unknown command {args.command}")
     except BenchError as exc:
-        err.print(f"[red]infercost: error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[red]infercost: error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return exc.exit_code
     except RunInterrupted as exc:
-        err.print(f"[yellow]infercost:[/] {exc}")
+        err.print(f"[yellow]infercost:[/] {escape(str(exc))}")
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         err.print("[yellow]infercost:[/] interrupted")

@@ -180,6 +180,34 @@ class Runner:
         self._finish(outcome, interrupted=False)
         return outcome
 
+    def record_generation(
+        self,
+        task: Task,
+        repetition: int,
+        warmup: bool,
+        started_utc: str,
+        t_fallback_ns: int,
+        outcome: Generation | RequestFailed,
+        *,
+        append: bool = True,
+    ) -> Record:
+        """A request timed by someone else (the pytest plugin times ``backend.generate`` with
+        pytest-benchmark's timer), judged and recorded exactly as ``run`` does it."""
+        failed = isinstance(outcome, RequestFailed)
+        gen = outcome.partial if isinstance(outcome, RequestFailed) else outcome
+        status = outcome.status if isinstance(outcome, RequestFailed) else "ok"
+        error = str(outcome) if failed else None
+        rec = self._record(task, repetition, warmup, started_utc, t_fallback_ns, gen, status, error)
+        if append:
+            self.writer.append(rec)
+        return rec
+
+    def finish(self, records: list[Record]) -> RunOutcome:
+        """Close the bundle of a run driven through ``record_generation``."""
+        outcome = RunOutcome(run_dir=self.writer.run_dir, manifest=self.writer.manifest, records=records)
+        self._finish(outcome, interrupted=False)
+        return outcome
+
     def _finish(self, outcome: RunOutcome, *, interrupted: bool, complete: bool | None = None) -> None:
         m = self.writer.manifest
         m.finished_utc = utc_now()

@@ -268,6 +268,7 @@ class LlamaCppBackend:
         pieces: list[str] = []
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         finish = "length"
+        t_stop: int | None = None
         try:
             n_batch = self.settings.n_batch
             arr = (ctypes.c_int32 * n_prompt)(*prompt)
@@ -288,7 +289,7 @@ class LlamaCppBackend:
                 token = sample(chain, ctx, -1)
                 t = now()
                 if not ignore_eos and is_eog(vocab, token):
-                    finish = "stop"
+                    finish, t_stop = "stop", t  # the stream ends when the end token is sampled
                     break
                 stamps.append(t)
                 n_bytes = to_piece(vocab, token, buf, 256, 0, False)
@@ -319,7 +320,9 @@ class LlamaCppBackend:
             raise
         finally:
             ll.llama_sampler_free(chain)
-        return self._generation(t_dispatch, stamps, content, pieces, stops, n_prompt, finish, ignore_eos)
+        return self._generation(
+            t_dispatch, stamps, content, pieces, stops, n_prompt, finish, ignore_eos, t_stop=t_stop
+        )
 
     def _generation(
         self,
@@ -331,8 +334,11 @@ class LlamaCppBackend:
         n_prompt: int,
         finish: str,
         synthetic: bool,
+        t_stop: int | None = None,
     ) -> Generation:
-        t_end = stamps[-1] if stamps else time.perf_counter_ns()
+        # Stream end: when the end-of-generation token was sampled (as a server's stream ends), else the
+        # last token. The end token itself is not counted, as in a server's usage.
+        t_end = t_stop or (stamps[-1] if stamps else time.perf_counter_ns())
         text = "".join(pieces)
         completion = len(stamps)
         if stops and finish == "stop":
