@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.power.records import apply_energy
 from bench.schema import Record
 from bench.store import Bundle
 
@@ -34,6 +35,6 @@ def enrich(bundle: Bundle, options: EnrichOptions | None = None) -> list[Record]
     """The bundle's records with energy and cost fields filled where the inputs exist."""
     options = options or EnrichOptions()
     records = list(bundle.records)
-    # energy attribution (bench/power) and cost (bench/cost.py) plug in here, in that order:
-    # cost needs energy.
+    # energy first (bench/power), then cost (bench/cost.py): cost needs energy.
+    records = apply_energy(records, bundle.manifest, bundle.path)
     return records

@@ -16,6 +16,9 @@ from bench.backends.base import Backend
 from bench.devices import DeviceProfile, load_device
 from bench.errors import UsageError
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
+from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
+from bench.power.registry import Selection, select_for_device, select_sensor
+from bench.power.sampler import DEFAULT_RATE_HZ
 from bench.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
 from bench.store import DEFAULT_RUNS_ROOT, BundleWriter, check_writable
 from bench.suite import PromptSuite, load_suite, resolve_suite_path
@@ -34,6 +37,9 @@ class RunOptions:
     out: Path = DEFAULT_RUNS_ROOT
     no_text: bool = False
     command: list[str] = field(default_factory=list)
+    power: str | None = None  # None: the profile's power_sensor, else auto
+    power_hz: float = DEFAULT_RATE_HZ
+    idle_seconds: float = DEFAULT_IDLE_SECONDS
 
 
 @dataclass
@@ -43,6 +49,7 @@ class PreparedRun:
     suite_path: Path
     device: DeviceProfile
     model: ResolvedModel | None
+    power: Selection | None = None
 
 
 def make_backend(device: DeviceProfile, model: ResolvedModel | None, threads: int | None) -> Backend:
@@ -72,7 +79,10 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     if device.backend == "llama_cpp":
         model = resolve_model(options.model or DEFAULT_MODEL)
     check_writable(options.out)
-    return PreparedRun(options=options, suite=suite, suite_path=suite_path, device=device, model=model)
+    power = select_for_device(options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds)
+    return PreparedRun(
+        options=options, suite=suite, suite_path=suite_path, device=device, model=model, power=power
+    )
 
 
 def execute_run(
@@ -98,6 +108,17 @@ def execute_run(
             command=opts.command,
         )
         writer = BundleWriter(opts.out / run_id, manifest)
-        return Runner(prepared.suite, backend, writer, settings, on_progress).run()
+        meter = PowerMeter(
+            prepared.power or select_sensor("none", selected_by="auto"),
+            rate_hz=opts.power_hz,
+            idle_seconds=opts.idle_seconds,
+        )
+        try:
+            meter.start(writer)
+            return Runner(prepared.suite, backend, writer, settings, meter.wrap(on_progress)).run()
+        finally:
+            meter.stop(writer)
     finally:
         backend.close()
+        if prepared.power is not None and prepared.power.sensor is not None:
+            prepared.power.sensor.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "SUMMARY_COLUMNS", "Field", "field"]
+__all__ = ["ENERGY_COLUMNS", "FIELDS", "OPTIONAL_COLUMNS", "SUMMARY_COLUMNS", "Field", "field"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("usd_per_mtok_out",        "$/1M out",      "USD",      False, "total cost per million completion tokens",              "{:.4f}"),
     ("energy_per_task_j",       "J/task",        "J",        False, "mean gross energy of one request",                      "{:.2f}"),
     ("j_per_token",             "J/tok",         "J",        False, "total gross energy / completion tokens",                "{:.3f}"),
+    ("energy_net_per_task_j",   "J/task net",    "J",        False, "mean energy of one request minus the idle baseline",    "{:.2f}"),
+    ("avg_power_w",             "avg W",         "W",        None,  "mean power while requests ran (energy / their time)",   "{:.1f}"),
 ]
 # fmt: on
 
@@ -64,8 +66,14 @@ FIELDS: dict[str, Field] = {row[0]: Field(*row) for row in _TABLE}
 # The columns of the after-run table, in order (hyperfine/llama-bench keep theirs short; so do we).
 SUMMARY_COLUMNS = [
     "n", "pass_rate", "ttft_p50_ms", "ttft_p95_ms", "decode_tps_mean", "decode_tps_sd",
-    "e2e_p50_ms", "e2e_p95_ms", "prompt_tokens_mean", "completion_tokens_mean", "errors",
+    "e2e_p50_ms", "e2e_p95_ms", "prompt_tokens_mean", "completion_tokens_mean",
+    "energy_per_task_j", "j_per_token", "avg_power_w", "errors",
 ]  # fmt: skip
+
+# Shown only when some row has a value (no power sensor: no energy columns); energy values from a model
+# rather than a sensor are marked "~" in the table (ENERGY_COLUMNS).
+OPTIONAL_COLUMNS = frozenset({"energy_per_task_j", "j_per_token", "avg_power_w"})
+ENERGY_COLUMNS = frozenset({"energy_per_task_j", "j_per_token", "avg_power_w", "energy_net_per_task_j"})
 
 
 def field(name: str) -> Field:

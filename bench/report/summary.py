@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import stats
+from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.schema import Manifest, Record
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
@@ -67,6 +68,7 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
         "usd_per_mtok_out": _ratio(cost_total, out_tokens, 1e6),
         "energy_per_task_j": stats.mean(energies),
         "j_per_token": _ratio(energy_total, out_tokens),
+        **energy_metrics(measured),
     }
 
 
@@ -112,6 +114,7 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
                 "tps_mean": stats.mean(rates),
                 "tps_sd": stats.stdev(rates),
                 "n": len([x for x in rates if x is not None]),
+                **shape_energy([r for r in records if r.shape == shape and not r.warmup]),
             }
         )
     return rows
@@ -128,6 +131,7 @@ def summarize(records: Sequence[Record], manifest: Manifest, run_dir: str | None
         "model": (manifest.model or {}).get("file_name") or manifest.backend.get("model"),
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.get("prompt_format"),
+        "power": power_summary(records, manifest),
         "overall": group_metrics(records),
         "by_category": {c: group_metrics([r for r in records if r.category == c]) for c in categories},
     }
