@@ -50,7 +50,7 @@ def test_estimated_energy_is_labelled_everywhere(setup: dict[str, str]) -> None:
     summary = json.loads(proc.stdout)
     o = summary["overall"]
     assert o["energy_estimated"] is True and o["energy_sources"] == {"estimated": 4}
-    assert o["energy_per_task_j"] > 0 and o["j_per_token"] > 0 and 10.0 <= o["avg_power_w"] <= 40.0
+    assert o["energy_per_task_j"] > 0 and o["j_per_token"] > 0 and 10.0 <= o["avg_power_w"] <= 40.0 + 1e-6
     assert summary["power"]["sensor"] == "estimate" and summary["power"]["estimated"] is True
     bundle = read_bundle(summary["run_dir"])
     power = bundle.manifest.power

@@ -336,3 +336,26 @@ def test_auto_falls_back_to_estimate_then_none(tmp_path: Path, monkeypatch: pyte
     none = select_sensor("auto", selected_by="auto", root=tmp_path, order=SYSFS)
     assert none.sensor is None and none.reason and "rapl present but unreadable" in none.reason
     assert "doctor" in none.reason
+
+
+def test_gpu_offload_puts_the_gpu_sensor_before_rapl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.devices import DeviceProfile
+    from bench.power import registry
+
+    rapl_tree(tmp_path)
+    amdgpu_tree(tmp_path)
+    monkeypatch.setattr(registry, "AUTO_ORDER", ("rapl", "amdgpu-hwmon"))  # host-independent
+    cpu = DeviceProfile(name="cpu box")
+    gpu = DeviceProfile.model_validate({"name": "gpu box", "llama_cpp": {"n_gpu_layers": -1}})
+    for device, want in ((cpu, "rapl"), (gpu, "amdgpu-hwmon")):
+        sel = registry.select_for_device(None, device, rate_hz=100, idle_s=1, root=tmp_path)
+        assert sel.sensor is not None and sel.sensor.name == want and sel.selected_by == "auto"
+        sel.sensor.close()
+    cloud = DeviceProfile.model_validate(
+        {"name": "api", "kind": "cloud", "backend": "openai_http", "base_url": "http://x", "model": "m"}
+    )
+    assert registry.select_for_device("rapl", cloud, rate_hz=100, idle_s=1).sensor is None
+    with pytest.raises(UsageError, match="--power-hz"):
+        registry.select_for_device(None, cpu, rate_hz=0, idle_s=1)
+    with pytest.raises(UsageError, match="--idle-seconds"):
+        registry.select_for_device(None, cpu, rate_hz=100, idle_s=-1)

@@ -86,6 +86,9 @@ class Nvml:
             self._field = getattr(nv, "NVML_FI_DEV_POWER_INSTANT", 186)
             self._has_counter = all(self._energy_mj(h) is not None for h in handles)
             self._has_instant = all(self._instant_w(h) is not None for h in handles)
+        except nv.NVMLError as exc:
+            self.close()
+            raise SensorUnreadable(NAME, f"NVML: {exc}") from None
         except BaseException:
             self.close()
             raise
@@ -101,7 +104,11 @@ class Nvml:
         self.period_s = COUNTER_PERIOD_S if self._has_counter else 0.01
         self.rail_names = tuple(f"gpu{i}" for i in range(len(handles)))
         self._e0 = [self._energy_mj(h) or 0 for h in handles] if self._has_counter else []
-        self.read()
+        try:
+            self.read()
+        except nv.NVMLError as exc:
+            self.close()
+            raise SensorUnreadable(NAME, f"NVML: {exc}") from None
 
     def _energy_mj(self, handle: Any) -> int | None:
         try:

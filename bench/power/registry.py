@@ -3,7 +3,9 @@
 ``auto`` tries the sensors in this order and takes the first that opens: ``nvml`` (a GPU's own energy
 counter), ``jetson-ina3221``, ``apple-macmon`` (no sudo), ``apple-powermetrics``, ``rapl`` (an energy
 counter), ``amdgpu-hwmon`` (smoothed power: after RAPL), then ``estimate`` if the profile gives ``idle_w``
-and ``max_w``, else nothing. A sensor named by ``--power`` or the profile's ``power_sensor`` is insisted on:
+and ``max_w``, else nothing. When the profile offloads layers to a GPU (``n_gpu_layers`` ≠ 0), RAPL (the
+CPU package) moves after ``amdgpu-hwmon``: a discrete GPU's work would not show in the CPU's counter.
+A sensor named by ``--power`` or the profile's ``power_sensor`` is insisted on:
 if it cannot be read the run stops before it starts (exit 4) with the reason and the fix.
 """
 
@@ -154,6 +156,8 @@ def select_sensor(
             tried.append((name, exc.reason))
             if isinstance(exc, SensorUnreadable):
                 unreadable.append(name)
+        except (OSError, ValueError) as exc:  # an odd sysfs must not stop a run that only asked for auto
+            tried.append((name, f"{type(exc).__name__}: {exc}"))
     if idle_w is not None and max_w is not None:
         return Selection(
             open_sensor("estimate", idle_w=idle_w, max_w=max_w, profile=profile), "auto", "auto", tried=tried
@@ -179,7 +183,9 @@ class _Device(Protocol):  # bench.devices.DeviceProfile, without importing pydan
     def origin(self) -> str: ...
 
 
-def select_for_device(flag: str | None, device: _Device, *, rate_hz: float, idle_s: float) -> Selection:
+def select_for_device(
+    flag: str | None, device: _Device, *, rate_hz: float, idle_s: float, root: Path = Path("/")
+) -> Selection:
     """A run's sensor: ``--power`` over the profile's ``power_sensor`` over auto (cloud: none)."""
     if rate_hz <= 0:
         raise UsageError(f"--power-hz {rate_hz:g}: must be positive")
@@ -188,11 +194,23 @@ def select_for_device(flag: str | None, device: _Device, *, rate_hz: float, idle
     if device.kind == "cloud":
         return Selection(None, "none", "auto", reason="a cloud API: its energy is in the token price")
     spec = flag or device.power_sensor or "auto"
+    settings = getattr(device, "llama_cpp", None)
+    order: tuple[str, ...] = AUTO_ORDER
+    if getattr(settings, "n_gpu_layers", 0):  # the work is on a GPU: its sensor before the CPU's RAPL
+        order = (*(n for n in AUTO_ORDER if n != "rapl"), "rapl")
     by: Literal["auto", "flag", "profile"] = "profile" if device.power_sensor else "auto"
     if flag:
         by = "flag"
     profile = "the auto-detected profile" if device.origin == "auto" else f"device profile {device.origin}"
-    return select_sensor(spec, selected_by=by, idle_w=device.idle_w, max_w=device.max_w, profile=profile)
+    return select_sensor(
+        spec,
+        selected_by=by,
+        idle_w=device.idle_w,
+        max_w=device.max_w,
+        profile=profile,
+        order=order,
+        root=root,
+    )
 
 
 def probe_sensors(
