@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.power.attribution import EnergyCurve, Window, attribute, effective_period_s, window_energy
+from bench.power.attribution import (
+    EnergyCurve,
+    EnergyShare,
+    Window,
+    attribute,
+    effective_period_s,
+    window_energy,
+)
 from bench.power.base import PowerSample
 from bench.power.rapl import Rapl
 from bench.power.trace import TraceWriter, read_trace, trace_from_samples
@@ -85,38 +92,43 @@ def test_piecewise_linear_power_integrates_exactly() -> None:
 
 
 # ------------------------------------------------------------------------------ counters + wraps
-def test_rapl_counter_across_wraparounds_is_exact(tmp_path: Path) -> None:
-    """A RAPL tree whose counter wraps every ~0.5 s (range 50 J at ~100 W), read by the real reader at
-    10 Hz plus the request edges, as the sampler does."""
-    energy_file = rapl_tree(tmp_path, package_uj=49_000_000, dram_uj=0)
+def wrapping_rapl_samples(
+    root: Path, windows: list[Window], duration_s: float
+) -> tuple[list[PowerSample], int]:
+    """A RAPL tree whose counter wraps every ~0.5 s (range 50 J at ~100 W) carrying ``power_at``, read by
+    the real reader at 10 Hz plus at every window edge, as the sampler does; returns samples and wraps."""
+    energy_file = rapl_tree(root, package_uj=49_000_000, dram_uj=0)
     (energy_file.parent / "max_energy_range_uj").write_text("50000000\n")
-    dram = tmp_path / "sys/class/powercap/intel-rapl:0:1"
+    dram = root / "sys/class/powercap/intel-rapl:0:1"
     for f in dram.iterdir():
         f.unlink()
     dram.rmdir()
     t_now = [0.0]
-    sensor = Rapl(tmp_path, clock=lambda: int(t_now[0] * SEC))
-    windows = random_windows(random.Random(3), 8, 0.2, 1.0, 10.0)
-    times = sorted(
-        {
-            *(i / 10 for i in range(101)),
-            *(w.start_ns / SEC for w in windows),
-            *(w.end_ns / SEC for w in windows),
-        }
-    )
+    sensor = Rapl(root, clock=lambda: int(t_now[0] * SEC))
+    edges = {*(w.start_ns / SEC for w in windows), *(w.end_ns / SEC for w in windows)}
     samples = []
-    for t in times:
+    for t in sorted({*(i / 10 for i in range(int(duration_s * 10) + 1)), *edges}):
         t_now[0] = t
-        raw = (49_000_000 + round(energy_between(0.0, t) * 1e6)) % 50_000_000
-        set_value(energy_file, raw)
+        set_value(energy_file, (49_000_000 + round(energy_between(0.0, t) * 1e6)) % 50_000_000)
         samples.append(sensor.read())
-    assert sensor.wraps >= 15  # ~1000 J through a 50 J counter
-    trace = trace_from_samples(samples)
-    shares = attribute(windows, trace, kind="counter", period_s=sensor.period_s)
-    for w, s in zip(windows, shares, strict=True):
-        assert s.source == "counter"
-        assert rel_err(s.energy_j, energy_between(w.start_ns / SEC, w.end_ns / SEC)) < 0.001
     sensor.close()
+    return samples, sensor.wraps
+
+
+def max_rel_error(windows: list[Window], shares: list[EnergyShare]) -> float:
+    return max(
+        rel_err(s.energy_j, energy_between(w.start_ns / SEC, w.end_ns / SEC))
+        for w, s in zip(windows, shares, strict=True)
+    )
+
+
+def test_rapl_counter_across_wraparounds_is_exact(tmp_path: Path) -> None:
+    windows = random_windows(random.Random(3), 8, 0.2, 1.0, 10.0)
+    samples, wraps = wrapping_rapl_samples(tmp_path, windows, 10.0)
+    assert wraps >= 15  # ~1000 J through a 50 J counter
+    shares = attribute(windows, trace_from_samples(samples), kind="counter", period_s=0.001)
+    assert all(s.source == "counter" for s in shares)
+    assert max_rel_error(windows, shares) < 0.001
 
 
 def nvml_like(duration_s: float, step_s: float = 0.1, read_hz: float = 100.0) -> list[PowerSample]:

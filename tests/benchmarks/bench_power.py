@@ -40,13 +40,13 @@ from bench.power.rapl import Rapl  # noqa: E402
 from bench.power.sampler import PowerSampler  # noqa: E402
 from bench.power.trace import trace_from_samples  # noqa: E402
 from bench.suite import Task  # noqa: E402
-from tests.power_fixtures import orin_nano_tree, rapl_tree, set_value  # noqa: E402
+from tests.power_fixtures import orin_nano_tree, rapl_tree  # noqa: E402
 from tests.test_power_attribution import (  # noqa: E402
-    SEC,
-    energy_between,
+    max_rel_error,
     nvml_like,
     random_windows,
     sampled_trace,
+    wrapping_rapl_samples,
 )
 
 TG = Task.model_validate(
@@ -113,54 +113,19 @@ def overhead(seconds: float, rounds: int) -> dict[str, object]:
 def integration() -> dict[str, float]:
     rng = random.Random(5)
     errs: dict[str, float] = {}
-    # 1. instantaneous power at 100 Hz, 1 ms jitter, 60 windows of 0.3-1.5 s
-    trace = trace_from_samples(sampled_trace(80.0, seed=2))
+    # 1. instantaneous power at 100 Hz, 1 ms jitter, 60 windows of 0.3-1.2 s
     windows = random_windows(rng, 60, 0.3, 1.2, 80.0)
-    shares = attribute(windows, trace, kind="power", period_s=0.01)
-    errs["power samples, trapezoid"] = max(
-        abs((s.energy_j or 0) - energy_between(w.start_ns / SEC, w.end_ns / SEC))
-        / energy_between(w.start_ns / SEC, w.end_ns / SEC)
-        for w, s in zip(windows, shares, strict=True)
-    )
+    shares = attribute(windows, trace_from_samples(sampled_trace(80.0, seed=2)), kind="power", period_s=0.01)
+    errs["power samples, trapezoid"] = max_rel_error(windows, shares)
     # 2. RAPL counter wrapping every ~0.5 s, read by the real reader at 10 Hz plus request edges
-    tmp = Path(tempfile.mkdtemp(prefix="bench-power-rapl-"))
-    energy_file = rapl_tree(tmp, package_uj=49_000_000)
-    (energy_file.parent / "max_energy_range_uj").write_text("50000000\n")
-    dram = tmp / "sys/class/powercap/intel-rapl:0:1"
-    for f in dram.iterdir():
-        f.unlink()
-    dram.rmdir()
-    now = [0.0]
-    sensor = Rapl(tmp, clock=lambda: int(now[0] * SEC))
     windows = random_windows(rng, 30, 0.2, 1.0, 40.0)
-    times = sorted(
-        {
-            *(i / 10 for i in range(401)),
-            *(w.start_ns / SEC for w in windows),
-            *(w.end_ns / SEC for w in windows),
-        }
-    )
-    samples = []
-    for t in times:
-        now[0] = t
-        set_value(energy_file, (49_000_000 + round(energy_between(0.0, t) * 1e6)) % 50_000_000)
-        samples.append(sensor.read())
+    samples, wraps = wrapping_rapl_samples(Path(tempfile.mkdtemp(prefix="bench-power-")), windows, 40.0)
     shares = attribute(windows, trace_from_samples(samples), kind="counter", period_s=0.001)
-    errs[f"RAPL counter, {sensor.wraps} wraparounds"] = max(
-        abs((s.energy_j or 0) - energy_between(w.start_ns / SEC, w.end_ns / SEC))
-        / energy_between(w.start_ns / SEC, w.end_ns / SEC)
-        for w, s in zip(windows, shares, strict=True)
-    )
-    sensor.close()
+    errs[f"RAPL counter, {wraps} wraparounds"] = max_rel_error(windows, shares)
     # 3. NVML-like counter stepping every 100 ms, read at 100 Hz, requests of 1-3 s
-    trace = trace_from_samples(nvml_like(60.0))
     windows = random_windows(rng, 15, 1.0, 3.0, 59.0)
-    shares = attribute(windows, trace, kind="counter", period_s=0.1)
-    errs["stepped counter (100 ms), >= 1 s"] = max(
-        abs((s.energy_j or 0) - energy_between(w.start_ns / SEC, w.end_ns / SEC))
-        / energy_between(w.start_ns / SEC, w.end_ns / SEC)
-        for w, s in zip(windows, shares, strict=True)
-    )
+    shares = attribute(windows, trace_from_samples(nvml_like(60.0)), kind="counter", period_s=0.1)
+    errs["stepped counter (100 ms), >= 1 s"] = max_rel_error(windows, shares)
     for k, v in errs.items():
         print(f"integration: {k:<36} max error {v:.4%}")
     return errs
