@@ -17,6 +17,8 @@ Values are what such boards show at light load (Orin Nano Super idling at ~5 W o
 
 from __future__ import annotations
 
+import datetime
+import json
 import plistlib
 from pathlib import Path
 
@@ -115,7 +117,7 @@ def powermetrics_plist(cpu_mw: float, gpu_mw: float, ane_mw: float, elapsed_ns: 
         "elapsed_ns": elapsed_ns,
         "hw_model": "Mac16,10",
         "kern_osversion": "24F74",
-        "timestamp": __import__("datetime").datetime(2026, 11, 26, 4, 17, 43),
+        "timestamp": datetime.datetime(2026, 11, 26, 4, 17, 43),
         "processor": {
             "clusters": [{"name": "E-Cluster", "freq_hz": 1.02e9, "idle_ratio": 0.81}],
             "cpu_energy": int(cpu_mw * elapsed_ns / 1e9),
@@ -137,8 +139,6 @@ def powermetrics_stream(samples: list[tuple[float, float, float]], elapsed_ns: i
 
 
 def macmon_line(cpu: float, gpu: float, ane: float, ram: float, sys_power: float, ts: str) -> str:
-    import json
-
     return json.dumps(
         {
             "timestamp": ts,

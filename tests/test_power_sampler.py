@@ -33,7 +33,7 @@ def test_power_sensor_sampled_at_the_full_rate_with_marks(tmp_path: Path) -> Non
     stats = sampler.stop()
     assert sampler.stop() is stats
     trace = read_trace(tmp_path / "power.csv")
-    assert 50 <= stats.rows <= 110 and len(trace) == stats.rows  # ~0.8 s + settle at 100 Hz
+    assert 30 <= stats.rows <= 110 and len(trace) == stats.rows  # ~0.8 s + settle at 100 Hz (~82)
     assert trace.power_w is not None and trace.power_w == pytest.approx(ORIN_NANO_WATTS["VDD_IN"])
     assert (trace.t_ns >= t_mark - anchor).any() and trace.t_ns[0] >= 0
     assert stats.errors == 0 and 0 <= stats.cpu_share < 0.2
@@ -50,7 +50,7 @@ def test_counter_polled_slowly_between_marks(tmp_path: Path) -> None:
         sampler.mark()
     time.sleep(0.35)
     stats = sampler.stop(settle=False)
-    assert 20 + 3 <= stats.rows <= 20 + 8  # the marks, a few ticks at 10 Hz, start and stop
+    assert 20 + 1 <= stats.rows <= 20 + 9  # the marks, ~3 ticks at 10 Hz, start and stop
     assert read_trace(tmp_path / "power.csv").energy_j is not None
     sensor.close()
 
@@ -107,10 +107,12 @@ def test_failing_reads_are_counted_never_raised(tmp_path: Path) -> None:
 
 def test_a_dead_sensor_stops_the_sampler_not_the_run(tmp_path: Path) -> None:
     sensor = Flaky(fail_from=3)
-    sampler = PowerSampler(sensor, tmp_path / "power.csv", time.perf_counter_ns(), rate_hz=1000)
+    sampler = PowerSampler(sensor, tmp_path / "power.csv", time.perf_counter_ns(), rate_hz=10)
     sampler.start()
-    time.sleep(0.5)
+    for _ in range(150):
+        sampler.mark()
     stats = sampler.stop()
+    assert sensor.calls < 150  # it stopped reading
     assert stats.stopped_early and stats.errors >= 100
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -225,9 +226,9 @@ def test_powermetrics_sensor_accumulates_interval_averages(tmp_path: Path) -> No
     stream = powermetrics_stream([(1000.0, 2000.0, 0.0)] * 4, elapsed_ns=100_000_000)
     s = open_powermetrics(100, argv=_fake_stream(tmp_path, stream, 0.01))
     try:
-        deadline = __import__("time").monotonic() + 5
-        while s.info()["samples"] < 4 and __import__("time").monotonic() < deadline:
-            __import__("time").sleep(0.02)
+        deadline = time.monotonic() + 5
+        while s.info()["samples"] < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
         sample = s.read()
         assert s.kind == "counter" and s.rail_names == ("cpu", "gpu", "ane")
         assert sample.energy_j == pytest.approx(4 * 3.0 * 0.1)  # 4 intervals × 3 W × 0.1 s

@@ -29,6 +29,10 @@ from bench.power.trace import TraceWriter, trace_from_samples
 
 __all__ = ["COUNTER_HZ", "DEFAULT_RATE_HZ", "IdleBaseline", "PowerSampler", "SamplerStats", "poll_hz"]
 
+DEFAULT_RATE_HZ = 100.0
+COUNTER_HZ = 10.0
+_MAX_CONSECUTIVE_ERRORS = 100
+
 
 def poll_hz(sensor: PowerSensor, rate_hz: float) -> float:
     """How often the thread reads: ``rate_hz`` for instantaneous power, at most ``COUNTER_HZ`` for a pure
@@ -36,11 +40,6 @@ def poll_hz(sensor: PowerSensor, rate_hz: float) -> float:
     if sensor.kind == "power" or getattr(sensor, "instant_power", False):
         return rate_hz
     return min(rate_hz, COUNTER_HZ)
-
-
-DEFAULT_RATE_HZ = 100.0
-COUNTER_HZ = 10.0
-_MAX_CONSECUTIVE_ERRORS = 100
 
 
 @dataclass(frozen=True)
