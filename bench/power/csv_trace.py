@@ -99,7 +99,7 @@ class CsvTrace:
 
     def __init__(self, path: Path) -> None:
         self.path = path.expanduser().resolve()
-        self.period_s = 1.0
+        self.period_s = 0.0  # not known until the file exists: read from the trace's own intervals then
         if self.path.exists():
             rows = parse_external(self.path)
             gaps = [b[0] - a[0] for a, b in itertools.pairwise(rows) if b[0] > a[0]]

@@ -60,7 +60,7 @@ def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> li
         [Window(r.task_id, r.start_ns, r.end_ns) for r in records],
         trace,
         kind=power["kind"],
-        period_s=float(power.get("period_s") or 0.01),
+        period_s=float(power.get("period_s") or 0.0),  # 0: the trace's own interval decides
         idle_w=idle_baseline_w(power, trace),
         estimated=bool(power.get("estimated")),
     )
