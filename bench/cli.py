@@ -21,8 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench import __version__
-from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_REQUEST_ERRORS, BenchError
-from bench.report.fields import FIELDS, SUMMARY_COLUMNS
+from bench.errors import (
+    EXIT_ENV_NOT_READY,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REQUEST_ERRORS,
+    BenchError,
+)
+from bench.report.fields import ENERGY_COLUMNS, FIELDS, OPTIONAL_COLUMNS, SUMMARY_COLUMNS
 from bench.runner import ProgressEvent, RunInterrupted
 
 __all__ = ["build_parser", "main"]
@@ -33,6 +40,13 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------ parser
+def _seconds(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
     try:
         return int(text)
@@ -83,6 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
     choose.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
     choose.add_argument("--by", choices=["cost", "latency", "energy"], default="cost", help="rank by (cost)")
     choose.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    power = run.add_argument_group("power and energy")
+    power.add_argument(
+        "--power",
+        default=None,
+        metavar="SENSOR",
+        help="auto (default, or the profile's power_sensor), none, nvml, jetson-ina3221, apple-macmon, "
+        "apple-powermetrics, rapl, amdgpu-hwmon, estimate, csv:FILE; a named one must be readable (exit 4)",
+    )
+    power.add_argument("--power-hz", type=_seconds, default=100.0, help="sampling rate (100)")
+    power.add_argument(
+        "--idle-seconds", type=_seconds, default=5.0, help="idle baseline measured before the run (5)"
+    )
+
+    doctor = sub.add_parser("doctor", help="is this machine ready to measure? sensors, power mode, load")
+    doctor.add_argument("--device", default="auto", help="profile NAME or PATH (for estimate watts)")
+    doctor.add_argument("--power", default=None, metavar="SENSOR", help="insist on this sensor")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
@@ -181,6 +212,9 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         memory_bandwidth_gbs=args.memory_bandwidth_gbs,
         tasks_per_month=args.tasks_per_month,
         power_mode=args.power_mode,
+        power=args.power,
+        power_hz=args.power_hz,
+        idle_seconds=args.idle_seconds,
     )
     prepared = prepare_run(options)
     progress = Progress(
@@ -210,12 +244,17 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from bench.report.energy import power_note
+
     if summary.get("prompt_format") == "plain_completion":
         err.print("[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)")
     if "shapes" in summary:
         _print_llama_bench(summary["shapes"])
     else:
         out.print(_summary_table(summary))
+    note = power_note(summary)
+    if note:
+        out.print(note)
     o = summary["overall"]
     passed = f"{o['passed']}/{o['checked']} passed" if o["checked"] else "no checks"
     out.print(f"{passed} · {o['n']} measured requests · bundle: {summary['run_dir']}")
@@ -250,12 +289,16 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         title=f"{summary['suite']} · {summary['model']} · {summary['device']}", title_justify="left", box=None
     )
     table.add_column("category", no_wrap=True)
-    shown = [c for c in SUMMARY_COLUMNS if c != "decode_tps_sd"]
+    rows = [*summary["by_category"].items(), ("overall", summary["overall"])]
+    shown = [
+        c
+        for c in SUMMARY_COLUMNS
+        if c != "decode_tps_sd" and (c not in OPTIONAL_COLUMNS or any(m.get(c) is not None for _, m in rows))
+    ]
     for name in shown:
         f = FIELDS[name]
         label = f.label + (" ms" if f.unit == "ms" else "")
         table.add_column(label, justify="right", no_wrap=True)
-    rows = [*summary["by_category"].items(), ("overall", summary["overall"])]
     for i, (name, m) in enumerate(rows):
         cells = []
         for col in shown:
@@ -265,7 +308,10 @@ def _summary_table(summary: dict[str, Any]) -> Table:
                     "–" if mean is None else f"{mean:.1f}" + (f" ± {sd:.1f}" if sd is not None else "")
                 )
             else:
-                cells.append(FIELDS[col].format(m[col]))
+                cell = FIELDS[col].format(m[col])
+                if col in ENERGY_COLUMNS and m.get("energy_estimated") and m[col] is not None:
+                    cell = "~" + cell  # a model's number, not a measurement
+                cells.append(cell)
         last = i == len(rows) - 1
         table.add_row(name, *cells, style="bold" if last else None, end_section=i == len(rows) - 2)
     return table
@@ -280,8 +326,28 @@ def _print_llama_bench(rows: list[dict[str, Any]]) -> None:
         if r["tps_sd"] is not None:
             tps += f" ± {r['tps_sd']:.2f}"
         body.append([r["model"], r["size"], r["params"], r["backend"], str(r["threads"]), r["test"], tps])
+    _print_markdown(header, body, right={1, 2, 4, 5, 6})
+    energy = [r for r in rows if r.get("energy_per_task_j") is not None]
+    if energy:  # per test, J per token *of that test* (prompt tokens for pp, generated for tg)
+        print()
+        marks = ["~" if r.get("energy_estimated") else "" for r in energy]
+        _print_markdown(
+            ["test", "J/test", "J/tok", "avg W"],
+            [
+                [
+                    r["test"],
+                    f"{m}{r['energy_per_task_j']:.3f}",
+                    "–" if r["j_per_token"] is None else f"{m}{r['j_per_token']:.4f}",
+                    "–" if r["avg_power_w"] is None else f"{m}{r['avg_power_w']:.1f}",
+                ]
+                for r, m in zip(energy, marks, strict=True)
+            ],
+            right={1, 2, 3},
+        )
+
+
+def _print_markdown(header: list[str], body: list[list[str]], right: set[int]) -> None:
     widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]
-    right = {1, 2, 4, 5, 6}
 
     def fmt(cells: list[str]) -> str:
         return (
@@ -466,6 +532,31 @@ def _cmd_choose(args: argparse.Namespace) -> int:
     return choice.exit_code
 
 
+# ---------------------------------------------------------------------------------------- doctor
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from bench.devices import load_device
+    from bench.doctor import is_ready, run_checks
+
+    device = load_device(args.device)
+    checks = run_checks(idle_w=device.idle_w, max_w=device.max_w, insist=args.power or device.power_sensor)
+    ready = is_ready(checks)
+    if args.json:
+        print(json.dumps({"ready": ready, "checks": [c.as_dict() for c in checks]}, indent=2))
+    else:
+        table = Table(title="infercost doctor", title_justify="left", box=None)
+        for col in ("check", "state", "detail"):
+            table.add_column(col, overflow="fold")
+        color = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
+        for c in checks:
+            table.add_row(c.name, f"[{color[c.state]}]{c.state}[/]", escape(c.detail))
+        out.print(table)
+        for c in checks:
+            if c.fix and c.state in ("fail", "warn"):
+                out.print(f"[{color[c.state]}]{c.name}:[/] {escape(c.fix)}", soft_wrap=True)
+        out.print("ready to measure" if ready else "[red]not ready[/]: fix the failing checks above")
+    return EXIT_OK if ready else EXIT_ENV_NOT_READY
+
+
 # ------------------------------------------------------------------------------------------ main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -489,6 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_devices(args)
         if args.command == "breakeven":
             return _cmd_breakeven(args)
+        if args.command == "doctor":
+            return _cmd_doctor(args)
         parser.error(f"unknown command {args.command}")
     except BenchError as exc:
         err.print(f"[red]infercost: error:[/] {escape(str(exc))}", markup=True, highlight=False)

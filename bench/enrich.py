@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.power.records import apply_energy
 from bench.pricing import price_records
 from bench.schema import Record
 from bench.store import Bundle
@@ -37,6 +38,7 @@ def enrich(bundle: Bundle, options: EnrichOptions | None = None) -> list[Record]
     """The bundle's records with energy and cost fields filled where the inputs exist."""
     options = options or EnrichOptions()
     records = list(bundle.records)
-    # energy attribution (bench/power) plugs in here, before cost: cost needs energy.
+    # energy first (bench/power), then cost (bench/pricing.py): cost needs energy.
+    records = apply_energy(records, bundle.manifest, bundle.path)
     records = price_records(records, bundle.manifest, options)
     return records

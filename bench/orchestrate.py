@@ -17,6 +17,9 @@ from bench.cost_flags import check_cost_flags
 from bench.devices import DeviceProfile, load_device
 from bench.errors import UsageError
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
+from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
+from bench.power.registry import Selection, select_for_device, select_sensor
+from bench.power.sampler import DEFAULT_RATE_HZ
 from bench.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
 from bench.store import DEFAULT_RUNS_ROOT, BundleWriter, check_writable
 from bench.suite import PromptSuite, load_suite, resolve_suite_path
@@ -50,6 +53,10 @@ class RunOptions:
             "tasks_per_month": self.tasks_per_month,
         }
 
+    power: str | None = None  # None: the profile's power_sensor, else auto
+    power_hz: float = DEFAULT_RATE_HZ
+    idle_seconds: float = DEFAULT_IDLE_SECONDS
+
 
 @dataclass
 class PreparedRun:
@@ -58,6 +65,7 @@ class PreparedRun:
     suite_path: Path
     device: DeviceProfile
     model: ResolvedModel | None
+    power: Selection | None = None
 
 
 def make_backend(device: DeviceProfile, model: ResolvedModel | None, threads: int | None) -> Backend:
@@ -88,7 +96,10 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     if device.backend == "llama_cpp":
         model = resolve_model(options.model or DEFAULT_MODEL)
     check_writable(options.out)
-    return PreparedRun(options=options, suite=suite, suite_path=suite_path, device=device, model=model)
+    power = select_for_device(options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds)
+    return PreparedRun(
+        options=options, suite=suite, suite_path=suite_path, device=device, model=model, power=power
+    )
 
 
 def execute_run(
@@ -115,6 +126,17 @@ def execute_run(
         )
         manifest.settings.update(opts.cost_settings())
         writer = BundleWriter(opts.out / run_id, manifest)
-        return Runner(prepared.suite, backend, writer, settings, on_progress).run()
+        meter = PowerMeter(
+            prepared.power or select_sensor("none", selected_by="auto"),
+            rate_hz=opts.power_hz,
+            idle_seconds=opts.idle_seconds,
+        )
+        try:
+            meter.start(writer)
+            return Runner(prepared.suite, backend, writer, settings, meter.wrap(on_progress)).run()
+        finally:
+            meter.stop(writer)
     finally:
         backend.close()
+        if prepared.power is not None and prepared.power.sensor is not None:
+            prepared.power.sensor.close()

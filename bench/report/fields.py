@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "SUMMARY_COLUMNS", "Field", "field"]
+__all__ = ["ENERGY_COLUMNS", "FIELDS", "OPTIONAL_COLUMNS", "SUMMARY_COLUMNS", "Field", "field"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("cost_hardware_per_task_usd", "hw $/task",  "USD",      False, "mean hardware amortization carried by one request",     "{:.3g}"),
     ("cost_api_per_task_usd",   "API $/task",    "USD",      False, "mean API cost of one request (tokens × list prices, or subscription share)", "{:.3g}"),
     ("cost_basis",              "basis",         "",         None,  "what the cost rests on: measured or estimated energy, tokens, subscription, hardware only", ""),
+    ("energy_net_per_task_j",   "J/task net",    "J",        False, "mean energy of one request minus the idle baseline",    "{:.2f}"),
+    ("avg_power_w",             "avg W",         "W",        None,  "mean power while requests ran (energy / their time)",   "{:.1f}"),
 ]
 # fmt: on
 
@@ -69,8 +71,14 @@ FIELDS: dict[str, Field] = {row[0]: Field(*row) for row in _TABLE}
 # The columns of the after-run table, in order (hyperfine/llama-bench keep theirs short; so do we).
 SUMMARY_COLUMNS = [
     "n", "pass_rate", "ttft_p50_ms", "ttft_p95_ms", "decode_tps_mean", "decode_tps_sd",
-    "e2e_p50_ms", "e2e_p95_ms", "prompt_tokens_mean", "completion_tokens_mean", "errors",
+    "e2e_p50_ms", "e2e_p95_ms", "prompt_tokens_mean", "completion_tokens_mean",
+    "energy_per_task_j", "j_per_token", "avg_power_w", "errors",
 ]  # fmt: skip
+
+# Shown only when some row has a value (no power sensor: no energy columns); energy values from a model
+# rather than a sensor are marked "~" in the table (ENERGY_COLUMNS).
+OPTIONAL_COLUMNS = frozenset({"energy_per_task_j", "j_per_token", "avg_power_w"})
+ENERGY_COLUMNS = frozenset({"energy_per_task_j", "j_per_token", "avg_power_w", "energy_net_per_task_j"})
 
 
 def field(name: str) -> Field:

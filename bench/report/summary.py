@@ -11,6 +11,7 @@ from typing import Any
 
 from bench import stats
 from bench.pricing import cost_section
+from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.roofline import roofline
 from bench.schema import Manifest, Record
 
@@ -74,6 +75,7 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
         "cost_hardware_per_task_usd": stats.mean(r.cost_hardware_usd for r in measured),
         "cost_api_per_task_usd": stats.mean(r.cost_api_usd for r in measured),
         "cost_basis": "+".join(sorted({r.cost_source for r in measured if r.cost_source})) or None,
+        **energy_metrics(measured),
     }
 
 
@@ -119,6 +121,7 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
                 "tps_mean": stats.mean(rates),
                 "tps_sd": stats.stdev(rates),
                 "n": len([x for x in rates if x is not None]),
+                **shape_energy([r for r in records if r.shape == shape and not r.warmup]),
             }
         )
     return rows
@@ -138,6 +141,7 @@ def summarize(
         "model": (manifest.model or {}).get("file_name") or manifest.backend.get("model"),
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.get("prompt_format"),
+        "power": power_summary(records, manifest),
         "overall": group_metrics(records),
         "by_category": {c: group_metrics([r for r in records if r.category == c]) for c in categories},
     }

@@ -1,0 +1,82 @@
+"""Per-request energy for a bundle's records: ``manifest.power`` + ``power.csv`` → record fields.
+
+Called by ``bench.enrich.enrich`` (read time; nothing on disk is rewritten). Fills ``energy_j`` (gross),
+``energy_net_j`` (minus the idle baseline), ``avg_power_w`` and ``energy_source`` using
+``bench.power.attribution.attribute``; records the trace cannot cover keep None (never 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.power.attribution import EnergyCurve, Window, attribute, idle_power_w
+from bench.power.csv_trace import CsvTrace
+from bench.power.trace import POWER_CSV, Trace, read_trace, trace_from_samples
+from bench.schema import Manifest, Record
+
+__all__ = ["apply_energy", "idle_baseline_w", "load_trace"]
+
+
+def load_trace(run_dir: Path, manifest: Manifest) -> Trace | None:
+    """The bundle's ``power.csv``; for an external trace not yet copied in, the external file itself."""
+    power = manifest.power or {}
+    path = run_dir / POWER_CSV
+    trace: Trace | None = None
+    if path.exists():
+        try:
+            trace = read_trace(path)
+        except (OSError, ValueError):
+            trace = None
+    if (trace is None or len(trace) < 2) and str(power.get("sensor", "")).startswith("csv:"):
+        source = CsvTrace(Path(str(power.get("file") or power["sensor"][4:])))
+        samples = source.samples(int(power["anchor_wall_ns"]), int(power["anchor_perf_ns"]))
+        if samples:
+            trace = trace_from_samples(samples, manifest.anchor_perf_ns)
+    return trace
+
+
+def idle_baseline_w(power: dict[str, Any], trace: Trace) -> float | None:
+    """The idle watts measured before the run, or computed now from the idle window (external traces)."""
+    if power.get("idle_w") is not None:
+        return float(power["idle_w"])
+    t0, t1 = power.get("idle_start_ns"), power.get("idle_end_ns")
+    if t0 is None or t1 is None:
+        return None
+    try:
+        return idle_power_w(EnergyCurve(trace, power.get("kind", "power")), int(t0), int(t1))
+    except ValueError:
+        return None
+
+
+def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> list[Record]:
+    power = manifest.power or {}
+    if power.get("sensor") in (None, "none") or power.get("kind") not in ("counter", "power"):
+        return records
+    trace = load_trace(run_dir, manifest)
+    if trace is None or len(trace) < 2:
+        return records
+    shares = attribute(
+        [Window(r.task_id, r.start_ns, r.end_ns) for r in records],
+        trace,
+        kind=power["kind"],
+        period_s=float(power.get("period_s") or 0.0),  # 0: the trace's own interval decides
+        idle_w=idle_baseline_w(power, trace),
+        estimated=bool(power.get("estimated")),
+    )
+    out: list[Record] = []
+    for r, s in zip(records, shares, strict=True):
+        if s.energy_j is None:
+            out.append(r)
+            continue
+        out.append(
+            r.model_copy(
+                update={
+                    "energy_j": s.energy_j,
+                    "energy_net_j": s.energy_net_j,
+                    "avg_power_w": s.avg_power_w,
+                    "energy_source": s.source,
+                }
+            )
+        )
+    return out

@@ -1,0 +1,143 @@
+"""``power.csv``: the raw power trace of a run, one row per reading, written as the run goes.
+
+Columns: ``t_ns`` (``perf_counter_ns`` relative to the manifest's ``anchor_perf_ns``, the same clock and
+origin as every request's ``start_ns``/``end_ns``), ``power_w`` (instantaneous total, empty where the sensor
+has none), ``energy_j`` (cumulative total since the sensor opened, wraps undone, empty for power-only
+sensors), then one column per rail named ``<rail>_w`` (power sensors) or ``<rail>_j`` (counters). What the
+total covers, the sensor and its period are in ``manifest.power``.
+
+The file is flushed about once a second, so a crash or kill keeps all but the last second of the trace;
+a torn last line is ignored when reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.power.base import Kind, PowerSample
+
+__all__ = ["POWER_CSV", "Trace", "TraceWriter", "read_trace", "trace_from_samples"]
+
+POWER_CSV = "power.csv"
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _column(rail: str, kind: Kind) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.:-]+", "_", rail)
+    return f"{safe}_{'j' if kind == 'counter' else 'w'}"
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None or math.isnan(value):
+        return ""
+    return f"{value:.{digits}f}"
+
+
+class TraceWriter:
+    """Appends samples to ``power.csv``; the caller flushes (the sampler does, about once a second)."""
+
+    def __init__(self, path: Path, rail_names: tuple[str, ...], kind: Kind, anchor_ns: int) -> None:
+        self.path = path
+        self.anchor_ns = anchor_ns
+        self.n_rails = len(rail_names)
+        new = not path.exists() or path.stat().st_size == 0
+        self._f: IO[str] = path.open("a", encoding="utf-8", newline="")
+        if new:
+            header = ["t_ns", "power_w", "energy_j", *(_column(r, kind) for r in rail_names)]
+            self._f.write(",".join(header) + "\n")
+        self.rows = 0
+
+    def write(self, s: PowerSample) -> None:
+        rails = ",".join(_fmt(v, 6) for v in s.rails[: self.n_rails])
+        pad = "," * (self.n_rails - min(len(s.rails), self.n_rails))
+        sep = "," if self.n_rails else ""
+        self._f.write(
+            f"{s.t_ns - self.anchor_ns},{_fmt(s.power_w, 6)},{_fmt(s.energy_j, 6)}{sep}{rails}{pad}\n"
+        )
+        self.rows += 1
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+    def flush(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A trace read back: times (ns, relative to the anchor) with total power and/or cumulative energy.
+
+    Missing values are NaN; a column that is entirely missing is None.
+    """
+
+    t_ns: IntArray
+    power_w: FloatArray | None
+    energy_j: FloatArray | None
+
+    def __len__(self) -> int:
+        return int(self.t_ns.size)
+
+
+def _array(values: list[float]) -> FloatArray | None:
+    arr = np.asarray(values, dtype=np.float64)
+    return None if arr.size == 0 or bool(np.all(np.isnan(arr))) else arr
+
+
+def trace_from_samples(samples: list[PowerSample], anchor_ns: int = 0) -> Trace:
+    """In-memory samples (tests, the GPU check) as a ``Trace``, sorted by time."""
+    samples = sorted(samples, key=lambda s: s.t_ns)
+    nan = float("nan")
+    return Trace(
+        t_ns=np.asarray([s.t_ns - anchor_ns for s in samples], dtype=np.int64),
+        power_w=_array([nan if s.power_w is None else s.power_w for s in samples]),
+        energy_j=_array([nan if s.energy_j is None else s.energy_j for s in samples]),
+    )
+
+
+def read_trace(path: Path) -> Trace:
+    """Read ``power.csv``; rows that do not parse (a torn last line) are skipped."""
+    t: list[int] = []
+    p: list[float] = []
+    e: list[float] = []
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header or header[:3] != ["t_ns", "power_w", "energy_j"]:
+            raise ValueError(f"{path}: not an infercost power trace (header {header!r})")
+        for row in reader:
+            if len(row) < 3:
+                continue
+            try:
+                ti = int(row[0])
+                pi = float(row[1]) if row[1] else math.nan
+                ei = float(row[2]) if row[2] else math.nan
+            except ValueError:
+                continue
+            t.append(ti)
+            p.append(pi)
+            e.append(ei)
+    order = np.argsort(np.asarray(t, dtype=np.int64), kind="stable")
+    return Trace(
+        t_ns=np.asarray(t, dtype=np.int64)[order],
+        power_w=None if (arr := _array(p)) is None else arr[order],
+        energy_j=None if (arr2 := _array(e)) is None else arr2[order],
+    )

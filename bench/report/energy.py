@@ -1,0 +1,105 @@
+"""Energy in summaries: per-group energy metrics, per-shape energy, and the run's power facts.
+
+Estimated energy (``energy_source = "estimated"``: CPU utilization × the profile's watts) is flagged in
+every group (``energy_estimated``) so that no output shows a model's number as a measurement; the CLI marks
+such values with ``~`` in the table itself.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from bench import stats
+from bench.schema import Manifest, Record
+
+__all__ = ["energy_metrics", "power_note", "power_summary", "shape_energy"]
+
+_POWER_KEYS = (
+    "sensor", "selected_by", "kind", "estimated", "rate_hz", "period_s", "total", "idle_w",
+    "idle_seconds", "power_mode", "reason", "samples", "read_errors", "sampler_cpu_share",
+)  # fmt: skip
+
+
+def _time_weighted_power(records: Sequence[Record]) -> float | None:
+    pairs = [(r.energy_j, r.energy_j / r.avg_power_w) for r in records if r.energy_j and r.avg_power_w]
+    seconds = sum(t for _, t in pairs)
+    return sum(e for e, _ in pairs) / seconds if seconds > 0 else None
+
+
+def energy_metrics(measured: Sequence[Record]) -> dict[str, Any]:
+    """Energy metrics beyond ``energy_per_task_j``/``j_per_token`` (computed beside them)."""
+    with_energy = [r for r in measured if r.energy_j is not None]
+    return {
+        "energy_net_per_task_j": stats.mean(r.energy_net_j for r in with_energy),
+        "avg_power_w": _time_weighted_power(with_energy),
+        "energy_estimated": any(r.energy_source == "estimated" for r in with_energy) if with_energy else None,
+        "energy_sources": dict(Counter(str(r.energy_source) for r in with_energy)),
+    }
+
+
+def shape_energy(records: Sequence[Record]) -> dict[str, Any]:
+    """For one llama-bench test: J per request and per token *of that test* (prompt tokens for ``pp``,
+    generated tokens for ``tg``, both for ``pp+tg``), like its t/s."""
+    ok = [r for r in records if r.status == "ok" and r.energy_j is not None]
+    if not ok:
+        return {"energy_per_task_j": None, "j_per_token": None, "avg_power_w": None, "energy_estimated": None}
+    shape = ok[0].shape or ""
+    tokens = 0
+    for r in ok:
+        if "+" in shape or not shape.startswith(("pp", "tg")):
+            tokens += (r.prompt_tokens or 0) + (r.completion_tokens or 0)
+        elif shape.startswith("pp"):
+            tokens += r.prompt_tokens or 0
+        else:
+            tokens += r.completion_tokens or 0
+    total = sum(r.energy_j for r in ok if r.energy_j is not None)
+    return {
+        "energy_per_task_j": total / len(ok),
+        "j_per_token": total / tokens if tokens else None,
+        "avg_power_w": _time_weighted_power(ok),
+        "energy_estimated": any(r.energy_source == "estimated" for r in ok),
+        "energy_sources": dict(Counter(str(r.energy_source) for r in ok)),
+    }
+
+
+def power_summary(records: Sequence[Record], manifest: Manifest) -> dict[str, Any] | None:
+    """The run's power facts for ``--json`` and the note under the table; None when none were recorded."""
+    power = manifest.power
+    if not power:
+        return None
+    out = {k: power[k] for k in _POWER_KEYS if k in power}
+    measured = [r for r in records if not r.warmup and r.energy_j is not None]
+    out["apportioned"] = sum(1 for r in measured if r.energy_source == "apportioned")
+    out["with_energy"] = len(measured)
+    out["measured"] = sum(1 for r in records if not r.warmup)
+    return out
+
+
+def power_note(summary: dict[str, Any]) -> str | None:
+    """One line under the table: which sensor, what its total covers, idle watts, what was apportioned."""
+    p = summary.get("power")
+    if not p:
+        return None
+    if p.get("sensor") == "none":
+        return f"energy: not measured ({p.get('reason') or 'no power sensor'})"
+    parts = [f"energy: {p.get('sensor')} ({p.get('kind')}"]
+    if p.get("rate_hz"):
+        parts[0] += f", {p['rate_hz']:g} Hz"
+    parts[0] += ")"
+    if p.get("total"):
+        parts.append(f"total = {p['total']}")
+    if p.get("idle_w") is not None:
+        parts.append(f"idle {p['idle_w']:.2f} W")
+    if p.get("apportioned"):
+        parts.append(
+            f"{p['apportioned']}/{p['with_energy']} requests apportioned from their task's window "
+            "(shorter than 10 sensor periods)"
+        )
+    if p.get("with_energy", 0) < p.get("measured", 0):
+        parts.append(f"{p['measured'] - p['with_energy']} request(s) without energy (outside the trace)")
+    line = " · ".join(parts)
+    if p.get("estimated"):
+        line += "\n~ = ESTIMATED from CPU utilization × the profile's idle/max watts, not measured"
+    return line
