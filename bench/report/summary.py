@@ -7,6 +7,7 @@ Warmup records are excluded from every statistic.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from bench import stats
@@ -21,11 +22,12 @@ def _ratio(num: float | None, den: float | None, scale: float = 1.0) -> float | 
     return num / den * scale
 
 
-def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
+def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[str, Any]:
     """The registry's summary metrics over measured (non-warmup) records.
 
     Cost and energy metrics are None when no record carries them (no cost model or power sensor ran):
-    absent is never shown as zero.
+    absent is never shown as zero. ``intervals=False`` skips the bootstrap of the decode rate (its CI
+    fields are None): reports use it for per-task rows, hundreds of groups whose tables show no interval.
     """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
@@ -35,7 +37,7 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
     out_tokens = int(sum(completion))
     wilson = stats.wilson_interval(passed, len(judged))
     decode = [r.decode_tps for r in ok]
-    decode_ci = stats.bootstrap_ci(decode)
+    decode_ci = stats.bootstrap_ci(decode) if intervals else None
     costs = [r.cost_usd for r in measured if r.cost_usd is not None]
     energies = [r.energy_j for r in measured if r.energy_j is not None]
     cost_total = float(sum(costs)) if costs else None
@@ -50,9 +52,11 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
         "checked": len(judged),
         "ttft_p50_ms": stats.percentile((r.ttft_ms for r in ok), 50),
         "ttft_p95_ms": stats.percentile((r.ttft_ms for r in ok), 95),
+        "ttft_mean_ms": stats.mean(r.ttft_ms for r in ok),
+        "e2e_mean_ms": stats.mean(r.e2e_ms for r in ok),
         "e2e_p50_ms": stats.percentile((r.e2e_ms for r in ok), 50),
         "e2e_p95_ms": stats.percentile((r.e2e_ms for r in ok), 95),
-        "itl_p50_ms": stats.percentile((x for r in ok for x in r.itl_ms), 50),
+        "itl_p50_ms": stats.percentile(list(chain.from_iterable(r.itl_ms for r in ok)), 50),
         "tpot_mean_ms": stats.mean(r.tpot_ms for r in ok),
         "decode_tps_mean": stats.mean(decode),
         "decode_tps_sd": stats.stdev(decode),
