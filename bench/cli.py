@@ -234,7 +234,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from bench.enrich import EnrichOptions
     from bench.report.build import ReportOptions
     from bench.report.publish import Outputs, check_outputs, make_report, write_outputs
-    from bench.report.terminal import rich_table
+    from bench.report.terminal import report_view
 
     outputs = Outputs(report=args.output, csv=args.csv, json=args.json)
     check_outputs(outputs)
@@ -246,10 +246,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for note in report.notes:
         err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     if args.output is None:
-        out.print(rich_table(report.terminal_table, title=report.title), markup=False)
-        for note in report.run_table.notes:
-            out.print(f"  {note}", markup=False)
-        out.print("  All columns, charts and provenance: -o report.html or -o report.md", markup=False)
+        for renderable in report_view(report):
+            out.print(renderable)
     for path in write_outputs(report, outputs, options):
         err.print(f"wrote {path}", markup=False)
     return EXIT_OK
@@ -267,7 +265,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(_comparison_json(result), indent=2, default=str))
         return EXIT_OK
     for name, a, b in result.differences:
-        out.print(f"key property differs: {name}: {a} → {b}", markup=False)
+        out.print(f"key property differs: {name}\n  A: {a}\n  B: {b}", markup=False)
     if not result.differences:
         out.print("same configuration (every key property matches)", markup=False)
     table = comparison_table(result)

@@ -168,7 +168,7 @@ def test_compare_prints_differences_first_then_verdicts() -> None:
     proc = run_cli("compare", *bundles("smollm2-mini", "gemma3-mini"))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("key property differs: model: sha256:")
+    assert lines[0] == "key property differs: model" and lines[1].startswith("  A: sha256:")
     table = "\n".join(lines)
     for label in ("pass", "TTFT mean ms", "decode tok/s", "e2e mean ms"):
         assert label in table

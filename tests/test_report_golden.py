@@ -16,7 +16,7 @@ from rich.console import Console
 from bench.report.build import Report, ReportOptions, build_report
 from bench.report.markdown import md_table, render_markdown
 from bench.report.runs import load_runs
-from bench.report.terminal import rich_table
+from bench.report.terminal import report_view
 from tests.conftest import FIXTURES
 
 BUNDLES = FIXTURES / "bundles"
@@ -48,9 +48,8 @@ def _check(name: str, text: str) -> None:
 
 def _terminal(report: Report) -> str:
     console = Console(record=True, width=160, color_system=None, force_terminal=False)
-    console.print(rich_table(report.terminal_table, title=report.title))
-    for note in report.run_table.notes:
-        console.print(f"  {note}", markup=False)
+    for renderable in report_view(report):
+        console.print(renderable)
     return "\n".join(line.rstrip() for line in console.export_text().splitlines()) + "\n"
 
 

@@ -160,6 +160,8 @@ def _notes(runs: Sequence[Run]) -> list[str]:
                 f"{r.label} is incomplete ({', '.join(incomplete)} stopped early): "
                 "its figures cover only the requests that finished."
             )
+        if not r.measured:
+            notes.append(f"{r.label} has no measured requests: it stopped before its first one finished.")
         if r.pooled:
             notes.append(
                 f"{r.label} pools {len(r.manifests)} runs of one configuration: {', '.join(r.run_ids)}."

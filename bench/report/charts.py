@@ -156,7 +156,7 @@ def latency(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
         box = ax.boxplot(
             [series[i] for i in positions],
             positions=positions,
-            vert=False,
+            orientation="horizontal",
             whis=(5, 95),
             showfliers=False,
             widths=0.6,

@@ -17,7 +17,7 @@ from bench.compat import differences, key_properties
 from bench.errors import UsageError
 from bench.report.fields import COMPARE_FIELDS, Field
 from bench.report.runs import Run
-from bench.report.tables import Column, TextTable
+from bench.report.tables import Column, TextTable, label
 from bench.schema import Record
 from bench.stats import Comparison, compare_samples
 
@@ -105,10 +105,9 @@ def comparison_table(result: RunComparison) -> TextTable:
     rows = []
     for row in result.rows:
         f, c = row.field, row.comparison
-        unit = f" {f.unit}" if f.unit in ("ms", "tok/s", "J", "USD", "tokens") else ""
         rows.append(
             [
-                f.label + unit,
+                label(f.name),
                 f.format(c.baseline_mean),
                 f.format(c.candidate_mean),
                 _change(c),

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench.report.fields import FIELDS, INTERVALS
 
-__all__ = ["ESTIMATE_MARK", "Column", "TextTable", "cell", "frame_rows", "header", "metric_table"]
+__all__ = ["ESTIMATE_MARK", "Column", "TextTable", "cell", "frame_rows", "header", "label", "metric_table"]
 
 ESTIMATE_MARK = "≈"
 # metrics that carry an energy estimate into their value (local cost includes energy cost)
@@ -65,9 +65,14 @@ def _absent(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def header(name: str) -> str:
+def label(name: str) -> str:
+    """The registry label with its unit where the label does not carry one ("TTFT p50 ms", "$/task")."""
     f = FIELDS[name]
-    text = f.label + (" ms" if f.unit == "ms" else "")
+    return f.label + (" ms" if f.unit == "ms" else "")
+
+
+def header(name: str) -> str:
+    text = label(name)
     if name in INTERVALS:
         text += " (95% CI)"
     if name == "passed":

@@ -1,14 +1,21 @@
-"""Text tables → rich tables for the terminal (the CLI prints them; nothing here prints)."""
+"""Text tables → rich renderables for the terminal (the CLI prints them; nothing here prints)."""
 
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
 from rich.table import Table
+from rich.text import Text
 
 from bench.report.tables import TextTable
 
-__all__ = ["rich_table"]
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from bench.report.build import Report
+
+__all__ = ["report_view", "rich_table"]
 
 
 def rich_table(table: TextTable, title: str | None = None) -> Table:
@@ -25,3 +32,11 @@ def rich_table(table: TextTable, title: str | None = None) -> Table:
     for row in table.rows:
         out.add_row(*row)
     return out
+
+
+def report_view(report: Report) -> list[RenderableType]:
+    """What ``infercost report`` prints without ``-o``: title, the short run table, its notes."""
+    view: list[RenderableType] = [Text(report.title, style="bold"), rich_table(report.terminal_table)]
+    view += [Text(f"  {note}") for note in report.run_table.notes]
+    view.append(Text("  All columns, charts and provenance: -o report.html or -o report.md"))
+    return view
