@@ -183,9 +183,7 @@ def energy_vs_speed(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
     rows = frame_rows(frame)
     have = [r for r in rows if r["energy_per_task_j"] is not None and r["decode_tps_mean"] is not None]
     if not have:
-        return Omitted(
-            key, title, "No run has energy per task: no power sensor ran (see `infercost doctor`)."
-        )
+        return Omitted(key, title, "No run has energy per task: no power sensor ran.")
     colors = _colors(runs)
     estimated = {r.label for r in runs if r.energy_estimated}
     fig, ax = _figure(6.5, 4.2)
