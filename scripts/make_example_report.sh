@@ -66,9 +66,12 @@ for MODEL in smollm2-135m gemma3-270m; do
         cat "$TMP/server-$MODEL.log" >&2
         exit 4
     fi
-    # the shipped profile, pointed at this server and named after the model it serves, so the two HTTP
-    # runs differ in their model identity (endpoint + model name) like the in-process ones (file hash)
-    sed -e "s|^model *=.*|model = \"$MODEL\"|" -e "s|^base_url *=.*|base_url = \"http://127.0.0.1:$PORT/v1\"|" \
+    # the shipped profile, pointed at this server, named after the model it serves (so the two HTTP runs
+    # differ in model identity, endpoint + model name, as the in-process ones do by file hash) and counting
+    # tokens with that model's tokenizer (which also tells a base model, Gemma 3 270M, to use completions)
+    sed -e "s|^model *=.*|model = \"$MODEL\"|" \
+        -e "s|^base_url *=.*|base_url = \"http://127.0.0.1:$PORT/v1\"|" \
+        -e "s|^tokenizer *=.*|tokenizer = \"$MODEL\"|" \
         devices/local-server.toml >"$TMP/local-server-$MODEL.toml"
     "$PY" -m bench run --device "$TMP/local-server-$MODEL.toml" --cache-bust --suite default \
         -r "$REPS" -w "$WARMUP" --out "$RUNS"
