@@ -106,6 +106,18 @@ def test_power_trace_iso_times_and_unknown_columns(tmp_path: Path) -> None:
     assert trace is None and reason and "found: a, b" in reason
 
 
+def test_power_trace_from_an_energy_counter(tmp_path: Path) -> None:
+    """The power layer's format for counter sensors: power_w empty, cumulative energy_j (J)."""
+    f = tmp_path / "power.csv"
+    rows = ["t_ns,power_w,energy_j,package_j"]
+    rows += [f"{i * 100_000_000},,{i * 2.5 if i != 3 else 5.0},0" for i in range(6)]  # 25 W; i=3 did not move
+    f.write_text("\n".join(rows) + "\n")
+    trace, reason = read_power_trace(f)
+    assert reason is None and trace is not None
+    assert np.allclose(trace.power_w, 25.0)
+    assert trace.power_column.startswith("energy_j")
+
+
 def test_power_trace_is_binned_keeping_mean_min_max(tmp_path: Path) -> None:
     n = 100_000
     t = np.arange(n) * 0.01

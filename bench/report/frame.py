@@ -111,7 +111,8 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
         if device.get("kind") == "cloud":
             reasons["energy"] = "a cloud API reports no energy"
         elif sensor in (None, "none"):
-            reasons["energy"] = "no power sensor ran"
+            why = power.get("reason")
+            reasons["energy"] = "no power sensor ran" + (f" ({why})" if why else "")
         else:
             reasons["energy"] = f"sensor {sensor} ran but no energy was attributed to requests"
     if all(metrics.get(f) is None for f in COST_FIELDS):

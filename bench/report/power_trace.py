@@ -2,7 +2,7 @@
 
 The trace is written by the power layer; this reader accepts the column names a trace is likely to use
 (time: ``t_ns``/``perf_ns``/``t_s``/``elapsed_s``/``t_ms``/ISO ``utc``; power: ``power_w``/``watts``/
-``power_mw``/any ``*_w``) and says which columns it found when it cannot tell, rather than plotting a
+``power_mw``/any ``*_w``, or, for counter sensors whose ``power_w`` is empty, the cumulative ``energy_j``) and says which columns it found when it cannot tell, rather than plotting a
 guess. Long traces are reduced to at most ``max_points`` bins (mean, min, max) so a six-hour 100 Hz trace
 draws as fast as a short one.
 """
@@ -61,6 +61,22 @@ def _power_watts(df: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
     return None, None
 
 
+def _power_from_energy(t: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, str, np.ndarray]:
+    """Counter sensors (RAPL, NVML total energy) log cumulative joules: power = ΔJ / Δt between readings,
+    placed at the midpoint of each interval; readings where the counter did not move are merged."""
+    ok = np.isfinite(t) & np.isfinite(energy)
+    t, energy = t[ok], energy[ok]
+    order = np.argsort(t, kind="stable")
+    t, energy = t[order], energy[order]
+    moved = np.concatenate([[True], np.diff(energy) != 0]) if energy.size else np.zeros(0, dtype=bool)
+    t, energy = t[moved], energy[moved]
+    dt = np.diff(t)
+    keep = dt > 0
+    power = np.diff(energy)[keep] / dt[keep]
+    mid = ((t[:-1] + t[1:]) / 2)[keep]
+    return power, "energy_j (ΔJ/Δt)", mid
+
+
 def read_power_trace(path: Path, max_points: int = 2000) -> tuple[PowerTrace | None, str | None]:
     """(trace, None), or (None, why it cannot be plotted)."""
     try:
@@ -69,6 +85,10 @@ def read_power_trace(path: Path, max_points: int = 2000) -> tuple[PowerTrace | N
         return None, f"{path.name} cannot be read ({exc})"
     t, _ = _time_seconds(df)
     w, w_col = _power_watts(df)
+    if t is not None and (w is None or not np.isfinite(w).any()) and "energy_j" in df.columns:
+        w, w_col, t = _power_from_energy(
+            t, pd.to_numeric(df["energy_j"], errors="coerce").to_numpy(dtype=float)
+        )
     if t is None or w is None or w_col is None:
         found = ", ".join(map(str, df.columns)) or "none"
         return None, f"{path.name} has no recognisable time and power columns (found: {found})"
