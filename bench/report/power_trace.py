@@ -1,10 +1,11 @@
 """Read a bundle's ``power.csv`` (the raw power trace) for plotting: seconds from the first sample, watts.
 
-The trace is written by the power layer; this reader accepts the column names a trace is likely to use
-(time: ``t_ns``/``perf_ns``/``t_s``/``elapsed_s``/``t_ms``/ISO ``utc``; power: ``power_w``/``watts``/
-``power_mw``/any ``*_w``, or, for counter sensors whose ``power_w`` is empty, the cumulative ``energy_j``) and says which columns it found when it cannot tell, rather than plotting a
-guess. Long traces are reduced to at most ``max_points`` bins (mean, min, max) so a six-hour 100 Hz trace
-draws as fast as a short one.
+The trace is written by the power layer (``t_ns,power_w,energy_j,<rail>_w|_j``); this reader also accepts
+other likely column names (time: ``perf_ns``/``t_s``/``elapsed_s``/``t_ms``/ISO ``utc``; power: ``watts``/
+``power_mw``/any ``*_w``). For counter sensors, whose ``power_w`` is empty, power comes from the cumulative
+``energy_j``. When it cannot tell, it says which columns it found rather than plotting a guess. Long
+traces are reduced to at most ``max_points`` bins (mean, min, max) so a six-hour 100 Hz trace draws as
+fast as a short one.
 """
 
 from __future__ import annotations
