@@ -6,7 +6,9 @@
 #     scripts/make_example_report.sh                  # all four runs, then the report
 #     scripts/make_example_report.sh --in-process-only  # only the two in-process runs (no HTTP backend)
 #
-# Environment: PY (default .venv/bin/python, else python3), REPS (3), WARMUP (1), PORT (8765).
+# Environment: PY (default .venv/bin/python, else python3), REPS (3), WARMUP (1), PORT (8765); KWH_USD
+# and HARDWARE_USD, when set, price this machine in the report (passed as --kwh-usd / --hardware-usd:
+# `auto` knows no price, so cost columns and charts are otherwise absent, and say so).
 # Takes about 10-15 minutes on a 2-core machine. Each server is started here with the model's GGUF, on
 # 127.0.0.1 only, with the same thread count as the in-process runs and --interrupt_requests False, and is
 # stopped when its run ends (or when this script exits for any reason). HTTP runs use --cache-bust:
@@ -78,8 +80,10 @@ for MODEL in smollm2-135m gemma3-270m; do
     stop_server
 done
 
-"$PY" -m bench report "$RUNS" -o "$OUT/report.md" --csv "$OUT/report.csv" \
-    --title "SmolLM2-135M vs Gemma 3 270M on this machine: in-process and over HTTP"
-"$PY" -m bench report "$RUNS" -o "$OUT/report.html" \
-    --title "SmolLM2-135M vs Gemma 3 270M on this machine: in-process and over HTTP"
+PRICES=()
+if [ -n "${KWH_USD:-}" ]; then PRICES+=(--kwh-usd "$KWH_USD"); fi
+if [ -n "${HARDWARE_USD:-}" ]; then PRICES+=(--hardware-usd "$HARDWARE_USD"); fi
+TITLE="SmolLM2-135M vs Gemma 3 270M on this machine: in-process and over HTTP"
+"$PY" -m bench report "$RUNS" -o "$OUT/report.md" --csv "$OUT/report.csv" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
+"$PY" -m bench report "$RUNS" -o "$OUT/report.html" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
 echo "wrote $OUT/report.md (charts in $OUT/report-charts/), $OUT/report.html, $OUT/report.csv" >&2
