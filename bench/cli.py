@@ -233,11 +233,12 @@ def _print_llama_bench(rows: list[dict[str, Any]]) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from bench.enrich import EnrichOptions
     from bench.report.build import ReportOptions
-    from bench.report.publish import Outputs, check_outputs, make_report, write_outputs
+    from bench.report.publish import Outputs, check_outputs, check_prices, make_report, write_outputs
     from bench.report.terminal import report_view
 
     outputs = Outputs(report=args.output, csv=args.csv, json=args.json)
     check_outputs(outputs)
+    check_prices(args.kwh_usd, args.hardware_usd)
     enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
     options = ReportOptions(
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None

@@ -156,6 +156,7 @@ def test_report_bad_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
         (["report", str(tmp_path / "nope")], "no bundle"),
         (["report", str(tmp_path)], "no result bundles in this directory"),
         (["report", str(B / "smollm2-mini"), "-o", str(tmp_path / "missing" / "r.md")], "does not exist"),
+        (["report", str(B / "smollm2-mini"), "--kwh-usd", "-0.1"], "--kwh-usd -0.1: must be a finite price"),
     ):
         proc = run_cli(*args)
         assert proc.returncode == 2, (args, proc.stderr)

@@ -4,6 +4,7 @@ files the user asked for. The CLI calls ``make_report`` then ``write_outputs`` a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from bench.report.markdown import write_markdown
 from bench.report.runs import load_runs
 from bench.store import DEFAULT_RUNS_ROOT
 
-__all__ = ["Outputs", "check_outputs", "make_report", "write_outputs"]
+__all__ = ["Outputs", "check_outputs", "check_prices", "make_report", "write_outputs"]
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
@@ -49,6 +50,13 @@ def check_outputs(outputs: Outputs) -> None:
         _check_dir(outputs.csv, "--csv")
     if outputs.json is not None:
         _check_dir(outputs.json, "--json")
+
+
+def check_prices(kwh_usd: float | None, hardware_usd: float | None) -> None:
+    """Report-time price overrides: finite and not negative (0 is a real price: a device already paid for)."""
+    for flag, value in (("--kwh-usd", kwh_usd), ("--hardware-usd", hardware_usd)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"{flag} {value}: must be a finite price, 0 or more")
 
 
 def make_report(
