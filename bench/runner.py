@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from bench import __version__
 from bench.backends.base import Backend, Generation, RequestFailed
+from bench.buildinfo import tool_commit
 from bench.checks import CheckResult, NoneCheck, evaluate
 from bench.devices import DeviceProfile, host_facts
 from bench.errors import BenchError
@@ -118,6 +119,7 @@ def build_manifest(
 ) -> Manifest:
     return Manifest(
         tool_version=__version__,
+        tool_commit=tool_commit(),
         run_id=run_id,
         started_utc=utc_now(),
         anchor_perf_ns=anchor_ns,

@@ -82,6 +82,7 @@ class Manifest(BaseModel):
     schema_version: int = SCHEMA_VERSION
     tool: str = "infercost"
     tool_version: str
+    tool_commit: str | None = None  # git commit of the infercost checkout that ran it, when known
     run_id: str
     started_utc: str
     finished_utc: str | None = None

@@ -16,7 +16,7 @@ from bench.gate import RunView, load_run, parse_rules
 from bench.report.summary import group_metrics
 from tests.conftest import FIXTURES, run_cli
 
-BUNDLES = FIXTURES / "bundles"
+BUNDLES = FIXTURES / "gate_bundles"
 RULES = {"absolute": {"pass_rate": ">= 60%", "e2e_p95_ms": "<= 300"}}
 
 

@@ -26,7 +26,7 @@ from bench.report.summary import group_metrics
 from bench.schema import Record
 from tests.conftest import FIXTURES, run_cli
 
-BUNDLES = FIXTURES / "bundles"
+BUNDLES = FIXTURES / "gate_bundles"
 BASELINE, NOISE, REGRESSION = BUNDLES / "baseline", BUNDLES / "noise", BUNDLES / "regression"
 MISMATCHED = BUNDLES / "mismatched"
 
@@ -130,7 +130,7 @@ def test_example_rules_file_loads(root: Path) -> None:
 
 # ------------------------------------------------------------------ the recorded data itself
 def test_recorded_regression_is_significant_and_noise_is_not(views: dict[str, RunView]) -> None:
-    """The fixtures must keep showing what the tests below rely on (README in tests/fixtures/bundles)."""
+    """The fixtures must keep showing what the tests below rely on (README in tests/fixtures/gate_bundles)."""
     base = samples("decode_tps", views["baseline"].records)
     reg = stats.compare_samples(
         base, samples("decode_tps", views["regression"].records), higher_is_better=True

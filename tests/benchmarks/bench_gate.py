@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLES = ROOT / "tests" / "fixtures" / "bundles"
+BUNDLES = ROOT / "tests" / "fixtures" / "gate_bundles"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 RULES = '[absolute]\npass_rate = ">= 50%"\n[relative]\ndecode_tps = "-5%"\nttft_p95_ms = "+10%"\n'
 

@@ -1,0 +1,86 @@
+"""Break-even curves for the report: monthly cost against monthly tasks, a local device versus a cloud API.
+
+DESIGN.md's cost model, per month:
+
+- local = ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd × wall_factor
+  + N × net_kwh_per_task × kwh_usd × wall_factor`` (net, idle-subtracted energy: idle is in the fixed part);
+- cloud = ``N × cloud_usd_per_task``;
+- undefined beyond what the device can serve at its measured throughput (sequential requests:
+  730 h / mean request time).
+
+``bench/cost.py`` (the cost-model issue) owns these formulas once it lands; these few lines are written
+so that module's functions can replace ``local_line`` without touching the chart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.enrich import EnrichOptions
+from bench.report.runs import Run
+from bench.stats import mean
+
+__all__ = ["HOURS_PER_MONTH", "CloudLine", "LocalLine", "cloud_line", "local_line"]
+
+HOURS_PER_MONTH = 730.0
+
+
+@dataclass(frozen=True)
+class LocalLine:
+    label: str
+    fixed_usd: float  # per month: amortization + idle energy
+    usd_per_task: float  # marginal: net energy per task
+    capacity_tasks: float  # per month at the measured request time, one request at a time
+
+    def monthly_usd(self, n_tasks: float) -> float:
+        return self.fixed_usd + n_tasks * self.usd_per_task
+
+    def breakeven_tasks(self, cloud_usd_per_task: float) -> float | None:
+        """Monthly volume where local = cloud; None when local never gets cheaper."""
+        margin = cloud_usd_per_task - self.usd_per_task
+        return self.fixed_usd / margin if margin > 0 else None
+
+
+@dataclass(frozen=True)
+class CloudLine:
+    label: str
+    usd_per_task: float
+
+    def monthly_usd(self, n_tasks: float) -> float:
+        return n_tasks * self.usd_per_task
+
+
+def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLine | None, str | None]:
+    """The run's monthly cost line, or (None, the missing inputs)."""
+    d = run.manifest.device
+    options = options or EnrichOptions()
+    price = options.hardware_usd if options.hardware_usd is not None else d.get("price_usd")
+    kwh = options.kwh_usd if options.kwh_usd is not None else d.get("kwh_usd")
+    inputs = {
+        "price_usd": price,
+        "lifetime_years": d.get("lifetime_years"),
+        "idle_w": d.get("idle_w"),
+        "kwh_usd": kwh,
+    }
+    missing = [k for k, v in inputs.items() if v is None]
+    net_j = mean(r.energy_net_j for r in run.measured)
+    if net_j is None:
+        missing.append("net energy per task (no power sensor)")
+    e2e_ms = mean(r.e2e_ms for r in run.measured if r.status == "ok")
+    if missing or net_j is None or e2e_ms is None or price is None or kwh is None:
+        return None, "missing " + ", ".join(missing or ["request times"])
+    wall = float(d.get("wall_factor") or 1.0)
+    fixed = (
+        float(price) / (float(d["lifetime_years"]) * 12)
+        + float(d["idle_w"]) / 1000 * HOURS_PER_MONTH * float(kwh) * wall
+    )
+    per_task = net_j / 3.6e6 * float(kwh) * wall
+    capacity = HOURS_PER_MONTH * 3600 / (e2e_ms / 1000)
+    return LocalLine(run.label, fixed, per_task, capacity), None
+
+
+def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:
+    cost = mean(r.cost_usd for r in run.measured)
+    if cost is None:
+        return None, "no cost per task (the profile gives no token prices)"
+    return CloudLine(run.label, cost), None

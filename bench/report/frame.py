@@ -1,0 +1,130 @@
+"""Runs → pandas frames: one row per run, per (run, category) and per (run, task).
+
+Every metric column is a registry field computed by ``summary.group_metrics``, so the report's numbers
+are the after-run summary's numbers. The combined frame (all three levels, a ``level`` column telling them
+apart) is what ``--csv`` and ``--json`` export. Absent figures stay NaN/None, never zero; ``absent``
+explains, per run and metric group, why a figure is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from bench.report.fields import FIELDS
+from bench.report.roofline import roofline_fraction
+from bench.report.runs import Run
+from bench.report.summary import group_metrics
+
+__all__ = ["ID_COLUMNS", "absent_reasons", "category_frame", "combined_frame", "run_frame", "task_frame"]
+
+# identity columns in every row (metrics follow, in registry order)
+ID_COLUMNS = ["run", "run_id", "model", "device", "backend", "suite", "suite_hash", "kind"]
+
+# metric groups whose absence is explained (the rest are measured on every run)
+ENERGY_FIELDS = ("energy_per_task_j", "j_per_token")
+COST_FIELDS = ("cost_per_task_usd", "cost_per_success_usd", "usd_per_mtok_out")
+
+
+def _identity(run: Run) -> dict[str, Any]:
+    return {
+        "run": run.label,
+        "run_id": ",".join(run.run_ids),
+        "model": run.model_name,
+        "device": run.device_name,
+        "backend": run.backend_name,
+        "suite": run.suite_name,
+        "suite_hash": run.suite_hash,
+        "kind": run.manifest.device.get("kind"),
+    }
+
+
+def _energy_source(run: Run) -> str | None:
+    sources = run.energy_sources
+    if not sources:
+        return None
+    return "+".join(sorted(sources))
+
+
+def _metrics(run: Run, records: Sequence[Any], *, intervals: bool = True) -> dict[str, Any]:
+    m = group_metrics(records, intervals=intervals)
+    if m.get("roofline_fraction") is None:
+        m["roofline_fraction"] = roofline_fraction(run.manifest, m.get("decode_tps_mean"))[0]
+    return {name: m.get(name) for name in FIELDS}
+
+
+def run_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        rows.append({**_identity(run), **_metrics(run, run.records), "energy_source": _energy_source(run)})
+    return pd.DataFrame(rows, columns=[*ID_COLUMNS, *FIELDS, "energy_source"])
+
+
+def category_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    rows = []
+    for run in runs:
+        by_category: dict[str, list[Any]] = {}
+        for r in run.measured:
+            by_category.setdefault(r.category, []).append(r)
+        for cat, recs in by_category.items():
+            rows.append({**_identity(run), "category": cat, **_metrics(run, recs)})
+    return pd.DataFrame(rows, columns=[*ID_COLUMNS, "category", *FIELDS])
+
+
+def task_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """Per task: no bootstrap (hundreds of groups; the per-task tables show no interval)."""
+    rows = []
+    for run in runs:
+        for task_id, recs in run.by_task.items():
+            rows.append(
+                {
+                    **_identity(run),
+                    "task_id": task_id,
+                    "category": recs[0].category,
+                    **_metrics(run, recs, intervals=False),
+                }
+            )
+    return pd.DataFrame(rows, columns=[*ID_COLUMNS, "task_id", "category", *FIELDS])
+
+
+def combined_frame(run: pd.DataFrame, category: pd.DataFrame, task: pd.DataFrame) -> pd.DataFrame:
+    """All three levels in one frame (``level`` = run | category | task), for CSV/JSON export."""
+    parts = [
+        run.assign(level="run"),
+        category.assign(level="category"),
+        task.assign(level="task"),
+    ]
+    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    cols = ["level", *ID_COLUMNS, "category", "task_id", *FIELDS, "energy_source"]
+    return frame.reindex(columns=cols)
+
+
+def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
+    """For each metric group missing from this run's row: why (keys: "energy", "cost", "roofline")."""
+    reasons: dict[str, str] = {}
+    device = run.manifest.device
+    if all(metrics.get(f) is None for f in ENERGY_FIELDS):
+        power = run.manifest.power or {}
+        sensor = power.get("sensor")
+        if device.get("kind") == "cloud":
+            reasons["energy"] = "a cloud API reports no energy"
+        elif sensor in (None, "none"):
+            why = power.get("reason")
+            reasons["energy"] = "no power sensor ran" + (f" ({why})" if why else "")
+        else:
+            reasons["energy"] = f"sensor {sensor} ran but no energy was attributed to requests"
+    if all(metrics.get(f) is None for f in COST_FIELDS):
+        if device.get("kind") == "cloud":
+            has_prices = device.get("output_usd_per_mtok") is not None
+        else:
+            has_prices = device.get("price_usd") is not None or device.get("kwh_usd") is not None
+        reasons["cost"] = (
+            "the device profile gives no prices"
+            if not has_prices
+            else "no cost was derived for its requests by this version of infercost"
+        )
+    if metrics.get("roofline_fraction") is None:
+        reasons["roofline"] = roofline_fraction(run.manifest, metrics.get("decode_tps_mean"))[1] or "unknown"
+    return reasons

@@ -1,0 +1,106 @@
+"""A ``Report`` as GitHub-ready Markdown, with its charts written as PNG files beside it.
+
+Every string that comes from a bundle or the user (labels, model names, titles, notes) is escaped for
+Markdown *and* inline HTML: GitHub sanitizes what it renders, but other renderers do not, and a table
+cell must not be broken by a ``|``. Model outputs are not included (the HTML report has them, escaped);
+a Markdown file is meant to be pasted and published.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench.report.build import Report
+from bench.report.charts import Chart, Omitted, render_png
+from bench.report.fields import FIELDS
+from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
+from bench.report.tables import TextTable
+
+__all__ = ["md_escape", "md_table", "render_markdown", "write_markdown"]
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~!$])")  # $: GitHub renders $…$ as math
+
+
+def md_escape(text: object) -> str:
+    """Plain text → Markdown that renders as that text (no markup, no HTML, one line)."""
+    s = str(text).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+    s = _MD_SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;"}.get(m.group(1), "\\" + m.group(1)), s)
+    return s
+
+
+def md_table(table: TextTable) -> str:
+    if not table.columns:
+        return ""
+    head = "| " + " | ".join(md_escape(c.header) for c in table.columns) + " |"
+    rule = "|" + "|".join("---:" if c.align == "right" else ":---" for c in table.columns) + "|"
+    body = ["| " + " | ".join(md_escape(x) for x in row) + " |" for row in table.rows]
+    lines = [head, rule, *body]
+    if table.notes:
+        lines.append("")
+        lines += [f"- {md_escape(n)}" for n in table.notes]
+    return "\n".join(lines)
+
+
+def _definitions(names: list[str]) -> str:
+    lines = ["| metric | unit | meaning |", "|:---|:---|:---|"]
+    for name in dict.fromkeys(names):
+        f = FIELDS[name]
+        lines.append(f"| {md_escape(f.label)} | {md_escape(f.unit)} | {md_escape(f.description)} |")
+    return "\n".join(lines)
+
+
+def render_markdown(report: Report, chart_dir: str | None) -> str:
+    """The Markdown text; charts are linked as ``chart_dir/<key>.png`` (None: no chart section)."""
+    out = [f"# {md_escape(report.title)}", ""]
+    out.append(f"Generated {md_escape(report.generated_utc)} by {md_escape(report.tool)}.")
+    out.append("")
+    for note in report.notes:
+        out.append(f"> **Note:** {md_escape(note)}")
+        out.append(">")
+    if report.notes:
+        out.pop()
+        out.append("")
+    out += ["## Runs", "", md_table(report.legend), ""]
+    out += ["## Results per run", "", md_table(report.run_table), ""]
+    if chart_dir is not None and report.charts:
+        out += ["## Charts", ""]
+        for ch in report.charts:
+            out.append(f"### {md_escape(ch.title)}")
+            out.append("")
+            if isinstance(ch, Chart):
+                out.append(f"![{md_escape(ch.title)}]({chart_dir}/{ch.key}.png)")
+                out.append("")
+                out.append(md_escape(ch.caption))
+            elif isinstance(ch, Omitted):
+                out.append(f"*Not drawn:* {md_escape(ch.reason)}")
+            out.append("")
+    out += ["## Per category", "", md_table(report.category_table), ""]
+    out += [
+        "## Per task",
+        "",
+        f"<details><summary>{len(report.task_table.rows)} rows (task × run)</summary>",
+        "",
+        md_table(report.task_table),
+        "",
+        "</details>",
+        "",
+    ]
+    out += ["## Provenance", "", md_table(report.provenance), ""]
+    out += ["## Definitions", "", _definitions([*RUN_COLUMNS, *CATEGORY_COLUMNS, *TASK_COLUMNS]), ""]
+    return "\n".join(out)
+
+
+def write_markdown(report: Report, path: Path) -> list[Path]:
+    """Write ``path`` and its charts (``<stem>-charts/*.png`` beside it); returns every file written."""
+    chart_dir = path.parent / f"{path.stem}-charts"
+    written = []
+    drawn = [c for c in report.charts if isinstance(c, Chart)]
+    if drawn:
+        chart_dir.mkdir(parents=True, exist_ok=True)
+        for ch in drawn:
+            file = chart_dir / f"{ch.key}.png"
+            file.write_bytes(render_png(ch))
+            written.append(file)
+    path.write_text(render_markdown(report, chart_dir.name), encoding="utf-8")
+    return [path, *written]

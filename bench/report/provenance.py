@@ -1,0 +1,141 @@
+"""Provenance: what produced each number in a report, one column per run.
+
+A published comparison is only as good as what it says about itself: the host, the engine and how it
+was built, the exact model file (sha256) and suite (hash), the power sensor and whether each energy
+figure was measured or estimated, the date of every price, when the run happened and which infercost
+(version and commit) measured and reported it. The host name is left out on purpose: it says nothing
+about performance and is often private.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bench.enrich import EnrichOptions
+from bench.report.runs import Run
+from bench.report.tables import Column, TextTable
+
+__all__ = ["provenance_table"]
+
+
+def _kv(d: dict[str, Any] | None, keys: Sequence[str] | None = None) -> str:
+    if not d:
+        return "–"
+    items = [(k, d[k]) for k in (keys or list(d)) if k in d and d[k] is not None]
+    return ", ".join(f"{k}={v}" for k, v in items) or "–"
+
+
+def _dates(run: Run) -> str:
+    starts = sorted(m.started_utc for m in run.manifests)
+    ends = sorted(m.finished_utc or "unfinished" for m in run.manifests)
+    return starts[0] if len(starts) == 1 and starts[0] == ends[-1] else f"{starts[0]} → {ends[-1]}"
+
+
+def _complete(run: Run) -> str:
+    bad = [m.run_id for m in run.manifests if not m.complete]
+    if not bad:
+        return "yes"
+    return "NO: interrupted or crashed (" + ", ".join(bad) + ")"
+
+
+def _energy(run: Run) -> str:
+    sources = run.energy_sources
+    n = len(run.measured)
+    if not sources:
+        return "none (no energy figures)"
+    parts = []
+    for src, count in sorted(sources.items()):
+        kind = "estimated (a model, not a sensor)" if src == "estimated" else f"measured ({src})"
+        parts.append(f"{kind}: {count}/{n} requests")
+    return "; ".join(parts)
+
+
+def _prices(run: Run, options: EnrichOptions) -> str:
+    d = run.manifest.device
+    as_of, source = d.get("as_of"), d.get("source")
+    priced = [
+        k
+        for k in ("price_usd", "kwh_usd", "input_usd_per_mtok", "output_usd_per_mtok", "monthly_usd")
+        if d.get(k) is not None
+    ]
+    if not priced:
+        text = "no prices in the profile"
+    else:
+        text = ", ".join(f"{k}={d[k]}" for k in priced) + f" (as of {as_of or 'UNDATED'}"
+        text += f", {source})" if source else ")"
+    overrides = []
+    if options.kwh_usd is not None:
+        overrides.append(f"kwh_usd={options.kwh_usd}")
+    if options.hardware_usd is not None:
+        overrides.append(f"price_usd={options.hardware_usd}")
+    if overrides:
+        text += "; overridden at report time: " + ", ".join(overrides)
+    return text
+
+
+def _model(run: Run) -> str:
+    m = run.manifest.model
+    if not m:
+        d = run.manifest.device
+        return f"{d.get('model') or run.manifest.backend.get('model') or '?'} at {d.get('base_url') or '?'}"
+    size = m.get("size_bytes")
+    parts = [str(m.get("file_name") or "?")]
+    if m.get("quantization"):
+        parts.append(str(m["quantization"]))
+    if size:
+        parts.append(f"{size / 2**20:.1f} MiB")
+    return ", ".join(parts)
+
+
+def _commit(run: Run) -> str:
+    commits = sorted({m.tool_commit or "not recorded" for m in run.manifests})
+    versions = sorted({m.tool_version for m in run.manifests})
+    return f"infercost {', '.join(versions)} · commit {', '.join(commits)}"
+
+
+def _rows(run: Run, options: EnrichOptions) -> dict[str, str]:
+    m = run.manifest
+    host = m.host or {}
+    backend = m.backend or {}
+    suite = m.suite or {}
+    power = m.power or {}
+    return {
+        "run id": ", ".join(run.run_ids),
+        "run dates (UTC)": _dates(run),
+        "complete": _complete(run),
+        "host": f"{host.get('cpu_model', '?')}, {host.get('cpu_logical', '?')} CPUs, "
+        f"{host.get('memory_gb', '?')} GB, {host.get('os', '?')}"
+        + (", in a container" if host.get("in_container") else ""),
+        "device profile": f"{m.device.get('name', '?')} ({m.device.get('kind', '?')}, "
+        f"from {m.device.get('origin', '?')})",
+        "engine": str(backend.get("engine_version") or backend.get("engine") or backend.get("name") or "?"),
+        "engine build": str(backend.get("system_info") or "–"),
+        "engine settings": _kv(backend.get("settings")),
+        "model": _model(run),
+        "model sha256": str(
+            (m.model or {}).get("sha256") or "– (remote model: identified by endpoint + name)"
+        ),
+        "prompt format": str(backend.get("prompt_format") or "–"),
+        "suite": f"{suite.get('name', '?')} v{suite.get('version', '?')}, {suite.get('n_tasks', '?')} tasks",
+        "suite hash": str(suite.get("hash") or "–"),
+        "repetitions": _kv(m.settings, ["repetitions", "warmup", "no_text"]),
+        "power sensor": f"{power.get('sensor')}"
+        + (f", idle {power['idle_w']} W" if power.get("idle_w") else "")
+        if power.get("sensor")
+        else "none",
+        "energy figures": _energy(run),
+        "prices": _prices(run, options),
+        "measured by": _commit(run),
+        "bundle notes": "; ".join(run.warnings) or "–",
+    }
+
+
+def provenance_table(runs: Sequence[Run], options: EnrichOptions | None = None) -> TextTable:
+    """Rows = facts, columns = runs (so differences between runs read across)."""
+    options = options or EnrichOptions()
+    per_run = [_rows(r, options) for r in runs]
+    facts = list(per_run[0]) if per_run else []
+    columns = [Column("fact", "", "left")] + [Column(r.label, r.label, "left") for r in runs]
+    rows = [[fact] + [p[fact] for p in per_run] for fact in facts]
+    return TextTable(columns, rows)

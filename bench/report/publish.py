@@ -1,0 +1,94 @@
+"""``infercost report``'s work, minus the printing: find and read the runs, build the report, write the
+files the user asked for. The CLI calls ``make_report`` then ``write_outputs`` and prints what they return.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import UsageError
+from bench.report.build import Report, ReportOptions, build_report
+from bench.report.export import write_csv, write_json
+from bench.report.html import write_html
+from bench.report.markdown import write_markdown
+from bench.report.runs import load_runs
+from bench.store import DEFAULT_RUNS_ROOT
+
+__all__ = ["Outputs", "check_outputs", "check_prices", "make_report", "write_outputs"]
+
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+
+
+@dataclass(frozen=True)
+class Outputs:
+    report: Path | None = None  # .md or .html
+    csv: Path | None = None
+    json: Path | None = None
+
+
+def _check_dir(path: Path, flag: str) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(
+            f"{flag} {path}: directory {parent} does not exist", fix="create it or choose another path"
+        )
+
+
+def check_outputs(outputs: Outputs) -> None:
+    """Refuse bad output paths before any bundle is read (a 100,000-record report takes seconds)."""
+    if outputs.report is not None:
+        if outputs.report.suffix.lower() not in FORMATS:
+            raise UsageError(
+                f"-o {outputs.report}: unknown report format '{outputs.report.suffix}'",
+                fix="name it .md (Markdown, PNG charts beside it) or .html (one self-contained file)",
+            )
+        _check_dir(outputs.report, "-o")
+    if outputs.csv is not None:
+        _check_dir(outputs.csv, "--csv")
+    if outputs.json is not None:
+        _check_dir(outputs.json, "--json")
+
+
+def check_prices(kwh_usd: float | None, hardware_usd: float | None) -> None:
+    """Report-time price overrides: finite and not negative (0 is a real price: a device already paid for)."""
+    for flag, value in (("--kwh-usd", kwh_usd), ("--hardware-usd", hardware_usd)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise UsageError(f"{flag} {value}: must be a finite price, 0 or more")
+
+
+def make_report(
+    refs: Sequence[str | Path], options: ReportOptions, runs_root: Path = DEFAULT_RUNS_ROOT
+) -> Report:
+    runs = load_runs(refs, options.enrich, runs_root)
+    return build_report(runs, options)
+
+
+def write_outputs(report: Report, outputs: Outputs, options: ReportOptions) -> list[Path]:
+    """Write every requested file; returns the paths written (charts included)."""
+    written: list[Path] = []
+    if outputs.report is not None:
+        if FORMATS[outputs.report.suffix.lower()] == "markdown":
+            written += write_markdown(report, outputs.report)
+        else:
+            written += write_html(
+                report,
+                outputs.report,
+                outputs_per_task=options.outputs_per_task,
+                output_chars=options.output_chars,
+            )
+    if outputs.csv is not None:
+        write_csv(report.frame, outputs.csv)
+        written.append(outputs.csv)
+    if outputs.json is not None:
+        write_json(
+            report.frame,
+            outputs.json,
+            title=report.title,
+            generated_utc=report.generated_utc,
+            tool=report.tool,
+        )
+        written.append(outputs.json)
+    return written
