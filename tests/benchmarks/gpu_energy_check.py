@@ -53,6 +53,12 @@ def main() -> int:
     ap.add_argument("--idle-seconds", type=float, default=1.0)
     args = ap.parse_args()
 
+    from llama_cpp import Llama
+
+    # CUDA first, NVML second: on the H200 used here (gVisor sandbox), opening infercost's NVML sensor
+    # *before* llama.cpp created its CUDA context segfaulted inside llama_model_load_from_file, while
+    # shared/gpu's gpu_bench.py (nvmlInit only) did not. Not yet explained; this order avoids the question.
+    llm = Llama(model_path=args.model, n_ctx=4096, n_batch=512, n_gpu_layers=-1, verbose=False, seed=0)
     try:
         sensor = Nvml()
     except SensorError as exc:
@@ -61,9 +67,6 @@ def main() -> int:
     if sensor.kind != "counter" or not sensor.instant_power:
         print(f"this GPU lacks the energy counter or instantaneous power: {sensor.info()}")
         return 1
-    from llama_cpp import Llama
-
-    llm = Llama(model_path=args.model, n_ctx=4096, n_batch=512, n_gpu_layers=-1, verbose=False, seed=0)
 
     def generate(n: int) -> None:
         llm.reset()
