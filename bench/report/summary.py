@@ -1,7 +1,8 @@
 """Records → the after-run summary: per category and overall, plus llama-bench rows for shapes suites.
 
 Pure data in, plain JSON-able dicts out; the CLI renders them (terminal table or ``--json``).
-Warmup records are excluded from every statistic.
+Warmup records are excluded from every statistic. ``warnings`` carries the variability warnings
+(``bench.variability``), each with its remedy.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from bench import stats
 from bench.schema import Manifest, Record
+from bench.variability import run_warnings
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
 
@@ -35,7 +37,7 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
     out_tokens = int(sum(completion))
     wilson = stats.wilson_interval(passed, len(judged))
     decode = [r.decode_tps for r in ok]
-    decode_ci = stats.bootstrap_ci(decode)
+    decode_ci = stats.mean_ci(decode)
     costs = [r.cost_usd for r in measured if r.cost_usd is not None]
     energies = [r.energy_j for r in measured if r.energy_j is not None]
     cost_total = float(sum(costs)) if costs else None
@@ -133,4 +135,5 @@ def summarize(records: Sequence[Record], manifest: Manifest, run_dir: str | None
     }
     if manifest.suite.get("is_shapes"):
         out["shapes"] = llama_bench_rows(records, manifest)
+    out["warnings"] = [w.as_dict() for w in run_warnings(records, manifest)]
     return out
