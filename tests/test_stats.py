@@ -6,12 +6,21 @@ bootstrap that is too narrow, a Wilson interval that leaves [0, 1], a test that 
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
 import pytest
 
 from bench import stats
+from tests.conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_stats", ROOT / "tests" / "benchmarks" / "bench_stats.py"
+)
+assert _spec is not None and _spec.loader is not None
+bench_stats = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_stats)  # the figure's own code, run smaller
 
 # ------------------------------------------------------------------------------------ basics
 
@@ -66,33 +75,17 @@ def test_expanded_confidence_undoes_the_small_sample_narrowness() -> None:
         stats.expanded_confidence(1)
 
 
-def _agreement(n: int, datasets: int) -> tuple[float, float, float]:
-    """Over seeded N(100, 10²) datasets of size n: mean width ratio (bootstrap / t), the share of datasets
-    whose width is within 10% of the t-interval's, and the 95th percentile of the larger endpoint
-    difference as a fraction of the t-interval's width."""
-    ratios, ends = [], []
-    for seed in range(datasets):
-        x = np.random.default_rng(seed).normal(100.0, 10.0, n)
-        b, t = stats.bootstrap_ci(x), stats.t_interval(x)
-        assert b is not None and t is not None
-        width = t[1] - t[0]
-        ratios.append((b[1] - b[0]) / width)
-        ends.append(max(abs(b[0] - t[0]), abs(b[1] - t[1])) / width)
-    r = np.asarray(ratios)
-    return float(r.mean()), float(np.mean(np.abs(r - 1) <= 0.10)), float(np.percentile(ends, 95))
-
-
 @pytest.mark.parametrize("n", [10, 30, 100])
 def test_bootstrap_agrees_with_t_interval_within_10_percent(n: int) -> None:
     """The issue's figure. On normal data the t-interval is exact, so a trustworthy bootstrap must match
     it: the width within 10% in at least 95% of 60 seeded datasets, the mean width ratio within 3%,
     and (from n = 30) both endpoints within 10% of the t-interval's width in 95% of datasets.
     (tests/benchmarks/bench_stats.py measures the same over 200 datasets per n.)"""
-    mean_ratio, within, end_p95 = _agreement(n, 60)
-    assert abs(mean_ratio - 1) <= 0.03, mean_ratio
-    assert within >= 0.95, within
+    fig = bench_stats.agreement(n, 60)
+    assert abs(fig["width_ratio_mean"] - 1) <= 0.03, fig
+    assert fig["width_within_10pct"] >= 0.95, fig
     if n >= 30:
-        assert end_p95 <= 0.10, end_p95
+        assert fig["endpoint_gap_p95"] <= 0.10, fig
 
 
 def test_unexpanded_bootstrap_is_too_narrow_for_small_samples() -> None:
