@@ -135,7 +135,7 @@ def temperatures(readings: dict[str, list[Any]] | None = None) -> dict[str, floa
     return out
 
 
-def cpu_activity(window_s: float = DEFAULT_WINDOW_S) -> dict[str, Any]:
+def cpu_activity(window_s: float = DEFAULT_WINDOW_S, top_n: int = TOP_PROCESSES) -> dict[str, Any]:
     """System-wide CPU use over ``window_s`` while this process sleeps, and the busiest other processes.
 
     ``cpu_busy_pct`` is a share of all logical CPUs (100 = every CPU busy); a process's ``cpu_pct`` is a
@@ -162,7 +162,7 @@ def cpu_activity(window_s: float = DEFAULT_WINDOW_S) -> dict[str, Any]:
     load: float | None = None
     with contextlib.suppress(OSError, AttributeError):
         load = round(os.getloadavg()[0], 2)
-    return {"cpu_busy_pct": round(busy, 1), "load_avg_1m": load, "top_processes": top[:TOP_PROCESSES]}
+    return {"cpu_busy_pct": round(busy, 1), "load_avg_1m": load, "top_processes": top[:top_n]}
 
 
 def _cpu_freq_mhz() -> float | None:

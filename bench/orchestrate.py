@@ -14,7 +14,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,8 @@ def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, B
         bundle = read_bundle(resolve_bundle(ref, options.out))
     if bundle.manifest.complete:
         raise UsageError(f"--resume {bundle.path}: the run is complete; there is nothing to resume")
-    recorded = resume.recorded_options(bundle.manifest)
+    names = {f.name for f in fields(RunOptions)}
+    recorded = {k: v for k, v in resume.recorded_options(bundle.manifest).items() if k in names}
     merged = {k: v for k, v in recorded.items() if v is not None}
     merged.update({k: getattr(options, k) for k in options.explicit if k in recorded})
     return replace(options, **merged, out=bundle.path.parent), bundle

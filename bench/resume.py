@@ -58,18 +58,18 @@ def _show(value: Any) -> str:
 
 
 def recorded_options(manifest: Manifest) -> dict[str, Any]:
-    """The ``RunOptions`` values that reproduce the recorded run (None: not recorded, keep the default)."""
-    settings = manifest.settings or {}
+    """Option values that reproduce the recorded run (None: not recorded, keep the default).
+
+    Every run setting is passed through under its own name (``repetitions``, ``min_time_s``, ...), so a
+    setting added later is resumed as recorded without a change here; the caller keeps the names it has
+    options for.
+    """
     backend_settings = (manifest.backend or {}).get("settings") or {}
     return {
+        **(manifest.settings or {}),
         "device": (manifest.device or {}).get("origin") or "auto",
         "suite": (manifest.suite or {}).get("path"),
         "model": (manifest.model or {}).get("path"),
-        "repetitions": settings.get("repetitions"),
-        "warmup": settings.get("warmup"),
-        "no_text": settings.get("no_text"),
-        "min_time_s": settings.get("min_time_s"),
-        "cooldown_s": settings.get("cooldown_s"),
         "threads": backend_settings.get("n_threads"),
     }
 

@@ -21,7 +21,7 @@ chaos = importlib.util.module_from_spec(_spec)
 sys.modules["chaos_kill"] = chaos  # dataclasses look their module up there
 _spec.loader.exec_module(chaos)
 
-REPS, WARMUP = 2, 1  # mini suite: 3 tasks x (1 + 2) = 9 records
+REPS, WARMUP = 1, 1  # mini suite: 3 tasks x (1 + 1) = 6 records
 
 
 def test_kill_before_the_bundle_exists_leaves_nothing_half_made(tmp_path: Path) -> None:
@@ -31,11 +31,11 @@ def test_kill_before_the_bundle_exists_leaves_nothing_half_made(tmp_path: Path) 
     assert not runs.exists() or not [d for d in runs.iterdir() if not d.name.startswith(".")]
 
 
-@pytest.mark.parametrize("after", [1, 5])
+@pytest.mark.parametrize("after", [1, 4])  # mid-way through the first task; before the third
 def test_kill_mid_run_loses_nothing_and_resume_completes(tmp_path: Path, after: int) -> None:
     r = chaos.kill_after_records(tmp_path, after, REPS, WARMUP)
-    assert r.loads, r
+    assert r.loads is True, r
     assert r.finished_before_kill >= after and r.lost == 0, r
     assert r.records_on_disk >= r.finished_before_kill
     assert r.resumed_ok, r.notes
-    assert r.records_after_resume == 9 and r.slots_match, r
+    assert r.records_after_resume == 6 and r.slots_match, r

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,7 @@ def test_resume_starting_on_a_warmup_needs_no_extra_one(tmp_path: Path) -> None:
 
 def test_resume_after_ctrl_c_reruns_the_cancelled_request(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "bench", "run", "--suite", str(MINI), "-r", "6", "-w", "1"]
+    cmd = [sys.executable, "-m", "bench", "run", "--suite", str(MINI), "-r", "4", "-w", "1"]
     proc = subprocess.Popen(
         [*cmd, "--out", str(tmp_path)],
         cwd=ROOT,
@@ -102,22 +104,35 @@ def test_resume_after_ctrl_c_reruns_the_cancelled_request(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     final = read_bundle(records.parent)
     assert final.manifest.complete and not final.manifest.interrupted
-    assert len(final.records) == 21 and all(n == 1 for n in slots(final.records).values())
+    assert len(final.records) == 15 and all(n == 1 for n in slots(final.records).values())
     assert all(r.status == "ok" for r in final.records)  # the cancelled line is superseded
     raw = records.read_text().count("\n")
-    assert raw == 21 + sum('"cancelled"' in ln for ln in records.read_text().splitlines())
+    assert raw == 15 + sum('"cancelled"' in ln for ln in records.read_text().splitlines())
+
+
+@pytest.fixture(scope="module")
+def killed_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """One interrupted bundle, made once, from a suite file and a device profile tests may edit."""
+    tmp = tmp_path_factory.mktemp("killed")
+    suite = tmp / "suite.toml"
+    suite.write_text(MINI.read_text())
+    device = tmp / "dev.toml"
+    device.write_text('name = "test box"\nprice_usd = 500\nlifetime_years = 3\nutilization = 0.5\n')
+    run_dir = full_run(tmp, "-r", "1", "-w", "0", "--device", str(device), suite=suite)
+    as_if_killed(run_dir, keep=1)
+    return run_dir, suite, device
 
 
 @pytest.fixture()
-def killed(tmp_path: Path) -> tuple[Path, Path, Path]:
-    """An interrupted bundle made from a suite file and a device profile the test may edit."""
-    suite = tmp_path / "suite.toml"
-    suite.write_text(MINI.read_text())
-    device = tmp_path / "dev.toml"
-    device.write_text('name = "test box"\nprice_usd = 500\nlifetime_years = 3\nutilization = 0.5\n')
-    run_dir = full_run(tmp_path, "-r", "1", "-w", "0", "--device", str(device), suite=suite)
-    as_if_killed(run_dir, keep=1)
-    return run_dir, suite, device
+def killed(killed_template: tuple[Path, Path, Path], tmp_path: Path) -> Iterator[tuple[Path, Path, Path]]:
+    """A fresh copy of the interrupted bundle; the suite and profile are restored after each test."""
+    run_dir, suite, device = killed_template
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy)
+    texts = suite.read_text(), device.read_text()
+    yield copy, suite, device
+    suite.write_text(texts[0])
+    device.write_text(texts[1])
 
 
 def refused(*args: str) -> str:

@@ -65,7 +65,7 @@ class KillResult:
     records_on_disk: int
     lost: int
     torn_line: bool
-    loads: bool
+    loads: bool | None  # None: the kill came before the bundle existed
     resumed_ok: bool | None
     records_after_resume: int | None
     slots_match: bool | None
@@ -128,7 +128,7 @@ def check_after_kill(
         raise AssertionError(f"one run made {len(bundles)} bundles: {bundles}")
     phase = "after finish" if exited_before_kill else ("during run" if bundles else "before bundle")
     if not bundles:
-        return KillResult(delay_s, phase, len(finished), 0, len(finished), False, True, None, None, None)
+        return KillResult(delay_s, phase, len(finished), 0, len(finished), False, None, None, None, None)
     bundle_dir = bundles[0]
     raw = (bundle_dir / "records.jsonl").read_bytes() if (bundle_dir / "records.jsonl").exists() else b""
     torn = bool(raw) and not raw.endswith(b"\n")
@@ -242,7 +242,8 @@ def main() -> None:
         "uninterrupted_s": round(total, 2),
         "expected_records": n_expected,
         "phases": dict(Counter(r.phase for r in results)),
-        "bundles_loaded": sum(r.loads for r in results),
+        "bundles_left": sum(r.loads is not None for r in results),
+        "bundles_loaded": sum(bool(r.loads) for r in results),
         "records_lost": sum(r.lost for r in results),
         "torn_lines": sum(r.torn_line for r in results),
         "resumed_ok": sum(bool(r.resumed_ok) for r in resumable),
