@@ -85,7 +85,7 @@ def _hygiene(manifest: Manifest, when: str) -> dict[str, Any]:
 
 def _environment_hints(manifest: Manifest) -> list[str]:
     hints = []
-    governors = {**_hygiene(manifest, "start").get("cpu_governors", {})}
+    governors = _hygiene(manifest, "start").get("cpu_governors") or {}
     if governors and set(governors) != {"performance"}:
         hints.append(
             f"set the CPU governor to performance (now {', '.join(sorted(governors))}; "
