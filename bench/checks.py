@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -87,8 +88,13 @@ class RegexCheck(_CheckBase):
     def _compiles(cls, pattern: str) -> str:
         try:
             re.compile(pattern)
+            re.compile(pattern, re.IGNORECASE)  # evaluate() may use either
         except re.error as exc:
             raise ValueError(f"regex does not compile: {exc}") from None
+        except OverflowError as exc:  # a repeat count beyond what re supports, e.g. a{4294967296}
+            raise ValueError(f"regex does not compile: {exc}") from None
+        except RecursionError:
+            raise ValueError("regex does not compile: nested too deeply") from None
         return pattern
 
 
@@ -113,10 +119,17 @@ class JsonCheck(_CheckBase):
     @field_validator("schema_")
     @classmethod
     def _valid_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        meta = schema.get("$schema")
+        if meta is not None and not isinstance(meta, str):
+            raise ValueError("not a valid JSON schema: $schema must be a URI string")
         try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # an unknown $schema URI: latest draft
+                jsonschema.validators.validator_for(schema).check_schema(schema)
         except jsonschema.SchemaError as exc:
             raise ValueError(f"not a valid JSON schema: {exc.message}") from None
+        except RecursionError:
+            raise ValueError("not a valid JSON schema: nested too deeply") from None
         return schema
 
 
@@ -137,6 +150,8 @@ class PythonTestCheck(_CheckBase):
             compile(asserts, "<asserts>", "exec")
         except SyntaxError as exc:
             raise ValueError(f"asserts do not compile: {exc.msg} at line {exc.lineno}") from None
+        except (ValueError, MemoryError, RecursionError) as exc:  # null bytes; nesting the parser refuses
+            raise ValueError(f"asserts do not compile: {type(exc).__name__}") from None
         return asserts
 
 
@@ -247,7 +262,12 @@ def evaluate(check: Check, answer: str) -> CheckResult:
         except ValueError as exc:
             return CheckResult(False, str(exc))
         validator = jsonschema.validators.validator_for(check.schema_)(check.schema_)
-        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        try:
+            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        except Exception as exc:  # e.g. a $ref that cannot be resolved: the schema's fault, not a crash
+            return CheckResult(
+                False, f"the check's JSON schema could not be applied: {type(exc).__name__}: {exc}"[:300]
+            )
         if error is None:
             return CheckResult(True, "valid JSON for the schema")
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import traceback
 from collections.abc import Sequence
@@ -40,18 +41,25 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------ parser
-def _seconds(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def _positive_int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+# argparse dest → RunOptions field, where the names differ (for --resume overrides)
+_OPTION_FIELD = {"min_time": "min_time_s", "cooldown": "cooldown_s"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("candidate", metavar="B", help="candidate bundle or run id")
     compare.add_argument("--min-effect", type=float, default=0.05, help="smallest change called (0.05 = 5%%)")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    run.add_argument(
+        "--min-time",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="repeat each task until its measured requests add up to SECONDS (--repetitions is the minimum)",
+    )
+    run.add_argument(
+        "--cooldown", type=_seconds, default=0.0, metavar="SECONDS", help="pause between tasks (0)"
+    )
+    run.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="finish an interrupted run (bundle dir or run id): only its missing requests run",
+    )
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
@@ -197,16 +221,21 @@ class _ProgressView:
             self.bar = self.progress.add_task("starting", total=ev.total_requests, rate="")
         kind = "warmup" if ev.warmup else f"rep {ev.repetition + 1}"
         desc = f"[{ev.task_index + 1}/{ev.n_tasks}] {ev.task_id} {kind}"
-        if ev.kind == "tokens" and ev.elapsed_ns > 0:
+        if ev.kind == "cooldown":
+            desc = f"cooling down {ev.elapsed_ns / 1e9:g} s before {ev.task_id}"
+            self.progress.update(self.bar, description=desc, rate="", total=ev.total_requests)
+        elif ev.kind == "tokens" and ev.elapsed_ns > 0:
             self.progress.update(
                 self.bar, description=desc, rate=f"{ev.tokens / (ev.elapsed_ns / 1e9):.0f} tok/s"
             )
         elif ev.kind == "request_end":
             rec = ev.record
             rate = f"{rec.decode_tps:.0f} tok/s" if rec and rec.decode_tps else ""
-            self.progress.update(self.bar, completed=ev.done_requests, description=desc, rate=rate)
+            self.progress.update(
+                self.bar, completed=ev.done_requests, description=desc, rate=rate, total=ev.total_requests
+            )
         else:
-            self.progress.update(self.bar, description=desc)
+            self.progress.update(self.bar, description=desc, total=ev.total_requests)
 
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -233,6 +262,10 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         power=args.power,
         power_hz=args.power_hz,
         idle_seconds=args.idle_seconds,
+        min_time_s=args.min_time,
+        cooldown_s=args.cooldown,
+        resume=args.resume,
+        explicit=_explicit_options(argv),
     )
     prepared = prepare_run(options)
     progress = Progress(
@@ -252,6 +285,7 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
+    _print_warnings(summary)
     errors = summary["overall"]["errors"]
     if errors:
         err.print(
@@ -259,6 +293,37 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
         return EXIT_REQUEST_ERRORS
     return EXIT_OK
+
+
+def _explicit_options(argv: Sequence[str]) -> frozenset[str]:
+    """RunOptions fields the user gave on the command line (on --resume they override the record).
+
+    Parsed a second time with every ``run`` default replaced by a marker, so ``-r 3`` counts as given
+    even though 3 is the default."""
+    unset = object()
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    run = subparsers.choices["run"]
+    dests = [a.dest for a in run._actions if a.dest != "help"]
+    run.set_defaults(**dict.fromkeys(dests, unset))
+    parsed = vars(parser.parse_args(argv))
+    given = {name for name in dests if parsed.get(name, unset) is not unset}
+    return frozenset(_OPTION_FIELD.get(name, name) for name in given)
+
+
+def _print_warnings(summary: dict[str, Any]) -> None:
+    """hyperfine's shape: what is wrong, then what to do, after the results."""
+    for w in summary.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w['message']}. {w['remedy']}", markup=True, highlight=False)
+
+
+def _ci_line(o: dict[str, Any]) -> str | None:
+    parts = []
+    if o.get("pass_rate_ci_low") is not None and o.get("pass_rate_ci_high") is not None:
+        parts.append(f"pass rate {o['pass_rate_ci_low']:.0%}–{o['pass_rate_ci_high']:.0%} (Wilson)")
+    if o.get("decode_tps_ci_low") is not None and o.get("decode_tps_ci_high") is not None:
+        parts.append(f"decode {o['decode_tps_ci_low']:.1f}–{o['decode_tps_ci_high']:.1f} tok/s (mean)")
+    return "95% CI: " + " · ".join(parts) if parts else None
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -276,6 +341,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     o = summary["overall"]
     passed = f"{o['passed']}/{o['checked']} passed" if o["checked"] else "no checks"
     out.print(f"{passed} · {o['n']} measured requests · bundle: {summary['run_dir']}")
+    ci = _ci_line(o)
+    if ci:
+        out.print(ci)
     _print_cost(summary)
 
 

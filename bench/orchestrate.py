@@ -3,25 +3,41 @@
 Every input is validated *before* anything is timed or written (a bad suite, profile, model or output
 directory costs the user seconds, not a wasted run). The CLI calls ``execute_run``; tests and the
 pytest plugin can call it too.
+
+``RunOptions.resume`` continues an interrupted bundle instead of starting one (``bench.resume`` says what
+must match); the machine's state is recorded at start and end (``bench.hygiene``).
 """
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
+from bench import hygiene, resume
 from bench.backends.base import Backend
 from bench.cost_flags import check_cost_flags
 from bench.devices import DeviceProfile, load_device
-from bench.errors import UsageError
+from bench.errors import BenchError, UsageError
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
 from bench.power.registry import Selection, select_for_device, select_sensor
 from bench.power.sampler import DEFAULT_RATE_HZ
 from bench.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
-from bench.store import DEFAULT_RUNS_ROOT, BundleWriter, check_writable
+from bench.schema import Manifest
+from bench.store import (
+    DEFAULT_RUNS_ROOT,
+    Bundle,
+    BundleWriter,
+    check_writable,
+    estimate_bundle_bytes,
+    read_bundle,
+    resolve_bundle,
+)
 from bench.suite import PromptSuite, load_suite, resolve_suite_path
 
 __all__ = ["PreparedRun", "RunOptions", "execute_run", "make_backend", "prepare_run"]
@@ -56,6 +72,10 @@ class RunOptions:
     power: str | None = None  # None: the profile's power_sensor, else auto
     power_hz: float = DEFAULT_RATE_HZ
     idle_seconds: float = DEFAULT_IDLE_SECONDS
+    min_time_s: float | None = None
+    cooldown_s: float = 0.0
+    resume: str | Path | None = None  # a bundle directory, or a run id under ``out``
+    explicit: frozenset[str] = frozenset()  # fields the user set (on --resume they override the record)
 
 
 @dataclass
@@ -66,6 +86,7 @@ class PreparedRun:
     device: DeviceProfile
     model: ResolvedModel | None
     power: Selection | None = None
+    resume: Bundle | None = None
 
 
 def make_backend(device: DeviceProfile, model: ResolvedModel | None, threads: int | None) -> Backend:
@@ -80,26 +101,94 @@ def make_backend(device: DeviceProfile, model: ResolvedModel | None, threads: in
     )
 
 
+def run_settings(options: RunOptions) -> RunSettings:
+    return RunSettings(
+        repetitions=options.repetitions,
+        warmup=options.warmup,
+        no_text=options.no_text,
+        min_time_s=options.min_time_s,
+        cooldown_s=options.cooldown_s,
+    )
+
+
+def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, Bundle]:
+    """The recorded run's options, overridden by the flags the user gave, and the bundle itself."""
+    with warnings.catch_warnings():  # a torn last line is expected here: the writer cuts it off
+        warnings.simplefilter("ignore")
+        bundle = read_bundle(resolve_bundle(ref, options.out))
+    if bundle.manifest.complete:
+        raise UsageError(f"--resume {bundle.path}: the run is complete; there is nothing to resume")
+    names = {f.name for f in fields(RunOptions)}
+    recorded = {k: v for k, v in resume.recorded_options(bundle.manifest).items() if k in names}
+    merged = {k: v for k, v in recorded.items() if v is not None}
+    merged.update({k: getattr(options, k) for k in options.explicit if k in recorded})
+    return replace(options, **merged, out=bundle.path.parent), bundle
+
+
+def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any]) -> Manifest:
+    return build_manifest(
+        run_id=run_id,
+        anchor_ns=time.perf_counter_ns(),
+        suite=prepared.suite,
+        suite_path=str(prepared.suite_path),
+        device=prepared.device,
+        model=prepared.model,
+        backend_facts=backend_facts,
+        settings=run_settings(prepared.options),
+        command=prepared.options.command,
+    )
+
+
 def prepare_run(options: RunOptions) -> PreparedRun:
     """Validate every input; raise a one-line ``BenchError`` for the first bad one."""
+    bundle: Bundle | None = None
+    if options.resume is not None:
+        options, bundle = _resume_options(options, options.resume)
     if options.repetitions < 1:
         raise UsageError(f"--repetitions {options.repetitions}: must be at least 1")
     if options.warmup < 0:
         raise UsageError(f"--warmup {options.warmup}: must be 0 or more")
     if options.threads is not None and options.threads < 1:
         raise UsageError(f"--threads {options.threads}: must be at least 1")
+    if options.min_time_s is not None and not (options.min_time_s > 0 and math.isfinite(options.min_time_s)):
+        raise UsageError(f"--min-time {options.min_time_s}: must be a number of seconds above 0")
+    if not (options.cooldown_s >= 0 and math.isfinite(options.cooldown_s)):
+        raise UsageError(f"--cooldown {options.cooldown_s}: must be a number of seconds, 0 or more")
     check_cost_flags(options.cost_settings())
-    suite_path = resolve_suite_path(options.suite)
-    suite = load_suite(suite_path)
-    device = load_device(options.device, power_mode=options.power_mode)
-    model = None
-    if device.backend == "llama_cpp":
-        model = resolve_model(options.model or DEFAULT_MODEL)
-    check_writable(options.out)
-    power = select_for_device(options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds)
-    return PreparedRun(
-        options=options, suite=suite, suite_path=suite_path, device=device, model=model, power=power
+    try:
+        suite_path = resolve_suite_path(options.suite)
+        suite = load_suite(suite_path)
+        device = load_device(options.device)
+        model = None
+        if device.backend == "llama_cpp":
+            model = resolve_model(options.model or DEFAULT_MODEL)
+    except BenchError as exc:
+        if bundle is None:
+            raise
+        raise type(exc)(
+            f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
+        ) from None
+    n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
+    max_tokens = max(t.generation_limit for t in suite.tasks)
+    check_writable(bundle.path if bundle else options.out, estimate_bundle_bytes(n_requests, max_tokens))
+    power = None
+    if bundle is None:  # a resumed session does not sample power (see execute_run)
+        power = select_for_device(
+            options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds
+        )
+    prepared = PreparedRun(
+        options=options,
+        suite=suite,
+        suite_path=suite_path,
+        device=device,
+        model=model,
+        power=power,
+        resume=bundle,
     )
+    if bundle is not None:  # everything but the loaded engine can be checked now, before the model loads
+        old = bundle.manifest
+        resume.verify(old, _provisional_manifest(prepared, old.run_id, old.backend), bundle.path)
+    return prepared
 
 
 def execute_run(
@@ -107,25 +196,45 @@ def execute_run(
 ) -> RunOutcome:
     """Load the backend, write the bundle as the run goes, and return the outcome."""
     opts = prepared.options
+    hygiene_start = hygiene.snapshot()  # before the model loads: what else is using the machine
     backend = make_backend(prepared.device, prepared.model, opts.threads)
     try:
         backend_facts = backend.load()
-        settings = RunSettings(repetitions=opts.repetitions, warmup=opts.warmup, no_text=opts.no_text)
-        label = prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
-        run_id = new_run_id(label, prepared.suite.name)
-        manifest = build_manifest(
-            run_id=run_id,
-            anchor_ns=time.perf_counter_ns(),
-            suite=prepared.suite,
-            suite_path=str(prepared.suite_path),
-            device=prepared.device,
-            model=prepared.model,
-            backend_facts=backend_facts,
-            settings=settings,
-            command=opts.command,
+        settings = run_settings(opts)
+        prior = []
+        if prepared.resume is not None:
+            old = prepared.resume.manifest
+            now = _provisional_manifest(prepared, old.run_id, backend_facts)
+            resume.verify(old, now, prepared.resume.path)
+            prior = prepared.resume.records
+            manifest = resume.continue_manifest(
+                old, now, records_before=len(prior), hygiene_start=hygiene_start
+            )
+            writer = BundleWriter(prepared.resume.path, manifest, append=True)
+        else:
+            label = (
+                prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
+            )
+            manifest = _provisional_manifest(prepared, new_run_id(label, prepared.suite.name), backend_facts)
+            manifest.hygiene = {"start": hygiene_start}
+            writer = BundleWriter(opts.out / manifest.run_id, manifest)
+        runner: Runner | None = None
+
+        def before_finish(m: Manifest) -> None:
+            m.hygiene = {**(m.hygiene or {}), "end": hygiene.snapshot(window_s=0.25)}
+            if m.resumes and runner is not None:
+                m.resumes[-1]["session_warmup"] = runner.session_warmup
+                m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
+
+        runner = Runner(
+            prepared.suite, backend, writer, settings, on_progress, prior=prior, before_finish=before_finish
         )
+        if prepared.resume is not None:
+            # The first session's power.csv, idle baseline and manifest.power stay as they were; this
+            # session's requests get no energy (a new sensor session would restart its counter mid-trace).
+            manifest.resumes[-1]["power"] = "not sampled in a resumed session: its requests have no energy"
+            return runner.run()
         manifest.settings.update(opts.cost_settings())
-        writer = BundleWriter(opts.out / run_id, manifest)
         meter = PowerMeter(
             prepared.power or select_sensor("none", selected_by="auto"),
             rate_hz=opts.power_hz,
@@ -133,7 +242,8 @@ def execute_run(
         )
         try:
             meter.start(writer)
-            return Runner(prepared.suite, backend, writer, settings, meter.wrap(on_progress)).run()
+            runner.on_progress = meter.wrap(on_progress)
+            return runner.run()
         finally:
             meter.stop(writer)
     finally:

@@ -1,13 +1,16 @@
 """The run loop: warmup → repetitions → one ``Record`` per request, appended to the bundle as it ends.
 
 Tasks run in suite order, each task's repetitions back to back (so a task's energy window is
-contiguous). The runner never prints: progress leaves through ``on_progress`` and the CLI draws it.
+contiguous), with an optional ``--cooldown`` pause between tasks. Which requests a task runs comes from
+``bench.schedule`` (fixed repetitions or ``--min-time``; on ``--resume`` only the slots still missing).
+The runner never prints: progress leaves through ``on_progress`` and the CLI draws it.
 A failing request becomes an ``error`` record and the run goes on; Ctrl-C writes the in-flight request
 as ``cancelled``, marks the manifest incomplete and raises ``RunInterrupted`` (the CLI exits 130).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -15,7 +18,7 @@ import resource
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +31,9 @@ from bench.devices import DeviceProfile, host_facts
 from bench.errors import BenchError
 from bench.metrics import derive_timing
 from bench.models import ResolvedModel
+from bench.schedule import SchedulePolicy, TaskSchedule
 from bench.schema import Manifest, Record
-from bench.store import BundleWriter
+from bench.store import BundleWriter, effective_records
 from bench.suite import PromptSuite, Task
 
 __all__ = ["ProgressEvent", "RunInterrupted", "RunOutcome", "RunSettings", "Runner", "new_run_id", "utc_now"]
@@ -48,13 +52,15 @@ class RunSettings:
     repetitions: int = 3
     warmup: int = 1
     no_text: bool = False
+    min_time_s: float | None = None  # keep repeating a task until its measured requests add up to this
+    cooldown_s: float = 0.0  # pause between tasks (thermal recovery)
 
 
 @dataclass(frozen=True, slots=True)
 class ProgressEvent:
     """What the CLI needs to draw progress. ``kind`` says which moment this is."""
 
-    kind: Literal["request_start", "tokens", "request_end"]
+    kind: Literal["request_start", "tokens", "request_end", "cooldown"]
     task_index: int
     n_tasks: int
     task_id: str
@@ -140,6 +146,8 @@ def build_manifest(
             "repetitions": settings.repetitions,
             "warmup": settings.warmup,
             "no_text": settings.no_text,
+            "min_time_s": settings.min_time_s,
+            "cooldown_s": settings.cooldown_s,
         },
     )
 
@@ -154,25 +162,46 @@ class Runner:
         writer: BundleWriter,
         settings: RunSettings,
         on_progress: Callable[[ProgressEvent], None] | None = None,
+        *,
+        prior: Sequence[Record] = (),
+        before_finish: Callable[[Manifest], None] | None = None,
     ) -> None:
+        """``prior``: the records already in the bundle (``--resume``); only missing slots run.
+        ``before_finish``: called with the manifest just before its final write (end-of-run hygiene)."""
         self.suite = suite
         self.backend = backend
         self.writer = writer
         self.settings = settings
         self.on_progress = on_progress
+        self.prior = list(prior)
+        self.before_finish = before_finish
         self.anchor_ns = writer.manifest.anchor_perf_ns
         self.run_id = writer.manifest.run_id
+        self.session_warmup: dict[str, Any] | None = None
+        policy = SchedulePolicy(settings.repetitions, settings.warmup, settings.min_time_s)
+        self._schedules = [
+            TaskSchedule(policy, (r for r in self.prior if r.task_id == t.id)) for t in suite.tasks
+        ]
         self._done = 0
-        self._total = len(suite.tasks) * (settings.warmup + settings.repetitions)
+        self._total = sum(s.planned_remaining for s in self._schedules)
 
     def run(self) -> RunOutcome:
         outcome = RunOutcome(run_dir=self.writer.run_dir, manifest=self.writer.manifest)
+        ran_a_task = False
         try:
-            for index, task in enumerate(self.suite.tasks):
-                plan = [(w, True) for w in range(self.settings.warmup)]
-                plan += [(r, False) for r in range(self.settings.repetitions)]
-                for repetition, warmup in plan:
-                    outcome.records.append(self._one(index, task, repetition, warmup))
+            for index, (task, schedule) in enumerate(zip(self.suite.tasks, self._schedules, strict=True)):
+                started_task = False
+                for slot in schedule:
+                    if not started_task:
+                        started_task = True
+                        if ran_a_task and self.settings.cooldown_s > 0:
+                            self._cooldown(index, task)
+                        if not ran_a_task and self.prior and not slot.warmup:
+                            self._warm_up_session(task)
+                        ran_a_task = True
+                    rec = self._one(index, task, slot.repetition, slot.warmup)
+                    schedule.add(rec)
+                    outcome.records.append(rec)
         except KeyboardInterrupt:
             self._finish(outcome, interrupted=True)
             raise RunInterrupted(self.writer.run_dir) from None
@@ -210,18 +239,60 @@ class Runner:
         self._finish(outcome, interrupted=False)
         return outcome
 
+    def _cooldown(self, index: int, task: Task) -> None:
+        """Let the device cool between tasks; Ctrl-C during the pause stops the run like anywhere else."""
+        self._emit(
+            ProgressEvent(
+                kind="cooldown",
+                task_index=index,
+                n_tasks=len(self.suite.tasks),
+                task_id=task.id,
+                repetition=0,
+                warmup=False,
+                done_requests=self._done,
+                total_requests=self._total,
+                elapsed_ns=int(self.settings.cooldown_s * 1e9),
+            )
+        )
+        time.sleep(self.settings.cooldown_s)
+
+    def _warm_up_session(self, task: Task) -> None:
+        """A resumed run starts in a fresh process with cold caches: before its first *measured* request,
+        run the task's warmups again, unrecorded (the bundle already holds this slot's warmup records);
+        the manifest's resume entry says so."""
+        if self.settings.warmup <= 0:
+            return
+        for _ in range(self.settings.warmup):
+            try:
+                self.backend.generate(task)
+            except BenchError:
+                raise
+            except Exception:  # a failed warmup is not a result; the measured request will show it
+                continue
+        self.session_warmup = {"task_id": task.id, "requests": self.settings.warmup}
+
     def _finish(self, outcome: RunOutcome, *, interrupted: bool, complete: bool | None = None) -> None:
         m = self.writer.manifest
         m.finished_utc = utc_now()
         m.interrupted = interrupted
         m.complete = (not interrupted) if complete is None else complete
+        every = effective_records([*self.prior, *outcome.records])
         m.counts = {
-            "records": len(outcome.records),
-            "measured": sum(1 for r in outcome.records if not r.warmup),
-            "errors": sum(1 for r in outcome.records if r.status != "ok"),
+            "records": len(every),
+            "measured": sum(1 for r in every if not r.warmup),
+            "errors": sum(1 for r in every if r.status != "ok"),
         }
-        self.writer.write_manifest()
-        self.writer.close()
+        if self.before_finish is not None:
+            # end-of-run extras (hygiene) must never cost the manifest its final write
+            with contextlib.suppress(Exception, KeyboardInterrupt):
+                self.before_finish(m)
+        try:
+            self.writer.write_manifest()
+        except OSError:
+            if m.complete:  # a run that finished must say so; one already failing keeps its first error
+                raise
+        finally:
+            self.writer.close()
 
     def _emit(self, event: ProgressEvent) -> None:
         if self.on_progress is not None:
@@ -238,6 +309,8 @@ class Runner:
             done_requests=self._done,
             total_requests=self._total,
         )
+        self._total = max(self._total, self._done + 1)  # --min-time adds requests beyond the plan
+        base = replace(base, total_requests=self._total)
         self._emit(base)
 
         def progress(tokens: int, elapsed_ns: int) -> None:

@@ -98,3 +98,7 @@ class Manifest(BaseModel):
     settings: dict[str, Any]
     power: dict[str, Any] | None = None
     counts: dict[str, int] = Field(default_factory=dict)
+    # machine state at start and end of the run (bench/hygiene.py): {"start": {...}, "end": {...}}
+    hygiene: dict[str, Any] | None = None
+    # one entry per `infercost run --resume` session that continued this bundle (bench/resume.py)
+    resumes: list[dict[str, Any]] = Field(default_factory=list)

@@ -5,12 +5,20 @@ record is one JSON line, written and flushed as the request ends, so a crash or 
 that finished. The manifest is rewritten atomically (temp file + rename) at start and at end; a bundle
 whose manifest says ``complete: false`` was interrupted.
 
+A bundle directory never exists without its manifest: it is assembled as ``.<run_id>.partial`` and
+renamed into place once the manifest is written, so a ``kill -9`` at any moment leaves either no bundle
+or one that loads. A resumed run (``--resume``) reopens the bundle for appending after cutting off a
+torn last line, so the line it writes next cannot turn that fragment into a corrupt middle line. A record
+cut short by Ctrl-C (``cancelled``) and run again on resume is *superseded*: readers see each request
+slot (task, repetition, warmup) once, the file keeps both lines.
+
 Reading refuses schema versions it does not know, with what to do; a torn *last* line (a run killed
 mid-write) is dropped with a warning, while a corrupt line anywhere else is an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -22,7 +30,7 @@ from typing import IO, Any
 import pandas as pd
 from pydantic import ValidationError
 
-from bench.errors import BundleError, UsageError
+from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.schema import SCHEMA_VERSION, Manifest, Record
 
 __all__ = [
@@ -30,6 +38,8 @@ __all__ = [
     "Bundle",
     "BundleWriter",
     "check_writable",
+    "effective_records",
+    "estimate_bundle_bytes",
     "read_bundle",
     "records_frame",
     "resolve_bundle",
@@ -40,8 +50,24 @@ MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 
 
-def check_writable(root: Path) -> None:
-    """Fail before the run, not after it, when results could not be saved."""
+# What one record costs on disk: ~1.5 KiB of fields, plus per generated token a float in ``itl_ms`` and a
+# few bytes of escaped text (measured: the default suite's records average 1.1 KiB + 14 B/token).
+RECORD_BASE_BYTES = 2048
+RECORD_BYTES_PER_TOKEN = 24
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def estimate_bundle_bytes(n_requests: int, max_tokens_per_request: int) -> int:
+    """A generous upper estimate of the records a run will write (every request at its token limit)."""
+    return n_requests * (RECORD_BASE_BYTES + RECORD_BYTES_PER_TOKEN * max_tokens_per_request)
+
+
+def check_writable(root: Path, need_bytes: int = 0) -> None:
+    """Fail before the run, not after it, when results could not be saved.
+
+    ``need_bytes`` is the estimated size of the records (``estimate_bundle_bytes``); the run needs twice
+    that plus ``MIN_FREE_BYTES`` free, since other programs write to the same disk while it runs.
+    """
     try:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
@@ -52,9 +78,12 @@ def check_writable(root: Path) -> None:
             fix="choose another with --out DIR",
         ) from None
     free = _free_bytes(root)
-    if free is not None and free < 16 * 2**20:
+    want = 2 * need_bytes + MIN_FREE_BYTES
+    if free is not None and free < want:
         raise UsageError(
-            f"{root}: only {free // 2**20} MiB free; results need space", fix="free disk or use --out"
+            f"{root}: only {free / 2**20:.1f} MiB free; this run needs about {want / 2**20:.1f} MiB "
+            "(its records at their token limits, twice over, plus 16 MiB)",
+            fix="free disk space or choose another disk with --out DIR",
         )
 
 
@@ -77,28 +106,91 @@ def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 class BundleWriter:
-    """Owns one bundle directory while a run writes it."""
+    """Owns one bundle directory while a run writes it.
+
+    ``append=False`` creates a new bundle (the directory must not exist); ``append=True`` reopens an
+    existing one for a resumed run.
+    """
 
     def __init__(self, run_dir: Path, manifest: Manifest, *, append: bool = False) -> None:
         self.run_dir = run_dir
         self.manifest = manifest
-        run_dir.mkdir(parents=True, exist_ok=append)
-        self.write_manifest()
-        self._records: IO[str] = (run_dir / RECORDS).open("a", encoding="utf-8")
+        self.repaired_bytes = 0
+        if append:
+            if not (run_dir / MANIFEST).is_file():
+                raise BundleError(f"{run_dir}: not a result bundle (no {MANIFEST})")
+            for stale in run_dir.glob(f".{MANIFEST}.*.tmp"):
+                stale.unlink(missing_ok=True)
+            self.repaired_bytes = _cut_torn_tail(run_dir / RECORDS)
+            self.write_manifest()
+        else:
+            self._create()
+        try:
+            self._records: IO[str] = (run_dir / RECORDS).open("a", encoding="utf-8")
+        except OSError as exc:
+            raise BundleError(f"{run_dir / RECORDS}: cannot open for writing: {exc.strerror}") from None
+
+    def _create(self) -> None:
+        """Write the manifest into a hidden directory, then rename it into place: never a bundle without
+        a manifest, whenever the process dies."""
+        if self.run_dir.exists():
+            raise BundleError(f"{self.run_dir}: already exists; a new run never writes into an old bundle")
+        partial = self.run_dir.with_name(f".{self.run_dir.name}.partial")
+        partial.mkdir(parents=True)
+        _atomic_write_json(partial / MANIFEST, self.manifest.model_dump(mode="json"))
+        os.replace(partial, self.run_dir)
 
     def write_manifest(self) -> None:
         _atomic_write_json(self.run_dir / MANIFEST, self.manifest.model_dump(mode="json"))
 
     def append(self, record: Record) -> None:
         """One line per request, flushed at once: a kill -9 after this returns loses nothing."""
-        self._records.write(record.model_dump_json(exclude_none=False) + "\n")
-        self._records.flush()
+        try:
+            self._records.write(record.model_dump_json(exclude_none=False) + "\n")
+            self._records.flush()
+        except OSError as exc:
+            raise EnvironmentNotReady(
+                f"{self.run_dir / RECORDS}: cannot write a record ({exc.strerror or exc}); "
+                "the records before it are kept",
+                fix=f"free disk space, then continue with: infercost run --resume {self.run_dir}",
+            ) from None
 
     def close(self) -> None:
         if not self._records.closed:
-            self._records.flush()
-            os.fsync(self._records.fileno())
-            self._records.close()
+            with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run
+                self._records.flush()
+                os.fsync(self._records.fileno())
+            with contextlib.suppress(OSError):
+                self._records.close()
+
+
+def _cut_torn_tail(file: Path) -> int:
+    """Truncate a records file after its last newline (a line torn by a kill); returns bytes removed."""
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with file.open("rb+") as f:
+        chunk = 1 << 16
+        pos = size
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            block = f.read(pos - start)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        if keep < size:
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    return size - keep
 
 
 @dataclass
@@ -112,6 +204,16 @@ class Bundle:
 
     def frame(self) -> pd.DataFrame:
         return records_frame(self.records)
+
+
+def _slot(r: Record) -> tuple[str, int, bool]:
+    return (r.task_id, r.repetition, r.warmup)
+
+
+def effective_records(records: list[Record]) -> list[Record]:
+    """Records without the ``cancelled`` ones whose slot a resumed run filled later (file order kept)."""
+    filled = {_slot(r) for r in records if r.status != "cancelled"}
+    return [r for r in records if r.status != "cancelled" or _slot(r) not in filled]
 
 
 def records_frame(records: list[Record]) -> pd.DataFrame:
@@ -142,6 +244,8 @@ def _read_manifest(path: Path) -> Manifest:
         raise BundleError(f"{file}: cannot read: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"{file}: corrupt manifest (not JSON: {exc})") from None
+    except RecursionError:
+        raise BundleError(f"{file}: corrupt manifest (nested too deeply to be a manifest)") from None
     if not isinstance(data, dict):
         raise BundleError(f"{file}: corrupt manifest (not a JSON object)")
     version = data.get("schema_version")
@@ -195,7 +299,7 @@ def read_bundle(ref: str | Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> Bundle:
             # parsed and validated in one pass by pydantic-core: 2.5x faster than json.loads + validate,
             # which is most of the time a 100,000-record report takes
             records.append(Record.model_validate_json(line))
-        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
+        except (ValueError, UnicodeDecodeError, ValidationError, RecursionError) as exc:
             torn = i == last_index and not raw.endswith(b"\n")
             if torn:
                 msg = f"{file}: dropped a torn last line (the run was killed while writing it)"
@@ -206,4 +310,4 @@ def read_bundle(ref: str | Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> Bundle:
             raise BundleError(
                 f"{file}: line {i + 1} is corrupt ({reason}); fix or remove that line"
             ) from None
-    return Bundle(path=path, manifest=manifest, records=records, warnings=notes)
+    return Bundle(path=path, manifest=manifest, records=effective_records(records), warnings=notes)

@@ -190,6 +190,8 @@ def _read_jsonl(path: Path) -> dict[str, Any]:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SuiteError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise SuiteError(f"{path}: line {lineno}: nested too deeply to be a task") from None
         if isinstance(obj, dict) and set(obj) == {"suite"} and isinstance(obj["suite"], dict):
             if tasks:
                 raise SuiteError(f"{path}: line {lineno}: the suite header must be the first line")

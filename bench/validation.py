@@ -21,7 +21,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["describe_validation_error", "read_text_file", "read_toml"]
+__all__ = ["describe_validation_error", "one_line", "read_text_file", "read_toml"]
+
+
+def one_line(text: str) -> str:
+    """Messages are one line: control characters from user data (a key or id with a newline) are escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def read_text_file(path: Path, error: type[BenchError], what: str) -> str:
@@ -51,9 +58,9 @@ def read_toml(path: Path, error: type[BenchError], what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: TOML syntax error: {exc}") from None
+        raise error(one_line(f"{path}: TOML syntax error: {exc}")) from None
     except (ValueError, RecursionError, OverflowError) as exc:  # e.g. out-of-range dates or numbers
-        raise error(f"{path}: TOML value error: {exc}") from None
+        raise error(one_line(f"{path}: TOML value error: {exc}")) from None
 
 
 def _loc_label(loc: Sequence[int | str], data: Any) -> str:
@@ -145,4 +152,4 @@ def describe_validation_error(
     extra = len(exc.errors()) - 1
     if extra > 0:
         text += f" [and {extra} more problem{'s' if extra > 1 else ''}]"
-    return text
+    return one_line(text)

@@ -120,3 +120,9 @@ def test_python_test_child_runs_in_an_empty_temp_dir(tmp_path, monkeypatch) -> N
     (tmp_path / "secret.txt").write_text("x")
     spec = {"type": "python-test", "asserts": "import os\nassert 'secret.txt' not in os.listdir('.')\n"}
     assert evaluate(check(**spec), "pass").passed is True
+
+
+def test_json_check_with_unresolvable_ref_fails_instead_of_crashing() -> None:
+    spec = check(type="json", schema={"$ref": "https://example.invalid/nowhere.json"})
+    result = evaluate(spec, '{"a": 1}')
+    assert result.passed is False and "could not be applied" in result.detail

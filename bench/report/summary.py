@@ -1,7 +1,8 @@
 """Records → the after-run summary: per category and overall, plus llama-bench rows for shapes suites.
 
 Pure data in, plain JSON-able dicts out; the CLI renders them (terminal table or ``--json``).
-Warmup records are excluded from every statistic.
+Warmup records are excluded from every statistic. ``warnings`` carries the variability warnings
+(``bench.variability``), each with its remedy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bench.pricing import cost_section
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.roofline import roofline
 from bench.schema import Manifest, Record
+from bench.variability import run_warnings
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
 
@@ -46,7 +48,7 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
     ttft = stats.clean([r.ttft_ms for r in ok])
     e2e = stats.clean([r.e2e_ms for r in ok])
     itl = np.fromiter(chain.from_iterable(r.itl_ms for r in ok), dtype=float)
-    decode_ci = stats.bootstrap_ci(decode) if intervals else None
+    decode_ci = stats.mean_ci(decode) if intervals else None
     costs = [r.cost_usd for r in measured if r.cost_usd is not None]
     energies = [r.energy_j for r in measured if r.energy_j is not None]
     cost_total = float(sum(costs)) if costs else None
@@ -159,4 +161,5 @@ def summarize(
         out["shapes"] = llama_bench_rows(records, manifest)
     out["cost"] = cost_section(records, manifest, options)
     out["roofline"] = roofline(records, manifest, options)
+    out["warnings"] = [w.as_dict() for w in run_warnings(records, manifest)]
     return out
