@@ -158,7 +158,7 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     try:
         suite_path = resolve_suite_path(options.suite)
         suite = load_suite(suite_path)
-        device = load_device(options.device)
+        device = load_device(options.device, power_mode=options.power_mode)
         model = None
         if device.backend == "llama_cpp":
             model = resolve_model(options.model or DEFAULT_MODEL)
@@ -234,7 +234,7 @@ def execute_run(
             # session's requests get no energy (a new sensor session would restart its counter mid-trace).
             manifest.resumes[-1]["power"] = "not sampled in a resumed session: its requests have no energy"
             return runner.run()
-        manifest.settings.update(opts.cost_settings())
+        manifest.settings.update({**opts.cost_settings(), "power_mode": opts.power_mode})
         meter = PowerMeter(
             prepared.power or select_sensor("none", selected_by="auto"),
             rate_hz=opts.power_hz,

@@ -353,7 +353,17 @@ def test_gpu_offload_puts_the_gpu_sensor_before_rapl(tmp_path: Path, monkeypatch
         assert sel.sensor is not None and sel.sensor.name == want and sel.selected_by == "auto"
         sel.sensor.close()
     cloud = DeviceProfile.model_validate(
-        {"name": "api", "kind": "cloud", "backend": "openai_http", "base_url": "http://x", "model": "m"}
+        {
+            "name": "api",
+            "kind": "cloud",
+            "backend": "openai_http",
+            "base_url": "http://x",
+            "model": "m",
+            "input_usd_per_mtok": 0.15,
+            "output_usd_per_mtok": 0.6,
+            "as_of": "2026-08-05",
+            "source": "test",
+        }
     )
     assert registry.select_for_device("rapl", cloud, rate_hz=100, idle_s=1).sensor is None
     with pytest.raises(UsageError, match="--power-hz"):

@@ -117,7 +117,9 @@ def killed_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
     suite = tmp / "suite.toml"
     suite.write_text(MINI.read_text())
     device = tmp / "dev.toml"
-    device.write_text('name = "test box"\nprice_usd = 500\nlifetime_years = 3\nutilization = 0.5\n')
+    device.write_text(
+        'name = "test box"\nprice_usd = 500\nlifetime_years = 3\nutilization = 0.5\nas_of = 2026-11-26\nsource = "test"\n'
+    )
     run_dir = full_run(tmp, "-r", "1", "-w", "0", "--device", str(device), suite=suite)
     as_if_killed(run_dir, keep=1)
     return run_dir, suite, device
