@@ -18,6 +18,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bench.errors import ProfileError
+from bench.http_settings import HttpSettings, check_base_url
 from bench.validation import describe_validation_error, read_toml
 
 __all__ = [
@@ -80,6 +81,7 @@ class DeviceProfile(BaseModel):
     as_of: dt.date | None = None
     source: str | None = None
     llama_cpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     # where the profile came from ("auto" for the built-in one); not part of the file
     origin: str = Field(default="auto", exclude=True)
 
@@ -89,6 +91,8 @@ class DeviceProfile(BaseModel):
             raise ValueError('an openai_http profile needs base_url and model (e.g. model = "gpt-4o-mini")')
         if self.kind == "cloud" and self.backend != "openai_http":
             raise ValueError('a cloud profile runs over HTTP: set backend = "openai_http"')
+        if self.base_url is not None:
+            check_base_url(self.base_url)
         return self
 
     def public_dict(self) -> dict[str, Any]:
