@@ -39,6 +39,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="infercost",
@@ -65,6 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("reports/runs"), help="runs root (reports/runs)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     run.add_argument("--no-text", action="store_true", help="keep prompts and outputs out of the bundle")
+    http = run.add_argument_group("endpoints (openai_http devices)")
+    http.add_argument("--base-url", default=None, help="point the endpoint profile at another address")
+    http.add_argument(
+        "--cache-bust",
+        action="store_true",
+        help="a unique deterministic prefix per request (defeats KV reuse)",
+    )
+    http.add_argument("--seed", type=_positive_int, default=None, help="run seed (cache-bust nonces, --rate)")
+    http.add_argument(
+        "--concurrency", "-c", type=_positive_int, default=1, help="closed loop: N requests in flight (1)"
+    )
+    http.add_argument("--rate", type=_positive_float, default=None, help="open loop: Poisson arrivals per s")
+    http.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="goodput: TTFT objective")
+    http.add_argument("--slo-tpot-ms", type=_positive_float, default=None, help="goodput: TPOT objective")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
@@ -98,6 +122,7 @@ class _ProgressView:
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.enrich import enrich
+    from bench.load import TrafficOptions
     from bench.orchestrate import RunOptions, execute_run, prepare_run
     from bench.report.summary import summarize
     from bench.store import read_bundle
@@ -112,6 +137,10 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         out=args.out,
         no_text=args.no_text,
         command=["infercost", *argv],
+        base_url=args.base_url,
+        cache_bust=args.cache_bust,
+        seed=args.seed,
+        traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
     )
     prepared = prepare_run(options)
     progress = Progress(
@@ -148,6 +177,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     else:
         out.print(_summary_table(summary))
     o = summary["overall"]
+    if o.get("request_throughput_rps") is not None and (o["n"] > 1 or o.get("goodput_rps") is not None):
+        line = ", ".join(
+            f"{FIELDS[k].format(o[k])} {FIELDS[k].label}"
+            for k in ("request_throughput_rps", "output_tps_total", "goodput_rps", "slo_attainment")
+            if o.get(k) is not None
+        )
+        out.print(f"throughput: {line} (over {o['window_s']:.1f} s)")
     passed = f"{o['passed']}/{o['checked']} passed" if o["checked"] else "no checks"
     out.print(f"{passed} · {o['n']} measured requests · bundle: {summary['run_dir']}")
 

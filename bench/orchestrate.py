@@ -7,14 +7,19 @@ pytest plugin can call it too.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.backends.base import Backend
+from bench.backends.openai_http import OpenAIHttpBackend
+from bench.cachebust import CacheBustingBackend
 from bench.devices import DeviceProfile, load_device
+from bench.endpoint import apply_endpoint_overrides
 from bench.errors import UsageError
+from bench.load import LoadRunner, TrafficOptions
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
 from bench.store import DEFAULT_RUNS_ROOT, BundleWriter, check_writable
@@ -34,6 +39,10 @@ class RunOptions:
     out: Path = DEFAULT_RUNS_ROOT
     no_text: bool = False
     command: list[str] = field(default_factory=list)
+    base_url: str | None = None  # --base-url: another address for an endpoint profile
+    cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
+    seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
+    traffic: TrafficOptions = field(default_factory=TrafficOptions)
 
 
 @dataclass
@@ -43,15 +52,25 @@ class PreparedRun:
     suite_path: Path
     device: DeviceProfile
     model: ResolvedModel | None
+    seed: int = 0
 
 
-def make_backend(device: DeviceProfile, model: ResolvedModel | None, threads: int | None) -> Backend:
+def make_backend(
+    device: DeviceProfile,
+    model: ResolvedModel | None,
+    threads: int | None,
+    *,
+    max_connections: int = 1,
+    seed: int | None = None,
+) -> Backend:
     """The backend a profile asks for."""
     if device.backend == "llama_cpp":
         from bench.backends.llama_cpp import LlamaCppBackend
 
         assert model is not None
         return LlamaCppBackend(model, device.llama_cpp, threads=threads)
+    if device.backend == "openai_http":
+        return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
     raise UsageError(
         f"device '{device.name}': backend '{device.backend}' is not available in this version of infercost"
     )
@@ -67,12 +86,16 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         raise UsageError(f"--threads {options.threads}: must be at least 1")
     suite_path = resolve_suite_path(options.suite)
     suite = load_suite(suite_path)
-    device = load_device(options.device)
+    device = apply_endpoint_overrides(load_device(options.device), options.base_url, options.model)
+    options.traffic.validate(device)
     model = None
     if device.backend == "llama_cpp":
         model = resolve_model(options.model or DEFAULT_MODEL)
     check_writable(options.out)
-    return PreparedRun(options=options, suite=suite, suite_path=suite_path, device=device, model=model)
+    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
+    return PreparedRun(
+        options=options, suite=suite, suite_path=suite_path, device=device, model=model, seed=seed
+    )
 
 
 def execute_run(
@@ -80,9 +103,22 @@ def execute_run(
 ) -> RunOutcome:
     """Load the backend, write the bundle as the run goes, and return the outcome."""
     opts = prepared.options
-    backend = make_backend(prepared.device, prepared.model, opts.threads)
+    traffic = opts.traffic
+    backend = make_backend(
+        prepared.device,
+        prepared.model,
+        opts.threads,
+        max_connections=traffic.max_connections,
+        seed=prepared.seed,
+    )
+    if opts.cache_bust and not traffic.is_load:  # under load, bench.load applies the same prefixes
+        backend = CacheBustingBackend(backend, prepared.seed)
     try:
         backend_facts = backend.load()
+        if opts.cache_bust or traffic.is_load:  # runs that differ in these are never pooled
+            backend_facts.setdefault("settings", {}).update(
+                cache_bust=opts.cache_bust, load=traffic.manifest()
+            )
         settings = RunSettings(repetitions=opts.repetitions, warmup=opts.warmup, no_text=opts.no_text)
         label = prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
         run_id = new_run_id(label, prepared.suite.name)
@@ -97,7 +133,20 @@ def execute_run(
             settings=settings,
             command=opts.command,
         )
+        manifest.settings.update(seed=prepared.seed, cache_bust=opts.cache_bust, **traffic.manifest())
         writer = BundleWriter(opts.out / run_id, manifest)
+        if traffic.is_load:
+            assert isinstance(backend, OpenAIHttpBackend)  # TrafficOptions.validate guarantees it
+            return LoadRunner(
+                prepared.suite,
+                backend,
+                writer,
+                settings,
+                on_progress,
+                traffic=traffic,
+                seed=prepared.seed,
+                cache_bust=opts.cache_bust,
+            ).run()
         return Runner(prepared.suite, backend, writer, settings, on_progress).run()
     finally:
         backend.close()

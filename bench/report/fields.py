@@ -56,6 +56,11 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("usd_per_mtok_out",        "$/1M out",      "USD",      False, "total cost per million completion tokens",              "{:.4f}"),
     ("energy_per_task_j",       "J/task",        "J",        False, "mean gross energy of one request",                      "{:.2f}"),
     ("j_per_token",             "J/tok",         "J",        False, "total gross energy / completion tokens",                "{:.3f}"),
+    ("window_s",                "window",        "s",        None,  "first measured dispatch to last measured stream end",   "{:.2f}"),
+    ("request_throughput_rps",  "req/s",         "req/s",    True,  "successful requests per second of the measured window", "{:.2f}"),
+    ("output_tps_total",        "out tok/s Σ",   "tok/s",    True,  "completion tokens of all streams per second of window", "{:.1f}"),
+    ("goodput_rps",             "goodput",       "req/s",    True,  "requests meeting every --slo-* objective, per second",  "{:.2f}"),
+    ("slo_attainment",          "SLO met",       "fraction", True,  "share of measured requests meeting every objective",    "{:.0%}"),
 ]
 # fmt: on
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench import stats
+from bench.report.throughput import throughput_metrics
 from bench.schema import Manifest, Record
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
@@ -128,7 +129,12 @@ def summarize(records: Sequence[Record], manifest: Manifest, run_dir: str | None
         "model": (manifest.model or {}).get("file_name") or manifest.backend.get("model"),
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.get("prompt_format"),
-        "overall": group_metrics(records),
+        "overall": {
+            **group_metrics(records),
+            **throughput_metrics(
+                records, manifest.settings.get("slo_ttft_ms"), manifest.settings.get("slo_tpot_ms")
+            ),
+        },
         "by_category": {c: group_metrics([r for r in records if r.category == c]) for c in categories},
     }
     if manifest.suite.get("is_shapes"):

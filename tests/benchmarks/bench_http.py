@@ -1,0 +1,276 @@
+"""Figures for the HTTP backend (issue: "Cloud and server backend: any OpenAI-compatible API over httpx").
+
+1. Client throughput: against tests/servers/fake_openai.py streaming pre-built chunks as fast as it can
+   (server pinned to one CPU, client to another), chunks the client parses per second of wall time and
+   per CPU-second of the client process (goal: >= 20,000 on one core).
+2. Client TTFT overhead on loopback: client TTFT minus the server's own time to first byte (request body
+   read → first response byte written), both on CLOCK_MONOTONIC (Linux perf_counter_ns and
+   monotonic_ns share it), median over sequential requests (goal: <= 1 ms). Split into the send side
+   (client dispatch → server has the body) and the receive side (server writes → client has content).
+   Also: the same TTFT with ``generate()`` (one ``run_until_complete`` per request, as the sequential
+   runner calls it) and with ``agenerate()`` inside one running loop, to show the loop costs nothing.
+3. Open-loop accuracy: ``--rate 50`` through ``execute_run`` (the CLI's own path) against the fast server;
+   actual dispatch minus the seeded Poisson schedule, p50/p99/max (goal: p99 <= 5 ms).
+4. Decode rates side by side: the default suite in-process and through ``python -m llama_cpp.server``
+   (same model, 2 threads, cache-bust, same seed), mean decode tok/s and their ratio (goal: within 10%).
+   Skipped with --skip-server.
+
+Timing figures on a shared 2-core VM are noisy; rerun on a quiet machine before quoting them.
+
+    python tests/benchmarks/bench_http.py [--chunks 20000] [--requests 300] [--rate-requests 500]
+                                          [--skip-server] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from bench.backends.openai_http import OpenAIHttpBackend  # noqa: E402
+from bench.devices import DeviceProfile, host_facts  # noqa: E402
+from bench.http_settings import HttpSettings  # noqa: E402
+from bench.load import TrafficOptions  # noqa: E402
+from bench.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
+from bench.store import read_bundle  # noqa: E402
+from bench.suite import Task  # noqa: E402
+from tests.http_fixtures import free_port  # noqa: E402
+
+CLIENT_CPU, SERVER_CPU = 0, 1
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, round(q / 100 * (len(s) - 1))))]
+
+
+def start(cmd: list[str], url: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server did not start: {cmd}")
+
+
+def task(scenario: str, max_tokens: int) -> Task:
+    return Task.model_validate(
+        {
+            "id": "t",
+            "messages": [{"role": "user", "content": f"scenario={scenario}"}],
+            "max_tokens": max_tokens,
+            "check": {"type": "none"},
+        }
+    )
+
+
+def fake_backend(base: str) -> OpenAIHttpBackend:
+    device = DeviceProfile(
+        name="fake", backend="openai_http", base_url=base, model="fake-model", http=HttpSettings()
+    )
+    backend = OpenAIHttpBackend(device)
+    backend.load()
+    return backend
+
+
+def client_throughput(base: str, n_chunks: int, rounds: int) -> dict[str, Any]:
+    backend = fake_backend(base)
+    t = task(f"fast:{n_chunks}", n_chunks)
+    backend.generate(t)  # warm the connection and the server's pre-built frames
+    per_wall, per_cpu = [], []
+    for _ in range(rounds):
+        cpu0 = time.process_time()
+        g = backend.generate(t)
+        cpu = time.process_time() - cpu0
+        wall = (g.t_end_ns - g.t_dispatch_ns) / 1e9
+        assert len(g.content_ns) == n_chunks, len(g.content_ns)
+        per_wall.append(n_chunks / wall)
+        per_cpu.append(n_chunks / cpu)
+    backend.close()
+    return {
+        "chunks_per_request": n_chunks,
+        "chunks_per_s_wall_median": statistics.median(per_wall),
+        "chunks_per_cpu_s_median": statistics.median(per_cpu),
+        "rounds": rounds,
+    }
+
+
+def ttft_overhead(base: str, n: int) -> dict[str, Any]:
+    backend = fake_backend(base)
+    t = task("fast:8", 8)
+    for _ in range(20):
+        backend.generate(t)
+    httpx.get(f"{base}/_stamps")  # (stamps accumulate; take the tail below)
+    gens = [backend.generate(t) for _ in range(n)]
+
+    async def in_loop() -> list[Any]:
+        return [await backend.agenerate(t) for _ in range(n)]
+
+    gens_loop = backend.run(in_loop())
+    stamps = httpx.get(f"{base}/_stamps").json()[-2 * n :]
+    backend.close()
+    over, send, recv = [], [], []
+    for g, s in zip(gens, stamps[:n], strict=True):
+        client = g.content_ns[0] - g.t_dispatch_ns
+        server = s["first_byte_ns"] - s["recv_ns"]
+        over.append((client - server) / 1e6)
+        send.append((s["recv_ns"] - g.t_dispatch_ns) / 1e6)
+        recv.append((g.content_ns[0] - s["first_byte_ns"]) / 1e6)
+    ttft_sync = [(g.content_ns[0] - g.t_dispatch_ns) / 1e6 for g in gens]
+    ttft_loop = [(g.content_ns[0] - g.t_dispatch_ns) / 1e6 for g in gens_loop]
+    return {
+        "requests": n,
+        "overhead_ms_median": statistics.median(over),
+        "overhead_ms_p90": pct(over, 90),
+        "send_side_ms_median": statistics.median(send),
+        "receive_side_ms_median": statistics.median(recv),
+        "ttft_ms_median_generate": statistics.median(ttft_sync),
+        "ttft_ms_median_agenerate_in_one_loop": statistics.median(ttft_loop),
+    }
+
+
+def open_loop(base: str, n: int, rate: float, out: Path) -> dict[str, Any]:
+    suite = out / "fast.toml"
+    suite.write_text(
+        'name = "fast"\n[[tasks]]\nid = "fast"\nmax_tokens = 64\n'
+        'messages = [{ role = "user", content = "scenario=fast:64" }]\ncheck = { type = "none" }\n'
+    )
+    device = out / "fake.toml"
+    device.write_text(f'name = "fake"\nbackend = "openai_http"\nbase_url = "{base}"\nmodel = "fake-model"\n')
+    opts = RunOptions(
+        device=str(device),
+        suite=str(suite),
+        repetitions=n,
+        warmup=0,
+        out=out / "runs",
+        seed=1,
+        traffic=TrafficOptions(rate=rate),
+    )
+    outcome = execute_run(prepare_run(opts))
+    recs = read_bundle(outcome.run_dir).records
+    dev = [(r.start_ns - r.scheduled_ns) / 1e6 for r in recs if r.scheduled_ns is not None]
+    span = (max(r.scheduled_ns or 0 for r in recs) - min(r.scheduled_ns or 0 for r in recs)) / 1e9
+    return {
+        "rate_rps": rate,
+        "requests": len(dev),
+        "errors": sum(r.status != "ok" for r in recs),
+        "achieved_arrivals_per_s": (len(dev) - 1) / span,
+        "deviation_ms_p50": pct(dev, 50),
+        "deviation_ms_p99": pct(dev, 99),
+        "deviation_ms_max": max(dev),
+        "deviation_ms_min": min(dev),
+    }
+
+
+def decode_side_by_side(out: Path) -> dict[str, Any]:
+    from bench.models import resolve_model
+
+    model = resolve_model("smollm2-135m")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/v1"
+    server = start(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model.path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+            "--interrupt_requests",
+            "False",
+        ],
+        f"{base}/models",
+    )
+    try:
+        local = out / "local.toml"
+        local.write_text('name = "in-process"\n[llama_cpp]\nflash_attn = false\nn_threads = 2\n')
+        results = {}
+        for label, dev, url in (("in_process", str(local), None), ("server", "local-server", base)):
+            opts = RunOptions(
+                device=dev, suite="default", repetitions=1, warmup=1, out=out / label,
+                base_url=url, cache_bust=True, seed=42,
+            )  # fmt: skip
+            outcome = execute_run(prepare_run(opts))
+            recs = [r for r in read_bundle(outcome.run_dir).records if not r.warmup and r.decode_tps]
+            results[label] = statistics.mean(r.decode_tps for r in recs if r.decode_tps)
+        return {
+            "decode_tps_in_process": results["in_process"],
+            "decode_tps_server": results["server"],
+            "ratio_server_over_in_process": results["server"] / results["in_process"],
+        }
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--chunks", type=int, default=20000)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--requests", type=int, default=300)
+    p.add_argument("--rate", type=float, default=50.0)
+    p.add_argument("--rate-requests", type=int, default=500)
+    p.add_argument("--skip-server", action="store_true")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+    cpus = os.cpu_count() or 1
+    pinned = cpus >= 2 and hasattr(os, "sched_setaffinity")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/v1"
+    cmd = [sys.executable, str(ROOT / "tests" / "servers" / "fake_openai.py"), "--port", str(port)]
+    if pinned:
+        cmd += ["--cpu", str(SERVER_CPU)]
+    fake = start(cmd, f"{base}/models")
+    if pinned:
+        os.sched_setaffinity(0, {CLIENT_CPU})
+    results: dict[str, Any] = {"host": host_facts(), "pinned": pinned, "load_avg": os.getloadavg()}
+    try:
+        results["client_throughput"] = client_throughput(base, args.chunks, args.rounds)
+        print(json.dumps(results["client_throughput"]), flush=True)
+        results["ttft_overhead"] = ttft_overhead(base, args.requests)
+        print(json.dumps(results["ttft_overhead"]), flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            results["open_loop"] = open_loop(base, args.rate_requests, args.rate, Path(tmp))
+        print(json.dumps(results["open_loop"]), flush=True)
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    if not args.skip_server:
+        if pinned:
+            os.sched_setaffinity(0, set(range(cpus)))
+        with tempfile.TemporaryDirectory() as tmp:
+            results["decode_side_by_side"] = decode_side_by_side(Path(tmp))
+        print(json.dumps(results["decode_side_by_side"]), flush=True)
+    results["load_avg_after"] = os.getloadavg()
+    asyncio.set_event_loop(None)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
