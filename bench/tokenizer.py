@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.errors import BackendError
 
-__all__ = ["PLAIN_STOP", "GgufTokenizer", "plain_transcript"]
+__all__ = ["PLAIN_STOP", "GgufTokenizer", "chat_formatter", "plain_transcript", "token_text", "tokenize"]
 
 PLAIN_STOP = "\nUser:"
 
@@ -31,6 +31,40 @@ def plain_transcript(messages: Sequence[dict[str, str]]) -> str:
         else:
             lines.append(f"{'User' if m['role'] == 'user' else 'Assistant'}: {m['content']}")
     return "\n".join(lines) + "\nAssistant:"
+
+
+def tokenize(ll: Any, vocab: Any, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+    """llama.cpp's tokenizer over a vocabulary handle (the in-process backend shares this)."""
+    data = text.encode("utf-8")
+    cap = len(data) + 16
+    buf = (ctypes.c_int32 * cap)()
+    n = ll.llama_tokenize(vocab, data, len(data), buf, cap, add_special, parse_special)
+    if n < 0:
+        cap = -n
+        buf = (ctypes.c_int32 * cap)()
+        n = ll.llama_tokenize(vocab, data, len(data), buf, cap, add_special, parse_special)
+    return list(buf[:n])
+
+
+def token_text(ll: Any, vocab: Any, token: int) -> str:
+    if token < 0:
+        return ""
+    raw = ll.llama_vocab_get_text(vocab, token)
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def chat_formatter(ll: Any, model: Any, vocab: Any) -> Any:
+    """The model's chat template as llama-cpp-python's Jinja2 formatter, or None for a base model."""
+    template = ll.llama_model_chat_template(model, None)
+    if not template:
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(
+        template=template.decode("utf-8", "replace"),
+        eos_token=token_text(ll, vocab, ll.llama_vocab_eos(vocab)),
+        bos_token=token_text(ll, vocab, ll.llama_vocab_bos(vocab)),
+    )
 
 
 class GgufTokenizer:
@@ -49,38 +83,14 @@ class GgufTokenizer:
         self._model = model
         self._vocab = ll.llama_model_get_vocab(model)
         self.path = path
-        template = ll.llama_model_chat_template(model, None)
-        self._formatter: Any = None
-        if template:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            self._formatter = Jinja2ChatFormatter(
-                template=template.decode("utf-8", "replace"),
-                eos_token=self._token_text(ll.llama_vocab_eos(self._vocab)),
-                bos_token=self._token_text(ll.llama_vocab_bos(self._vocab)),
-            )
+        self._formatter: Any = chat_formatter(ll, model, self._vocab)
 
     @property
     def has_chat_template(self) -> bool:
         return self._formatter is not None
 
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        raw = self._ll.llama_vocab_get_text(self._vocab, token)
-        return raw.decode("utf-8", "replace") if raw else ""
-
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
-        ll = self._ll
-        data = text.encode("utf-8")
-        cap = len(data) + 16
-        buf = (ctypes.c_int32 * cap)()
-        n = ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
-        if n < 0:
-            cap = -n
-            buf = (ctypes.c_int32 * cap)()
-            n = ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
-        return list(buf[:n])
+        return tokenize(self._ll, self._vocab, text, add_special=add_special, parse_special=parse_special)
 
     def count_text(self, text: str) -> int:
         """Tokens in a piece of generated text (no BOS, special tokens not parsed)."""

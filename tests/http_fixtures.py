@@ -56,6 +56,14 @@ def write_profile(
     return path
 
 
+def llama_server_command(model_path: Path, port: int) -> list[str]:
+    """``python -m llama_cpp.server`` as the tests and benchmarks start it (2 threads, no interruptions)."""
+    return [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
+        "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--interrupt_requests", "False",
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[ServerThread]:
     server = ServerThread()
@@ -71,23 +79,7 @@ def llama_server(smollm2) -> Iterator[str]:  # type: ignore[no-untyped-def]
     port = free_port()
     log = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(smollm2.path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-            "--interrupt_requests",
-            "False",
-        ],
+        llama_server_command(smollm2.path, port),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

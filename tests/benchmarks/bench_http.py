@@ -47,7 +47,7 @@ from bench.load import TrafficOptions  # noqa: E402
 from bench.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
 from bench.store import read_bundle  # noqa: E402
 from bench.suite import Task  # noqa: E402
-from tests.http_fixtures import free_port  # noqa: E402
+from tests.http_fixtures import free_port, llama_server_command  # noqa: E402
 
 CLIENT_CPU, SERVER_CPU = 0, 1
 
@@ -186,23 +186,7 @@ def decode_side_by_side(out: Path) -> dict[str, Any]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
     server = start(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model.path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-            "--interrupt_requests",
-            "False",
-        ],
+        llama_server_command(model.path, port),
         f"{base}/models",
     )
     try:
