@@ -247,6 +247,7 @@ class OpenAIHttpBackend:
         ids: list[str] | None = None
         if mode == "models":
             resp = await self._preflight_call("GET", "/models", None)
+            facts["server_header"] = resp.headers.get("server")
             if resp.status_code in (401, 403):
                 raise self._refused(resp.status_code, resp.content)
             if resp.status_code == 200:

@@ -104,11 +104,13 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
         rows.append(
             {
                 "model": f"{model.get('architecture', '?')} {_params_label(model.get('n_params'))} "
-                f"{model.get('quantization', '?')}".strip(),
+                f"{model.get('quantization', '?')}".strip()
+                if model
+                else str(backend.get("model")),  # an endpoint: its model name
                 "size": f"{size / 2**20:.2f} MiB" if size else "?",
                 "params": _params_label(model.get("n_params")),
-                "backend": "GPU" if gpu else "CPU",
-                "threads": settings.get("n_threads"),
+                "backend": "HTTP" if backend.get("name") == "openai_http" else ("GPU" if gpu else "CPU"),
+                "threads": settings.get("n_threads", "–"),
                 "test": shape,
                 "tps_mean": stats.mean(rates),
                 "tps_sd": stats.stdev(rates),
