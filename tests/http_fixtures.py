@@ -56,11 +56,11 @@ def write_profile(
     return path
 
 
-def llama_server_command(model_path: Path, port: int) -> list[str]:
-    """``python -m llama_cpp.server`` as the tests and benchmarks start it (2 threads, no interruptions)."""
+def llama_server_command(model_path: Path, port: int, threads: int = 2) -> list[str]:
+    """``python -m llama_cpp.server`` as the tests and benchmarks start it (no interruptions)."""
     return [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--interrupt_requests", "False",
+        "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads), "--interrupt_requests", "False",
     ]  # fmt: skip
 
 

@@ -11,9 +11,12 @@
    runner calls it) and with ``agenerate()`` inside one running loop, to show the loop costs nothing.
 3. Open-loop accuracy: ``--rate 50`` through ``execute_run`` (the CLI's own path) against the fast server;
    actual dispatch minus the seeded Poisson schedule, p50/p99/max (goal: p99 <= 5 ms).
-4. Decode rates side by side: the default suite in-process and through ``python -m llama_cpp.server``
+4. Decode-window fidelity: against a fake server that writes one chunk every 10 ms and stamps its first
+   and last content write, the client's first→last content window relative to the server's (the client
+   half of "decode rates within 10%": how much of any gap the client itself could be causing).
+5. Decode rates side by side: the default suite in-process and through ``python -m llama_cpp.server``
    (same model, 2 threads, cache-bust, same seed), mean decode tok/s and their ratio (goal: within 10%).
-   Skipped with --skip-server.
+   Skipped with --skip-server; only this with --only-server.
 
 Timing figures on a shared 2-core VM are noisy; rerun on a quiet machine before quoting them.
 
@@ -24,7 +27,6 @@ Timing figures on a shared 2-core VM are noisy; rerun on a quiet machine before 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -146,6 +148,26 @@ def ttft_overhead(base: str, n: int) -> dict[str, Any]:
     }
 
 
+def decode_fidelity(base: str, n_chunks: int, gap_ms: float, rounds: int) -> dict[str, Any]:
+    """The client's decode window against the server's own (first → last content write)."""
+    backend = fake_backend(base)
+    t = task(f"paced:{n_chunks}:{gap_ms:g}", n_chunks)
+    errs = []
+    for _ in range(rounds):
+        g = backend.generate(t)
+        s = httpx.get(f"{base}/_stamps").json()[-1]
+        client_ms = (g.content_ns[-1] - g.content_ns[0]) / 1e6
+        server_ms = (s["last_content_ns"] - s["first_byte_ns"]) / 1e6
+        errs.append((client_ms - server_ms) / server_ms)
+    backend.close()
+    return {
+        "chunks": n_chunks,
+        "gap_ms": gap_ms,
+        "decode_window_rel_error_median": statistics.median(errs),
+        "decode_window_rel_error_max_abs": max(abs(e) for e in errs),
+    }
+
+
 def open_loop(base: str, n: int, rate: float, out: Path) -> dict[str, Any]:
     suite = out / "fast.toml"
     suite.write_text(
@@ -179,33 +201,37 @@ def open_loop(base: str, n: int, rate: float, out: Path) -> dict[str, Any]:
     }
 
 
-def decode_side_by_side(out: Path) -> dict[str, Any]:
+def decode_side_by_side(out: Path, threads: int) -> dict[str, Any]:
     from bench.models import resolve_model
 
     model = resolve_model("smollm2-135m")
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
     server = start(
-        llama_server_command(model.path, port),
+        llama_server_command(model.path, port, threads),
         f"{base}/models",
     )
     try:
         local = out / "local.toml"
-        local.write_text('name = "in-process"\n[llama_cpp]\nflash_attn = false\nn_threads = 2\n')
-        results = {}
+        local.write_text(f'name = "in-process"\n[llama_cpp]\nflash_attn = false\nn_threads = {threads}\n')
+        results: dict[str, Any] = {"threads": threads}
+        texts = {}
         for label, dev, url in (("in_process", str(local), None), ("server", "local-server", base)):
             opts = RunOptions(
                 device=dev, suite="default", repetitions=1, warmup=1, out=out / label,
                 base_url=url, cache_bust=True, seed=42,
             )  # fmt: skip
             outcome = execute_run(prepare_run(opts))
-            recs = [r for r in read_bundle(outcome.run_dir).records if not r.warmup and r.decode_tps]
-            results[label] = statistics.mean(r.decode_tps for r in recs if r.decode_tps)
-        return {
-            "decode_tps_in_process": results["in_process"],
-            "decode_tps_server": results["server"],
-            "ratio_server_over_in_process": results["server"] / results["in_process"],
-        }
+            recs = [r for r in read_bundle(outcome.run_dir).records if not r.warmup]
+            texts[label] = {r.task_id: r.output_text for r in recs}
+            results[f"decode_tps_{label}"] = statistics.mean(r.decode_tps for r in recs if r.decode_tps)
+            results[f"ttft_ms_median_{label}"] = statistics.median(r.ttft_ms for r in recs if r.ttft_ms)
+        results["ratio_server_over_in_process"] = (
+            results["decode_tps_server"] / results["decode_tps_in_process"]
+        )
+        results["identical_answers"] = sum(texts["server"][t] == a for t, a in texts["in_process"].items())
+        results["tasks"] = len(texts["in_process"])
+        return results
     finally:
         server.terminate()
         server.wait(10)
@@ -219,41 +245,51 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--rate-requests", type=int, default=500)
     p.add_argument("--skip-server", action="store_true")
+    p.add_argument("--only-server", action="store_true", help="only figure 4")
+    p.add_argument("--server-threads", type=int, default=2, help="engine threads on both sides (2)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     cpus = os.cpu_count() or 1
     pinned = cpus >= 2 and hasattr(os, "sched_setaffinity")
+    results: dict[str, Any] = {"host": host_facts(), "pinned": pinned, "load_avg": os.getloadavg()}
+    if not args.only_server:
+        client_figures(args, results, pinned)
+    if not args.skip_server:
+        with tempfile.TemporaryDirectory() as tmp:
+            results["decode_side_by_side"] = decode_side_by_side(Path(tmp), args.server_threads)
+        print(json.dumps(results["decode_side_by_side"]), flush=True)
+    results["load_avg_after"] = os.getloadavg()
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps(results, indent=2, default=str))
+
+
+def client_figures(args: argparse.Namespace, results: dict[str, Any], pinned: bool) -> None:
+    """Figures 1-3 against the fake server: server on one CPU, this process on another."""
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
     cmd = [sys.executable, str(ROOT / "tests" / "servers" / "fake_openai.py"), "--port", str(port)]
     if pinned:
         cmd += ["--cpu", str(SERVER_CPU)]
     fake = start(cmd, f"{base}/models")
+    every_cpu = os.sched_getaffinity(0) if pinned else set()
     if pinned:
         os.sched_setaffinity(0, {CLIENT_CPU})
-    results: dict[str, Any] = {"host": host_facts(), "pinned": pinned, "load_avg": os.getloadavg()}
     try:
         results["client_throughput"] = client_throughput(base, args.chunks, args.rounds)
         print(json.dumps(results["client_throughput"]), flush=True)
         results["ttft_overhead"] = ttft_overhead(base, args.requests)
         print(json.dumps(results["ttft_overhead"]), flush=True)
+        results["decode_fidelity"] = decode_fidelity(base, 200, 10.0, args.rounds)
+        print(json.dumps(results["decode_fidelity"]), flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             results["open_loop"] = open_loop(base, args.rate_requests, args.rate, Path(tmp))
         print(json.dumps(results["open_loop"]), flush=True)
     finally:
         fake.terminate()
         fake.wait(10)
-    if not args.skip_server:
         if pinned:
-            os.sched_setaffinity(0, set(range(cpus)))
-        with tempfile.TemporaryDirectory() as tmp:
-            results["decode_side_by_side"] = decode_side_by_side(Path(tmp))
-        print(json.dumps(results["decode_side_by_side"]), flush=True)
-    results["load_avg_after"] = os.getloadavg()
-    asyncio.set_event_loop(None)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2, default=str))
-    print(json.dumps(results, indent=2, default=str))
+            os.sched_setaffinity(0, every_cpu)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ Scenarios: ``ok`` (default), ``usage`` (usage + llama.cpp timings + reasoning + 
 connection dies), ``garbage`` (a malformed JSON frame after 2 chunks), ``error-frame`` (an error object
 mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 3 s stall), ``no-done``
 (ends with finish_reason but no [DONE]), ``slow`` (50 ms between chunks), ``401`` (refuses, echoing the Authorization header it got, as a
-careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks).
+careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks), ``paced:N:MS`` (N chunks,
+one every MS milliseconds: a steady decoder whose true rate the server stamps).
 
 Every request is stamped with ``time.monotonic_ns()`` (on Linux the same clock as the client's
 ``perf_counter_ns``) when its body has been read and when the first response byte is written;
@@ -202,6 +203,9 @@ class FakeOpenAI:
     ) -> bool:
         if scenario.startswith("fast:"):
             return await self.fast(int(scenario.split(":")[1]), req, chat, writer, recv_ns)
+        if scenario.startswith("paced:"):
+            _, n_chunks, gap_ms = scenario.split(":")
+            return await self.paced(int(n_chunks), float(gap_ms) / 1e3, req, chat, writer, recv_ns)
         if scenario == "429" and n % 3 < 2:
             await self.send_json(writer, 429, {"error": {"message": "slow down"}}, {"retry-after-ms": "30"})
             return True
@@ -271,6 +275,34 @@ class FakeOpenAI:
             await writer.drain()
         writer.write(b"0\r\n\r\n")
         await writer.drain()
+        return True
+
+    async def paced(
+        self,
+        n: int,
+        gap_s: float,
+        req: dict[str, Any],
+        chat: bool,
+        writer: asyncio.StreamWriter,
+        recv_ns: int,
+    ) -> bool:
+        """One content chunk every ``gap_s`` (a steady decoder); stamps the first and last content write."""
+        frames = self.frames({**req, "max_tokens": n, "stream_options": {}}, chat, n, "ok")
+        head, content, tail = frames[: int(chat)], frames[int(chat) : int(chat) + n], frames[int(chat) + n :]
+        writer.write(_STREAM_HEAD + b"".join(_chunk(f) for f in head))
+        stamps: dict[str, int] = {"recv_ns": recv_ns}
+        start = time.monotonic_ns()
+        for i, frame in enumerate(content):
+            delay = start + int(i * gap_s * 1e9) - time.monotonic_ns()
+            if delay > 0:
+                await asyncio.sleep(delay / 1e9)
+            stamps["last_content_ns"] = time.monotonic_ns()
+            stamps.setdefault("first_byte_ns", stamps["last_content_ns"])
+            writer.write(_chunk(frame))
+            await writer.drain()
+        writer.write(b"".join(_chunk(f) for f in tail) + b"0\r\n\r\n")
+        await writer.drain()
+        self.stamps.append(stamps)
         return True
 
 
