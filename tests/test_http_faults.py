@@ -126,8 +126,19 @@ def test_timeouts_first_byte_and_idle(fault_records: dict[str, Record]) -> None:
     assert idle.output_text == "The quick" and idle.n_chunks == 2
 
 
+def test_usage_count_with_the_eos_token_is_timed_to_the_finish_chunk(
+    fault_records: dict[str, Record],
+) -> None:
+    r = fault_records["eos"]
+    assert r.status == "ok" and r.n_chunks == 12 and r.completion_tokens == 13  # 12 visible + EOS
+    assert r.ttft_ms is not None and r.e2e_ms is not None and r.decode_tps is not None
+    last_content_ms = r.ttft_ms + sum(r.itl_ms)
+    assert r.e2e_ms - last_content_ms >= 45  # the window runs to the finish chunk, not the last text
+    assert r.decode_tps == pytest.approx(12 / ((r.e2e_ms - r.ttft_ms) / 1e3))
+
+
 def test_no_request_is_lost(fault_records: dict[str, Record]) -> None:
-    assert len(fault_records) == 15
+    assert len(fault_records) == 16
     assert all(r.status in ("ok", "error", "timeout") for r in fault_records.values())
 
 

@@ -507,6 +507,11 @@ class OpenAIHttpBackend:
         if completion is None and state.content_ns:
             completion, source = len(state.content_ns), "chunks"
         t_end = state.content_ns[-1] if state.content_ns else att.t_stream_end
+        if source == "usage" and state.finish_ns is not None and state.finish_ns > t_end:
+            # the server's count includes the end-of-generation token (llama-server and vLLM count EOS),
+            # which has no text but whose generation ends at the finish chunk: time it to there, so the
+            # decode rate divides the tokens counted by the time they took
+            t_end = state.finish_ns
         extra: dict[str, Any] = {
             "n_chunks": len(state.content_ns),
             "http_status": att.http_status,

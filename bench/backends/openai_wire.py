@@ -153,6 +153,7 @@ class StreamState:
     first_reasoning_ns: int | None = None
     n_frames: int = 0
     finish_reason: str | None = None
+    finish_ns: int | None = None  # arrival of the chunk that carried finish_reason
     usage: dict[str, Any] | None = None
     timings: dict[str, float] | None = None
     server_model: str | None = None
@@ -193,8 +194,9 @@ class StreamState:
                 self.reasoning_chunks += 1
                 if self.first_reasoning_ns is None:
                     self.first_reasoning_ns = t_ns
-            if choice.get("finish_reason"):
+            if choice.get("finish_reason") and self.finish_reason is None:
                 self.finish_reason = choice["finish_reason"]
+                self.finish_ns = t_ns
         usage = obj.get("usage")
         if usage:
             self.usage = usage

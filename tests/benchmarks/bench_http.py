@@ -15,7 +15,8 @@
    and last content write, the client's first→last content window relative to the server's (the client
    half of "decode rates within 10%": how much of any gap the client itself could be causing).
 5. Decode rates side by side: the default suite in-process and through ``python -m llama_cpp.server``
-   (same model, 2 threads, cache-bust, same seed), mean decode tok/s and their ratio (goal: within 10%).
+   (same model, 2 threads, cache-bust, same seed), mean decode tok/s and their ratio (goal: within 10%);
+   with ``--llama-server PATH`` also through llama.cpp's own C++ server (one slot, flash attention off).
    Skipped with --skip-server; only this with --only-server.
 
 Timing figures on a shared 2-core VM are noisy; rerun on a quiet machine before quoting them.
@@ -201,40 +202,55 @@ def open_loop(base: str, n: int, rate: float, out: Path) -> dict[str, Any]:
     }
 
 
-def decode_side_by_side(out: Path, threads: int) -> dict[str, Any]:
+def run_default(out: Path, label: str, device: str, base_url: str | None) -> dict[str, Any]:
+    opts = RunOptions(
+        device=device, suite="default", repetitions=1, warmup=1, out=out / label,
+        base_url=base_url, cache_bust=True, seed=42,
+    )  # fmt: skip
+    outcome = execute_run(prepare_run(opts))
+    recs = [r for r in read_bundle(outcome.run_dir).records if not r.warmup]
+    return {
+        "decode_tps": statistics.mean(r.decode_tps for r in recs if r.decode_tps),
+        "ttft_ms_median": statistics.median(r.ttft_ms for r in recs if r.ttft_ms),
+        "sources": sorted({str(r.token_count_source) for r in recs}),
+        "texts": {r.task_id: r.output_text for r in recs},
+    }
+
+
+def decode_side_by_side(out: Path, threads: int, llama_server: Path | None) -> dict[str, Any]:
+    """The default suite in-process, through llama_cpp.server, and through llama-server if given."""
     from bench.models import resolve_model
 
     model = resolve_model("smollm2-135m")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/v1"
-    server = start(
-        llama_server_command(model.path, port, threads),
-        f"{base}/models",
-    )
-    try:
-        local = out / "local.toml"
-        local.write_text(f'name = "in-process"\n[llama_cpp]\nflash_attn = false\nn_threads = {threads}\n')
-        results: dict[str, Any] = {"threads": threads}
-        texts = {}
-        for label, dev, url in (("in_process", str(local), None), ("server", "local-server", base)):
-            opts = RunOptions(
-                device=dev, suite="default", repetitions=1, warmup=1, out=out / label,
-                base_url=url, cache_bust=True, seed=42,
-            )  # fmt: skip
-            outcome = execute_run(prepare_run(opts))
-            recs = [r for r in read_bundle(outcome.run_dir).records if not r.warmup]
-            texts[label] = {r.task_id: r.output_text for r in recs}
-            results[f"decode_tps_{label}"] = statistics.mean(r.decode_tps for r in recs if r.decode_tps)
-            results[f"ttft_ms_median_{label}"] = statistics.median(r.ttft_ms for r in recs if r.ttft_ms)
-        results["ratio_server_over_in_process"] = (
-            results["decode_tps_server"] / results["decode_tps_in_process"]
-        )
-        results["identical_answers"] = sum(texts["server"][t] == a for t, a in texts["in_process"].items())
-        results["tasks"] = len(texts["in_process"])
-        return results
-    finally:
-        server.terminate()
-        server.wait(10)
+    local = out / "local.toml"
+    local.write_text(f'name = "in-process"\n[llama_cpp]\nflash_attn = false\nn_threads = {threads}\n')
+    base_run = run_default(out, "in_process", str(local), None)
+    servers = {"llama_cpp_server": llama_server_command(model.path, 0, threads)}
+    if llama_server is not None:  # llama.cpp's C++ server: one slot (the whole context), flash attention off
+        servers["llama_server"] = [
+            str(llama_server), "-m", str(model.path), "--host", "127.0.0.1", "--port", "0", "-c", "4096",
+            "-t", str(threads), "-np", "1", "-fa", "off", "--no-webui",
+        ]  # fmt: skip
+    results: dict[str, Any] = {
+        "threads": threads,
+        "in_process": {k: v for k, v in base_run.items() if k != "texts"},
+    }
+    for name, cmd in servers.items():
+        port = free_port()
+        cmd = [str(port) if c == "0" and cmd[i - 1] == "--port" else c for i, c in enumerate(cmd)]
+        base = f"http://127.0.0.1:{port}/v1"
+        server = start(cmd, f"{base}/models")
+        try:
+            run = run_default(out, name, "local-server", base)
+        finally:
+            server.terminate()
+            server.wait(10)
+        texts = run.pop("texts")
+        run["ratio_decode_over_in_process"] = run["decode_tps"] / base_run["decode_tps"]
+        run["identical_answers"] = sum(texts[t] == a for t, a in base_run["texts"].items())
+        run["tasks"] = len(texts)
+        results[name] = run
+    return results
 
 
 def main() -> None:
@@ -245,8 +261,11 @@ def main() -> None:
     p.add_argument("--rate", type=float, default=50.0)
     p.add_argument("--rate-requests", type=int, default=500)
     p.add_argument("--skip-server", action="store_true")
-    p.add_argument("--only-server", action="store_true", help="only figure 4")
+    p.add_argument("--only-server", action="store_true", help="only figure 5")
     p.add_argument("--server-threads", type=int, default=2, help="engine threads on both sides (2)")
+    p.add_argument(
+        "--llama-server", type=Path, default=None, help="llama.cpp's llama-server binary, to compare too"
+    )
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     cpus = os.cpu_count() or 1
@@ -256,7 +275,9 @@ def main() -> None:
         client_figures(args, results, pinned)
     if not args.skip_server:
         with tempfile.TemporaryDirectory() as tmp:
-            results["decode_side_by_side"] = decode_side_by_side(Path(tmp), args.server_threads)
+            results["decode_side_by_side"] = decode_side_by_side(
+                Path(tmp), args.server_threads, args.llama_server
+            )
         print(json.dumps(results["decode_side_by_side"]), flush=True)
     results["load_avg_after"] = os.getloadavg()
     if args.out:

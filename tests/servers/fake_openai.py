@@ -11,7 +11,8 @@ Scenarios: ``ok`` (default), ``usage`` (usage + llama.cpp timings + reasoning + 
 ``500-always``, ``reset`` (connection dropped before any byte, once), ``cut`` (3 chunks then the
 connection dies), ``garbage`` (a malformed JSON frame after 2 chunks), ``error-frame`` (an error object
 mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 3 s stall), ``no-done``
-(ends with finish_reason but no [DONE]), ``slow`` (50 ms between chunks), ``401`` (refuses, echoing the Authorization header it got, as a
+(ends with finish_reason but no [DONE]), ``slow`` (50 ms between chunks), ``eos`` (the finish chunk 50 ms after the last content, and usage
+counting that end-of-generation token, as llama-server does), ``401`` (refuses, echoing the Authorization header it got, as a
 careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks), ``paced:N:MS`` (N chunks,
 one every MS milliseconds: a steady decoder whose true rate the server stamps).
 
@@ -171,7 +172,8 @@ class FakeOpenAI:
         last = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
         out.append(_event({**base, "choices": [{**last, "finish_reason": finish}]}))
         if (req.get("stream_options") or {}).get("include_usage"):
-            usage: dict[str, Any] = {"prompt_tokens": 11, "completion_tokens": len(words), "total_tokens": 0}
+            n_out = len(words) + (1 if scenario == "eos" else 0)  # llama-server counts the EOS token
+            usage: dict[str, Any] = {"prompt_tokens": 11, "completion_tokens": n_out, "total_tokens": 0}
             extra: dict[str, Any] = {}
             if scenario == "usage":
                 usage["completion_tokens"] += 5
@@ -248,8 +250,8 @@ class FakeOpenAI:
                 writer.write(_chunk(_event({"error": {"message": "model overloaded"}})))
             if scenario == "idle" and i == 3:
                 await asyncio.sleep(3.0)
-            if scenario == "slow":
-                await asyncio.sleep(0.05)
+            if scenario == "slow" or (scenario == "eos" and b'"finish_reason": "' in frame):
+                await asyncio.sleep(0.05)  # eos: the end-of-generation token takes a decode step too
             writer.write(_chunk(frame))
             await writer.drain()
         writer.write(b"0\r\n\r\n")
