@@ -62,6 +62,16 @@ def _seconds(text: str) -> float:
 _OPTION_FIELD = {"min_time": "min_time_s", "cooldown": "cooldown_s"}
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="infercost",
@@ -156,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="finish an interrupted run (bundle dir or run id): only its missing requests run",
     )
+    http = run.add_argument_group("endpoints (openai_http devices)")
+    http.add_argument("--base-url", default=None, help="point the endpoint profile at another address")
+    http.add_argument(
+        "--cache-bust",
+        action="store_true",
+        help="a unique deterministic prefix per request (defeats KV reuse)",
+    )
+    http.add_argument("--seed", type=_positive_int, default=None, help="run seed (cache-bust nonces, --rate)")
+    http.add_argument(
+        "--concurrency", "-c", type=_positive_int, default=1, help="closed loop: N requests in flight (1)"
+    )
+    http.add_argument("--rate", type=_positive_float, default=None, help="open loop: Poisson arrivals per s")
+    http.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="goodput: TTFT objective")
+    http.add_argument("--slo-tpot-ms", type=_positive_float, default=None, help="goodput: TPOT objective")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
@@ -240,6 +264,7 @@ class _ProgressView:
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.enrich import enrich
+    from bench.load import TrafficOptions
     from bench.orchestrate import RunOptions, execute_run, prepare_run
     from bench.report.summary import summarize
     from bench.store import read_bundle
@@ -266,6 +291,10 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         cooldown_s=args.cooldown,
         resume=args.resume,
         explicit=_explicit_options(argv),
+        base_url=args.base_url,
+        cache_bust=args.cache_bust,
+        seed=args.seed,
+        traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
     )
     prepared = prepare_run(options)
     progress = Progress(
@@ -339,6 +368,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if note:
         out.print(note)
     o = summary["overall"]
+    if o.get("request_throughput_rps") is not None and (o["n"] > 1 or o.get("goodput_rps") is not None):
+        line = ", ".join(
+            f"{FIELDS[k].format(o[k])} {FIELDS[k].label}"
+            for k in ("request_throughput_rps", "output_tps_total", "goodput_rps", "slo_attainment")
+            if o.get(k) is not None
+        )
+        out.print(f"throughput: {line} (over {o['window_s']:.1f} s)")
     passed = f"{o['passed']}/{o['checked']} passed" if o["checked"] else "no checks"
     out.print(f"{passed} · {o['n']} measured requests · bundle: {summary['run_dir']}")
     ci = _ci_line(o)

@@ -19,6 +19,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import ProfileError
+from bench.http_settings import HttpSettings, check_base_url
 from bench.profile_checks import price_problem
 from bench.validation import describe_validation_error, read_toml
 
@@ -163,6 +164,7 @@ class DeviceProfile(BaseModel):
     source: str | None = None
     llama_cpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     llama_cpp_build: LlamaCppBuild | None = None
+    http: HttpSettings = Field(default_factory=HttpSettings)
     # where the profile came from ("auto" for the built-in one); not part of the file
     origin: str = Field(default="auto", exclude=True)
 
@@ -183,6 +185,8 @@ class DeviceProfile(BaseModel):
         problem = price_problem(self)
         if problem:
             raise ValueError(problem)
+        if self.base_url is not None:
+            check_base_url(self.base_url)
         return self
 
     @property

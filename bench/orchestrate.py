@@ -11,6 +11,7 @@ must match); the machine's state is recorded at start and end (``bench.hygiene``
 from __future__ import annotations
 
 import math
+import secrets
 import time
 import warnings
 from collections.abc import Callable
@@ -20,9 +21,12 @@ from typing import Any
 
 from bench import hygiene, resume
 from bench.backends.base import Backend
+from bench.backends.openai_http import OpenAIHttpBackend
+from bench.cachebust import CacheBustingBackend
 from bench.cost_flags import check_cost_flags
 from bench.devices import DeviceProfile, load_device
 from bench.errors import BenchError, UsageError
+from bench.load import LoadRunner, TrafficOptions
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
 from bench.power.registry import Selection, select_for_device, select_sensor
@@ -76,6 +80,10 @@ class RunOptions:
     cooldown_s: float = 0.0
     resume: str | Path | None = None  # a bundle directory, or a run id under ``out``
     explicit: frozenset[str] = frozenset()  # fields the user set (on --resume they override the record)
+    base_url: str | None = None  # --base-url: another address for an endpoint profile
+    cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
+    seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
+    traffic: TrafficOptions = field(default_factory=TrafficOptions)
 
 
 @dataclass
@@ -87,15 +95,25 @@ class PreparedRun:
     model: ResolvedModel | None
     power: Selection | None = None
     resume: Bundle | None = None
+    seed: int = 0
 
 
-def make_backend(device: DeviceProfile, model: ResolvedModel | None, threads: int | None) -> Backend:
+def make_backend(
+    device: DeviceProfile,
+    model: ResolvedModel | None,
+    threads: int | None,
+    *,
+    max_connections: int = 1,
+    seed: int | None = None,
+) -> Backend:
     """The backend a profile asks for."""
     if device.backend == "llama_cpp":
         from bench.backends.llama_cpp import LlamaCppBackend
 
         assert model is not None
         return LlamaCppBackend(model, device.llama_cpp, threads=threads)
+    if device.backend == "openai_http":
+        return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
     raise UsageError(
         f"device '{device.name}': backend '{device.backend}' is not available in this version of infercost"
     )
@@ -168,6 +186,9 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         raise type(exc)(
             f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
         ) from None
+    options.traffic.validate(device)
+    if bundle is not None and options.traffic.is_load:
+        raise UsageError(f"--resume {bundle.path}: a run under --concurrency/--rate cannot be resumed")
     n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
     max_tokens = max(t.generation_limit for t in suite.tasks)
     check_writable(bundle.path if bundle else options.out, estimate_bundle_bytes(n_requests, max_tokens))
@@ -184,6 +205,7 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         model=model,
         power=power,
         resume=bundle,
+        seed=options.seed if options.seed is not None else secrets.randbelow(2**31),
     )
     if bundle is not None:  # everything but the loaded engine can be checked now, before the model loads
         old = bundle.manifest
@@ -197,9 +219,22 @@ def execute_run(
     """Load the backend, write the bundle as the run goes, and return the outcome."""
     opts = prepared.options
     hygiene_start = hygiene.snapshot()  # before the model loads: what else is using the machine
-    backend = make_backend(prepared.device, prepared.model, opts.threads)
+    traffic = opts.traffic
+    backend = make_backend(
+        prepared.device,
+        prepared.model,
+        opts.threads,
+        max_connections=traffic.max_connections,
+        seed=prepared.seed,
+    )
+    if opts.cache_bust and not traffic.is_load:  # under load, bench.load applies the same prefixes
+        backend = CacheBustingBackend(backend, prepared.seed)
     try:
         backend_facts = backend.load()
+        if opts.cache_bust or traffic.is_load:  # runs that differ in these are never pooled
+            backend_facts.setdefault("settings", {}).update(
+                cache_bust=opts.cache_bust, load=traffic.manifest()
+            )
         settings = run_settings(opts)
         prior = []
         if prepared.resume is not None:
@@ -217,6 +252,7 @@ def execute_run(
             )
             manifest = _provisional_manifest(prepared, new_run_id(label, prepared.suite.name), backend_facts)
             manifest.hygiene = {"start": hygiene_start}
+            manifest.settings.update(seed=prepared.seed, cache_bust=opts.cache_bust, **traffic.manifest())
             writer = BundleWriter(opts.out / manifest.run_id, manifest)
         runner: Runner | None = None
 
@@ -226,8 +262,27 @@ def execute_run(
                 m.resumes[-1]["session_warmup"] = runner.session_warmup
                 m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
 
-        runner = Runner(
-            prepared.suite, backend, writer, settings, on_progress, prior=prior, before_finish=before_finish
+        runner = (
+            LoadRunner(
+                prepared.suite,
+                backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an OpenAIHttpBackend
+                writer,
+                settings,
+                on_progress,
+                traffic=traffic,
+                seed=prepared.seed,
+                cache_bust=opts.cache_bust,
+            )
+            if traffic.is_load
+            else Runner(
+                prepared.suite,
+                backend,
+                writer,
+                settings,
+                on_progress,
+                prior=prior,
+                before_finish=before_finish,
+            )
         )
         if prepared.resume is not None:
             # The first session's power.csv, idle baseline and manifest.power stay as they were; this

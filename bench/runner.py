@@ -331,7 +331,10 @@ class Runner:
             )
             self.writer.append(rec)
             raise
-        except BenchError:
+        except BenchError as exc:  # the run stops (e.g. the endpoint refused the key): record why first
+            self.writer.append(
+                self._record(task, repetition, warmup, started, t_fallback, None, "error", str(exc))
+            )
             raise
         except Exception as exc:  # a request must never take the run down; the error is recorded
             status, error = "error", f"{type(exc).__name__}: {exc}"
@@ -384,6 +387,7 @@ class Runner:
                 "token_count_source": gen.token_count_source,
                 "finish_reason": gen.finish_reason,
                 "engine_timings": gen.engine_timings,
+                **gen.extra,  # backend-specific raw facts that Record declares (n_chunks, retries, ...)
             }
         else:
             fields = {"start_ns": t_fallback - self.anchor_ns, "end_ns": t_end - self.anchor_ns}

@@ -72,6 +72,18 @@ class Record(BaseModel):
     # list prices ("tokens"), a subscription fee spread over stated tasks ("subscription"), or hardware
     # amortization alone because energy is unknown ("hardware")
     cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware"] | None = None
+    # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
+    # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
+    # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
+    n_chunks: int | None = None
+    chunk_tokens: list[int] | None = None
+    http_status: int | None = None
+    server_model: str | None = None
+    stream_end_ms: float | None = Field(default=None, description="dispatch → end of stream ([DONE])")
+    retries: list[dict[str, Any]] | None = None
+    retry_delay_ms: float | None = None
+    # open-loop load (--rate): when the seeded Poisson schedule said this request should start
+    scheduled_ns: int | None = Field(default=None, description="relative to the manifest anchor")
 
 
 class Manifest(BaseModel):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]  # the pytest plugin's tests run pytest sessions of their own
+# pytester: the pytest plugin's tests run pytest sessions of their own; http_fixtures: real servers
+pytest_plugins = ["pytester", "tests.http_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

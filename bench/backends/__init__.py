@@ -1,4 +1,7 @@
-"""Backends run one request at a time and return raw timestamps; the runner turns them into records."""
+"""Backends run a request and return raw timestamps; the runner turns them into records.
+
+The HTTP backend also runs many at once on its event loop (`agenerate`), for `bench.load`.
+"""
 
 from bench.backends.base import Backend, Generation, RequestFailed
 

@@ -33,10 +33,10 @@ from bench.devices import LlamaCppSettings, default_threads
 from bench.errors import BackendError
 from bench.models import ResolvedModel
 from bench.suite import Task
+from bench.tokenizer import PLAIN_STOP, chat_formatter, plain_transcript, tokenize
 
 __all__ = ["PLAIN_STOP", "LlamaCppBackend"]
 
-PLAIN_STOP = "\nUser:"
 _PROGRESS_EVERY_NS = 100_000_000  # progress callback at most 10 times per second
 
 _ll: Any
@@ -133,18 +133,8 @@ class LlamaCppBackend:
         self._vocab = ll.llama_model_get_vocab(model)
         self.n_ctx = ll.llama_n_ctx(ctx)
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
-        template = ll.llama_model_chat_template(model, None)
-        if template:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            self._formatter = Jinja2ChatFormatter(
-                template=template.decode("utf-8", "replace"),
-                eos_token=self._token_text(ll.llama_vocab_eos(self._vocab)),
-                bos_token=self._token_text(ll.llama_vocab_bos(self._vocab)),
-            )
-            self.prompt_format = "chat_template"
-        else:
-            self.prompt_format = "plain_completion"
+        self._formatter = chat_formatter(ll, model, self._vocab)
+        self.prompt_format = "chat_template" if self._formatter is not None else "plain_completion"
         rss_after = psutil.Process().memory_info().rss
         return {
             "name": self.name,
@@ -183,22 +173,8 @@ class LlamaCppBackend:
             self._model = None
 
     # ------------------------------------------------------------------------------------ helpers
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        raw = _ll.llama_vocab_get_text(self._vocab, token)
-        return raw.decode("utf-8", "replace") if raw else ""
-
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
-        data = text.encode("utf-8")
-        cap = len(data) + 16
-        buf = (ctypes.c_int32 * cap)()
-        n = _ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
-        if n < 0:
-            cap = -n
-            buf = (ctypes.c_int32 * cap)()
-            n = _ll.llama_tokenize(self._vocab, data, len(data), buf, cap, add_special, parse_special)
-        return list(buf[:n])
+        return tokenize(_ll, self._vocab, text, add_special=add_special, parse_special=parse_special)
 
     def render_prompt(self, task: Task) -> tuple[list[int], list[str]]:
         """Token ids for a text task, and the stop strings that end its answer."""
@@ -213,15 +189,8 @@ class LlamaCppBackend:
                 raise RequestFailed(f"chat template failed: {exc}") from None
             ids = self.tokenize(result.prompt, add_special=not result.added_special, parse_special=True)
             return ids, []
-        lines = []
-        for m in messages:
-            if m["role"] == "system":
-                lines.append(f"{m['content']}\n")
-            else:
-                lines.append(f"{'User' if m['role'] == 'user' else 'Assistant'}: {m['content']}")
-        return self.tokenize("\n".join(lines) + "\nAssistant:", add_special=True, parse_special=False), [
-            PLAIN_STOP
-        ]
+        ids = self.tokenize(plain_transcript(messages), add_special=True, parse_special=False)
+        return ids, [PLAIN_STOP]
 
     def synthetic_prompt(self, n: int, seed: int) -> list[int]:
         """llama-bench's prompt: BOS then random token ids (seeded, so every run decodes the same ids)."""

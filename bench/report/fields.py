@@ -92,6 +92,11 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("energy_net_per_task_j",   "J/task net",    "J",        False, "mean energy of one request minus the idle baseline",    "{:.2f}"),
     ("avg_power_w",             "avg W",         "W",        None,  "mean power while requests ran (energy / their time)",   "{:.1f}"),
     ("roofline_fraction",       "roofline",      "fraction", True,  "mean decode rate / memory-bandwidth bound (GB/s ÷ model bytes)", "{:.0%}"),
+    ("window_s",                "window",        "s",        None,  "first measured dispatch to last measured stream end",   "{:.2f}"),
+    ("request_throughput_rps",  "req/s",         "req/s",    True,  "successful requests per second of the measured window", "{:.2f}"),
+    ("output_tps_total",        "out tok/s Σ",   "tok/s",    True,  "completion tokens of all streams per second of window", "{:.1f}"),
+    ("goodput_rps",             "goodput",       "req/s",    True,  "requests meeting every --slo-* objective, per second",  "{:.2f}"),
+    ("slo_attainment",          "SLO met",       "fraction", True,  "share of measured requests meeting every objective",    "{:.0%}"),
 ]
 # fmt: on
 

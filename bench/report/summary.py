@@ -16,6 +16,7 @@ import numpy as np
 from bench import stats
 from bench.pricing import cost_section
 from bench.report.energy import energy_metrics, power_summary, shape_energy
+from bench.report.throughput import throughput_metrics
 from bench.roofline import roofline
 from bench.schema import Manifest, Record
 from bench.variability import run_warnings
@@ -124,11 +125,13 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
         rows.append(
             {
                 "model": f"{model.get('architecture', '?')} {_params_label(model.get('n_params'))} "
-                f"{model.get('quantization', '?')}".strip(),
+                f"{model.get('quantization', '?')}".strip()
+                if model
+                else str(backend.get("model")),  # an endpoint: its model name
                 "size": f"{size / 2**20:.2f} MiB" if size else "?",
                 "params": _params_label(model.get("n_params")),
-                "backend": "GPU" if gpu else "CPU",
-                "threads": settings.get("n_threads"),
+                "backend": "HTTP" if backend.get("name") == "openai_http" else ("GPU" if gpu else "CPU"),
+                "threads": settings.get("n_threads", "–"),
                 "test": shape,
                 "tps_mean": stats.mean(rates),
                 "tps_sd": stats.stdev(rates),
@@ -154,7 +157,12 @@ def summarize(
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.get("prompt_format"),
         "power": power_summary(records, manifest),
-        "overall": group_metrics(records),
+        "overall": {
+            **group_metrics(records),
+            **throughput_metrics(
+                records, manifest.settings.get("slo_ttft_ms"), manifest.settings.get("slo_tpot_ms")
+            ),
+        },
         "by_category": {c: group_metrics([r for r in records if r.category == c]) for c in categories},
     }
     if manifest.suite.get("is_shapes"):

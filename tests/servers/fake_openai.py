@@ -1,0 +1,361 @@
+"""A small OpenAI-compatible server that misbehaves on purpose, or streams as fast as it can.
+
+Raw asyncio HTTP/1.1 (keep-alive, chunked transfer encoding) rather than a framework, so a test controls
+every byte: frames split mid-line, ``\\r\\n`` line endings, comments and keep-alives, a connection cut
+mid-stream, a stalled first byte. The scenario is chosen by ``scenario=NAME`` anywhere in the prompt;
+scenarios that fail "the first k times" count attempts per distinct prompt.
+
+Scenarios: ``ok`` (default), ``usage`` (usage + llama.cpp timings + reasoning + cached tokens),
+``fragmented`` (comments, keep-alives, CRLF, frames split byte by byte), ``429`` (twice, Retry-After-ms),
+``429-date`` (once, Retry-After as an HTTP date), ``429-long`` (Retry-After one hour), ``500`` (once),
+``500-always``, ``reset`` (connection dropped before any byte, once), ``cut`` (3 chunks then the
+connection dies), ``garbage`` (a malformed JSON frame after 2 chunks), ``error-frame`` (an error object
+mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 3 s stall), ``no-done``
+(ends with finish_reason but no [DONE]), ``slow`` (50 ms between chunks), ``eos`` (the finish chunk 50 ms after the last content, and usage
+counting that end-of-generation token, as llama-server does), ``401`` (refuses, echoing the Authorization header it got, as a
+careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks), ``paced:N:MS`` (N chunks,
+one every MS milliseconds: a steady decoder whose true rate the server stamps).
+
+Every request is stamped with ``time.monotonic_ns()`` (on Linux the same clock as the client's
+``perf_counter_ns``) when its body has been read and when the first response byte is written;
+``GET /_stamps`` returns them. ``--key K`` makes the server demand ``Authorization: Bearer K``.
+
+Run standalone: ``python tests/servers/fake_openai.py --port 8099 [--key K] [--cpu N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email.utils
+import json
+import os
+import re
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+WORDS = [
+    "The",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "and",
+    "keeps",
+    "running",
+    "far",
+    "away",
+]
+_SCENARIO = re.compile(r"scenario=([a-z0-9:-]+)")
+
+
+_STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _event(obj: dict[str, Any] | str) -> bytes:
+    payload = obj if isinstance(obj, str) else json.dumps(obj)
+    return f"data: {payload}\n\n".encode()
+
+
+class FakeOpenAI:
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key
+        self.attempts: Counter[str] = Counter()
+        self.stamps: list[dict[str, int]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.seen_auth: list[str] = []
+        self._fast_cache: dict[int, list[bytes]] = {}
+
+    # ------------------------------------------------------------------------------------ protocol
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                recv_ns = time.monotonic_ns()
+                keep = await self.route(method, path, headers, body, writer, recv_ns)
+                if not keep:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def send_json(
+        self, writer: asyncio.StreamWriter, status: int, obj: Any, extra: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(obj).encode()
+        reason = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}.get(
+            status, "Error"
+        )
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        )
+        for k, v in (extra or {}).items():
+            head += f"{k}: {v}\r\n"
+        writer.write(head.encode() + b"\r\n" + data)
+        await writer.drain()
+
+    async def route(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        writer: asyncio.StreamWriter,
+        recv_ns: int,
+    ) -> bool:
+        auth = headers.get("authorization", "")
+        if auth:
+            self.seen_auth.append(auth)
+        if path.endswith("/_stamps"):
+            await self.send_json(writer, 200, self.stamps)
+            return True
+        if self.key is not None and auth != f"Bearer {self.key}":
+            await self.send_json(
+                writer, 401, {"error": {"message": f"Incorrect API key provided: {auth or 'none'}"}}
+            )
+            return True
+        if path.endswith("/models"):
+            await self.send_json(writer, 200, {"object": "list", "data": [{"id": "fake-model"}]})
+            return True
+        if method != "POST" or not path.endswith("completions"):
+            await self.send_json(writer, 404, {"error": {"message": f"no route {path}"}})
+            return True
+        req = json.loads(body or b"{}")
+        self.requests.append(req)
+        chat = path.endswith("/chat/completions")
+        prompt = json.dumps(req.get("messages")) if chat else str(req.get("prompt", ""))
+        match = _SCENARIO.search(prompt)
+        scenario = match.group(1) if match else "ok"
+        n = self.attempts[prompt]
+        self.attempts[prompt] += 1
+        if scenario == "401":  # echo the credential, as a careless proxy might: the client must scrub it
+            await self.send_json(writer, 401, {"error": {"message": f"Incorrect API key provided: {auth}"}})
+            return True
+        return await self.scenario(scenario, n, req, chat, writer, recv_ns)
+
+    # ----------------------------------------------------------------------------------- scenarios
+    def frames(self, req: dict[str, Any], chat: bool, n_words: int, scenario: str) -> list[bytes]:
+        max_tokens = int(req.get("max_tokens") or req.get("max_completion_tokens") or 16)
+        words = [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(min(n_words, max_tokens))]
+        base = {"id": "cmpl-fake", "model": req.get("model", "fake-model"), "created": 0}
+        out = []
+        if chat:
+            out.append(_event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}))
+        if scenario == "usage":
+            for r in ("Let me", " think."):
+                out.append(_event({**base, "choices": [{"index": 0, "delta": {"reasoning_content": r}}]}))
+        for w in words:
+            choice = {"index": 0, "delta": {"content": w}} if chat else {"index": 0, "text": w}
+            out.append(_event({**base, "choices": [{**choice, "finish_reason": None}]}))
+        finish = "length" if len(words) >= max_tokens else "stop"
+        last = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
+        out.append(_event({**base, "choices": [{**last, "finish_reason": finish}]}))
+        if (req.get("stream_options") or {}).get("include_usage"):
+            n_out = len(words) + (1 if scenario == "eos" else 0)  # llama-server counts the EOS token
+            usage: dict[str, Any] = {"prompt_tokens": 11, "completion_tokens": n_out, "total_tokens": 0}
+            extra: dict[str, Any] = {}
+            if scenario == "usage":
+                usage["completion_tokens"] += 5
+                usage["completion_tokens_details"] = {"reasoning_tokens": 5}
+                usage["prompt_tokens_details"] = {"cached_tokens": 4}
+                extra["timings"] = {
+                    "prompt_n": 7,
+                    "prompt_ms": 1.5,
+                    "predicted_n": len(words),
+                    "predicted_ms": 9.0,
+                }
+            out.append(_event({**base, "choices": [], "usage": usage, **extra}))
+        if scenario != "no-done":
+            out.append(_event("[DONE]"))
+        return out
+
+    async def start_stream(self, writer: asyncio.StreamWriter, first: bytes = b"") -> None:
+        writer.write(_STREAM_HEAD + first)
+        await writer.drain()
+
+    async def scenario(
+        self,
+        scenario: str,
+        n: int,
+        req: dict[str, Any],
+        chat: bool,
+        writer: asyncio.StreamWriter,
+        recv_ns: int,
+    ) -> bool:
+        if scenario.startswith("fast:"):
+            return await self.fast(int(scenario.split(":")[1]), req, chat, writer, recv_ns)
+        if scenario.startswith("paced:"):
+            _, n_chunks, gap_ms = scenario.split(":")
+            return await self.paced(int(n_chunks), float(gap_ms) / 1e3, req, chat, writer, recv_ns)
+        if scenario == "429" and n % 3 < 2:
+            await self.send_json(writer, 429, {"error": {"message": "slow down"}}, {"retry-after-ms": "30"})
+            return True
+        if scenario == "429-date" and n % 2 == 0:
+            date = email.utils.formatdate(time.time() + 1, usegmt=True)
+            await self.send_json(writer, 429, {"error": {"message": "slow down"}}, {"Retry-After": date})
+            return True
+        if scenario == "429-long":
+            await self.send_json(writer, 429, {"error": {"message": "quota"}}, {"Retry-After": "3600"})
+            return True
+        if (scenario == "500" and n % 2 == 0) or scenario == "500-always":
+            await self.send_json(writer, 500, {"error": {"message": "internal"}})
+            return True
+        if scenario == "reset" and n % 2 == 0:
+            writer.transport.abort()
+            return False
+        if scenario == "slow-first-byte":
+            await asyncio.sleep(3.0)
+        frames = self.frames(req, chat, 12, scenario)
+        if scenario == "fragmented":
+            blob = b": ping\n\n" + b"".join(
+                f.replace(b"\n", b"\r\n") + b":keep-alive\r\n\r\n" for f in frames
+            )
+            await self.start_stream(writer)
+            for i in range(0, len(blob), 7):  # every frame split at odd places, CRLF pairs included
+                writer.write(_chunk(blob[i : i + 7]))
+                await writer.drain()
+                await asyncio.sleep(0)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+            return True
+        await self.start_stream(writer)
+        for i, frame in enumerate(frames):
+            if scenario == "cut" and i == 4:
+                writer.transport.abort()
+                return False
+            if scenario == "garbage" and i == 3:
+                writer.write(_chunk(b'data: {"choices": [{"delta": {"content": "x"\n\n'))
+            if scenario == "error-frame" and i == 3:
+                writer.write(_chunk(_event({"error": {"message": "model overloaded"}})))
+            if scenario == "idle" and i == 3:
+                await asyncio.sleep(3.0)
+            if scenario == "slow" or (scenario == "eos" and b'"finish_reason": "' in frame):
+                await asyncio.sleep(0.05)  # eos: the end-of-generation token takes a decode step too
+            writer.write(_chunk(frame))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def fast(
+        self, n: int, req: dict[str, Any], chat: bool, writer: asyncio.StreamWriter, recv_ns: int
+    ) -> bool:
+        key = n * 2 + int(chat)
+        if key not in self._fast_cache:  # pre-built: the server's cost per chunk is a buffer copy
+            self._fast_cache[key] = [
+                _chunk(f) for f in self.frames({**req, "max_tokens": n, "stream_options": {}}, chat, n, "ok")
+            ]
+        frames = self._fast_cache[key]
+        batches = [b"".join(frames[i : i + 64]) for i in range(0, len(frames), 64)]
+        first_ns = time.monotonic_ns()
+        writer.write(_STREAM_HEAD + batches[0])  # headers and the first chunks in one write
+        self.stamps.append({"recv_ns": recv_ns, "first_byte_ns": first_ns})
+        await writer.drain()
+        for batch in batches[1:]:
+            writer.write(batch)
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def paced(
+        self,
+        n: int,
+        gap_s: float,
+        req: dict[str, Any],
+        chat: bool,
+        writer: asyncio.StreamWriter,
+        recv_ns: int,
+    ) -> bool:
+        """One content chunk every ``gap_s`` (a steady decoder); stamps the first and last content write."""
+        frames = self.frames({**req, "max_tokens": n, "stream_options": {}}, chat, n, "ok")
+        head, content, tail = frames[: int(chat)], frames[int(chat) : int(chat) + n], frames[int(chat) + n :]
+        writer.write(_STREAM_HEAD + b"".join(_chunk(f) for f in head))
+        stamps: dict[str, int] = {"recv_ns": recv_ns}
+        start = time.monotonic_ns()
+        for i, frame in enumerate(content):
+            delay = start + int(i * gap_s * 1e9) - time.monotonic_ns()
+            if delay > 0:
+                await asyncio.sleep(delay / 1e9)
+            stamps["last_content_ns"] = time.monotonic_ns()
+            stamps.setdefault("first_byte_ns", stamps["last_content_ns"])
+            writer.write(_chunk(frame))
+            await writer.drain()
+        writer.write(b"".join(_chunk(f) for f in tail) + b"0\r\n\r\n")
+        await writer.drain()
+        self.stamps.append(stamps)
+        return True
+
+
+class ServerThread:
+    """The fake server on a free loopback port, in a background thread (for tests)."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.app = FakeOpenAI(key)
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            server = self.loop.run_until_complete(asyncio.start_server(self.app.handle, "127.0.0.1", 0))
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            self.loop.run_forever()
+            server.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=8099)
+    p.add_argument("--key", default=None)
+    p.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
+    args = p.parse_args()
+    if args.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.cpu})
+    app = FakeOpenAI(args.key)
+
+    async def serve() -> None:
+        server = await asyncio.start_server(app.handle, "127.0.0.1", args.port, backlog=1024)
+        print(f"listening on {args.port}", flush=True)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
