@@ -144,6 +144,23 @@ def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, B
 
 
 def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any]) -> Manifest:
+    """The manifest this run would write; ``--resume`` compares it with the recorded one."""
+    opts = prepared.options
+    manifest = _base_manifest(prepared, run_id, backend_facts)
+    # every setting under the name of its RunOptions field, so --resume can restore and compare it
+    manifest.settings.update(
+        {
+            **opts.cost_settings(),
+            "power_mode": opts.power_mode,
+            "seed": prepared.seed,
+            "cache_bust": opts.cache_bust,
+            **opts.traffic.manifest(),
+        }
+    )
+    return manifest
+
+
+def _base_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any]) -> Manifest:
     return build_manifest(
         run_id=run_id,
         anchor_ns=time.perf_counter_ns(),
@@ -252,7 +269,6 @@ def execute_run(
             )
             manifest = _provisional_manifest(prepared, new_run_id(label, prepared.suite.name), backend_facts)
             manifest.hygiene = {"start": hygiene_start}
-            manifest.settings.update(seed=prepared.seed, cache_bust=opts.cache_bust, **traffic.manifest())
             writer = BundleWriter(opts.out / manifest.run_id, manifest)
         runner: Runner | None = None
 
@@ -289,7 +305,6 @@ def execute_run(
             # session's requests get no energy (a new sensor session would restart its counter mid-trace).
             manifest.resumes[-1]["power"] = "not sampled in a resumed session: its requests have no energy"
             return runner.run()
-        manifest.settings.update({**opts.cost_settings(), "power_mode": opts.power_mode})
         meter = PowerMeter(
             prepared.power or select_sensor("none", selected_by="auto"),
             rate_hz=opts.power_hz,
