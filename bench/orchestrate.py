@@ -25,6 +25,7 @@ from bench.backends.openai_http import OpenAIHttpBackend
 from bench.cachebust import CacheBustingBackend
 from bench.cost_flags import check_cost_flags
 from bench.devices import DeviceProfile, load_device
+from bench.endpoint import apply_endpoint_overrides
 from bench.errors import BenchError, UsageError
 from bench.load import LoadRunner, TrafficOptions
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
@@ -193,7 +194,9 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     try:
         suite_path = resolve_suite_path(options.suite)
         suite = load_suite(suite_path)
-        device = load_device(options.device, power_mode=options.power_mode)
+        device = apply_endpoint_overrides(
+            load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
+        )
         model = None
         if device.backend == "llama_cpp":
             model = resolve_model(options.model or DEFAULT_MODEL)
