@@ -30,7 +30,7 @@ from bench.errors import BenchError, UsageError
 from bench.load import LoadRunner, TrafficOptions
 from bench.models import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
-from bench.power.registry import Selection, select_for_device, select_sensor
+from bench.power.registry import Selection, check_power_options, select_for_device, select_sensor
 from bench.power.sampler import DEFAULT_RATE_HZ
 from bench.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
 from bench.schema import Manifest
@@ -94,7 +94,6 @@ class PreparedRun:
     suite_path: Path
     device: DeviceProfile
     model: ResolvedModel | None
-    power: Selection | None = None
     resume: Bundle | None = None
     seed: int = 0
 
@@ -212,18 +211,13 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
     max_tokens = max(t.generation_limit for t in suite.tasks)
     check_writable(bundle.path if bundle else options.out, estimate_bundle_bytes(n_requests, max_tokens))
-    power = None
-    if bundle is None:  # a resumed session does not sample power (see execute_run)
-        power = select_for_device(
-            options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds
-        )
+    check_power_options(options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds)
     prepared = PreparedRun(
         options=options,
         suite=suite,
         suite_path=suite_path,
         device=device,
         model=model,
-        power=power,
         resume=bundle,
         seed=options.seed if options.seed is not None else secrets.randbelow(2**31),
     )
@@ -249,8 +243,16 @@ def execute_run(
     )
     if opts.cache_bust and not traffic.is_load:  # under load, bench.load applies the same prefixes
         backend = CacheBustingBackend(backend, prepared.seed)
+    power: Selection | None = None
     try:
         backend_facts = backend.load()
+        if prepared.resume is None:  # a resumed session does not sample power (see below)
+            # Opened only now, after the engine: NVML initialised before llama.cpp's CUDA context crashed
+            # the model load on an H200 (see bench/power/nvml.py). A sensor the user insisted on that
+            # cannot be read still stops the run here, before its bundle or any request exists.
+            power = select_for_device(
+                opts.power, prepared.device, rate_hz=opts.power_hz, idle_s=opts.idle_seconds
+            )
         if opts.cache_bust or traffic.is_load:  # runs that differ in these are never pooled
             backend_facts.setdefault("settings", {}).update(
                 cache_bust=opts.cache_bust, load=traffic.manifest()
@@ -309,7 +311,7 @@ def execute_run(
             manifest.resumes[-1]["power"] = "not sampled in a resumed session: its requests have no energy"
             return runner.run()
         meter = PowerMeter(
-            prepared.power or select_sensor("none", selected_by="auto"),
+            power or select_sensor("none", selected_by="auto"),
             rate_hz=opts.power_hz,
             idle_seconds=opts.idle_seconds,
         )
@@ -321,5 +323,5 @@ def execute_run(
             meter.stop(writer)
     finally:
         backend.close()
-        if prepared.power is not None and prepared.power.sensor is not None:
-            prepared.power.sensor.close()
+        if power is not None and power.sensor is not None:
+            power.sensor.close()

@@ -97,10 +97,46 @@ def test_a_demanded_sensor_that_cannot_be_read_stops_before_the_run(setup: dict[
     for power, message in (
         ("wattmeter", "unknown power sensor 'wattmeter'"),
         ("estimate", "idle_w and max_w"),
+        ("csv:", "needs a file name"),
     ):
         with pytest.raises(UsageError, match=message) as exc:  # exit 2
             prepare_run(RunOptions(suite=setup["suite"], out=Path(setup["out"]), power=power))
         assert exc.value.exit_code == 2
+
+
+def test_the_sensor_opens_after_the_engine_has_loaded(
+    setup: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NVML initialised before llama.cpp's CUDA context crashed the model load on an H200: every sensor
+    opens after ``backend.load()`` and is closed after the run."""
+    import bench.orchestrate as orchestrate
+    from bench.backends.llama_cpp import LlamaCppBackend
+
+    events: list[str] = []
+    real_load, real_select = LlamaCppBackend.load, orchestrate.select_for_device
+
+    def load(self: LlamaCppBackend) -> dict[str, object]:
+        events.append("engine loaded")
+        return real_load(self)
+
+    def select(*args: object, **kwargs: object) -> object:
+        events.append("sensor opened")
+        return real_select(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LlamaCppBackend, "load", load)
+    monkeypatch.setattr(orchestrate, "select_for_device", select)
+    options = RunOptions(
+        suite=setup["suite"],
+        device=setup["device"],
+        out=Path(setup["out"]),
+        power="estimate",
+        repetitions=1,
+        warmup=0,
+        idle_seconds=0.0,
+    )
+    outcome = orchestrate.execute_run(prepare_run(options))
+    assert events == ["engine loaded", "sensor opened"]
+    assert (read_bundle(outcome.run_dir).manifest.power or {})["sensor"] == "estimate"
 
 
 def test_external_wall_meter_trace_written_after_the_run(setup: dict[str, str], tmp_path: Path) -> None:

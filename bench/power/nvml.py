@@ -11,6 +11,11 @@ is a 1-second average on Ampere and newer and is never used (it under-counts a 1
 Which GPUs: those CUDA sees (``CUDA_VISIBLE_DEVICES`` by index or UUID), summed; each is a rail.
 Zeus reads the same counter; depending on it would add scikit-learn and tyro to the default install to
 call two NVML functions, so nvidia-ml-py is used directly.
+
+Order matters: on an H200 (under gVisor), ``nvmlInit`` before llama.cpp created its CUDA context made
+``llama_model_load_from_file`` segfault; initialised after the model loaded, both worked. So runs open
+their sensor after ``backend.load()`` (``bench.orchestrate.execute_run``). Each read costs ~4.5 ms there,
+so 100 Hz sampling takes ~45% of a core: ``--power-hz 10`` (the counter's own step) is the sensible rate.
 """
 
 from __future__ import annotations

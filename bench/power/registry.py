@@ -6,11 +6,12 @@ counter), ``amdgpu-hwmon`` (smoothed power: after RAPL), then ``estimate`` if th
 and ``max_w``, else nothing. When the profile offloads layers to a GPU (``n_gpu_layers`` ≠ 0), RAPL (the
 CPU package) moves after ``amdgpu-hwmon``: a discrete GPU's work would not show in the CPU's counter.
 A sensor named by ``--power`` or the profile's ``power_sensor`` is insisted on:
-if it cannot be read the run stops before it starts (exit 4) with the reason and the fix.
+if it cannot be read the run stops before its first request (exit 4) with the reason and the fix.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ __all__ = [
     "SENSOR_NAMES",
     "Probe",
     "Selection",
+    "check_power_options",
     "open_sensor",
     "probe_sensors",
     "select_for_device",
@@ -71,7 +73,7 @@ def open_sensor(
         from bench.power.csv_trace import CsvTrace
 
         if not name[4:]:
-            raise UsageError("--power csv:FILE needs a file name after 'csv:'")
+            raise _no_csv_file()
         return CsvTrace(Path(name[4:]))
     factories: dict[str, Callable[[], PowerSensor]] = {
         "nvml": _nvml,
@@ -83,8 +85,16 @@ def open_sensor(
         "estimate": lambda: _estimate(idle_w, max_w, profile),
     }
     if name not in factories:
-        raise UsageError(f"unknown power sensor '{name}' (known: {', '.join(SENSOR_NAMES)})")
+        raise _unknown_sensor(name)
     return factories[name]()
+
+
+def _no_csv_file() -> UsageError:
+    return UsageError("--power csv:FILE needs a file name after 'csv:'")
+
+
+def _unknown_sensor(name: str) -> UsageError:
+    return UsageError(f"unknown power sensor '{name}' (known: {', '.join(SENSOR_NAMES)})")
 
 
 def _nvml() -> PowerSensor:
@@ -183,14 +193,38 @@ class _Device(Protocol):  # bench.devices.DeviceProfile, without importing pydan
     def origin(self) -> str: ...
 
 
+def check_power_options(flag: str | None, device: _Device, *, rate_hz: float, idle_s: float) -> None:
+    """Everything about a run's power options that can be checked without opening a sensor.
+
+    Runs open their sensor only after the engine has loaded (NVML initialised before llama.cpp's CUDA
+    context crashed the model load, see ``bench/power/nvml.py``); this catches a typo, a bad rate or an
+    estimate without its wattages before anything loads (exit 2).
+    """
+    if not (rate_hz > 0 and math.isfinite(rate_hz)):
+        raise UsageError(f"--power-hz {rate_hz:g}: must be positive")
+    if not (idle_s >= 0 and math.isfinite(idle_s)):
+        raise UsageError(f"--idle-seconds {idle_s:g}: must be 0 or more")
+    if device.kind == "cloud":
+        return
+    spec = flag or device.power_sensor or "auto"
+    if spec.startswith("csv:"):
+        if not spec[4:]:
+            raise _no_csv_file()
+    elif spec == "estimate":
+        _estimate(device.idle_w, device.max_w, _profile_label(device))  # pure arithmetic: opens nothing
+    elif spec not in ("auto", "none", *AUTO_ORDER):
+        raise _unknown_sensor(spec)
+
+
+def _profile_label(device: _Device) -> str:
+    return "the auto-detected profile" if device.origin == "auto" else f"device profile {device.origin}"
+
+
 def select_for_device(
     flag: str | None, device: _Device, *, rate_hz: float, idle_s: float, root: Path = Path("/")
 ) -> Selection:
     """A run's sensor: ``--power`` over the profile's ``power_sensor`` over auto (cloud: none)."""
-    if rate_hz <= 0:
-        raise UsageError(f"--power-hz {rate_hz:g}: must be positive")
-    if idle_s < 0:
-        raise UsageError(f"--idle-seconds {idle_s:g}: must be 0 or more")
+    check_power_options(flag, device, rate_hz=rate_hz, idle_s=idle_s)
     if device.kind == "cloud":
         return Selection(None, "none", "auto", reason="a cloud API: its energy is in the token price")
     spec = flag or device.power_sensor or "auto"
@@ -201,13 +235,12 @@ def select_for_device(
     by: Literal["auto", "flag", "profile"] = "profile" if device.power_sensor else "auto"
     if flag:
         by = "flag"
-    profile = "the auto-detected profile" if device.origin == "auto" else f"device profile {device.origin}"
     return select_sensor(
         spec,
         selected_by=by,
         idle_w=device.idle_w,
         max_w=device.max_w,
-        profile=profile,
+        profile=_profile_label(device),
         order=order,
         root=root,
     )
