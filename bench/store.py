@@ -19,10 +19,12 @@ mid-write) is dropped with a warning, while a corrupt line anywhere else is an e
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -40,6 +42,7 @@ __all__ = [
     "check_writable",
     "effective_records",
     "estimate_bundle_bytes",
+    "gc_paused",
     "read_bundle",
     "records_frame",
     "resolve_bundle",
@@ -204,6 +207,24 @@ class Bundle:
 
     def frame(self) -> pd.DataFrame:
         return records_frame(self.records)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many long-lived objects are built.
+
+    Reading 100,000 records allocates millions of objects that all survive (models, their ``itl_ms``
+    lists), so the collector's generation sweeps re-walk everything already read, again and again:
+    measured on the 100,000-record report benchmark, reading and enriching took 4.9 s CPU with the
+    collector on and 1.7 s with it paused. Nothing here makes reference cycles worth collecting early.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _slot(r: Record) -> tuple[str, int, bool]:

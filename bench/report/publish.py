@@ -15,7 +15,7 @@ from bench.report.export import write_csv, write_json
 from bench.report.html import write_html
 from bench.report.markdown import write_markdown
 from bench.report.runs import load_runs
-from bench.store import DEFAULT_RUNS_ROOT
+from bench.store import DEFAULT_RUNS_ROOT, gc_paused
 
 __all__ = ["Outputs", "check_outputs", "check_prices", "make_report", "write_outputs"]
 
@@ -63,7 +63,8 @@ def make_report(
     refs: Sequence[str | Path], options: ReportOptions, runs_root: Path = DEFAULT_RUNS_ROOT
 ) -> Report:
     runs = load_runs(refs, options.enrich, runs_root)
-    return build_report(runs, options)
+    with gc_paused():  # per-task statistics over every record: the same many survivors as reading
+        return build_report(runs, options)
 
 
 def write_outputs(report: Report, outputs: Outputs, options: ReportOptions) -> list[Path]:

@@ -20,7 +20,7 @@ from bench.compat import key_properties
 from bench.enrich import EnrichOptions, enrich
 from bench.errors import BundleError
 from bench.schema import Manifest, Record
-from bench.store import DEFAULT_RUNS_ROOT, MANIFEST, read_bundle, resolve_bundle
+from bench.store import DEFAULT_RUNS_ROOT, MANIFEST, gc_paused, read_bundle, resolve_bundle
 
 __all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs"]
 
@@ -144,16 +144,17 @@ def load_runs(
 ) -> list[Run]:
     """Read and enrich every bundle named by ``refs``; one ``Run`` per bundle."""
     runs = []
-    for path in find_bundles(refs, runs_root):
-        bundle = read_bundle(path, runs_root)
-        runs.append(
-            Run(
-                paths=[bundle.path],
-                manifests=[bundle.manifest],
-                records=enrich(bundle, options),
-                warnings=list(bundle.warnings),
+    with gc_paused():
+        for path in find_bundles(refs, runs_root):
+            bundle = read_bundle(path, runs_root)
+            runs.append(
+                Run(
+                    paths=[bundle.path],
+                    manifests=[bundle.manifest],
+                    records=enrich(bundle, options),
+                    warnings=list(bundle.warnings),
+                )
             )
-        )
     return runs
 
 

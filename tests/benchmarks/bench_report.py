@@ -49,12 +49,14 @@ def phases(data: Path, out: Path) -> dict[str, float]:
     from bench.report.build import ReportOptions, build_report
     from bench.report.publish import Outputs, write_outputs
     from bench.report.runs import load_runs
+    from bench.store import gc_paused
 
     options = ReportOptions()
     t0 = time.process_time()
     runs = load_runs([data])
     t1 = time.process_time()
-    report = build_report(runs, options)
+    with gc_paused():  # as make_report does
+        report = build_report(runs, options)
     t2 = time.process_time()
     write_outputs(report, Outputs(report=out), options)
     t3 = time.process_time()
