@@ -25,7 +25,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -34,6 +36,7 @@ from bench.backends.llama_cpp import LlamaCppBackend  # noqa: E402
 from bench.devices import LlamaCppSettings, host_facts  # noqa: E402
 from bench.models import resolve_model  # noqa: E402
 from bench.power.attribution import attribute  # noqa: E402
+from bench.power.base import Kind, PowerSample, PowerSensor  # noqa: E402
 from bench.power.estimate import Estimate  # noqa: E402
 from bench.power.jetson_ina3221 import JetsonIna3221  # noqa: E402
 from bench.power.rapl import Rapl  # noqa: E402
@@ -52,6 +55,27 @@ from tests.test_power_attribution import (  # noqa: E402
 TG = Task.model_validate(
     {"id": "tg64", "shape": {"prompt_tokens": 0, "gen_tokens": 64}, "check": {"type": "none"}}
 )
+
+
+class NullPower:
+    """A power sensor that reads nothing (a constant): the floor of the 100 Hz sampler loop itself
+    (timer wake-ups, the lock, writing CSV rows), to set the real sensors' shares against."""
+
+    name: str = "null"
+    kind: Kind = "power"
+    estimated: bool = False
+    live: bool = True
+    period_s: float = 0.01
+    rail_names: tuple[str, ...] = ()
+
+    def read(self) -> PowerSample:
+        return PowerSample(t_ns=time.perf_counter_ns(), power_w=1.0)
+
+    def info(self) -> dict[str, Any]:
+        return {"total": "constant 1 W"}
+
+    def close(self) -> None:
+        pass
 
 
 def decode_for(backend: LlamaCppBackend, seconds: float, sampler: PowerSampler | None) -> tuple[int, float]:
@@ -74,7 +98,8 @@ def overhead(seconds: float, rounds: int) -> dict[str, object]:
     backend = LlamaCppBackend(resolve_model("smollm2-135m"), LlamaCppSettings(n_ctx=1024))
     backend.load()
     decode_for(backend, 1.0, None)  # warm
-    sensors = {
+    sensors: dict[str, Callable[[], PowerSensor]] = {
+        "null sensor (power, 100 Hz): the floor": NullPower,
         "jetson-ina3221 (power, 100 Hz)": lambda: JetsonIna3221(tmp / "jetson", nvpmodel="/nonexistent"),
         "rapl (counter, 10 Hz + edges)": lambda: Rapl(tmp / "rapl"),
         "estimate (counter, 10 Hz + edges)": lambda: Estimate(10.0, 40.0),
@@ -102,7 +127,7 @@ def overhead(seconds: float, rounds: int) -> dict[str, object]:
             "decode_tps_without": statistics.median(without_s),
         }
         print(
-            f"{name:<36} sampler CPU {statistics.median(shares):6.3%} of a core (max {max(shares):.3%}), "
+            f"{name:<40} sampler CPU {statistics.median(shares):6.3%} of a core (max {max(shares):.3%}), "
             f"{statistics.median(rows):5.1f} rows/s; decode {statistics.median(with_s):.1f} vs "
             f"{statistics.median(without_s):.1f} tok/s without"
         )
