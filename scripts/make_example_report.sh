@@ -6,13 +6,18 @@
 #     scripts/make_example_report.sh                  # all four runs, then the report
 #     scripts/make_example_report.sh --in-process-only  # only the two in-process runs (no HTTP backend)
 #
-# Environment: PY (default .venv/bin/python, else python3), REPS (3), WARMUP (1), PORT (8765); KWH_USD
+# Environment: PY (default .venv/bin/python, else python3), REPS (3), WARMUP (1), PORT (8765), SEED (42); KWH_USD
 # and HARDWARE_USD, when set, price this machine in the report (passed as --kwh-usd / --hardware-usd:
 # `auto` knows no price, so cost columns and charts are otherwise absent, and say so).
 # Takes about 10-15 minutes on a 2-core machine. Each server is started here with the model's GGUF, on
 # 127.0.0.1 only, with the same thread count as the in-process runs and --interrupt_requests False, and is
 # stopped when its run ends (or when this script exits for any reason). HTTP runs use --cache-bust:
 # llama_cpp.server reuses the KV prefix across requests, which would fake the TTFT of repeated prompts.
+# The in-process runs use --cache-bust too, with the same --seed (SEED, default 42), so both backends
+# answer byte-identical prompts and their texts and pass rates can be compared task by task. The server
+# gets --flash_attn True because llama.cpp's own default (auto, what in-process runs use) turns flash
+# attention on for the CPU, while llama_cpp.server turns it off: left so, the two sides would compute
+# different numbers, and greedy answers would diverge at near-ties (about a third of them did).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +25,7 @@ PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 REPS=${REPS:-3}
 WARMUP=${WARMUP:-1}
 PORT=${PORT:-8765}
+SEED=${SEED:-42}
 OUT=reports/example
 RUNS=$OUT/runs
 HTTP=1
@@ -47,13 +53,14 @@ mkdir -p "$RUNS"
 
 for MODEL in smollm2-135m gemma3-270m; do
     echo "== $MODEL, in-process" >&2
-    "$PY" -m bench run --suite default --model "$MODEL" -r "$REPS" -w "$WARMUP" -t "$THREADS" --out "$RUNS"
+    "$PY" -m bench run --suite default --model "$MODEL" -r "$REPS" -w "$WARMUP" -t "$THREADS" \
+        --cache-bust --seed "$SEED" --out "$RUNS"
 
     [ "$HTTP" = 1 ] || continue
     echo "== $MODEL, through python -m llama_cpp.server on 127.0.0.1:$PORT" >&2
     GGUF=$("$PY" -c "from bench.models import resolve_model; print(resolve_model('$MODEL').path)")
     "$PY" -m llama_cpp.server --model "$GGUF" --model_alias "$MODEL" --host 127.0.0.1 --port "$PORT" \
-        --n_threads "$THREADS" --n_threads_batch "$THREADS" --n_ctx 4096 --interrupt_requests False \
+        --n_threads "$THREADS" --n_threads_batch "$THREADS" --n_ctx 4096 --flash_attn True --interrupt_requests False \
         >"$TMP/server-$MODEL.log" 2>&1 &
     SERVER_PID=$!
     READY=0
@@ -75,7 +82,7 @@ for MODEL in smollm2-135m gemma3-270m; do
         -e "s|^base_url *=.*|base_url = \"http://127.0.0.1:$PORT/v1\"|" \
         -e "s|^tokenizer *=.*|tokenizer = \"$MODEL\"|" \
         devices/local-server.toml >"$TMP/local-server-$MODEL.toml"
-    "$PY" -m bench run --device "$TMP/local-server-$MODEL.toml" --cache-bust --suite default \
+    "$PY" -m bench run --device "$TMP/local-server-$MODEL.toml" --cache-bust --seed "$SEED" --suite default \
         -r "$REPS" -w "$WARMUP" --out "$RUNS"
     stop_server
 done

@@ -205,3 +205,15 @@ def test_compare_refuses_different_suites() -> None:
 def test_compare_rejects_bad_min_effect(bad: str) -> None:
     proc = run_cli("compare", *bundles("smollm2-mini", "gemma3-mini"), "--min-effect", bad)
     assert proc.returncode == 2 and "--min-effect" in proc.stderr
+
+
+def test_report_dates_each_price_and_marks_report_time_assumptions(tmp_path: Path) -> None:
+    # a real run on this machine's `auto` profile: electricity dated on its own, no hardware price
+    bundle = next((Path(__file__).parent.parent / "reports" / "example" / "runs").glob("*smollm2*"))
+    out = tmp_path / "r.md"
+    proc = run_cli("report", str(bundle), "-o", str(out), "--hardware-usd", "1000")
+    assert proc.returncode == 0, proc.stderr
+    prices = next(line for line in out.read_text().splitlines() if line.startswith("| prices |"))
+    assert "kwh\\_usd=0.16 (as of 2026-11-26, EIA" in prices
+    assert "UNDATED" not in prices
+    assert "given at report time (the user's assumption, not a profile price): price\\_usd=1000.0" in prices

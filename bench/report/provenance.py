@@ -52,25 +52,35 @@ def _energy(run: Run) -> str:
 
 
 def _prices(run: Run, options: EnrichOptions) -> str:
+    """Every price the costs rest on, each with its date and source, and any report-time override:
+    electricity may carry its own date (``kwh_as_of``), apart from the hardware or API price's (``as_of``)."""
     d = run.manifest.device
-    as_of, source = d.get("as_of"), d.get("source")
-    priced = [
-        k
-        for k in ("price_usd", "kwh_usd", "input_usd_per_mtok", "output_usd_per_mtok", "monthly_usd")
-        if d.get(k) is not None
-    ]
-    if not priced:
-        text = "no prices in the profile"
-    else:
-        text = ", ".join(f"{k}={d[k]}" for k in priced) + f" (as of {as_of or 'UNDATED'}"
-        text += f", {source})" if source else ")"
+    groups: dict[tuple[object, object], list[str]] = {}
+    for k in (
+        "price_usd",
+        "kwh_usd",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "subscription_usd_per_month",
+    ):
+        if d.get(k) is None:
+            continue
+        # a profile without kwh_as_of dates all its prices at once
+        own = k == "kwh_usd" and d.get("kwh_as_of") is not None
+        dated = (d.get("kwh_as_of"), d.get("kwh_source")) if own else (d.get("as_of"), d.get("source"))
+        groups.setdefault(dated, []).append(f"{k}={d[k]}")
+    parts = []
+    for (as_of, source), priced in groups.items():
+        text = ", ".join(priced) + f" (as of {as_of or 'UNDATED'}"
+        parts.append(text + (f", {source})" if source else ")"))
+    text = "; ".join(parts) if parts else "no prices in the profile"
     overrides = []
     if options.kwh_usd is not None:
         overrides.append(f"kwh_usd={options.kwh_usd}")
     if options.hardware_usd is not None:
         overrides.append(f"price_usd={options.hardware_usd}")
     if overrides:
-        text += "; overridden at report time: " + ", ".join(overrides)
+        text += "; given at report time (the user's assumption, not a profile price): " + ", ".join(overrides)
     return text
 
 
