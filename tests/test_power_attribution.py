@@ -235,6 +235,24 @@ def test_zero_length_and_uncovered_windows() -> None:
 
 
 # ------------------------------------------------------------------------------------- the file
+def test_power_csv_rows_reach_the_file_at_each_flush(tmp_path: Path) -> None:
+    """Rows are formatted in a batch at flush (about once a second in a run), not per tick."""
+    path = tmp_path / "power.csv"
+    w = TraceWriter(path, ("VDD_IN",), "power", anchor_ns=0)
+    w.write(PowerSample(t_ns=10, power_w=5.0, rails=(5.0,)))
+    w.write(PowerSample(t_ns=20, power_w=None, rails=()))
+    assert w.rows == 2
+    w.flush()
+    assert path.read_text().splitlines() == [
+        "t_ns,power_w,energy_j,VDD_IN_w",
+        "10,5.000000,,5.000000",
+        "20,,,",
+    ]
+    w.write(PowerSample(t_ns=30, power_w=6.0, rails=(6.0,)))
+    w.close()
+    assert path.read_text().splitlines()[-1] == "30,6.000000,,6.000000" and w.rows == 3
+
+
 def test_power_csv_roundtrip_and_torn_line(tmp_path: Path) -> None:
     path = tmp_path / "power.csv"
     w = TraceWriter(path, ("VDD_IN", "VDD_SOC"), "power", anchor_ns=1_000)

@@ -24,6 +24,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,30 @@ def decode_for(backend: LlamaCppBackend, seconds: float, sampler: PowerSampler |
     return n, n / (time.perf_counter() - t0)
 
 
+def bare_thread_share(backend: LlamaCppBackend, seconds: float) -> float:
+    """CPU share of a thread that wakes at 100 Hz as the sampler does and does nothing else: what any
+    Python sampling thread costs on this machine while decode runs, before reading or writing anything."""
+    stop = threading.Event()
+    share: list[float] = []
+
+    def loop() -> None:
+        cpu0, t0 = time.thread_time_ns(), time.perf_counter()
+        next_t = t0 + 0.01
+        while not stop.is_set():
+            delay = next_t - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            next_t += 0.01
+        share.append((time.thread_time_ns() - cpu0) / 1e9 / (time.perf_counter() - t0))
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    decode_for(backend, seconds, None)
+    stop.set()
+    thread.join()
+    return share[0]
+
+
 def overhead(seconds: float, rounds: int) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-power-"))
     orin_nano_tree(tmp / "jetson")
@@ -105,6 +130,12 @@ def overhead(seconds: float, rounds: int) -> dict[str, object]:
         "estimate (counter, 10 Hz + edges)": lambda: Estimate(10.0, 40.0),
     }
     out: dict[str, object] = {}
+    bare = [bare_thread_share(backend, seconds) for _ in range(rounds)]
+    out["bare thread"] = {"cpu_share_median": statistics.median(bare), "cpu_share_max": max(bare)}
+    print(
+        f"{'bare thread waking at 100 Hz, no work':<40} thread CPU  {statistics.median(bare):6.3%} of a core "
+        f"(max {max(bare):.3%})"
+    )
     for name, make in sensors.items():
         shares, with_s, without_s, rows = [], [], [], []
         for r in range(rounds):
