@@ -15,7 +15,7 @@ from bench.power.jetson_ina3221 import JetsonIna3221
 from bench.power.meter import PowerMeter
 from bench.power.rapl import Rapl
 from bench.power.registry import Selection
-from bench.power.sampler import COUNTER_HZ, PowerSampler
+from bench.power.sampler import COUNTER_HZ, MIN_RATE_HZ, RATE_CAP_SHARE, PowerSampler
 from bench.power.trace import read_trace
 from tests.power_fixtures import ORIN_NANO_WATTS, orin_nano_tree, rapl_tree
 
@@ -114,6 +114,53 @@ def test_a_dead_sensor_stops_the_sampler_not_the_run(tmp_path: Path) -> None:
     stats = sampler.stop()
     assert sensor.calls < 150  # it stopped reading
     assert stats.stopped_early and stats.errors >= 100
+
+
+@dataclass
+class Costly:
+    """A sensor whose every read burns ~3 ms of CPU (an NVML read under gVisor cost ~4.5 ms)."""
+
+    name: str = "costly"
+    kind: Kind = "power"
+    period_s: float = 0.01
+    estimated: bool = False
+    live: bool = True
+    rail_names: tuple[str, ...] = ()
+
+    def read(self) -> PowerSample:
+        end = time.thread_time_ns() + 3_000_000
+        while time.thread_time_ns() < end:
+            pass
+        return PowerSample(t_ns=time.perf_counter_ns(), power_w=10.0)
+
+    def info(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sensor_with_costly_reads_is_sampled_less_often(tmp_path: Path) -> None:
+    sampler = PowerSampler(Costly(), tmp_path / "power.csv", time.perf_counter_ns(), flush_every_s=0.25)
+    sampler.start()
+    time.sleep(1.5)
+    stats = sampler.stop(settle=False)
+    lowered = stats.rate_lowered
+    assert lowered is not None and lowered["from_hz"] == 100.0 and lowered["cpu_share"] > RATE_CAP_SHARE
+    # aimed at 1% of a core: 3 ms reads -> ~3.3 Hz (bounded below by MIN_RATE_HZ)
+    assert MIN_RATE_HZ <= lowered["to_hz"] < 10
+    assert stats.cpu_share < 0.5 and stats.rows < 100  # 100 Hz for 1.5 s would be 150 rows
+
+
+def test_a_cheap_sensor_keeps_its_rate(tmp_path: Path) -> None:
+    orin_nano_tree(tmp_path / "root")
+    sensor = JetsonIna3221(tmp_path / "root", nvpmodel="/nonexistent")
+    sampler = PowerSampler(sensor, tmp_path / "power.csv", time.perf_counter_ns(), flush_every_s=0.25)
+    sampler.start()
+    time.sleep(1.0)
+    stats = sampler.stop(settle=False)
+    sensor.close()
+    assert stats.rate_lowered is None and stats.rows > 40
 
 
 class FakeWriter:

@@ -93,3 +93,12 @@ def test_measured_values_are_not_marked_and_absent_columns_hidden() -> None:
     console.print(_summary_table(bare))
     assert "J/task" not in console.export_text()
     assert power_note(bare) == "energy: not measured (no readable power sensor)"
+
+
+def test_a_slowed_sampler_is_said_under_the_table() -> None:
+    lowered = {"from_hz": 100.0, "to_hz": 2.2, "cpu_share": 0.45, "after_s": 6.0}
+    power = {"sensor": "nvml", "kind": "counter", "estimated": False, "rate_hz": 100, "rate_lowered": lowered}
+    summary = summarize([rec("a", 20.0, "counter")], manifest(power))
+    assert summary["power"]["rate_lowered"] == lowered
+    note = power_note(summary) or ""
+    assert "sampling slowed to 2.2 Hz after 6 s: at 100 Hz the sensor's reads took 45% of a core" in note

@@ -124,6 +124,7 @@ class PowerMeter:
             overruns=stats.overruns,
             stopped_early=stats.stopped_early,
             sampler_cpu_share=round(stats.cpu_share, 5) if s.live else None,
+            **({"rate_lowered": stats.rate_lowered} if stats.rate_lowered else {}),
             **({"wraps": w} if (w := s.info().get("wraps")) else {}),
         )
         writer.manifest.power = self._power

@@ -6,8 +6,12 @@
   from the runner's progress events, just before dispatch and just after the stream ends) and the thread
   reads it at ``COUNTER_HZ`` between edges, which catches every wraparound (RAPL wraps after minutes) and
   keeps the idle and apportioning windows covered. NVML gives both and is read at the full rate.
-- Overhead: one sensor read and one formatted line per tick; the thread's own CPU time is measured
-  (``time.thread_time_ns``) and recorded in the manifest (``sampler_cpu_share``: of one core).
+- Overhead: one sensor read per tick, rows formatted once a second; the thread's own CPU time is
+  measured (``time.thread_time_ns``) and recorded in the manifest (``sampler_cpu_share``: of one core).
+  A sensor whose reads are pathologically slow must not steal the engine's CPU: when the thread took
+  more than ``RATE_CAP_SHARE`` of a core over a second, it lowers its rate (never below ``MIN_RATE_HZ``)
+  to aim at ``RATE_TARGET_SHARE``, and the manifest says so (``rate_lowered``). Seen on an H200 under
+  gVisor: one NVML read cost ~4.5 ms, so 100 Hz took 45% of a core.
 - Crash safety: rows are flushed about once a second and fsynced at the end.
 - A failing read is counted and skipped; the run never stops because of its power sensor. After 100
   failures in a row the sampler stops and the manifest says why.
@@ -27,10 +31,23 @@ from bench.power.attribution import EnergyCurve, idle_power_w
 from bench.power.base import PowerSample, PowerSensor
 from bench.power.trace import TraceWriter, trace_from_samples
 
-__all__ = ["COUNTER_HZ", "DEFAULT_RATE_HZ", "IdleBaseline", "PowerSampler", "SamplerStats", "poll_hz"]
+__all__ = [
+    "COUNTER_HZ",
+    "DEFAULT_RATE_HZ",
+    "MIN_RATE_HZ",
+    "RATE_CAP_SHARE",
+    "RATE_TARGET_SHARE",
+    "IdleBaseline",
+    "PowerSampler",
+    "SamplerStats",
+    "poll_hz",
+]
 
 DEFAULT_RATE_HZ = 100.0
 COUNTER_HZ = 10.0
+RATE_CAP_SHARE = 0.05  # above this share of a core over a second, the sampler slows down ...
+RATE_TARGET_SHARE = 0.01  # ... to aim at this share (the issue's overhead goal)
+MIN_RATE_HZ = 1.0
 _MAX_CONSECUTIVE_ERRORS = 100
 
 
@@ -51,6 +68,7 @@ class SamplerStats:
     thread_cpu_s: float
     last_error: str | None
     stopped_early: bool
+    rate_lowered: dict[str, float] | None = None  # {"from_hz", "to_hz", "cpu_share", "after_s"}
 
     @property
     def cpu_share(self) -> float:
@@ -96,6 +114,7 @@ class PowerSampler:
         self._last_error: str | None = None
         self._stopped_early = False
         self._thread_cpu_ns = 0
+        self._rate_lowered: dict[str, float] | None = None
         self._t_start = 0.0
         self._t_stop = 0.0
         self._stats: SamplerStats | None = None
@@ -165,6 +184,7 @@ class PowerSampler:
             thread_cpu_s=self._thread_cpu_ns / 1e9,
             last_error=self._last_error,
             stopped_early=self._stopped_early,
+            rate_lowered=self._rate_lowered,
         )
         return self._stats
 
@@ -201,6 +221,7 @@ class PowerSampler:
         interval = 1.0 / self.rate_hz
         next_t = time.perf_counter() + interval
         last_flush = time.perf_counter()
+        cpu_at_flush = cpu0
         sleep, clock, stop = time.sleep, time.perf_counter, self._stop
         while not stop.is_set():
             # time.sleep costs about half what Event.wait does per tick; stop() waits at most one tick
@@ -218,5 +239,17 @@ class PowerSampler:
             if now - last_flush >= self.flush_every_s:
                 with self._lock:
                     self._writer.flush()
-                last_flush = now
+                cpu = time.thread_time_ns()
+                interval = self._throttled(interval, (cpu - cpu_at_flush) / 1e9 / (now - last_flush), now)
+                last_flush, cpu_at_flush = now, cpu
         self._thread_cpu_ns = time.thread_time_ns() - cpu0
+
+    def _throttled(self, interval: float, cpu_share: float, now: float) -> float:
+        """The tick interval after a second that cost ``cpu_share`` of a core (see the module docstring)."""
+        rate = 1.0 / interval
+        if cpu_share <= RATE_CAP_SHARE or rate <= MIN_RATE_HZ:
+            return interval
+        new_rate = max(rate * RATE_TARGET_SHARE / cpu_share, MIN_RATE_HZ)
+        first = self._rate_lowered or {"from_hz": rate, "cpu_share": round(cpu_share, 4)}
+        self._rate_lowered = {**first, "to_hz": round(new_rate, 3), "after_s": round(now - self._t_start, 3)}
+        return 1.0 / new_rate

@@ -18,7 +18,7 @@ __all__ = ["energy_metrics", "power_note", "power_summary", "shape_energy"]
 
 _POWER_KEYS = (
     "sensor", "selected_by", "kind", "estimated", "rate_hz", "period_s", "total", "idle_w",
-    "idle_seconds", "power_mode", "reason", "samples", "read_errors", "sampler_cpu_share",
+    "idle_seconds", "power_mode", "reason", "samples", "read_errors", "sampler_cpu_share", "rate_lowered",
 )  # fmt: skip
 
 
@@ -88,6 +88,11 @@ def power_note(summary: dict[str, Any]) -> str | None:
     if p.get("rate_hz"):
         parts[0] += f", {p['rate_hz']:g} Hz"
     parts[0] += ")"
+    if low := p.get("rate_lowered"):
+        parts.append(
+            f"sampling slowed to {low['to_hz']:g} Hz after {low['after_s']:g} s: at {low['from_hz']:g} Hz "
+            f"the sensor's reads took {low['cpu_share']:.0%} of a core"
+        )
     if p.get("total"):
         parts.append(f"total = {p['total']}")
     if p.get("idle_w") is not None:
