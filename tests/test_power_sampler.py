@@ -4,7 +4,7 @@ the meter that wires it into a bundle."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,23 +68,17 @@ def test_rows_reach_the_disk_while_the_run_goes(tmp_path: Path) -> None:
 
 
 @dataclass
-class Flaky:
-    """A sensor that fails every other read, then always."""
+class FakePower:
+    """A live instantaneous-power sensor reading 10 W; subclasses change how a read goes."""
 
-    name: str = "flaky"
+    name: str = "fake"
     kind: Kind = "power"
     period_s: float = 0.01
     estimated: bool = False
     live: bool = True
     rail_names: tuple[str, ...] = ()
-    calls: int = 0
-    fail_from: int = 10**9
-    log: list[int] = field(default_factory=list)
 
     def read(self) -> PowerSample:
-        self.calls += 1
-        if self.calls % 2 == 0 or self.calls >= self.fail_from:
-            raise OSError("i2c timeout")
         return PowerSample(t_ns=time.perf_counter_ns(), power_w=10.0)
 
     def info(self) -> dict[str, Any]:
@@ -92,6 +86,20 @@ class Flaky:
 
     def close(self) -> None:
         pass
+
+
+@dataclass
+class Flaky(FakePower):
+    """A sensor that fails every other read, then always."""
+
+    calls: int = 0
+    fail_from: int = 10**9
+
+    def read(self) -> PowerSample:
+        self.calls += 1
+        if self.calls % 2 == 0 or self.calls >= self.fail_from:
+            raise OSError("i2c timeout")
+        return super().read()
 
 
 def test_failing_reads_are_counted_never_raised(tmp_path: Path) -> None:
@@ -116,28 +124,14 @@ def test_a_dead_sensor_stops_the_sampler_not_the_run(tmp_path: Path) -> None:
     assert stats.stopped_early and stats.errors >= 100
 
 
-@dataclass
-class Costly:
+class Costly(FakePower):
     """A sensor whose every read burns ~3 ms of CPU (an NVML read under gVisor cost ~4.5 ms)."""
-
-    name: str = "costly"
-    kind: Kind = "power"
-    period_s: float = 0.01
-    estimated: bool = False
-    live: bool = True
-    rail_names: tuple[str, ...] = ()
 
     def read(self) -> PowerSample:
         end = time.thread_time_ns() + 3_000_000
         while time.thread_time_ns() < end:
             pass
-        return PowerSample(t_ns=time.perf_counter_ns(), power_w=10.0)
-
-    def info(self) -> dict[str, Any]:
-        return {}
-
-    def close(self) -> None:
-        pass
+        return super().read()
 
 
 def test_a_sensor_with_costly_reads_is_sampled_less_often(tmp_path: Path) -> None:
