@@ -152,3 +152,19 @@ def test_base_model_runs_as_plain_completion(tmp_path: Path) -> None:
         assert PLAIN_STOP not in g.text
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("requested", [None, False, True])
+def test_the_manifest_says_whether_flash_attention_was_used(smollm2, requested: bool | None) -> None:  # type: ignore[no-untyped-def]
+    """``auto`` (None) is resolved by llama.cpp; the manifest records the outcome, read from its log."""
+    from bench.backends.llama_cpp import LlamaCppBackend
+    from bench.devices import LlamaCppSettings
+
+    backend = LlamaCppBackend(smollm2, LlamaCppSettings(n_ctx=512, flash_attn=requested))
+    settings = backend.load()["settings"]
+    backend.close()
+    assert settings["flash_attn"] is requested
+    if requested is None:
+        assert isinstance(settings["flash_attn_used"], bool)  # llama.cpp said which (on, for CPUs)
+    else:
+        assert settings["flash_attn_used"] is requested

@@ -46,6 +46,9 @@ except ImportError:  # pragma: no cover - exercised only without the engine
     _ll = None
 
 _LOG_TAIL: deque[str] = deque(maxlen=30)
+_FLASH_ATTN_LOG: deque[str] = deque(maxlen=4)
+# ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
+_LOG_INFO, _LOG_WARN, _LOG_ERROR = 2, 3, 4
 _log_callback: Any = None
 _backend_ready = False
 
@@ -62,14 +65,30 @@ def _init_engine() -> Any:
 
         @_ll.llama_log_callback  # type: ignore[untyped-decorator]
         def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-            if level in (2, 3):  # warnings and errors: kept for error messages
+            if level in (_LOG_WARN, _LOG_ERROR):  # kept for error messages
                 _LOG_TAIL.append(text.decode("utf-8", "replace").strip())
+            elif level == _LOG_INFO and b"Flash Attention" in text:  # what "auto" resolved to
+                _FLASH_ATTN_LOG.append(text.decode("utf-8", "replace").strip())
 
         _log_callback = _on_log  # keep a reference: the C side holds only a pointer
         _ll.llama_log_set(_log_callback, ctypes.c_void_p(0))
         _ll.llama_backend_init()
         _backend_ready = True
     return _ll
+
+
+def _flash_attn_used(requested: bool | None) -> bool | None:
+    """Whether the context computes attention with flash attention. ``None`` (auto) is resolved by
+    llama.cpp per device, and it changes the numbers: greedy answers diverged between this backend and a
+    server that had it off. Read from llama.cpp's log line; None when that line was not seen."""
+    if requested is not None:
+        return requested
+    for line in reversed(_FLASH_ATTN_LOG):
+        if "enabled" in line:
+            return True
+        if "disabled" in line:
+            return False
+    return None
 
 
 def _last_engine_error() -> str:
@@ -122,6 +141,7 @@ class LlamaCppBackend:
         cparams.no_perf = False
         if s.flash_attn is not None:
             cparams.flash_attn_type = 1 if s.flash_attn else 0
+        _FLASH_ATTN_LOG.clear()
         ctx = ll.llama_init_from_model(model, cparams)
         if not ctx:
             ll.llama_model_free(model)
@@ -150,6 +170,7 @@ class LlamaCppBackend:
                 "n_threads_batch": self.n_threads_batch,
                 "n_gpu_layers": s.n_gpu_layers,
                 "flash_attn": s.flash_attn,
+                "flash_attn_used": _flash_attn_used(s.flash_attn),
                 "use_mmap": s.use_mmap,
             },
             "prompt_format": self.prompt_format,
