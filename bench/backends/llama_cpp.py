@@ -170,9 +170,11 @@ class LlamaCppBackend:
                 "n_threads_batch": self.n_threads_batch,
                 "n_gpu_layers": s.n_gpu_layers,
                 "flash_attn": s.flash_attn,
-                "flash_attn_used": _flash_attn_used(s.flash_attn),
                 "use_mmap": s.use_mmap,
             },
+            # an outcome of the settings on this device, not a setting: outside "settings", which
+            # --resume, pooling and comparisons match exactly
+            "flash_attn_used": _flash_attn_used(s.flash_attn),
             "prompt_format": self.prompt_format,
             "plain_completion_stop": PLAIN_STOP if self.prompt_format == "plain_completion" else None,
             "model_load_ms": round(load_ms, 2),
