@@ -8,21 +8,19 @@ DESIGN.md's cost model, per month:
 - undefined beyond what the device can serve at its measured throughput (sequential requests:
   730 h / mean request time).
 
-``bench/cost.py`` (the cost-model issue) owns these formulas once it lands; these few lines are written
-so that module's functions can replace ``local_line`` without touching the chart.
+The formulas are ``bench/cost.py``'s; this module only gathers their inputs from a report's runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench import cost
 from bench.enrich import EnrichOptions
 from bench.report.runs import Run
 from bench.stats import mean
 
-__all__ = ["HOURS_PER_MONTH", "CloudLine", "LocalLine", "cloud_line", "local_line"]
-
-HOURS_PER_MONTH = 730.0
+__all__ = ["CloudLine", "LocalLine", "cloud_line", "local_line"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +35,7 @@ class LocalLine:
 
     def breakeven_tasks(self, cloud_usd_per_task: float) -> float | None:
         """Monthly volume where local = cloud; None when local never gets cheaper."""
-        margin = cloud_usd_per_task - self.usd_per_task
-        return self.fixed_usd / margin if margin > 0 else None
+        return cost.breakeven_tasks_per_month(self.fixed_usd, self.usd_per_task, cloud_usd_per_task)
 
 
 @dataclass(frozen=True)
@@ -70,17 +67,20 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
     if missing or net_j is None or e2e_ms is None or price is None or kwh is None:
         return None, "missing " + ", ".join(missing or ["request times"])
     wall = float(d.get("wall_factor") or 1.0)
-    fixed = (
-        float(price) / (float(d["lifetime_years"]) * 12)
-        + float(d["idle_w"]) / 1000 * HOURS_PER_MONTH * float(kwh) * wall
+    fixed = cost.local_fixed_usd_per_month(
+        price_usd=float(price),
+        lifetime_years=float(d["lifetime_years"]),
+        idle_w=float(d["idle_w"]),
+        kwh_usd=float(kwh),
+        wall_factor=wall,
     )
-    per_task = net_j / 3.6e6 * float(kwh) * wall
-    capacity = HOURS_PER_MONTH * 3600 / (e2e_ms / 1000)
+    per_task = cost.local_variable_usd_per_task(net_j / cost.J_PER_KWH, float(kwh), wall)
+    capacity = cost.capacity_tasks_per_month(e2e_ms / 1000)
     return LocalLine(run.label, fixed, per_task, capacity), None
 
 
 def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:
-    cost = mean(r.cost_usd for r in run.measured)
-    if cost is None:
+    usd_per_task = mean(r.cost_usd for r in run.measured)
+    if usd_per_task is None:
         return None, "no cost per task (the profile gives no token prices)"
-    return CloudLine(run.label, cost), None
+    return CloudLine(run.label, usd_per_task), None
