@@ -45,7 +45,15 @@ from bench.store import (
 )
 from bench.suite import PromptSuite, load_suite, resolve_suite_path
 
-__all__ = ["PreparedRun", "RunOptions", "execute_run", "make_backend", "prepare_run"]
+__all__ = [
+    "PreparedRun",
+    "RunOptions",
+    "base_manifest",
+    "execute_run",
+    "make_backend",
+    "prepare_run",
+    "run_label",
+]
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, B
 def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any]) -> Manifest:
     """The manifest this run would write; ``--resume`` compares it with the recorded one."""
     opts = prepared.options
-    manifest = _base_manifest(prepared, run_id, backend_facts)
+    manifest = base_manifest(prepared, run_id, backend_facts)
     # every setting under the name of its RunOptions field, so --resume can restore and compare it
     manifest.settings.update(
         {
@@ -160,7 +168,16 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
     return manifest
 
 
-def _base_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any]) -> Manifest:
+def run_label(prepared: PreparedRun) -> str:
+    """What a new run id is named after: the model file, else the endpoint's model, else the device."""
+    return prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
+
+
+def base_manifest(
+    prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any], settings: RunSettings | None = None
+) -> Manifest:
+    """The manifest of a run of ``prepared`` (``settings``: the run's, unless a caller times differently,
+    as the pytest plugin does)."""
     return build_manifest(
         run_id=run_id,
         anchor_ns=time.perf_counter_ns(),
@@ -169,7 +186,7 @@ def _base_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, 
         device=prepared.device,
         model=prepared.model,
         backend_facts=backend_facts,
-        settings=run_settings(prepared.options),
+        settings=settings or run_settings(prepared.options),
         command=prepared.options.command,
     )
 
@@ -269,10 +286,8 @@ def execute_run(
             )
             writer = BundleWriter(prepared.resume.path, manifest, append=True)
         else:
-            label = (
-                prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
-            )
-            manifest = _provisional_manifest(prepared, new_run_id(label, prepared.suite.name), backend_facts)
+            run_id = new_run_id(run_label(prepared), prepared.suite.name)
+            manifest = _provisional_manifest(prepared, run_id, backend_facts)
             manifest.hygiene = {"start": hygiene_start}
             writer = BundleWriter(opts.out / manifest.run_id, manifest)
         runner: Runner | None = None

@@ -23,9 +23,9 @@ from typing import Any
 from bench.backends.base import Backend, Generation, RequestFailed
 from bench.enrich import enrich
 from bench.errors import UsageError
-from bench.orchestrate import PreparedRun, RunOptions, make_backend, prepare_run
+from bench.orchestrate import PreparedRun, RunOptions, base_manifest, make_backend, prepare_run, run_label
 from bench.report.summary import group_metrics
-from bench.runner import Runner, RunSettings, build_manifest, new_run_id, utc_now
+from bench.runner import Runner, RunSettings, new_run_id, utc_now
 from bench.schema import Record
 from bench.store import Bundle, BundleWriter
 from bench.suite import Task
@@ -102,18 +102,7 @@ class InfercostSession:
         facts = backend.load()
         self.backend = backend
         settings = RunSettings(repetitions=opts.repetitions, warmup=opts.warmup, no_text=opts.no_text)
-        label = p.model.label if p.model else (p.device.model or p.device.name)
-        manifest = build_manifest(
-            run_id=new_run_id(label, p.suite.name),
-            anchor_ns=time.perf_counter_ns(),
-            suite=p.suite,
-            suite_path=str(p.suite_path),
-            device=p.device,
-            model=p.model,
-            backend_facts=facts,
-            settings=settings,
-            command=opts.command,
-        )
+        manifest = base_manifest(p, new_run_id(run_label(p), p.suite.name), facts, settings)
         writer = BundleWriter(opts.out / manifest.run_id, manifest)
         self.runner = Runner(p.suite, backend, writer, settings)
         return self.runner
