@@ -55,11 +55,19 @@ def test_counter_polled_slowly_between_marks(tmp_path: Path) -> None:
     sensor.close()
 
 
-def test_rows_reach_the_disk_while_the_run_goes(tmp_path: Path) -> None:
+def started_jetson_sampler(tmp_path: Path, flush_every_s: float) -> tuple[JetsonIna3221, PowerSampler]:
+    """The Orin Nano layout read by a running 100 Hz sampler into ``tmp_path/power.csv``."""
     orin_nano_tree(tmp_path / "root")
     sensor = JetsonIna3221(tmp_path / "root", nvpmodel="/nonexistent")
-    sampler = PowerSampler(sensor, tmp_path / "power.csv", time.perf_counter_ns(), flush_every_s=0.1)
+    sampler = PowerSampler(
+        sensor, tmp_path / "power.csv", time.perf_counter_ns(), flush_every_s=flush_every_s
+    )
     sampler.start()
+    return sensor, sampler
+
+
+def test_rows_reach_the_disk_while_the_run_goes(tmp_path: Path) -> None:
+    sensor, sampler = started_jetson_sampler(tmp_path, flush_every_s=0.1)
     time.sleep(0.5)
     on_disk = (tmp_path / "power.csv").read_text().splitlines()  # as a crash would leave it
     sampler.stop(settle=False)
@@ -147,10 +155,7 @@ def test_a_sensor_with_costly_reads_is_sampled_less_often(tmp_path: Path) -> Non
 
 
 def test_a_cheap_sensor_keeps_its_rate(tmp_path: Path) -> None:
-    orin_nano_tree(tmp_path / "root")
-    sensor = JetsonIna3221(tmp_path / "root", nvpmodel="/nonexistent")
-    sampler = PowerSampler(sensor, tmp_path / "power.csv", time.perf_counter_ns(), flush_every_s=0.25)
-    sampler.start()
+    sensor, sampler = started_jetson_sampler(tmp_path, flush_every_s=0.25)
     time.sleep(1.0)
     stats = sampler.stop(settle=False)
     sensor.close()
