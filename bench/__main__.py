@@ -1,5 +1,5 @@
 """``python -m bench`` is the same as the ``infercost`` console script."""
 
-from bench.cli import main
+from bench.cli.app import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
 """One exception tree for the whole package.
 
-Library code raises these; only ``bench.cli`` catches them, prints the one-line message and exits with
+Library code raises these; only ``bench.cli.app`` catches them, prints the one-line message and exits with
 the code the error carries (DESIGN.md's exit-code table). Anything that is *not* a ``BenchError`` is a
 bug: the CLI prints its traceback and exits 70.
 

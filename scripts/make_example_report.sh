@@ -58,7 +58,7 @@ for MODEL in smollm2-135m gemma3-270m; do
 
     [ "$HTTP" = 1 ] || continue
     echo "== $MODEL, through python -m llama_cpp.server on 127.0.0.1:$PORT" >&2
-    GGUF=$("$PY" -c "from bench.models import resolve_model; print(resolve_model('$MODEL').path)")
+    GGUF=$("$PY" -c "from bench.models.catalog import resolve_model; print(resolve_model('$MODEL').path)")
     "$PY" -m llama_cpp.server --model "$GGUF" --model_alias "$MODEL" --host 127.0.0.1 --port "$PORT" \
         --n_threads "$THREADS" --n_threads_batch "$THREADS" --n_ctx 4096 --flash_attn True --interrupt_requests False \
         >"$TMP/server-$MODEL.log" 2>&1 &

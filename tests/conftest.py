@@ -29,7 +29,7 @@ def fixtures() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2():  # type: ignore[no-untyped-def]
-    from bench.models import resolve_model
+    from bench.models.catalog import resolve_model
 
     return resolve_model("smollm2-135m")
 
@@ -38,7 +38,7 @@ def smollm2():  # type: ignore[no-untyped-def]
 def llama_backend(smollm2) -> Iterator[object]:  # type: ignore[no-untyped-def]
     """One loaded in-process backend for the whole session (loading costs ~0.3 s, contexts ~0.1 s)."""
     from bench.backends.llama_cpp import LlamaCppBackend
-    from bench.devices import LlamaCppSettings
+    from bench.devices.profiles import LlamaCppSettings
 
     backend = LlamaCppBackend(smollm2, LlamaCppSettings(n_ctx=2048))
     backend.load()

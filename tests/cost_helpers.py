@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.devices import DeviceProfile, load_device
-from bench.schema import Manifest, Record
+from bench.devices.profiles import DeviceProfile, load_device
+from bench.results.schema import Manifest, Record
 
 
 def manifest_for(profile: DeviceProfile, *, settings: dict[str, Any] | None = None, **extra: Any) -> Manifest:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.breakeven import DeviceEconomics, analyse, compare, device_economics
-from bench.devices import load_device
+from bench.cost.breakeven import DeviceEconomics, analyse, compare, device_economics
+from bench.devices.profiles import load_device
 from bench.errors import UsageError
-from bench.pricing import price_records
-from bench.store import BundleWriter
+from bench.cost.pricing import price_records
+from bench.results.bundle import BundleWriter
 from tests.conftest import run_cli
 from tests.cost_helpers import device_manifest, record
 

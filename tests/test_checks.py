@@ -7,7 +7,7 @@ import time
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bench.checks import Check, evaluate, extract_code, extract_json
+from bench.suite.checks import Check, evaluate, extract_code, extract_json
 
 CHECK = TypeAdapter(Check)
 

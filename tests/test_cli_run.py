@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.store import read_bundle
+from bench.results.bundle import read_bundle
 from tests.conftest import ROOT, run_cli
 
 MINI = str(ROOT / "tests" / "fixtures" / "suites" / "mini.toml")

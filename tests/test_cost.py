@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench import cost
+from bench.cost import formulas as cost
 
 
 def test_energy_cost() -> None:

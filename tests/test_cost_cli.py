@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store import read_bundle
+from bench.results.bundle import read_bundle
 from tests.conftest import ROOT, run_cli
 
 MINI = str(ROOT / "tests" / "fixtures" / "suites" / "mini.toml")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.checks import evaluate
-from bench.suite import load_suite
+from bench.suite.checks import evaluate
+from bench.suite.loader import load_suite
 
 SUITE = load_suite("default")
 WRONG = ["", "I don't know.", "As an AI, I cannot answer that.", "0"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.devices import POWER_SENSORS, auto_profile, check_power_sensor, list_devices, load_device
+from bench.devices.profiles import POWER_SENSORS, auto_profile, check_power_sensor, list_devices, load_device
 from bench.errors import ProfileError
 from tests.conftest import run_cli
 
@@ -177,7 +177,7 @@ def test_devices_list_and_show() -> None:
 
 
 def test_power_mode_is_a_key_property() -> None:
-    from bench.compat import differences
+    from bench.results.comparability import differences
     from tests.cost_helpers import manifest_for
 
     a = manifest_for(load_device("jetson-orin-nano-super", power_mode="7W"))

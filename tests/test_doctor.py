@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import doctor
+from bench.run import doctor
 from bench.power.apple_macmon import INSTALL
 from bench.power.apple_powermetrics import sudoers_fix
 from bench.power.registry import Probe

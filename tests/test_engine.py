@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from bench.backends.base import RequestFailed
-from bench.metrics import derive_timing
-from bench.runner import Runner, RunSettings
-from bench.schema import Manifest
-from bench.store import BundleWriter, read_bundle
-from bench.suite import PromptSuite, Task
+from bench.results.metrics import derive_timing
+from bench.run.runner import Runner, RunSettings
+from bench.results.schema import Manifest
+from bench.results.bundle import BundleWriter, read_bundle
+from bench.suite.loader import PromptSuite, Task
 
 LONG_USER = (
     "Here is a list of words: " + ", ".join(f"word{i}" for i in range(120)) + ". Which word comes first?"
@@ -138,8 +138,8 @@ def test_runner_records_an_error_and_goes_on(llama_backend, tmp_path: Path) -> N
 
 def test_base_model_runs_as_plain_completion(tmp_path: Path) -> None:
     from bench.backends.llama_cpp import PLAIN_STOP, LlamaCppBackend
-    from bench.devices import LlamaCppSettings
-    from bench.models import resolve_model
+    from bench.devices.profiles import LlamaCppSettings
+    from bench.models.catalog import resolve_model
 
     backend = LlamaCppBackend(resolve_model("gemma3-270m"), LlamaCppSettings(n_ctx=512))
     facts = backend.load()
@@ -158,7 +158,7 @@ def test_base_model_runs_as_plain_completion(tmp_path: Path) -> None:
 def test_the_manifest_says_whether_flash_attention_was_used(smollm2, requested: bool | None) -> None:  # type: ignore[no-untyped-def]
     """``auto`` (None) is resolved by llama.cpp; the manifest records the outcome, read from its log."""
     from bench.backends.llama_cpp import LlamaCppBackend
-    from bench.devices import LlamaCppSettings
+    from bench.devices.profiles import LlamaCppSettings
 
     backend = LlamaCppBackend(smollm2, LlamaCppSettings(n_ctx=512, flash_attn=requested))
     facts = backend.load()

@@ -25,10 +25,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bench.devices import load_device
+from bench.devices.profiles import load_device
 from bench.errors import BenchError
-from bench.store import read_bundle
-from bench.suite import load_suite
+from bench.results.bundle import read_bundle
+from bench.suite.loader import load_suite
 from tests.test_store import manifest, record
 
 _EXAMPLES_ENV = os.environ.get("FUZZ_EXAMPLES")

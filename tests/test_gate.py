@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import github, stats
-from bench.cli import main
+from bench.ci import github
+
+from bench.results import stats
+from bench.cli.app import main
 from bench.errors import UsageError
-from bench.gate import (
+from bench.ci.gate import (
     RULE_TARGETS,
     RunView,
     evaluate_gate,
@@ -23,7 +25,7 @@ from bench.gate import (
 )
 from bench.report.fields import FIELDS
 from bench.report.summary import group_metrics
-from bench.schema import Record
+from bench.results.schema import Record
 from tests.conftest import FIXTURES, run_cli
 
 BUNDLES = FIXTURES / "gate_bundles"

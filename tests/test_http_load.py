@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bench.load import poisson_schedule
+from bench.run.traffic import poisson_schedule
 from bench.report.throughput import throughput_metrics
-from bench.store import read_bundle
+from bench.results.bundle import read_bundle
 from tests.conftest import ROOT, run_cli
 from tests.http_fixtures import write_profile
 from tests.servers.fake_openai import ServerThread
@@ -199,7 +199,7 @@ def test_planted_key_never_reaches_disk_or_output(tmp_path: Path) -> None:
 
 
 def test_throughput_metrics_by_hand() -> None:
-    from bench.schema import Record
+    from bench.results.schema import Record
 
     def rec(
         start_ms: float, end_ms: float, ttft: float, tpot: float | None, out: int, status: str = "ok"

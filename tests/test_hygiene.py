@@ -1,4 +1,4 @@
-"""bench.hygiene: readings from real-format sysfs trees and tool output, tolerance of their absence, and a
+"""bench.run.hygiene: readings from real-format sysfs trees and tool output, tolerance of their absence, and a
 busy program seen by the CPU sampler."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench import hygiene
+from bench.run import hygiene
 
 
 def fake_sys(root: Path, governors: list[str], profile: str | None = None) -> Path:

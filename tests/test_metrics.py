@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.metrics import derive_timing
+from bench.results.metrics import derive_timing
 
 MS = 1_000_000
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ModelError
-from bench.gguf_info import read_gguf_info
-from bench.models import CATALOG, resolve_model
+from bench.models.gguf import read_gguf_info
+from bench.models.catalog import CATALOG, resolve_model
 
 
 def test_smollm2_header_facts(smollm2) -> None:  # type: ignore[no-untyped-def]

@@ -8,13 +8,13 @@ import random
 
 import pytest
 
-from bench.backends.openai_wire import ChunkError, StreamState, build_request, error_body_message, shape_text
-from bench.cachebust import bust_prefix, bust_task
-from bench.http_settings import HttpSettings
-from bench.redact import Redactor
-from bench.retry import RetryBudget, parse_retry_after
-from bench.suite import Task
-from bench.tokenizer import GgufTokenizer
+from bench.backends.http.wire import ChunkError, StreamState, build_request, error_body_message, shape_text
+from bench.run.cachebust import bust_prefix, bust_task
+from bench.devices.http_settings import HttpSettings
+from bench.redaction import Redactor
+from bench.backends.http.retry import RetryBudget, parse_retry_after
+from bench.suite.loader import Task
+from bench.models.tokenizer import GgufTokenizer
 
 CHAT = Task.model_validate(
     {

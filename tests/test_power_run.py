@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.cli import _summary_table
-from bench.enrich import enrich
+from bench.cli.app import _summary_table
+from bench.cost.enrich import enrich
 from bench.errors import UsageError
-from bench.orchestrate import RunOptions, prepare_run
+from bench.run.orchestrate import RunOptions, prepare_run
 from bench.report.energy import power_note
-from bench.store import read_bundle
+from bench.results.bundle import read_bundle
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.engine
@@ -109,7 +109,7 @@ def test_the_sensor_opens_after_the_engine_has_loaded(
 ) -> None:
     """NVML initialised before llama.cpp's CUDA context crashed the model load on an H200: every sensor
     opens after ``backend.load()`` and is closed after the run."""
-    import bench.orchestrate as orchestrate
+    import bench.run.orchestrate as orchestrate
     from bench.backends.llama_cpp import LlamaCppBackend
 
     events: list[str] = []

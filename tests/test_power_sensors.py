@@ -340,7 +340,7 @@ def test_auto_falls_back_to_estimate_then_none(tmp_path: Path, monkeypatch: pyte
 
 
 def test_gpu_offload_puts_the_gpu_sensor_before_rapl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.devices import DeviceProfile
+    from bench.devices.profiles import DeviceProfile
     from bench.power import registry
 
     rapl_tree(tmp_path)

@@ -7,10 +7,10 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.cli import _summary_table
+from bench.cli.app import _summary_table
 from bench.report.energy import power_note
 from bench.report.summary import group_metrics, summarize
-from bench.schema import Manifest, Record
+from bench.results.schema import Manifest, Record
 
 
 def rec(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.gate import load_run
+from bench.ci.gate import load_run
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.engine
@@ -34,9 +34,9 @@ check = { type = "contains", values = ["Paris"] }
 
 
 def plugin_args() -> list[str]:
-    """``-p bench.pytest_plugin`` unless the ``pytest11`` entry point already loads it (installed)."""
-    installed = any(ep.value == "bench.pytest_plugin" for ep in entry_points(group="pytest11"))
-    return [] if installed else ["-p", "bench.pytest_plugin"]
+    """``-p bench.ci.pytest_plugin`` unless the ``pytest11`` entry point already loads it (installed)."""
+    installed = any(ep.value == "bench.ci.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "bench.ci.pytest_plugin"]
 
 
 def infercost_args(*extra: str) -> list[str]:
@@ -68,7 +68,7 @@ def test_inactive_plugin_changes_nothing_and_imports_nothing(
         import sys
 
         def test_nothing_heavy_was_imported():
-            heavy = [m for m in sys.modules if m.startswith(("llama_cpp", "bench.")) and m != "bench.pytest_plugin"]
+            heavy = [m for m in sys.modules if m.startswith(("llama_cpp", "bench.")) and m != "bench.ci.pytest_plugin"]
             assert heavy == []
 
         def test_fixture_without_options_skips(infercost):
@@ -86,14 +86,14 @@ def test_entry_point_in_pyproject_autoloads_the_plugin(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The pytest11 entry point as pyproject.toml declares it, installed as a dist-info on sys.path."""
-    from bench.validation import tomllib  # tomllib, or tomli on Python 3.10
+    from bench.userfiles import tomllib  # tomllib, or tomli on Python 3.10
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["pytest11"]
-    assert declared == {"infercost": "bench.pytest_plugin"}
+    assert declared == {"infercost": "bench.ci.pytest_plugin"}
     dist = tmp_path / "site" / "infercost_probe-0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: infercost-probe\nVersion: 0\n")
-    (dist / "entry_points.txt").write_text("[pytest11]\ninfercost = bench.pytest_plugin\n")
+    (dist / "entry_points.txt").write_text("[pytest11]\ninfercost = bench.ci.pytest_plugin\n")
     monkeypatch.setenv("PYTHONPATH", f"{ROOT}:{tmp_path / 'site'}")
     loaded = pytester.runpytest_subprocess("--help")
     loaded.stdout.fnmatch_lines(["*--infercost-suite=NAME|PATH*"])

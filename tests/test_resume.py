@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.store import read_bundle
+from bench.results.bundle import read_bundle
 from tests.conftest import ROOT, run_cli
 
 MINI = ROOT / "tests" / "fixtures" / "suites" / "mini.toml"
@@ -170,7 +170,7 @@ def test_resume_refuses_an_edited_device_profile(killed: tuple[Path, Path, Path]
 
 def test_resume_refuses_another_model(killed: tuple[Path, Path, Path]) -> None:
     from bench.errors import ModelError
-    from bench.models import resolve_model
+    from bench.models.catalog import resolve_model
 
     try:
         resolve_model("gemma3-270m", install=False)

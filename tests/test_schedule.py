@@ -1,9 +1,9 @@
-"""bench.schedule: the slots a task runs, fresh, resumed and under --min-time."""
+"""bench.run.schedule: the slots a task runs, fresh, resumed and under --min-time."""
 
 from __future__ import annotations
 
-from bench.schedule import SchedulePolicy, Slot, TaskSchedule
-from bench.schema import Record
+from bench.run.schedule import SchedulePolicy, Slot, TaskSchedule
+from bench.results.schema import Record
 
 
 def rec(rep: int, warmup: bool = False, *, ms: float = 100.0, status: str = "ok") -> Record:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.sse import SSEEvent, SSEParser
+from bench.backends.http.sse import SSEEvent, SSEParser
 
 STREAM = (
     b": ping\n\n"

@@ -1,4 +1,4 @@
-"""bench.stats: intervals that cover what they claim, comparisons that call only real differences.
+"""bench.results.stats: intervals that cover what they claim, comparisons that call only real differences.
 
 The interval tests use seeded synthetic data with a known truth, so each assertion could fail: a
 bootstrap that is too narrow, a Wilson interval that leaves [0, 1], a test that calls noise significant.
@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import stats
+from bench.results import stats
 from tests.conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import SuiteError
-from bench.suite import load_suite
+from bench.suite.loader import load_suite
 
 GOOD = """
 name = "t"

@@ -1,4 +1,4 @@
-"""bench.variability: each warning fires on the pattern it names, stays quiet otherwise, carries a remedy,
+"""bench.results.variability: each warning fires on the pattern it names, stays quiet otherwise, carries a remedy,
 and reaches the summary (so ``--json`` has it)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bench.report.summary import summarize
-from bench.schema import Manifest, Record
-from bench.variability import run_warnings
+from bench.results.schema import Manifest, Record
+from bench.results.variability import run_warnings
 
 
 def manifest(**extra: Any) -> Manifest:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bench.schema import Status, TokenCountSource
-from bench.suite import Task
+from bench.results.schema import Status, TokenCountSource
+from bench.suite.loader import Task
 
 __all__ = ["Backend", "Generation", "ProgressFn", "RequestFailed"]
 

@@ -29,11 +29,11 @@ from typing import Any
 import psutil
 
 from bench.backends.base import Generation, ProgressFn, RequestFailed
-from bench.devices import LlamaCppSettings, default_threads
+from bench.devices.profiles import LlamaCppSettings, default_threads
 from bench.errors import BackendError
-from bench.models import ResolvedModel
-from bench.suite import Task
-from bench.tokenizer import PLAIN_STOP, chat_formatter, plain_transcript, tokenize
+from bench.models.catalog import ResolvedModel
+from bench.suite.loader import Task
+from bench.models.tokenizer import PLAIN_STOP, chat_formatter, plain_transcript, tokenize
 
 __all__ = ["PLAIN_STOP", "LlamaCppBackend"]
 

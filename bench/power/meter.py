@@ -1,6 +1,6 @@
 """Power metering for one run: idle baseline, sampler thread, request-edge marks, ``manifest.power``.
 
-``bench.orchestrate.execute_run`` calls ``start`` once the bundle exists and before the first request,
+``bench.run.orchestrate.execute_run`` calls ``start`` once the bundle exists and before the first request,
 passes the runner's progress callback through ``wrap`` (which marks request edges), and calls ``stop``
 when the runner returns, fails or is interrupted. Nothing here computes per-request energy: that is
 derived at read time (``bench.power.records``) from ``power.csv`` and ``manifest.power``.
@@ -23,7 +23,7 @@ DEFAULT_IDLE_SECONDS = 5.0
 _MARGIN_NS = 5_000_000_000
 
 
-class _Writer(Protocol):  # bench.store.BundleWriter, without importing it (no pydantic here)
+class _Writer(Protocol):  # bench.results.bundle.BundleWriter, without importing it (no pydantic here)
     run_dir: Any
     manifest: Any
 

@@ -14,7 +14,7 @@ call two NVML functions, so nvidia-ml-py is used directly.
 
 Order matters: on an H200 (under gVisor), ``nvmlInit`` before llama.cpp created its CUDA context made
 ``llama_model_load_from_file`` segfault; initialised after the model loaded, both worked. So runs open
-their sensor after ``backend.load()`` (``bench.orchestrate.execute_run``). Each read cost ~4.5 ms there,
+their sensor after ``backend.load()`` (``bench.run.orchestrate.execute_run``). Each read cost ~4.5 ms there,
 so 100 Hz sampling took ~45% of a core; the sampler now slows itself down after such a second
 (``bench/power/sampler.py``), and ``--power-hz 10`` (the counter's own step) avoids even that second.
 """

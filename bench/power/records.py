@@ -1,6 +1,6 @@
 """Per-request energy for a bundle's records: ``manifest.power`` + ``power.csv`` → record fields.
 
-Called by ``bench.enrich.enrich`` (read time; nothing on disk is rewritten). Fills ``energy_j`` (gross),
+Called by ``bench.cost.enrich.enrich`` (read time; nothing on disk is rewritten). Fills ``energy_j`` (gross),
 ``energy_net_j`` (minus the idle baseline), ``avg_power_w`` and ``energy_source`` using
 ``bench.power.attribution.attribute``; records the trace cannot cover keep None (never 0).
 """
@@ -13,7 +13,7 @@ from typing import Any
 from bench.power.attribution import EnergyCurve, Window, attribute, idle_power_w
 from bench.power.csv_trace import CsvTrace
 from bench.power.trace import POWER_CSV, Trace, read_trace, trace_from_samples
-from bench.schema import Manifest, Record
+from bench.results.schema import Manifest, Record
 
 __all__ = ["apply_energy", "idle_baseline_w", "load_trace"]
 

@@ -180,7 +180,7 @@ def select_sensor(
     return Selection(None, "auto", "auto", reason=reason, tried=tried)
 
 
-class _Device(Protocol):  # bench.devices.DeviceProfile, without importing pydantic here
+class _Device(Protocol):  # bench.devices.profiles.DeviceProfile, without importing pydantic here
     @property
     def kind(self) -> str: ...
     @property

@@ -8,17 +8,17 @@ DESIGN.md's cost model, per month:
 - undefined beyond what the device can serve at its measured throughput (sequential requests:
   730 h / mean request time).
 
-The formulas are ``bench/cost.py``'s; this module only gathers their inputs from a report's runs.
+The formulas are ``bench/cost/formulas.py``'s; this module only gathers their inputs from a report's runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import cost
-from bench.enrich import EnrichOptions
+from bench.cost import formulas as cost
+from bench.cost.enrich import EnrichOptions
 from bench.report.runs import Run
-from bench.stats import mean
+from bench.results.stats import mean
 
 __all__ = ["CloudLine", "LocalLine", "cloud_line", "local_line"]
 

@@ -16,8 +16,8 @@ import pandas as pd
 
 from bench import __version__
 from bench.buildinfo import tool_commit
-from bench.compat import differences
-from bench.enrich import EnrichOptions
+from bench.results.comparability import differences
+from bench.cost.enrich import EnrichOptions
 from bench.report import frame as frames
 from bench.report.charts import ChartResult, build_charts
 from bench.report.fields import FIELDS

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.enrich import EnrichOptions
+from bench.cost.enrich import EnrichOptions
 from bench.report import breakeven
 from bench.report.fields import FIELDS
 from bench.report.power_trace import read_power_trace

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.devices import DeviceProfile
+from bench.devices.profiles import DeviceProfile
 from bench.report.fields import FIELDS
 
 __all__ = [
@@ -221,7 +221,7 @@ def device_lines(key: str, p: DeviceProfile) -> list[str]:
     lines.append(f"prices: {price_label(p)}" + (f" (as of {p.as_of}, {p.source})" if p.as_of else ""))
     if p.kind == "local":
         if p.price_usd is not None and p.lifetime_years and p.utilization:
-            from bench.cost import hardware_usd_per_hour
+            from bench.cost.formulas import hardware_usd_per_hour
 
             per_h = hardware_usd_per_hour(p.price_usd, p.lifetime_years, p.utilization)
             lines.append(

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from bench import stats
-from bench.schema import Manifest, Record
+from bench.results import stats
+from bench.results.schema import Manifest, Record
 
 __all__ = ["energy_metrics", "power_note", "power_summary", "shape_energy"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.enrich import EnrichOptions
+from bench.cost.enrich import EnrichOptions
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable
 

@@ -15,7 +15,7 @@ from bench.report.export import write_csv, write_json
 from bench.report.html import write_html
 from bench.report.markdown import write_markdown
 from bench.report.runs import load_runs
-from bench.store import DEFAULT_RUNS_ROOT, gc_paused
+from bench.results.bundle import DEFAULT_RUNS_ROOT, gc_paused
 
 __all__ = ["Outputs", "check_outputs", "check_prices", "make_report", "write_outputs"]
 

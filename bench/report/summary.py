@@ -2,7 +2,7 @@
 
 Pure data in, plain JSON-able dicts out; the CLI renders them (terminal table or ``--json``).
 Warmup records are excluded from every statistic. ``warnings`` carries the variability warnings
-(``bench.variability``), each with its remedy.
+(``bench.results.variability``), each with its remedy.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from bench import stats
-from bench.pricing import cost_section
+from bench.results import stats
+from bench.cost.pricing import cost_section
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
-from bench.roofline import roofline
-from bench.schema import Manifest, Record
-from bench.variability import run_warnings
+from bench.cost.roofline import roofline
+from bench.results.schema import Manifest, Record
+from bench.results.variability import run_warnings
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.schema import Record
+from bench.results.schema import Record
 
 __all__ = ["meets_slo", "throughput_metrics"]
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 import llama_cpp as ll  # noqa: E402
 
 from bench.backends.llama_cpp import LlamaCppBackend  # noqa: E402
-from bench.devices import LlamaCppSettings, default_threads, host_facts  # noqa: E402
-from bench.metrics import derive_timing  # noqa: E402
-from bench.models import resolve_model  # noqa: E402
-from bench.suite import Task  # noqa: E402
+from bench.devices.profiles import LlamaCppSettings, default_threads, host_facts  # noqa: E402
+from bench.results.metrics import derive_timing  # noqa: E402
+from bench.models.catalog import resolve_model  # noqa: E402
+from bench.suite.loader import Task  # noqa: E402
 
 PP = Task.model_validate(
     {"id": "pp512", "shape": {"prompt_tokens": 512, "gen_tokens": 1}, "check": {"type": "none"}}

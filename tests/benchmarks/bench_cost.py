@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.pricing import price_records  # noqa: E402
+from bench.cost.pricing import price_records  # noqa: E402
 from bench.report.summary import summarize  # noqa: E402
-from bench.store import BundleWriter, read_bundle  # noqa: E402
+from bench.results.bundle import BundleWriter, read_bundle  # noqa: E402
 from tests.cost_helpers import device_manifest, record  # noqa: E402
 
 

@@ -5,7 +5,7 @@
 1. ``infercost gate`` wall time on the recorded fixture bundles (a child process, as CI runs it), and the
    in-process time of reading + enriching + summarizing + evaluating.
 2. What the installed-but-inactive plugin costs every pytest session: ``pytest --collect-only`` on a
-   one-test project with and without ``-p bench.pytest_plugin``, interleaved round by round.
+   one-test project with and without ``-p bench.ci.pytest_plugin``, interleaved round by round.
 3. How closely pytest-benchmark's timer (the plugin's latency figure) agrees with the records' own
    ``e2e_ms`` for the same requests: per task, the two medians.
 """
@@ -41,7 +41,7 @@ def gate_figures(rounds: int, tmp: Path) -> None:
     cmd += ["--baseline", str(BUNDLES / "baseline")]
     walls = [timed(cmd, ROOT) for _ in range(rounds)]
     sys.path.insert(0, str(ROOT))
-    from bench.gate import evaluate_gate, load_rules, load_run
+    from bench.ci.gate import evaluate_gate, load_rules, load_run
 
     inproc = []
     for _ in range(rounds):
@@ -62,7 +62,7 @@ def inactive_plugin_figures(rounds: int, tmp: Path) -> None:
     base = [sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider"]
     with_plugin, without = [], []
     for _ in range(rounds):
-        with_plugin.append(timed([*base, "-p", "bench.pytest_plugin"], proj))
+        with_plugin.append(timed([*base, "-p", "bench.ci.pytest_plugin"], proj))
         without.append(timed(base, proj))
     a, b = statistics.median(with_plugin), statistics.median(without)
     print(f"pytest --collect-only, plugin inactive: median {a * 1e3:.0f} ms vs {b * 1e3:.0f} ms without "
@@ -76,12 +76,12 @@ def timer_agreement(tmp: Path) -> None:
     suite = proj / "mini.toml"
     suite.write_text((ROOT / "tests" / "fixtures" / "suites" / "mini.toml").read_text())
     out = proj / "bench.json"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "bench.pytest_plugin", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "bench.ci.pytest_plugin", "-p", "no:cacheprovider",
            "--infercost-suite", suite.name, "--infercost-model", "smollm2-135m", "--infercost-repetitions", "5",
            "--infercost-out", "runs", f"--benchmark-json={out}"]  # fmt: skip
     subprocess.run(cmd, cwd=proj, env=ENV, capture_output=True, check=False)
     sys.path.insert(0, str(ROOT))
-    from bench.store import read_bundle
+    from bench.results.bundle import read_bundle
 
     doc = json.loads(out.read_text())
     bundle = read_bundle(next((proj / "runs").iterdir()))

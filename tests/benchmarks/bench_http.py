@@ -43,13 +43,13 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.backends.openai_http import OpenAIHttpBackend  # noqa: E402
-from bench.devices import DeviceProfile, host_facts  # noqa: E402
-from bench.http_settings import HttpSettings  # noqa: E402
-from bench.load import TrafficOptions  # noqa: E402
-from bench.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
-from bench.store import read_bundle  # noqa: E402
-from bench.suite import Task  # noqa: E402
+from bench.backends.http.client import OpenAIHttpBackend  # noqa: E402
+from bench.devices.profiles import DeviceProfile, host_facts  # noqa: E402
+from bench.devices.http_settings import HttpSettings  # noqa: E402
+from bench.run.traffic import TrafficOptions  # noqa: E402
+from bench.run.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
+from bench.results.bundle import read_bundle  # noqa: E402
+from bench.suite.loader import Task  # noqa: E402
 from tests.http_fixtures import free_port, llama_server_command  # noqa: E402
 
 CLIENT_CPU, SERVER_CPU = 0, 1
@@ -219,7 +219,7 @@ def run_default(out: Path, label: str, device: str, base_url: str | None) -> dic
 
 def decode_side_by_side(out: Path, threads: int, llama_server: Path | None) -> dict[str, Any]:
     """The default suite in-process, through llama_cpp.server, and through llama-server if given."""
-    from bench.models import resolve_model
+    from bench.models.catalog import resolve_model
 
     model = resolve_model("smollm2-135m")
     local = out / "local.toml"

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.backends.llama_cpp import LlamaCppBackend  # noqa: E402
-from bench.devices import LlamaCppSettings, host_facts  # noqa: E402
-from bench.models import resolve_model  # noqa: E402
+from bench.devices.profiles import LlamaCppSettings, host_facts  # noqa: E402
+from bench.models.catalog import resolve_model  # noqa: E402
 from bench.power.attribution import attribute  # noqa: E402
 from bench.power.base import Kind, PowerSample, PowerSensor  # noqa: E402
 from bench.power.estimate import Estimate  # noqa: E402
@@ -43,7 +43,7 @@ from bench.power.jetson_ina3221 import JetsonIna3221  # noqa: E402
 from bench.power.rapl import Rapl  # noqa: E402
 from bench.power.sampler import PowerSampler  # noqa: E402
 from bench.power.trace import trace_from_samples  # noqa: E402
-from bench.suite import Task  # noqa: E402
+from bench.suite.loader import Task  # noqa: E402
 from tests.power_fixtures import orin_nano_tree, rapl_tree  # noqa: E402
 from tests.test_power_attribution import (  # noqa: E402
     max_rel_error,

@@ -49,7 +49,7 @@ def phases(data: Path, out: Path) -> dict[str, float]:
     from bench.report.build import ReportOptions, build_report
     from bench.report.publish import Outputs, write_outputs
     from bench.report.runs import load_runs
-    from bench.store import gc_paused
+    from bench.results.bundle import gc_paused
 
     options = ReportOptions()
     t0 = time.process_time()

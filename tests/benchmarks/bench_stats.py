@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench import stats
+from bench.results import stats
 
 SIZES = (10, 20, 30, 50, 100)
 

@@ -10,7 +10,7 @@ For each of N seeded moments spread over the length of an uninterrupted run, thi
 3. ``python -m bench run --resume DIR`` exits 0 and leaves a complete bundle with exactly the slots
    (task, repetition, warmup) of an uninterrupted run: same record count, no duplicates, none missing.
 
-The child is the real CLI (``bench.cli.main``) with only its progress view wrapped to write the witness.
+The child is the real CLI (``bench.cli.app.main``) with only its progress view wrapped to write the witness.
 
     python tests/benchmarks/chaos_kill.py [--kills 20] [--seed 7] [--repetitions 3] [--out FILE]
 
@@ -42,7 +42,7 @@ SUITE = ROOT / "tests" / "fixtures" / "suites" / "mini.toml"
 def child_main(witness: str, argv: list[str]) -> int:
     """Run the real CLI; after each finished request (its record already appended) note its slot."""
     sys.path.insert(0, str(ROOT))
-    from bench import cli
+    from bench.cli.app import app as cli
 
     fd = os.open(witness, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     base_call = cli._ProgressView.__call__
@@ -82,7 +82,7 @@ def run_args(out: Path, repetitions: int, warmup: int) -> list[str]:
 
 def expected_slots(repetitions: int, warmup: int) -> Counter[tuple[str, int, bool]]:
     sys.path.insert(0, str(ROOT))
-    from bench.suite import load_suite
+    from bench.suite.loader import load_suite
 
     suite = load_suite(SUITE)
     slots: Counter[tuple[str, int, bool]] = Counter()
@@ -117,7 +117,7 @@ def check_after_kill(
     out: Path, witness: Path, repetitions: int, warmup: int, delay_s: float, exited_before_kill: bool
 ) -> KillResult:
     sys.path.insert(0, str(ROOT))
-    from bench.store import read_bundle
+    from bench.results.bundle import read_bundle
 
     finished = (
         [tuple(line.split("\t")) for line in witness.read_text().splitlines()] if witness.exists() else []

@@ -58,8 +58,8 @@ EOF
   python3 -m bench breakeven /tmp/runs/* --cloud groq-llama-3.1-8b --cloud openai-gpt-4o-mini --tasks-per-day 10000 \
     > "$OUT/breakeven.txt" 2>&1; echo "breakeven rc=$?"; head -8 "$OUT/breakeven.txt"
 else
-  echo "harness dependencies missing: falling back to shared/gpu's bench (tg128 rate) and the bound from bench.cost"
+  echo "harness dependencies missing: falling back to shared/gpu's bench (tg128 rate) and the bound from bench.cost.formulas"
   python3 .gpu/gpu_bench.py /tmp/rl.gguf | tee "$OUT/gpu_bench.txt"
-  python3 -c "from bench.gguf_info import read_gguf_info; from bench.cost import decode_bound_tps; from pathlib import Path; \
+  python3 -c "from bench.models.gguf import read_gguf_info; from bench.cost.formulas import decode_bound_tps; from pathlib import Path; \
 b=read_gguf_info(Path('/tmp/rl.gguf')).tensor_bytes; print('tensor_bytes', b, 'bound tok/s', decode_bound_tps($bw, b))"
 fi

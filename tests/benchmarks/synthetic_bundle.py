@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.schema import Manifest  # noqa: E402
+from bench.results.schema import Manifest  # noqa: E402
 
 CATEGORIES = ["factual", "reasoning", "code", "extraction", "summary", "math", "format", "completion"]
 # (model label, device label, relative speed, J per token, $ per kWh-ish scale)

@@ -1,0 +1,1 @@
+"""The OpenAI-compatible HTTP backend: client, wire format, SSE parser and retry policy."""

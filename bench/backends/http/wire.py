@@ -1,0 +1,245 @@
+"""The OpenAI wire format: a ``Task`` → a request body, and streamed chunks → text, stamps and counts.
+
+Pure functions and one accumulator, no I/O, so every shape of chunk that servers send in the wild is
+tested without a network (see ``tests/test_openai_wire.py``).
+
+Requests. Chat tasks go to ``/chat/completions``; raw prompts and synthetic shapes go to ``/completions``
+(``api = "auto"``), or everything goes to one of them (``api = "chat"`` for chat-only hosted models,
+``"completions"`` for base models, whose chat tasks become a ``User:/Assistant:`` transcript with stop
+``"\\nUser:"`` exactly as the in-process backend renders them). A shape over HTTP is text of about N
+tokens (sized exactly with the model's tokenizer where the profile names one); the actual count is what
+the record holds.
+
+Chunks. Content is ``choices[0].delta.content`` (chat) or ``choices[0].text`` (completions); reasoning
+arrives as ``delta.reasoning_content`` (DeepSeek, llama.cpp, vLLM) or ``delta.reasoning`` (OpenRouter,
+newer vLLM) and is kept apart; ``usage`` (with ``completion_tokens_details.reasoning_tokens`` and
+``prompt_tokens_details.cached_tokens``) usually comes in a last chunk with empty ``choices``; llama.cpp's
+``llama-server`` adds a ``timings`` object. An ``error`` object in a chunk ends the request.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.devices.http_settings import HttpSettings
+from bench.suite.loader import Task
+from bench.models.tokenizer import PLAIN_STOP, GgufTokenizer, plain_transcript
+
+__all__ = ["ChunkError", "RequestPlan", "StreamState", "build_request", "shape_text"]
+
+# Common short English words: with a leading space each is one token in the BPE vocabularies of the
+# Llama, Qwen, Gemma, SmolLM and GPT families, so N words ≈ N tokens even without a tokenizer.
+# fmt: off
+_WORDS = [
+    "the", "of", "and", "to", "in", "is", "was", "for", "on", "are", "with", "as", "at", "be", "by",
+    "this", "had", "not", "but", "from", "or", "have", "an", "they", "which", "one", "you", "were",
+    "her", "all", "she", "there", "would", "their", "we", "him", "been", "has", "when", "who", "will",
+    "more", "no", "if", "out", "so", "said", "what", "up", "its", "about", "into", "than", "them",
+    "can", "only", "other", "new", "some", "could", "time", "these", "two", "may", "then", "do",
+    "first", "any", "my", "now", "such", "like", "our", "over", "man", "me", "even", "most", "made",
+    "after", "also", "did", "many", "before", "must", "through", "back", "years", "where", "much",
+    "your", "way", "well", "down", "should", "because", "each", "just", "those", "people", "how",
+    "too", "little", "state", "good", "very", "make", "world", "still", "own", "see", "men", "work",
+    "long", "get", "here", "between", "both", "life", "being", "under", "never", "day", "same",
+    "another", "know",
+]
+# fmt: on
+
+
+def shape_text(n_tokens: int, seed: int, tokenizer: GgufTokenizer | None) -> str:
+    """Seeded text of about ``n_tokens`` tokens (exactly, as a completion prompt, given a tokenizer)."""
+    rng = random.Random(seed)
+    n = max(n_tokens, 1)
+    words = [rng.choice(_WORDS) for _ in range(n + 64)]
+    if tokenizer is None:
+        return " ".join(words[:n])
+    count = n
+    for _ in range(8):  # converge: each step corrects by the measured surplus or shortfall
+        text = " ".join(words[:count])
+        got = tokenizer.count_prompt(text)
+        if got == n or count <= 1:
+            return text
+        count = max(1, min(len(words), count + (n - got)))
+    return " ".join(words[:count])
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """What to POST where, and how the prompt was formatted (recorded in the manifest)."""
+
+    path: str  # "/chat/completions" or "/completions"
+    body: dict[str, Any]
+    prompt_format: str  # "chat" | "completion" | "plain_completion" | "shape_text"
+    messages: list[dict[str, str]] | None
+    prompt: str | None
+    stops: list[str]
+
+
+def build_request(
+    task: Task,
+    model: str,
+    settings: HttpSettings,
+    *,
+    tokenizer: GgufTokenizer | None = None,
+    plain_chat: bool = False,
+) -> RequestPlan:
+    """The request for one task. ``plain_chat``: the model has no chat template (send a transcript)."""
+    messages: list[dict[str, str]] | None = None
+    prompt: str | None = None
+    stops: list[str] = []
+    fmt = "chat"
+    if task.shape is not None:
+        prompt, fmt = shape_text(task.shape.prompt_tokens, task.seed, tokenizer), "shape_text"
+    elif task.prompt is not None:
+        prompt, fmt = task.prompt, "completion"
+    else:
+        assert task.messages is not None
+        messages = [m.model_dump() for m in task.messages]
+    use_chat = settings.api == "chat" or (settings.api == "auto" and messages is not None and not plain_chat)
+    if use_chat and messages is None:
+        messages = [{"role": "user", "content": prompt or ""}]
+        prompt = None
+    elif not use_chat and messages is not None:
+        prompt, messages, fmt = plain_transcript(messages), None, "plain_completion"
+        stops = [PLAIN_STOP]
+    body: dict[str, Any] = {"model": model}
+    if messages is not None:
+        body["messages"] = messages
+    else:
+        body["prompt"] = prompt
+    body[settings.max_tokens_field] = task.generation_limit
+    body["temperature"] = task.temperature
+    body["seed"] = task.seed
+    if stops:
+        body["stop"] = stops
+    if task.shape is not None and settings.shape_eos == "ignore_eos":
+        body["ignore_eos"] = True
+    elif task.shape is not None and settings.shape_eos == "min_tokens":
+        body["min_tokens"] = task.shape.gen_tokens
+    body["stream"] = True
+    if settings.stream_usage:
+        body["stream_options"] = {"include_usage": True}
+    body.update(settings.extra_body)
+    for name in settings.omit_params:
+        body.pop(name, None)
+    return RequestPlan(
+        path="/chat/completions" if messages is not None else "/completions",
+        body=body,
+        prompt_format=fmt,
+        messages=messages,
+        prompt=prompt,
+        stops=stops,
+    )
+
+
+class ChunkError(Exception):
+    """A chunk that ends the request: malformed JSON, or an error object from the server."""
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class StreamState:
+    """Everything one streamed response delivered, accumulated chunk by chunk."""
+
+    pieces: list[str] = field(default_factory=list)
+    content_ns: list[int] = field(default_factory=list)
+    reasoning_chunks: int = 0
+    first_reasoning_ns: int | None = None
+    n_frames: int = 0
+    finish_reason: str | None = None
+    finish_ns: int | None = None  # arrival of the chunk that carried finish_reason
+    usage: dict[str, Any] | None = None
+    timings: dict[str, float] | None = None
+    server_model: str | None = None
+    done: bool = False  # saw data: [DONE]
+
+    def feed(self, data: str, t_ns: int) -> None:
+        """One SSE data payload received at ``t_ns``; raises ``ChunkError`` for a fatal chunk."""
+        if data == "[DONE]":
+            self.done = True
+            return
+        self.n_frames += 1
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise ChunkError(f"malformed JSON in stream frame {self.n_frames}: {data[:80]!r}") from None
+        if not isinstance(obj, dict):
+            raise ChunkError(f"stream frame {self.n_frames} is not a JSON object: {data[:80]!r}")
+        if obj.get("error") is not None:
+            err = obj["error"]
+            msg = err.get("message") if isinstance(err, dict) else err
+            raise ChunkError(f"server error in stream: {str(msg)[:200]}")
+        choices = obj.get("choices")
+        if choices:
+            choice = choices[0]
+            delta = choice.get("delta")
+            if delta is None:
+                delta = choice.get("message")  # a server that answered a stream request in one piece
+            if delta is not None:
+                text = delta.get("content")
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            else:
+                text = choice.get("text")
+                reasoning = None
+            if text:
+                self.pieces.append(text)
+                self.content_ns.append(t_ns)
+            if reasoning:
+                self.reasoning_chunks += 1
+                if self.first_reasoning_ns is None:
+                    self.first_reasoning_ns = t_ns
+            if choice.get("finish_reason") and self.finish_reason is None:
+                self.finish_reason = choice["finish_reason"]
+                self.finish_ns = t_ns
+        usage = obj.get("usage")
+        if usage:
+            self.usage = usage
+        timings = obj.get("timings")
+        if isinstance(timings, dict):
+            self.timings = {k: float(v) for k, v in timings.items() if isinstance(v, int | float)}
+        if self.server_model is None and isinstance(obj.get("model"), str):
+            self.server_model = obj["model"]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+    def usage_counts(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """(prompt, visible completion, reasoning, cached) tokens from ``usage``, where it was sent.
+
+        OpenAI counts hidden reasoning inside ``completion_tokens``; the visible count (what TPOT and the
+        decode rate are computed over, DESIGN.md) is the difference.
+        """
+        u = self.usage or {}
+        prompt = _int(u.get("prompt_tokens"))
+        completion = _int(u.get("completion_tokens"))
+        details = u.get("completion_tokens_details") or {}
+        reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+        pdetails = u.get("prompt_tokens_details") or {}
+        cached = _int(pdetails.get("cached_tokens")) if isinstance(pdetails, dict) else None
+        if cached is None and self.timings and "cache_n" in self.timings:
+            cached = int(self.timings["cache_n"])
+        if completion is not None and reasoning:
+            completion = max(0, completion - reasoning)
+        return prompt, completion, reasoning, cached
+
+
+def error_body_message(raw: bytes) -> str:
+    """The human part of an error response body (OpenAI: ``{"error": {"message": ...}}``)."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(obj, dict):
+        err = obj.get("error", obj.get("detail", obj))
+        if isinstance(err, dict):
+            err = err.get("message") or err
+        return str(err)[:200]
+    return text[:200]

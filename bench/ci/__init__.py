@@ -1,0 +1,1 @@
+"""CI gating: rules, choosing among runs, GitHub output and the pytest plugin."""

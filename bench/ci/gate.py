@@ -1,0 +1,560 @@
+"""CI gating: rules over a run's summary metrics, absolute or relative to a baseline → pass/fail with reasons.
+
+A rules file (``gate.toml``) has two tables::
+
+    alpha = 0.05                        # optional: significance level of relative rules
+
+    [absolute]                          # the run's own value against a limit
+    pass_rate = ">= 0.5"                # or ">= 50%", or a bare number: the operator follows the direction
+    cost_per_task_usd = "<= 0.001"
+
+    [relative]                          # the run against --baseline: how much worse it may get
+    decode_tps = "-5%"                  # may drop by at most 5%
+    ttft_p95_ms = "+10%"                # may rise by at most 10%
+
+Rule names map to the summary metrics of ``bench/report/fields.py`` through ``RULE_TARGETS`` (the one
+place that mapping lives); each metric's *direction* is the registry's ``higher_is_better``, so a rule
+whose operator or sign points the wrong way (``decode_tps = "<= 10"``) is refused rather than silently
+inverted.
+
+A relative rule fails only when the change is beyond its threshold in the worse direction **and**
+significant on the raw per-request samples (Mann–Whitney U via ``bench.results.stats.compare_samples``), as asv
+calls regressions: a threshold alone fails CI on noise; significance alone fails it on a 0.3% change. With
+fewer than 3 samples on either side significance cannot be tested: the rule is reported ``untested``
+(it does not fail the gate, and the output says why). Percentile rules (``ttft_p95_ms``) compare the
+percentiles for the threshold and the whole per-request distributions for significance.
+
+A rule whose metric the run does not have (no cost model, no power sensor, no checked task) is ``no data``:
+the gate cannot say the rule holds, so it does not pass, but the problem is the input rather than the
+model, so the exit code is 2 (bad input), not 1 (a rule failed).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from bench.results import stats
+from bench.results.comparability import differences, key_properties
+from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageError
+from bench.report.fields import FIELDS
+from bench.results.schema import Manifest, Record
+from bench.userfiles import describe_validation_error, read_toml
+
+__all__ = [
+    "RULE_TARGETS",
+    "AbsoluteRule",
+    "GateResult",
+    "RelativeRule",
+    "RuleOutcome",
+    "RuleTarget",
+    "Rules",
+    "RunView",
+    "comparison_notes",
+    "evaluate_absolute",
+    "evaluate_gate",
+    "evaluate_relative",
+    "format_value",
+    "load_rules",
+    "load_run",
+    "metric_value",
+    "missing_reason",
+    "parse_rules",
+    "run_label",
+    "samples",
+]
+
+Status = Literal["pass", "fail", "no data", "untested"]
+
+
+# ------------------------------------------------------------------------------- rule → metric
+@dataclass(frozen=True)
+class RuleTarget:
+    """What a rule name gates: a summary metric, and the per-request value its significance is tested on.
+
+    ``sample`` is None for ratio metrics (cost per success, per token) that have no per-request value;
+    they can be gated absolutely only.
+    """
+
+    metric: str
+    sample: Callable[[Record], float | None] | None
+    ok_only: bool = True  # latencies and rates come from successful requests; cost and quality from all
+
+
+def _passed(r: Record) -> float | None:
+    return None if r.passed is None else float(r.passed)
+
+
+def _errored(r: Record) -> float | None:
+    return float(r.status != "ok")
+
+
+# fmt: off
+RULE_TARGETS: dict[str, RuleTarget] = {
+    "pass_rate":            RuleTarget("pass_rate",            _passed,                    ok_only=False),
+    "errors":               RuleTarget("errors",               _errored,                   ok_only=False),
+    "cost_per_task_usd":    RuleTarget("cost_per_task_usd",    lambda r: r.cost_usd,       ok_only=False),
+    "cost_per_success_usd": RuleTarget("cost_per_success_usd", None),
+    "usd_per_mtok_out":     RuleTarget("usd_per_mtok_out",     None),
+    "energy_per_task_j":    RuleTarget("energy_per_task_j",    lambda r: r.energy_j,       ok_only=False),
+    "j_per_token":          RuleTarget("j_per_token",          None),
+    "ttft_p50_ms":          RuleTarget("ttft_p50_ms",          lambda r: r.ttft_ms),
+    "ttft_p95_ms":          RuleTarget("ttft_p95_ms",          lambda r: r.ttft_ms),
+    "e2e_p50_ms":           RuleTarget("e2e_p50_ms",           lambda r: r.e2e_ms),
+    "e2e_p95_ms":           RuleTarget("e2e_p95_ms",           lambda r: r.e2e_ms),
+    "tpot_ms":              RuleTarget("tpot_mean_ms",         lambda r: r.tpot_ms),
+    "decode_tps":           RuleTarget("decode_tps_mean",      lambda r: r.decode_tps),
+    "prefill_tps":          RuleTarget("prefill_tps_mean",     lambda r: r.prefill_tps),
+}
+# fmt: on
+
+
+def _higher_is_better(rule: str) -> bool:
+    direction = FIELDS[RULE_TARGETS[rule].metric].higher_is_better
+    if direction is None:  # a registry row without a direction cannot be gated; a test keeps this out
+        raise AssertionError(f"metric {RULE_TARGETS[rule].metric} has no direction in the field registry")
+    return direction
+
+
+def samples(rule: str, records: Sequence[Record]) -> list[float | None]:
+    """The per-request values of a rule's metric over measured records (empty when it has none)."""
+    target = RULE_TARGETS[rule]
+    if target.sample is None:
+        return []
+    measured = [r for r in records if not r.warmup and (r.status == "ok" or not target.ok_only)]
+    return [target.sample(r) for r in measured]
+
+
+# ------------------------------------------------------------------------------------- rules
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda v, lim: v >= lim,
+    ">": lambda v, lim: v > lim,
+    "<=": lambda v, lim: v <= lim,
+    "<": lambda v, lim: v < lim,
+}
+_ABS_RE = re.compile(r"^\s*(>=|<=|>|<|≥|≤)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%)?\s*$")
+_REL_RE = re.compile(r"^\s*([-+])?\s*(\d+\.?\d*|\.\d+)\s*%\s*$")
+
+
+@dataclass(frozen=True)
+class AbsoluteRule:
+    """``metric OP limit`` on the run itself."""
+
+    name: str
+    op: str
+    limit: float
+
+    @property
+    def metric(self) -> str:
+        return RULE_TARGETS[self.name].metric
+
+    def holds(self, value: float) -> bool:
+        return _OPS[self.op](value, self.limit)
+
+    @property
+    def limit_text(self) -> str:
+        return f"{self.op} {format_value(self.metric, self.limit, exact=True)}"
+
+
+@dataclass(frozen=True)
+class RelativeRule:
+    """The run may be at most ``tolerance`` (a fraction) worse than the baseline, in the metric's bad
+    direction; ``signed`` is how it reads (``-5%`` for rates, ``+10%`` for latencies and costs)."""
+
+    name: str
+    tolerance: float
+
+    @property
+    def metric(self) -> str:
+        return RULE_TARGETS[self.name].metric
+
+    @property
+    def signed(self) -> str:
+        return f"{'-' if _higher_is_better(self.name) else '+'}{self.tolerance * 100:.4g}%"
+
+
+@dataclass(frozen=True)
+class Rules:
+    source: str
+    absolute: tuple[AbsoluteRule, ...]
+    relative: tuple[RelativeRule, ...]
+    alpha: float = 0.05
+
+
+_RuleValue = str | float | None
+_TABLE_FIELDS: dict[str, Any] = {name: (_RuleValue, None) for name in RULE_TARGETS}
+_AbsoluteTable = create_model("absolute", __config__=ConfigDict(extra="forbid"), **_TABLE_FIELDS)
+_RelativeTable = create_model("relative", __config__=ConfigDict(extra="forbid"), **_TABLE_FIELDS)
+
+
+class _RulesFile(BaseModel):
+    """The TOML file as written; values are parsed into rules afterwards (with the registry's directions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    absolute: _AbsoluteTable = Field(default_factory=_AbsoluteTable)
+    relative: _RelativeTable = Field(default_factory=_RelativeTable)
+
+
+def _parse_absolute(source: str, name: str, raw: str | float) -> AbsoluteRule:
+    where = f"{source}: absolute.{name}"
+    target = RULE_TARGETS[name]
+    unit = FIELDS[target.metric].unit
+    higher = _higher_is_better(name)
+    floor_or_cap = ">=" if higher else "<="
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        op, number, percent = floor_or_cap, float(raw), False
+    else:
+        m = _ABS_RE.match(str(raw))
+        if not m:
+            raise UsageError(
+                f"{where}: cannot read {raw!r}",
+                fix=f'write a limit such as "{floor_or_cap} 0.5" (an operator and a number)',
+            )
+        op = {"≥": ">=", "≤": "<="}.get(m.group(1) or floor_or_cap, m.group(1) or floor_or_cap)
+        number, percent = float(m.group(2)), bool(m.group(3))
+    if percent:
+        if unit != "fraction":
+            raise UsageError(f"{where}: '%' only applies to fractions such as pass_rate; give {unit}")
+        number /= 100
+    if not math.isfinite(number):
+        raise UsageError(f"{where}: the limit must be a finite number")
+    if (op in (">=", ">")) != higher:
+        word, fix_op = ("higher", ">=") if higher else ("lower", "<=")
+        raise UsageError(
+            f"{where}: {op} points the wrong way: {word} is better for {target.metric} "
+            f"(field registry), so its limit is a {'floor' if higher else 'cap'}",
+            fix=f'write "{fix_op} {_plain(number)}"',
+        )
+    return AbsoluteRule(name=name, op=op, limit=number)
+
+
+def _parse_relative(source: str, name: str, raw: str | float) -> RelativeRule:
+    where = f"{source}: relative.{name}"
+    target = RULE_TARGETS[name]
+    higher = _higher_is_better(name)
+    worse = "-" if higher else "+"
+    if target.sample is None:
+        raise UsageError(
+            f"{where}: {target.metric} has no per-request value to test significance on",
+            fix="gate it in [absolute], or gate cost_per_task_usd and pass_rate relatively",
+        )
+    m = _REL_RE.match(str(raw)) if isinstance(raw, str) else None
+    if not m:
+        raise UsageError(
+            f"{where}: cannot read {raw!r}",
+            fix=f'write the change it may not exceed as a percentage, e.g. "{worse}5%"',
+        )
+    sign, number = m.group(1), float(m.group(2))
+    if sign is not None and sign != worse:
+        word = "drop" if higher else "rise"
+        raise UsageError(
+            f"{where}: {sign}{m.group(2)}% points the wrong way: for {target.metric} a regression is a "
+            f"{word} (field registry)",
+            fix=f'write "{worse}{m.group(2)}%"',
+        )
+    return RelativeRule(name=name, tolerance=number / 100)
+
+
+def parse_rules(data: dict[str, Any], source: str) -> Rules:
+    """Validate a parsed rules file; every problem is one ``UsageError`` line naming file and field."""
+    try:
+        parsed = _RulesFile.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(describe_validation_error(source, exc, data, _RulesFile)) from None
+    # in the order the file lists them: the output table follows the file
+    absolute = tuple(
+        _parse_absolute(source, name, getattr(parsed.absolute, name))
+        for name in data.get("absolute") or {}
+        if getattr(parsed.absolute, name) is not None
+    )
+    relative = tuple(
+        _parse_relative(source, name, getattr(parsed.relative, name))
+        for name in data.get("relative") or {}
+        if getattr(parsed.relative, name) is not None
+    )
+    if not absolute and not relative:
+        raise UsageError(
+            f"{source}: no rules", fix='add an [absolute] or [relative] table, e.g. pass_rate = ">= 0.5"'
+        )
+    return Rules(source=source, absolute=absolute, relative=relative, alpha=parsed.alpha)
+
+
+def load_rules(path: str | Path) -> Rules:
+    file = Path(path)
+    return parse_rules(read_toml(file, UsageError, "gate rules"), str(file))
+
+
+# -------------------------------------------------------------------------------------- runs
+@dataclass(frozen=True)
+class RunView:
+    """A run as the gate sees it: manifest, enriched records and their summary metrics."""
+
+    path: str
+    manifest: Manifest
+    records: list[Record]
+    metrics: dict[str, Any]
+
+
+def load_run(ref: str | Path) -> RunView:
+    """Read, enrich (energy, cost) and summarize a bundle; an incomplete run is refused (exit 2)."""
+    from bench.cost.enrich import enrich
+    from bench.report.summary import group_metrics
+    from bench.results.bundle import read_bundle
+
+    bundle = read_bundle(ref)
+    if not bundle.manifest.complete:
+        raise BundleError(
+            f"{bundle.path}: the run did not finish (complete: false); its figures cover only part of the "
+            "suite",
+            fix="gate a complete run",
+        )
+    records = enrich(bundle)
+    return RunView(str(bundle.path), bundle.manifest, records, group_metrics(records))
+
+
+def run_label(view: RunView) -> str:
+    """``model on device``: what a person calls a candidate."""
+    m = view.manifest
+    model = (m.model or {}).get("file_name") or m.backend.get("model") or m.device.get("model") or "?"
+    return f"{model} on {m.device.get('name', '?')}"
+
+
+_PRICE_FIELDS = {
+    "cloud": ("input_usd_per_mtok", "output_usd_per_mtok"),
+    "local": ("price_usd", "kwh_usd"),
+}
+
+
+def _price_fields(device: dict[str, Any]) -> tuple[str, ...]:
+    return _PRICE_FIELDS["cloud" if device.get("kind") == "cloud" else "local"]
+
+
+def missing_reason(metric: str, view: RunView) -> str:
+    """Why a run has no value for ``metric``, with what to do: shown instead of a verdict."""
+    unit = FIELDS[metric].unit
+    m = view.manifest
+    if unit == "USD":
+        prices = _price_fields(m.device)
+        if all(m.device.get(p) is None for p in prices):
+            return (
+                "no cost data in this run: the device profile has no prices; "
+                f"add {' and '.join(prices)} to it"
+            )
+        return "no cost data in this run: no request carries a cost"
+    if unit == "J":
+        if not m.power:
+            return "no energy data in this run: no power sensor was read during it"
+        return "no energy data in this run: no request carries an energy reading"
+    if metric == "pass_rate":
+        return "no checked task in this run (synthetic shapes have no checks)"
+    return f"no {FIELDS[metric].label} in this run: no successful request measured it"
+
+
+def metric_value(metric: str, view: RunView) -> float | None:
+    value = view.metrics.get(metric)
+    if value is None and metric == "cost_per_success_usd" and view.metrics.get("cost_per_task_usd"):
+        return math.inf  # costs were measured but nothing passed: every dollar bought no success
+    return None if value is None else float(value)
+
+
+# ------------------------------------------------------------------------------------ verdicts
+@dataclass(frozen=True)
+class RuleOutcome:
+    """One rule's verdict, with the figures and a one-line reason."""
+
+    rule: str
+    kind: Literal["absolute", "relative"]
+    metric: str
+    value: float | None
+    limit: str
+    status: Status
+    detail: str
+    baseline: float | None = None
+    change: float | None = None
+    p_value: float | None = None
+
+    @property
+    def value_text(self) -> str:
+        return format_value(self.metric, self.value)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    outcomes: list[RuleOutcome]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if o.status == "fail"]
+
+    @property
+    def no_data(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if o.status == "no data"]
+
+    @property
+    def untested(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if o.status == "untested"]
+
+    @property
+    def exit_code(self) -> int:
+        """2 when a rule could not be evaluated (input), else 1 when one failed, else 0."""
+        if self.no_data:
+            return EXIT_USAGE
+        return EXIT_FAILED if self.failed else EXIT_OK
+
+    @property
+    def headline(self) -> str:
+        n = len(self.outcomes)
+        if self.no_data:
+            return f"gate: cannot decide: {len(self.no_data)} of {n} rule(s) have no data"
+        if self.failed:
+            return f"gate: FAIL: {len(self.failed)} of {n} rule(s) failed"
+        extra = f" ({len(self.untested)} untested)" if self.untested else ""
+        return f"gate: PASS: {n} rule(s) hold{extra}"
+
+
+def _plain(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def format_value(metric: str, value: float | None, *, exact: bool = False) -> str:
+    """A value with its unit as the registry shows it (``exact``: as a user wrote a limit, unrounded)."""
+    if value is None:
+        return "–"
+    f = FIELDS[metric]
+    if math.isinf(value):
+        return "∞"
+    if f.unit == "fraction":
+        return f"{value * 100:.4g}%" if exact else f"{value:.1%}".replace(".0%", "%")
+    text = _plain(value) if exact or f.fmt == "{:d}" else f.format(float(value))
+    if f.unit in ("requests", "tokens"):
+        return text
+    return f"${text}" if f.unit == "USD" else f"{text} {f.unit}"
+
+
+def evaluate_absolute(rule: AbsoluteRule, view: RunView) -> RuleOutcome:
+    value = metric_value(rule.metric, view)
+    base = RuleOutcome(rule.name, "absolute", rule.metric, value, rule.limit_text, "pass", "")
+    if value is None:
+        return replace(base, status="no data", detail=missing_reason(rule.metric, view))
+    shown = format_value(rule.metric, value)
+    if rule.holds(value):
+        return replace(base, detail=f"{shown} {rule.limit_text}")
+    if math.isinf(value):
+        return replace(base, status="fail", detail="no task passed: cost per success is unbounded")
+    word = "below" if rule.op in (">=", ">") else "above"
+    return replace(base, status="fail", detail=f"{shown} is {word} the limit {rule.limit_text}")
+
+
+def _p_text(p: float | None) -> str:
+    if p is None:
+        return "p n/a"
+    return f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
+
+
+def evaluate_relative(rule: RelativeRule, view: RunView, baseline: RunView, alpha: float) -> RuleOutcome:
+    metric = rule.metric
+    value, base_value = metric_value(metric, view), metric_value(metric, baseline)
+    limit = f"{rule.signed} vs {format_value(metric, base_value)}"
+    out = RuleOutcome(rule.name, "relative", metric, value, limit, "pass", "", baseline=base_value)
+    if base_value is None:
+        return replace(out, status="no data", detail="baseline: " + missing_reason(metric, baseline))
+    if value is None:
+        return replace(out, status="no data", detail=missing_reason(metric, view))
+    higher = _higher_is_better(rule.name)
+    if base_value == 0:
+        change = 0.0 if value == 0 else math.copysign(math.inf, value)
+    else:
+        change = value / base_value - 1
+    cmp = stats.compare_samples(
+        samples(rule.name, baseline.records),
+        samples(rule.name, view.records),
+        higher_is_better=higher,
+        min_effect=rule.tolerance,
+        alpha=alpha,
+    )
+    worse = change < 0 if higher else change > 0
+    beyond = worse and abs(change) > rule.tolerance
+    n = f"n={cmp.n_baseline}/{cmp.n_candidate}"
+    moved = "no change" if change == 0 else f"{change:+.1%}"
+    out = replace(out, change=change, p_value=cmp.p_value)
+    if not beyond:
+        within = "better" if change != 0 and not worse else f"within {rule.signed}"
+        return replace(out, detail=f"{moved}: {within} ({_p_text(cmp.p_value)}, {n})")
+    if cmp.p_value is None:
+        return replace(
+            out,
+            status="untested",
+            detail=f"{moved} is beyond {rule.signed} but fewer than {stats.MIN_SAMPLES_FOR_SIGNIFICANCE} "
+            f"samples per run ({n}): significance not tested (use more repetitions)",
+        )
+    if cmp.significant:
+        return replace(
+            out,
+            status="fail",
+            detail=f"{moved} is beyond {rule.signed} and significant "
+            f"(Mann–Whitney {_p_text(cmp.p_value)}, {n})",
+        )
+    return replace(
+        out,
+        detail=f"{moved} is beyond {rule.signed} but not significant "
+        f"({_p_text(cmp.p_value)} ≥ {alpha}, {n}): noise",
+    )
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    if text.startswith("sha256:"):
+        return text[:19] + "…"
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def comparison_notes(baseline: RunView, view: RunView) -> list[str]:
+    """Refuse runs of different suites (exit 2); describe every other key property that differs."""
+    diffs = differences(baseline.manifest, view.manifest)
+    kb, kv = key_properties(baseline.manifest), key_properties(view.manifest)
+    if "suite_hash" in diffs:
+        name_b = baseline.manifest.suite.get("name")
+        name_v = view.manifest.suite.get("name")
+        raise UsageError(
+            f"{view.path} ran suite {name_v} ({str(kv['suite_hash'])[:12]}) but the baseline "
+            f"{baseline.path} ran {name_b} ({str(kb['suite_hash'])[:12]}): "
+            "different tasks cannot be compared",
+            fix="re-record the baseline with this suite",
+        )
+    notes = []
+    for key in diffs:
+        if key == "backend_settings":
+            sb, sv = kb[key] or {}, kv[key] or {}
+            changed = [f"{k} {sb.get(k)} → {sv.get(k)}" for k in sorted({*sb, *sv}) if sb.get(k) != sv.get(k)]
+            notes.append("differs from the baseline in backend settings: " + ", ".join(changed))
+        elif key == "model":
+            fb, fv = (m.manifest.model or {} for m in (baseline, view))
+            was = f"{fb.get('file_name', '?')} ({_short(kb[key])})" if fb else _short(kb[key])
+            now = f"{fv.get('file_name', '?')} ({_short(kv[key])})" if fv else _short(kv[key])
+            notes.append(f"differs from the baseline in model: {was} → {now}")
+        else:
+            notes.append(f"differs from the baseline in {key}: {_short(kb[key])} → {_short(kv[key])}")
+    return notes
+
+
+def evaluate_gate(rules: Rules, view: RunView, baseline: RunView | None = None) -> GateResult:
+    """Every rule's verdict on ``view`` (and against ``baseline`` for relative rules)."""
+    if rules.relative and baseline is None:
+        names = ", ".join(r.name for r in rules.relative)
+        raise UsageError(
+            f"{rules.source}: [relative] rules ({names}) need a baseline", fix="give --baseline RUN"
+        )
+    notes = comparison_notes(baseline, view) if baseline is not None else []
+    outcomes = [evaluate_absolute(r, view) for r in rules.absolute]
+    if baseline is not None:
+        outcomes += [evaluate_relative(r, view, baseline, rules.alpha) for r in rules.relative]
+    return GateResult(outcomes=outcomes, notes=notes)

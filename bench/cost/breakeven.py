@@ -1,0 +1,337 @@
+"""Break-even: at what monthly volume does owning the device beat renting each cloud API?
+
+DESIGN.md's model, per month: local = ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd ×
+wall_factor + N × net_kwh_per_task × kwh_usd × wall_factor``; cloud = ``N × cloud_usd_per_task``.
+
+- The device's per-task inputs come from a measured local run: net energy per task (the power layer's
+  ``energy_net_j``; else gross minus idle; else the profile's ``(max_w − idle_w)`` × request time,
+  labelled estimated) and the time per task, which also caps the volume: a device serving one request
+  at a time handles at most 730 h / time-per-task a month. A break-even volume above that is not a
+  volume the device can reach, and the answer says so instead of printing a number as if it were.
+- The cloud's per-task cost is the same run's token counts at the API's list prices (priced, not run).
+  A subscription is a flat fee: the device is cheaper *below* some volume instead of above it.
+- Sensitivity: the break-even volume at 0×, ½×, 1× and 2× the electricity price, and which side is
+  cheaper at several utilizations (the share of the month the device spends serving).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from bench.cost import formulas as cost
+
+from bench.results import stats
+from bench.cost.flags import check_cost_flags
+from bench.devices.profiles import DeviceProfile
+from bench.errors import BundleError, UsageError
+from bench.cost.pricing import cost_inputs, priced_on_cloud
+from bench.results.schema import Manifest, Record
+
+__all__ = ["DAYS_PER_MONTH", "DeviceEconomics", "analyse", "compare", "device_economics"]
+
+DAYS_PER_MONTH = cost.HOURS_PER_MONTH / 24  # 30.42
+KWH_FACTORS = (0.0, 0.5, 1.0, 2.0)
+UTILIZATIONS = (0.05, 0.10, 0.25, 0.50, 1.0)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value
+
+
+@dataclass(frozen=True)
+class DeviceEconomics:
+    """The device side of the comparison, from a measured run and its profile."""
+
+    device: str
+    kwh_usd: float
+    kwh_from: str
+    wall_factor: float
+    hardware_usd: float
+    hardware_from: str
+    lifetime_years: float
+    utilization: float | None
+    idle_w: float
+    idle_from: str
+    net_kwh_per_task: float
+    energy_basis: str
+    seconds_per_task: float
+    n_requests: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def capacity_tasks_per_month(self) -> float:
+        return cost.capacity_tasks_per_month(self.seconds_per_task)
+
+    @property
+    def fixed_usd_per_month(self) -> float:
+        return cost.local_fixed_usd_per_month(
+            price_usd=self.hardware_usd,
+            lifetime_years=self.lifetime_years,
+            idle_w=self.idle_w,
+            kwh_usd=self.kwh_usd,
+            wall_factor=self.wall_factor,
+        )
+
+    @property
+    def variable_usd_per_task(self) -> float:
+        return cost.local_variable_usd_per_task(self.net_kwh_per_task, self.kwh_usd, self.wall_factor)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(
+            capacity_tasks_per_month=self.capacity_tasks_per_month,
+            fixed_usd_per_month=self.fixed_usd_per_month,
+            variable_usd_per_task=self.variable_usd_per_task,
+        )
+        return out
+
+
+def device_economics(records: Sequence[Record], manifest: Manifest, options: Any = None) -> DeviceEconomics:
+    """Fixed and per-task cost of the device that ran ``records`` (a local run)."""
+    inp = cost_inputs(manifest, options)
+    if inp.kind != "local":
+        raise UsageError(
+            f"breakeven needs a run on a local device; '{inp.device}' is a cloud API "
+            "(run the suite on the device)"
+        )
+    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    if not ok:
+        raise BundleError(
+            "the run has no successful measured requests to derive time and energy per task from"
+        )
+    notes: list[str] = []
+    seconds = stats.mean(
+        r.e2e_ms / 1e3 if r.e2e_ms is not None else (r.end_ns - r.start_ns) / 1e9 for r in ok
+    )
+    assert seconds is not None
+    kwh = inp.kwh_usd
+    if kwh is None:
+        kwh = 0.0
+        notes.append("no electricity price: energy counted at $0 (give --kwh-usd)")
+    hardware = inp.hardware_usd
+    if hardware is None:
+        hardware = 0.0
+        notes.append(
+            "hardware price unknown: counted as $0, so only idle energy is fixed (give --hardware-usd)"
+        )
+    lifetime = inp.lifetime_years
+    if lifetime is None:
+        raise UsageError(f"device '{inp.device}': lifetime_years is unknown; add it to the profile")
+    power = manifest.power or {}
+    measured_idle = power.get("idle_w")
+    if isinstance(measured_idle, (int, float)):
+        idle_w, idle_from = float(measured_idle), "measured before the run"
+    elif inp.idle_w is not None:
+        idle_w, idle_from = inp.idle_w, "profile"
+    else:
+        idle_w, idle_from = 0.0, "unknown"
+        notes.append("idle power unknown: the fixed cost leaves out idle energy")
+    net_j = [r.energy_net_j for r in ok if r.energy_net_j is not None]
+    gross = [(r.energy_j, r) for r in ok if r.energy_j is not None]
+    if net_j:
+        net = stats.mean(net_j) or 0.0
+        estimated = any(r.energy_source == "estimated" for r in ok if r.energy_net_j is not None)
+        basis = "estimated (power layer)" if estimated else "measured"
+    elif gross and idle_from != "unknown":
+        net = stats.mean(max(e - idle_w * (r.end_ns - r.start_ns) / 1e9, 0.0) for e, r in gross) or 0.0
+        basis = "measured gross minus idle"
+    elif inp.max_w is not None:
+        net = (inp.max_w - idle_w) * seconds
+        basis = f"estimated: (max_w {inp.max_w:g} W − idle {idle_w:g} W) × request time, an upper bound"
+    else:
+        net = 0.0
+        basis = "unknown"
+        notes.append("per-task energy unknown (no power data, no max_w): counted as 0, flattering the device")
+    return DeviceEconomics(
+        device=inp.device,
+        kwh_usd=kwh,
+        kwh_from=inp.kwh_from or "none",
+        wall_factor=inp.wall_factor,
+        hardware_usd=hardware,
+        hardware_from=inp.hardware_from or "none",
+        lifetime_years=lifetime,
+        utilization=inp.utilization,
+        idle_w=idle_w,
+        idle_from=idle_from,
+        net_kwh_per_task=net / cost.J_PER_KWH,
+        energy_basis=basis,
+        seconds_per_task=seconds,
+        n_requests=len(ok),
+        notes=notes,
+    )
+
+
+def _verdict(econ: DeviceEconomics, usd_per_task: float | None, fee: float | None) -> dict[str, Any]:
+    """Break-even volume and verdict against a token price (``usd_per_task``) or a flat ``fee``."""
+    fixed, var, cap = econ.fixed_usd_per_month, econ.variable_usd_per_task, econ.capacity_tasks_per_month
+    if fee is not None:
+        below = cost.subscription_breakeven_tasks_per_month(fixed, var, fee)
+        if below is None:
+            return {
+                "verdict": "never",
+                "breakeven_tasks_per_month": None,
+                "text": (
+                    f"never: owning costs ${fixed:,.2f}/month before any task, not below the ${fee:,.2f} fee"
+                ),
+            }
+        if math.isinf(below) or below >= cap:
+            return {
+                "verdict": "device_cheaper",
+                "breakeven_tasks_per_month": _finite(below),
+                "text": f"the device is cheaper at any volume it can serve (up to {cap:,.0f} tasks/month)",
+            }
+        return {
+            "verdict": "cheaper_below",
+            "breakeven_tasks_per_month": below,
+            "text": f"the device is cheaper below {below:,.0f} tasks/month; above that the flat fee wins",
+        }
+    assert usd_per_task is not None
+    n = cost.breakeven_tasks_per_month(fixed, var, usd_per_task)
+    if n is None:
+        return {
+            "verdict": "never",
+            "breakeven_tasks_per_month": None,
+            "text": (
+                f"never: the API costs ${usd_per_task:.3g}/task, the device's energy alone ${var:.3g}/task"
+            ),
+        }
+    if n > cap:
+        return {
+            "verdict": "above_capacity",
+            "breakeven_tasks_per_month": n,
+            "text": (
+                f"above capacity: it would break even at {n:,.0f} tasks/month, but serves at most "
+                f"{cap:,.0f}/month one at a time at its measured speed"
+            ),
+        }
+    return {
+        "verdict": "breaks_even",
+        "breakeven_tasks_per_month": n,
+        "text": (
+            f"breaks even at {n:,.0f} tasks/month ({n / DAYS_PER_MONTH:,.0f}/day, {n / cap:.0%} of capacity)"
+        ),
+    }
+
+
+def _at_volume(
+    econ: DeviceEconomics, n: float, usd_per_task: float | None, fee: float | None
+) -> dict[str, Any]:
+    cap = econ.capacity_tasks_per_month
+    if n > cap:
+        return {
+            "tasks_per_month": n,
+            "defined": False,
+            "text": (
+                f"{n:,.0f} tasks/month exceed what the device serves ({cap:,.0f}/month at its measured "
+                "throughput): its cost at this volume is undefined"
+            ),
+        }
+    local = econ.fixed_usd_per_month + n * econ.variable_usd_per_task
+    cloud = fee if fee is not None else n * (usd_per_task or 0.0)
+    cheaper = "device" if local < cloud else "cloud" if cloud < local else "tie"
+    return {
+        "tasks_per_month": n,
+        "defined": True,
+        "device_usd_per_month": local,
+        "cloud_usd_per_month": cloud,
+        "cheaper": cheaper,
+        "text": f"at {n:,.0f} tasks/month: device ${local:,.2f}, cloud ${cloud:,.2f} → {cheaper} cheaper",
+    }
+
+
+def compare(
+    econ: DeviceEconomics,
+    *,
+    usd_per_task: float | None = None,
+    subscription_usd_per_month: float | None = None,
+    tasks_per_month: float | None = None,
+    plan_max_tasks_per_month: float | None = None,
+) -> dict[str, Any]:
+    """One cloud option against the device: verdict, volume check, and sensitivity."""
+    fee = subscription_usd_per_month
+    out = _verdict(econ, usd_per_task, fee)
+    out["at_volume"] = None
+    if tasks_per_month is not None:
+        at = _at_volume(econ, tasks_per_month, usd_per_task, fee)
+        if plan_max_tasks_per_month is not None and tasks_per_month > plan_max_tasks_per_month:
+            at["text"] += f" (but the plan allows about {plan_max_tasks_per_month:,.0f} tasks/month)"
+        out["at_volume"] = at
+    out["sensitivity_kwh"] = [
+        {
+            "kwh_usd": econ.kwh_usd * f,
+            "factor": f,
+            **_verdict(replace(econ, kwh_usd=econ.kwh_usd * f), usd_per_task, fee),
+        }
+        for f in KWH_FACTORS
+    ]
+    levels = sorted({*UTILIZATIONS, *([econ.utilization] if econ.utilization else [])})
+    rows = []
+    for u in levels:
+        n = u * econ.capacity_tasks_per_month
+        device = econ.fixed_usd_per_month / n + econ.variable_usd_per_task
+        cloud = fee / n if fee is not None else (usd_per_task or 0.0)
+        rows.append(
+            {
+                "utilization": u,
+                "tasks_per_month": n,
+                "device_usd_per_task": device,
+                "cloud_usd_per_task": cloud,
+                "cheaper": "device" if device < cloud else "cloud" if cloud < device else "tie",
+            }
+        )
+    out["sensitivity_utilization"] = rows
+    return out
+
+
+def analyse(
+    records: Sequence[Record],
+    manifest: Manifest,
+    clouds: Sequence[tuple[str, DeviceProfile]],
+    options: Any = None,
+    tasks_per_day: float | None = None,
+) -> dict[str, Any]:
+    """The whole break-even answer for a local run against ``clouds`` (JSON-able)."""
+    check_cost_flags(
+        {
+            "tasks_per_day": tasks_per_day,
+            "kwh_usd": getattr(options, "kwh_usd", None),
+            "hardware_usd": getattr(options, "hardware_usd", None),
+        }
+    )
+    econ = device_economics(records, manifest, options)
+    volume = tasks_per_day * DAYS_PER_MONTH if tasks_per_day is not None else None
+    options_out = []
+    for row in priced_on_cloud(records, clouds):
+        profile = dict(clouds)[row["profile"]]
+        fee = profile.subscription_usd_per_month if profile.pricing == "subscription" else None
+        per_task = row["cost_per_task_usd"] if fee is None else None
+        entry = {k: row[k] for k in ("profile", "name", "pricing", "as_of", "source")}
+        entry["usd_per_task"] = per_task
+        entry["subscription_usd_per_month"] = fee
+        entry["max_tasks_per_month"] = profile.max_tasks_per_month
+        if fee is None and per_task is None:
+            entry.update(
+                verdict="unpriced", text="no token counts in the run to price", breakeven_tasks_per_month=None
+            )
+        else:
+            entry.update(
+                compare(
+                    econ,
+                    usd_per_task=per_task,
+                    subscription_usd_per_month=fee,
+                    tasks_per_month=volume,
+                    plan_max_tasks_per_month=profile.max_tasks_per_month,
+                )
+            )
+        options_out.append(entry)
+    return {
+        "run_id": manifest.run_id,
+        "device": econ.as_dict(),
+        "tasks_per_day": tasks_per_day,
+        "tasks_per_month": volume,
+        "label": "cloud cost per task = this run's token counts at list prices (priced, not run)",
+        "clouds": options_out,
+    }

@@ -1,0 +1,377 @@
+"""Records → dollars, at read time: the inputs a bundle is priced with, per-request cost, per-task
+aggregates and the "priced on cloud" view of a local run.
+
+The prices come from the device profile recorded in the manifest, overridden by what the user gave when
+running (``--kwh-usd``, ``--hardware-usd``, recorded in ``manifest.settings``) and, above that, by what the
+reader gives now (``EnrichOptions``): an old run can be re-priced with today's electricity without
+re-running it. Every input remembers where it came from, and the notes say what the cost leaves out.
+
+Local energy cost rests on the power layer's per-request energy (``energy_j``) when a record has it. A
+record without it is costed from the profile's ``max_w`` for the request's duration: the device at its
+rated maximum the whole time, an upper bound, and labelled ``cost_source = "estimated"`` everywhere it
+shows. (A finer estimate from CPU utilization belongs to the power layer's ``estimate`` sensor, whose
+energy arrives as ``energy_source = "estimated"`` and is labelled the same way.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from bench.cost import formulas as cost
+from bench.devices.profiles import DeviceProfile, list_devices, load_device
+from bench.errors import BenchError
+from bench.results.schema import Manifest, Record
+
+__all__ = [
+    "CostInputs",
+    "cloud_profiles",
+    "cost_by_task",
+    "cost_inputs",
+    "cost_section",
+    "price_record",
+    "price_records",
+    "priced_on_cloud",
+    "token_price",
+]
+
+CostSource = Literal["measured", "estimated", "tokens", "subscription", "hardware"]
+PRICED_NOT_RUN = (
+    "priced, not run: this run's token counts at each API's list prices; the API's own tokenizer, "
+    "answers and pass rate would differ"
+)
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _pick(*candidates: tuple[Any, str]) -> tuple[float | None, str | None]:
+    """The first given value and where it came from (reader flag, run flag, profile)."""
+    for value, origin in candidates:
+        number = _num(value)
+        if number is not None:
+            return number, origin
+    return None, None
+
+
+@dataclass(frozen=True)
+class CostInputs:
+    """Everything a bundle is priced with, each number with its origin. Absent means unknown."""
+
+    device: str
+    kind: str
+    pricing: str | None
+    as_of: str | None
+    source: str | None
+    # local
+    kwh_usd: float | None = None
+    kwh_from: str | None = None
+    kwh_as_of: str | None = None
+    kwh_source: str | None = None
+    wall_factor: float = 1.0
+    hardware_usd: float | None = None
+    hardware_from: str | None = None
+    lifetime_years: float | None = None
+    utilization: float | None = None
+    idle_w: float | None = None
+    max_w: float | None = None
+    power_mode: str | None = None
+    # cloud
+    input_usd_per_mtok: float | None = None
+    output_usd_per_mtok: float | None = None
+    cached_input_usd_per_mtok: float | None = None
+    subscription_usd_per_month: float | None = None
+    tasks_per_month: float | None = None
+    tasks_from: str | None = None
+
+    @property
+    def hardware_usd_per_hour(self) -> float | None:
+        if self.hardware_usd is None or not self.lifetime_years or not self.utilization:
+            return None
+        return cost.hardware_usd_per_hour(self.hardware_usd, self.lifetime_years, self.utilization)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["hardware_usd_per_hour"] = self.hardware_usd_per_hour
+        return out
+
+
+def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
+    """Resolve the prices for a bundle: reader's options > run flags (manifest.settings) > profile."""
+    dev = manifest.device or {}
+    settings = manifest.settings or {}
+    read_kwh = getattr(options, "kwh_usd", None)
+    read_hw = getattr(options, "hardware_usd", None)
+    read_tasks = getattr(options, "tasks_per_month", None)
+    kind = str(dev.get("kind") or "local")
+    common: dict[str, Any] = {
+        "device": str(dev.get("name") or "?"),
+        "kind": kind,
+        "as_of": dev.get("as_of"),
+        "source": dev.get("source"),
+    }
+    if kind == "cloud":
+        tasks, tasks_from = _pick(
+            (read_tasks, "--tasks-per-month"),
+            (settings.get("tasks_per_month"), "run --tasks-per-month"),
+            (dev.get("tasks_per_month"), "profile"),
+        )
+        tokens = _num(dev.get("input_usd_per_mtok")) is not None
+        subscription = _num(dev.get("subscription_usd_per_month")) is not None
+        return CostInputs(
+            **common,
+            pricing="tokens" if tokens else "subscription" if subscription else None,
+            input_usd_per_mtok=_num(dev.get("input_usd_per_mtok")),
+            output_usd_per_mtok=_num(dev.get("output_usd_per_mtok")),
+            cached_input_usd_per_mtok=_num(dev.get("cached_input_usd_per_mtok")),
+            subscription_usd_per_month=_num(dev.get("subscription_usd_per_month")),
+            tasks_per_month=tasks,
+            tasks_from=tasks_from,
+        )
+    kwh, kwh_from = _pick(
+        (read_kwh, "--kwh-usd"), (settings.get("kwh_usd"), "run --kwh-usd"), (dev.get("kwh_usd"), "profile")
+    )
+    hardware, hardware_from = _pick(
+        (read_hw, "--hardware-usd"),
+        (settings.get("hardware_usd"), "run --hardware-usd"),
+        (dev.get("price_usd"), "profile"),
+    )
+    from_profile = kwh_from == "profile"
+    return CostInputs(
+        **common,
+        pricing="hardware",
+        kwh_usd=kwh,
+        kwh_from=kwh_from,
+        kwh_as_of=(dev.get("kwh_as_of") or dev.get("as_of")) if from_profile else None,
+        kwh_source=(dev.get("kwh_source") or dev.get("source")) if from_profile else None,
+        wall_factor=_num(dev.get("wall_factor")) or 1.0,
+        hardware_usd=hardware,
+        hardware_from=hardware_from,
+        lifetime_years=_num(dev.get("lifetime_years")),
+        utilization=_num(dev.get("utilization")),
+        idle_w=_num(dev.get("idle_w")),
+        max_w=_num(dev.get("max_w")),
+        power_mode=dev.get("power_mode"),
+    )
+
+
+# ---------------------------------------------------------------------------------------- per request
+def _request_s(rec: Record) -> float:
+    return max(rec.end_ns - rec.start_ns, 0) / 1e9
+
+
+def token_price(
+    rec: Record, input_usd_per_mtok: float, output_usd_per_mtok: float, cached_usd_per_mtok: float | None
+) -> float | None:
+    """A record's token counts at a token API's prices (None: the record has no token counts)."""
+    if rec.prompt_tokens is None or rec.completion_tokens is None:
+        return None
+    cached = min(rec.cached_tokens or 0, rec.prompt_tokens)
+    return cost.token_cost_usd(
+        prompt_tokens=rec.prompt_tokens,
+        completion_tokens=rec.completion_tokens,
+        reasoning_tokens=rec.reasoning_tokens or 0,
+        cached_tokens=cached,
+        input_usd_per_mtok=input_usd_per_mtok,
+        output_usd_per_mtok=output_usd_per_mtok,
+        cached_input_usd_per_mtok=cached_usd_per_mtok,
+    )
+
+
+def _local_parts(rec: Record, inp: CostInputs) -> tuple[float | None, float | None, CostSource | None]:
+    energy_usd: float | None = None
+    source: CostSource | None = None
+    if inp.kwh_usd is not None:
+        if rec.energy_j is not None:
+            energy_usd = cost.energy_cost_usd(rec.energy_j / cost.J_PER_KWH, inp.kwh_usd, inp.wall_factor)
+            source = "estimated" if rec.energy_source == "estimated" else "measured"
+        elif inp.max_w is not None:
+            gross_kwh = inp.max_w * _request_s(rec) / cost.J_PER_KWH
+            energy_usd = cost.energy_cost_usd(gross_kwh, inp.kwh_usd, inp.wall_factor)
+            source = "estimated"
+    per_hour = inp.hardware_usd_per_hour
+    hardware_usd = per_hour * _request_s(rec) / 3600.0 if per_hour is not None else None
+    if source is None and hardware_usd is not None:
+        source = "hardware"
+    return energy_usd, hardware_usd, source
+
+
+def price_record(rec: Record, inp: CostInputs) -> Record:
+    """One record with ``cost_*`` filled from ``inp`` (a new Record; the input is not changed)."""
+    update: dict[str, Any] = {}
+    if inp.kind == "local":
+        energy_usd, hardware_usd, source = _local_parts(rec, inp)
+        parts = [x for x in (energy_usd, hardware_usd) if x is not None]
+        update = {
+            "cost_energy_usd": energy_usd,
+            "cost_hardware_usd": hardware_usd,
+            "cost_api_usd": None,
+            "cost_usd": sum(parts) if parts else None,
+            "cost_source": source,
+        }
+    elif (
+        inp.pricing == "tokens" and inp.input_usd_per_mtok is not None and inp.output_usd_per_mtok is not None
+    ):
+        api = token_price(rec, inp.input_usd_per_mtok, inp.output_usd_per_mtok, inp.cached_input_usd_per_mtok)
+        update = {"cost_api_usd": api, "cost_usd": api, "cost_source": "tokens" if api is not None else None}
+    elif inp.pricing == "subscription" and inp.subscription_usd_per_month is not None and inp.tasks_per_month:
+        share = cost.subscription_usd_per_task(inp.subscription_usd_per_month, inp.tasks_per_month)
+        update = {"cost_api_usd": share, "cost_usd": share, "cost_source": "subscription"}
+    return rec.model_copy(update=update) if update else rec
+
+
+def price_records(records: Sequence[Record], manifest: Manifest, options: Any = None) -> list[Record]:
+    """Every record priced by the bundle's resolved inputs (``enrich``'s cost step)."""
+    inp = cost_inputs(manifest, options)
+    return [price_record(r, inp) for r in records]
+
+
+# ------------------------------------------------------------------------------------------ aggregates
+def _measured(records: Iterable[Record]) -> list[Record]:
+    return [r for r in records if not r.warmup]
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(sum(present)) if present else None
+
+
+def cost_by_task(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
+    """Per task id (its measured repetitions): cost in total and per request, its parts, and per success."""
+    out: dict[str, dict[str, Any]] = {}
+    for task_id in dict.fromkeys(r.task_id for r in records):
+        rs = _measured(r for r in records if r.task_id == task_id)
+        if not rs:
+            continue
+        total = _sum(r.cost_usd for r in rs)
+        passed = sum(1 for r in rs if r.passed)
+        out[task_id] = {
+            "n": len(rs),
+            "passed": passed,
+            "cost_total_usd": total,
+            "cost_per_task_usd": total / len(rs) if total is not None else None,
+            "cost_per_success_usd": total / passed if total is not None and passed else None,
+            "cost_energy_usd": _sum(r.cost_energy_usd for r in rs),
+            "cost_hardware_usd": _sum(r.cost_hardware_usd for r in rs),
+            "cost_api_usd": _sum(r.cost_api_usd for r in rs),
+            "cost_source": "+".join(sorted({r.cost_source for r in rs if r.cost_source})) or None,
+        }
+    return out
+
+
+def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
+    measured = _measured(records)
+    notes: list[str] = []
+    if inp.kind == "local":
+        if inp.hardware_usd is None:
+            notes.append("cost excludes hardware: the device's price is unknown (give --hardware-usd)")
+        if inp.kwh_usd is None:
+            notes.append("cost excludes energy: no electricity price (give --kwh-usd)")
+        elif any(r.energy_j is None and r.cost_energy_usd is not None for r in measured):
+            notes.append(
+                f"energy cost is estimated: max_w {inp.max_w:g} W × request time (an upper bound; "
+                "no power-sensor energy for these requests)"
+            )
+        elif any(r.energy_j is None for r in measured):
+            notes.append("cost excludes energy: no power reading and no max_w in the profile")
+        if any(r.energy_source == "estimated" for r in measured):
+            notes.append("energy cost rests on estimated energy (energy_source = estimated), not a sensor")
+    elif inp.pricing == "subscription" and not inp.tasks_per_month:
+        notes.append(
+            "a subscription's cost per task needs the tasks per month you expect "
+            "(tasks_per_month in the profile, or --tasks-per-month)"
+        )
+    elif inp.pricing == "tokens":
+        notes.append(
+            f"API cost = token counts × list prices as of {inp.as_of} ({inp.source}); not an invoice"
+        )
+    return notes
+
+
+def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, DeviceProfile]], list[str]]:
+    """Cloud profiles to price against: the named ones (each must be a cloud profile), or every cloud
+    profile in ``devices/`` (a file that does not validate is skipped and reported)."""
+    from bench.errors import UsageError
+
+    out: list[tuple[str, DeviceProfile]] = []
+    skipped: list[str] = []
+    if names:
+        for name in names:
+            profile = load_device(name)
+            if profile.kind != "cloud":
+                raise UsageError(
+                    f"--cloud {name}: '{profile.name}' is a {profile.kind} profile, not a cloud API"
+                )
+            out.append((name, profile))
+        return out, skipped
+    for path in list_devices():
+        try:
+            profile = load_device(str(path))
+        except BenchError as exc:
+            skipped.append(str(exc))
+            continue
+        if profile.kind == "cloud":
+            out.append((path.stem, profile))
+    return out, skipped
+
+
+def priced_on_cloud(
+    records: Sequence[Record], clouds: Sequence[tuple[str, DeviceProfile]]
+) -> list[dict[str, Any]]:
+    """A local run's measured token counts at each cloud profile's prices: priced, not run."""
+    rows = [r for r in _measured(records) if r.prompt_tokens is not None and r.completion_tokens is not None]
+    out_tokens = sum(r.completion_tokens or 0 for r in rows)
+    table: list[dict[str, Any]] = []
+    for key, p in clouds:
+        row: dict[str, Any] = {
+            "profile": key,
+            "name": p.name,
+            "provider": p.provider,
+            "model": p.model,
+            "pricing": p.pricing,
+            "as_of": p.as_of.isoformat() if p.as_of else None,
+            "source": p.source,
+            "input_usd_per_mtok": p.input_usd_per_mtok,
+            "output_usd_per_mtok": p.output_usd_per_mtok,
+            "cached_input_usd_per_mtok": p.cached_input_usd_per_mtok,
+            "subscription_usd_per_month": p.subscription_usd_per_month,
+            "n": len(rows),
+            "cost_total_usd": None,
+            "cost_per_task_usd": None,
+            "usd_per_mtok_out": None,
+        }
+        if p.pricing == "tokens" and p.input_usd_per_mtok is not None and p.output_usd_per_mtok is not None:
+            prices = [
+                token_price(r, p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok)
+                for r in rows
+            ]
+            total = _sum(prices)
+            row["cost_total_usd"] = total
+            if total is not None and rows:
+                row["cost_per_task_usd"] = total / len(rows)
+                row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
+        elif p.pricing == "subscription" and p.subscription_usd_per_month is not None and p.tasks_per_month:
+            share = cost.subscription_usd_per_task(p.subscription_usd_per_month, p.tasks_per_month)
+            row["cost_per_task_usd"] = share
+            row["cost_total_usd"] = share * len(rows)
+        table.append(row)
+    # cheapest first; a subscription without a stated volume has no per-task price and goes last
+    return sorted(table, key=lambda r: (r["cost_per_task_usd"] is None, r["cost_per_task_usd"] or 0.0))
+
+
+def cost_section(records: Sequence[Record], manifest: Manifest, options: Any = None) -> dict[str, Any]:
+    """The summary's cost block: inputs with origins, what the cost leaves out, per-task figures, and (for
+    a local run) the same tokens priced on every cloud profile."""
+    inp = cost_inputs(manifest, options)
+    section: dict[str, Any] = {
+        "inputs": inp.as_dict(),
+        "notes": _notes(inp, records),
+        "by_task": cost_by_task(records),
+    }
+    if inp.kind == "local":
+        clouds, skipped = cloud_profiles()
+        section["priced_on_cloud"] = {"label": PRICED_NOT_RUN, "rows": priced_on_cloud(records, clouds)}
+        section["notes"] += [f"skipped an invalid cloud profile: {s}" for s in skipped]
+    return section

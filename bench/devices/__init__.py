@@ -1,0 +1,1 @@
+"""Device profiles (devices/*.toml -> DeviceProfile), their price rules, HTTP settings and endpoint overrides."""

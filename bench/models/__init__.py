@@ -1,0 +1,1 @@
+"""The model catalog, the GGUF header reader and the vocab-only tokenizer."""

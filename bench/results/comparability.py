@@ -1,0 +1,43 @@
+"""Which runs may be pooled or compared: the key properties of a run (pyperf's ``_CHECKED_METADATA``).
+
+Two bundles are *the same configuration* only when every key property matches: device, model identity
+(file sha256 in-process; endpoint + model name over HTTP), suite hash and backend settings. Pooling runs
+whose key properties differ is refused; comparing them is allowed (that is what ``compare`` and the CI gate
+are for: a new model against the old) but the differences are always shown. Runs of different suites are
+never compared: their tasks differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.results.schema import Manifest
+
+__all__ = ["differences", "key_properties"]
+
+
+def key_properties(manifest: Manifest) -> dict[str, Any]:
+    """The properties that make two runs the same configuration."""
+    model = manifest.model or {}
+    device = manifest.device or {}
+    backend = manifest.backend or {}
+    if model.get("sha256"):
+        identity = f"sha256:{model['sha256']}"
+    else:
+        endpoint = device.get("base_url") or backend.get("base_url")
+        identity = f"{endpoint}|{device.get('model') or backend.get('model')}"
+    return {
+        "device": device.get("name"),
+        "power_mode": device.get("power_mode"),  # a Jetson at 7 W and at 25 W are different machines
+        "host": (manifest.host or {}).get("cpu_model"),
+        "model": identity,
+        "suite_hash": (manifest.suite or {}).get("hash"),
+        "backend": backend.get("name"),
+        "backend_settings": backend.get("settings"),
+    }
+
+
+def differences(a: Manifest, b: Manifest) -> list[str]:
+    """Names of the key properties that differ between two runs (empty: same configuration)."""
+    ka, kb = key_properties(a), key_properties(b)
+    return [k for k in ka if ka[k] != kb[k]]

@@ -1,0 +1,116 @@
+"""The result-bundle schema: one ``Record`` per request, one ``Manifest`` per run.
+
+Format history (bump ``SCHEMA_VERSION`` only for a *changed meaning*; new optional fields do not bump it
+and readers ignore fields they do not know):
+
+- 1 (infercost 0.1): first version. ``records.jsonl`` lines are ``Record``; ``manifest.json`` is
+  ``Manifest``. Timing stamps are ``perf_counter_ns`` relative to ``Manifest.anchor_perf_ns``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SCHEMA_VERSION", "Manifest", "Record", "Status", "TokenCountSource"]
+
+SCHEMA_VERSION = 1
+
+Status = Literal["ok", "error", "timeout", "cancelled"]
+TokenCountSource = Literal["engine", "usage", "tokenizer", "chunks"]
+
+
+class Record(BaseModel):
+    """One request. Raw stamps (``start_ns``/``end_ns``, ``ttft_ms`` + ``itl_ms``) are kept so every
+    statistic can be recomputed at read time."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    task_id: str
+    category: str
+    repetition: int
+    warmup: bool
+    status: Status
+    error: str | None = None
+    started_utc: str
+    start_ns: int = Field(description="dispatch, perf_counter_ns relative to the manifest anchor")
+    end_ns: int = Field(description="stream end, perf_counter_ns relative to the manifest anchor")
+    ttft_ms: float | None = None
+    e2e_ms: float | None = None
+    itl_ms: list[float] = Field(default_factory=list)
+    tpot_ms: float | None = None
+    decode_tps: float | None = None
+    prefill_tps: float | None = None
+    prefill_source: Literal["client", "engine"] = "client"
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    token_count_source: TokenCountSource | None = None
+    finish_reason: str | None = None
+    passed: bool | None = None
+    check_detail: str | None = None
+    output_text: str | None = None
+    output_sha256: str | None = None
+    prompt_sha256: str | None = None
+    peak_rss_mb: float | None = None
+    engine_timings: dict[str, float] | None = None
+    shape: str | None = None
+    cached_tokens: int | None = None
+    # energy over the request window (gross), minus the idle baseline (net); filled by the power layer
+    energy_j: float | None = None
+    energy_net_j: float | None = None
+    energy_source: Literal["counter", "sampled", "apportioned", "estimated"] | None = None
+    avg_power_w: float | None = None
+    # cost of this request (DESIGN.md cost model): total and its parts; filled by the cost layer
+    cost_usd: float | None = None
+    cost_energy_usd: float | None = None
+    cost_hardware_usd: float | None = None
+    cost_api_usd: float | None = None
+    # what the cost rests on: sensor energy ("measured"), modelled energy ("estimated"), token counts ×
+    # list prices ("tokens"), a subscription fee spread over stated tasks ("subscription"), or hardware
+    # amortization alone because energy is unknown ("hardware")
+    cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware"] | None = None
+    # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
+    # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
+    # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
+    n_chunks: int | None = None
+    chunk_tokens: list[int] | None = None
+    http_status: int | None = None
+    server_model: str | None = None
+    stream_end_ms: float | None = Field(default=None, description="dispatch → end of stream ([DONE])")
+    retries: list[dict[str, Any]] | None = None
+    retry_delay_ms: float | None = None
+    # open-loop load (--rate): when the seeded Poisson schedule said this request should start
+    scheduled_ns: int | None = Field(default=None, description="relative to the manifest anchor")
+
+
+class Manifest(BaseModel):
+    """What was run, where, with what: the key properties that decide whether runs may be pooled."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    schema_version: int = SCHEMA_VERSION
+    tool: str = "infercost"
+    tool_version: str
+    tool_commit: str | None = None  # git commit of the infercost checkout that ran it, when known
+    run_id: str
+    started_utc: str
+    finished_utc: str | None = None
+    complete: bool = False
+    interrupted: bool = False
+    anchor_perf_ns: int
+    command: list[str] = Field(default_factory=list)
+    host: dict[str, Any]
+    device: dict[str, Any]
+    model: dict[str, Any] | None = None
+    backend: dict[str, Any]
+    suite: dict[str, Any]
+    settings: dict[str, Any]
+    power: dict[str, Any] | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    # machine state at start and end of the run (bench/run/hygiene.py): {"start": {...}, "end": {...}}
+    hygiene: dict[str, Any] | None = None
+    # one entry per `infercost run --resume` session that continued this bundle (bench/run/resume.py)
+    resumes: list[dict[str, Any]] = Field(default_factory=list)

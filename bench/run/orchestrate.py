@@ -1,0 +1,344 @@
+"""One run, end to end: resolve inputs, fail fast on bad ones, load the backend, run, keep the bundle.
+
+Every input is validated *before* anything is timed or written (a bad suite, profile, model or output
+directory costs the user seconds, not a wasted run). The CLI calls ``execute_run``; tests and the
+pytest plugin can call it too.
+
+``RunOptions.resume`` continues an interrupted bundle instead of starting one (``bench.run.resume`` says what
+must match); the machine's state is recorded at start and end (``bench.run.hygiene``).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bench.run import hygiene
+
+from bench.run import resume
+from bench.backends.base import Backend
+from bench.backends.http.client import OpenAIHttpBackend
+from bench.run.cachebust import CacheBustingBackend
+from bench.cost.flags import check_cost_flags
+from bench.devices.profiles import DeviceProfile, load_device
+from bench.devices.endpoint import apply_endpoint_overrides
+from bench.errors import BenchError, UsageError
+from bench.run.traffic import LoadRunner, TrafficOptions
+from bench.models.catalog import DEFAULT_MODEL, ResolvedModel, resolve_model
+from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
+from bench.power.registry import Selection, check_power_options, select_for_device, select_sensor
+from bench.power.sampler import DEFAULT_RATE_HZ
+from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
+from bench.results.schema import Manifest
+from bench.results.bundle import (
+    DEFAULT_RUNS_ROOT,
+    Bundle,
+    BundleWriter,
+    check_writable,
+    estimate_bundle_bytes,
+    read_bundle,
+    resolve_bundle,
+)
+from bench.suite.loader import PromptSuite, load_suite, resolve_suite_path
+
+__all__ = [
+    "PreparedRun",
+    "RunOptions",
+    "base_manifest",
+    "execute_run",
+    "make_backend",
+    "prepare_run",
+    "run_label",
+]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    device: str = "auto"
+    suite: str = "default"
+    model: str | None = None
+    repetitions: int = 3
+    warmup: int = 1
+    threads: int | None = None
+    out: Path = DEFAULT_RUNS_ROOT
+    no_text: bool = False
+    command: list[str] = field(default_factory=list)
+    # cost and roofline inputs: recorded in manifest.settings, used when the bundle is read
+    kwh_usd: float | None = None
+    hardware_usd: float | None = None
+    memory_bandwidth_gbs: float | None = None
+    tasks_per_month: float | None = None
+    power_mode: str | None = None
+
+    def cost_settings(self) -> dict[str, float | None]:
+        return {
+            "kwh_usd": self.kwh_usd,
+            "hardware_usd": self.hardware_usd,
+            "memory_bandwidth_gbs": self.memory_bandwidth_gbs,
+            "tasks_per_month": self.tasks_per_month,
+        }
+
+    power: str | None = None  # None: the profile's power_sensor, else auto
+    power_hz: float = DEFAULT_RATE_HZ
+    idle_seconds: float = DEFAULT_IDLE_SECONDS
+    min_time_s: float | None = None
+    cooldown_s: float = 0.0
+    resume: str | Path | None = None  # a bundle directory, or a run id under ``out``
+    explicit: frozenset[str] = frozenset()  # fields the user set (on --resume they override the record)
+    base_url: str | None = None  # --base-url: another address for an endpoint profile
+    cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
+    seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
+    traffic: TrafficOptions = field(default_factory=TrafficOptions)
+
+
+@dataclass
+class PreparedRun:
+    options: RunOptions
+    suite: PromptSuite
+    suite_path: Path
+    device: DeviceProfile
+    model: ResolvedModel | None
+    resume: Bundle | None = None
+    seed: int = 0
+
+
+def make_backend(
+    device: DeviceProfile,
+    model: ResolvedModel | None,
+    threads: int | None,
+    *,
+    max_connections: int = 1,
+    seed: int | None = None,
+) -> Backend:
+    """The backend a profile asks for."""
+    if device.backend == "llama_cpp":
+        from bench.backends.llama_cpp import LlamaCppBackend
+
+        assert model is not None
+        return LlamaCppBackend(model, device.llama_cpp, threads=threads)
+    if device.backend == "openai_http":
+        return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
+    raise UsageError(
+        f"device '{device.name}': backend '{device.backend}' is not available in this version of infercost"
+    )
+
+
+def run_settings(options: RunOptions) -> RunSettings:
+    return RunSettings(
+        repetitions=options.repetitions,
+        warmup=options.warmup,
+        no_text=options.no_text,
+        min_time_s=options.min_time_s,
+        cooldown_s=options.cooldown_s,
+    )
+
+
+def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, Bundle]:
+    """The recorded run's options, overridden by the flags the user gave, and the bundle itself."""
+    with warnings.catch_warnings():  # a torn last line is expected here: the writer cuts it off
+        warnings.simplefilter("ignore")
+        bundle = read_bundle(resolve_bundle(ref, options.out))
+    if bundle.manifest.complete:
+        raise UsageError(f"--resume {bundle.path}: the run is complete; there is nothing to resume")
+    names = {f.name for f in fields(RunOptions)}
+    recorded = {k: v for k, v in resume.recorded_options(bundle.manifest).items() if k in names}
+    merged = {k: v for k, v in recorded.items() if v is not None}
+    merged.update({k: getattr(options, k) for k in options.explicit if k in recorded})
+    return replace(options, **merged, out=bundle.path.parent), bundle
+
+
+def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any]) -> Manifest:
+    """The manifest this run would write; ``--resume`` compares it with the recorded one."""
+    opts = prepared.options
+    manifest = base_manifest(prepared, run_id, backend_facts)
+    # every setting under the name of its RunOptions field, so --resume can restore and compare it
+    manifest.settings.update(
+        {
+            **opts.cost_settings(),
+            "power_mode": opts.power_mode,
+            "seed": prepared.seed,
+            "cache_bust": opts.cache_bust,
+            **opts.traffic.manifest(),
+        }
+    )
+    return manifest
+
+
+def run_label(prepared: PreparedRun) -> str:
+    """What a new run id is named after: the model file, else the endpoint's model, else the device."""
+    return prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
+
+
+def base_manifest(
+    prepared: PreparedRun, run_id: str, backend_facts: dict[str, Any], settings: RunSettings | None = None
+) -> Manifest:
+    """The manifest of a run of ``prepared`` (``settings``: the run's, unless a caller times differently,
+    as the pytest plugin does)."""
+    return build_manifest(
+        run_id=run_id,
+        anchor_ns=time.perf_counter_ns(),
+        suite=prepared.suite,
+        suite_path=str(prepared.suite_path),
+        device=prepared.device,
+        model=prepared.model,
+        backend_facts=backend_facts,
+        settings=settings or run_settings(prepared.options),
+        command=prepared.options.command,
+    )
+
+
+def prepare_run(options: RunOptions) -> PreparedRun:
+    """Validate every input; raise a one-line ``BenchError`` for the first bad one."""
+    bundle: Bundle | None = None
+    if options.resume is not None:
+        options, bundle = _resume_options(options, options.resume)
+    if options.repetitions < 1:
+        raise UsageError(f"--repetitions {options.repetitions}: must be at least 1")
+    if options.warmup < 0:
+        raise UsageError(f"--warmup {options.warmup}: must be 0 or more")
+    if options.threads is not None and options.threads < 1:
+        raise UsageError(f"--threads {options.threads}: must be at least 1")
+    if options.min_time_s is not None and not (options.min_time_s > 0 and math.isfinite(options.min_time_s)):
+        raise UsageError(f"--min-time {options.min_time_s}: must be a number of seconds above 0")
+    if not (options.cooldown_s >= 0 and math.isfinite(options.cooldown_s)):
+        raise UsageError(f"--cooldown {options.cooldown_s}: must be a number of seconds, 0 or more")
+    check_cost_flags(options.cost_settings())
+    try:
+        suite_path = resolve_suite_path(options.suite)
+        suite = load_suite(suite_path)
+        device = apply_endpoint_overrides(
+            load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
+        )
+        model = None
+        if device.backend == "llama_cpp":
+            model = resolve_model(options.model or DEFAULT_MODEL)
+    except BenchError as exc:
+        if bundle is None:
+            raise
+        raise type(exc)(
+            f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
+        ) from None
+    options.traffic.validate(device)
+    if bundle is not None and options.traffic.is_load:
+        raise UsageError(f"--resume {bundle.path}: a run under --concurrency/--rate cannot be resumed")
+    n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
+    max_tokens = max(t.generation_limit for t in suite.tasks)
+    check_writable(bundle.path if bundle else options.out, estimate_bundle_bytes(n_requests, max_tokens))
+    check_power_options(options.power, device, rate_hz=options.power_hz, idle_s=options.idle_seconds)
+    prepared = PreparedRun(
+        options=options,
+        suite=suite,
+        suite_path=suite_path,
+        device=device,
+        model=model,
+        resume=bundle,
+        seed=options.seed if options.seed is not None else secrets.randbelow(2**31),
+    )
+    if bundle is not None:  # everything but the loaded engine can be checked now, before the model loads
+        old = bundle.manifest
+        resume.verify(old, _provisional_manifest(prepared, old.run_id, old.backend), bundle.path)
+    return prepared
+
+
+def execute_run(
+    prepared: PreparedRun, on_progress: Callable[[ProgressEvent], None] | None = None
+) -> RunOutcome:
+    """Load the backend, write the bundle as the run goes, and return the outcome."""
+    opts = prepared.options
+    hygiene_start = hygiene.snapshot()  # before the model loads: what else is using the machine
+    traffic = opts.traffic
+    backend = make_backend(
+        prepared.device,
+        prepared.model,
+        opts.threads,
+        max_connections=traffic.max_connections,
+        seed=prepared.seed,
+    )
+    if opts.cache_bust and not traffic.is_load:  # under load, bench.run.traffic applies the same prefixes
+        backend = CacheBustingBackend(backend, prepared.seed)
+    power: Selection | None = None
+    try:
+        backend_facts = backend.load()
+        if prepared.resume is None:  # a resumed session does not sample power (see below)
+            # Opened only now, after the engine: NVML initialised before llama.cpp's CUDA context crashed
+            # the model load on an H200 (see bench/power/nvml.py). A sensor the user insisted on that
+            # cannot be read still stops the run here, before its bundle or any request exists.
+            power = select_for_device(
+                opts.power, prepared.device, rate_hz=opts.power_hz, idle_s=opts.idle_seconds
+            )
+        if opts.cache_bust or traffic.is_load:  # runs that differ in these are never pooled
+            backend_facts.setdefault("settings", {}).update(
+                cache_bust=opts.cache_bust, load=traffic.manifest()
+            )
+        settings = run_settings(opts)
+        prior = []
+        if prepared.resume is not None:
+            old = prepared.resume.manifest
+            now = _provisional_manifest(prepared, old.run_id, backend_facts)
+            resume.verify(old, now, prepared.resume.path)
+            prior = prepared.resume.records
+            manifest = resume.continue_manifest(
+                old, now, records_before=len(prior), hygiene_start=hygiene_start
+            )
+            writer = BundleWriter(prepared.resume.path, manifest, append=True)
+        else:
+            run_id = new_run_id(run_label(prepared), prepared.suite.name)
+            manifest = _provisional_manifest(prepared, run_id, backend_facts)
+            manifest.hygiene = {"start": hygiene_start}
+            writer = BundleWriter(opts.out / manifest.run_id, manifest)
+        runner: Runner | None = None
+
+        def before_finish(m: Manifest) -> None:
+            m.hygiene = {**(m.hygiene or {}), "end": hygiene.snapshot(window_s=0.25)}
+            if m.resumes and runner is not None:
+                m.resumes[-1]["session_warmup"] = runner.session_warmup
+                m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
+
+        runner = (
+            LoadRunner(
+                prepared.suite,
+                backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an OpenAIHttpBackend
+                writer,
+                settings,
+                on_progress,
+                traffic=traffic,
+                seed=prepared.seed,
+                cache_bust=opts.cache_bust,
+            )
+            if traffic.is_load
+            else Runner(
+                prepared.suite,
+                backend,
+                writer,
+                settings,
+                on_progress,
+                prior=prior,
+                before_finish=before_finish,
+            )
+        )
+        if prepared.resume is not None:
+            # The first session's power.csv, idle baseline and manifest.power stay as they were; this
+            # session's requests get no energy (a new sensor session would restart its counter mid-trace).
+            manifest.resumes[-1]["power"] = "not sampled in a resumed session: its requests have no energy"
+            return runner.run()
+        meter = PowerMeter(
+            power or select_sensor("none", selected_by="auto"),
+            rate_hz=opts.power_hz,
+            idle_seconds=opts.idle_seconds,
+        )
+        try:
+            meter.start(writer)
+            runner.on_progress = meter.wrap(on_progress)
+            return runner.run()
+        finally:
+            meter.stop(writer)
+    finally:
+        backend.close()
+        if power is not None and power.sensor is not None:
+            power.sensor.close()

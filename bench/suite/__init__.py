@@ -1,0 +1,1 @@
+"""Prompt suites: prompts/*.toml|*.jsonl -> PromptSuite, and the answer checks tasks declare."""

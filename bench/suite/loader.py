@@ -1,0 +1,219 @@
+"""Prompt suites: ``prompts/*.toml`` (or ``*.jsonl``) → a validated ``PromptSuite`` with a content hash.
+
+A suite is the unit of comparison: two runs are only comparable when their suite hashes match, so the
+hash covers the canonical (validated, defaults filled, key-sorted) content, not the file's bytes. The
+same suite written as TOML or JSONL, or re-formatted, hashes the same; changing any task, check or
+default changes it.
+
+TOML layout::
+
+    name = "default"
+    version = "1.0"
+    description = "..."
+
+    [[tasks]]
+    id = "capital-france"
+    category = "factual"
+    messages = [{ role = "user", content = "What is the capital of France?" }]
+    max_tokens = 16
+    reference = "Paris"
+    [tasks.check]
+    type = "contains"
+    values = ["Paris"]
+
+JSONL: one task object per line; an optional first line ``{"suite": {"name": ..., "version": ...}}``
+gives the header (the file stem is the name otherwise). Synthetic llama-bench shapes use
+``shape = { prompt_tokens = 512, gen_tokens = 1 }`` with ``check = { type = "none" }``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bench.suite.checks import Check, NoneCheck
+from bench.errors import SuiteError
+from bench.userfiles import describe_validation_error, read_text_file, read_toml
+
+__all__ = ["Message", "PromptSuite", "Shape", "Task", "list_suites", "load_suite", "resolve_suite_path"]
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Message(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Shape(_Strict):
+    """A synthetic llama-bench shape: N prompt tokens, M generated tokens (EOS ignored)."""
+
+    prompt_tokens: int = Field(ge=0, le=1_000_000)
+    gen_tokens: int = Field(ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> Shape:
+        if self.prompt_tokens == 0 and self.gen_tokens == 0:
+            raise ValueError("a shape needs prompt_tokens or gen_tokens > 0")
+        return self
+
+    @property
+    def label(self) -> str:
+        """llama-bench's test name: pp512, tg128, or pp512+tg128."""
+        if self.gen_tokens <= 1 and self.prompt_tokens > 0:
+            return f"pp{self.prompt_tokens}"
+        if self.prompt_tokens == 0:
+            return f"tg{self.gen_tokens}"
+        return f"pp{self.prompt_tokens}+tg{self.gen_tokens}"
+
+
+class Task(_Strict):
+    """One task: the input (messages, prompt or shape), generation settings and the success check."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$", max_length=128)
+    category: str = Field(default="general", min_length=1, max_length=64)
+    messages: list[Message] | None = None
+    prompt: str | None = None
+    shape: Shape | None = None
+    max_tokens: int = Field(default=256, ge=1, le=131072)
+    temperature: float = Field(default=0.0, ge=0.0, le=5.0)
+    seed: int = Field(default=1234, ge=0, lt=2**31)
+    check: Check
+    reference: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> Task:
+        given = [n for n in ("messages", "prompt", "shape") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of messages, prompt or shape"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.messages is not None:
+            if not self.messages:
+                raise ValueError("messages is empty; add at least one user message")
+            if self.messages[-1].role != "user":
+                raise ValueError('the last message must have role = "user"')
+        if self.shape is not None and not isinstance(self.check, NoneCheck):
+            raise ValueError('a synthetic shape has no answer to check: use check = { type = "none" }')
+        return self
+
+    @property
+    def is_shape(self) -> bool:
+        return self.shape is not None
+
+    @property
+    def generation_limit(self) -> int:
+        """Tokens to generate: the shape's count for synthetic tasks, else max_tokens."""
+        return self.shape.gen_tokens if self.shape is not None else self.max_tokens
+
+
+class PromptSuite(_Strict):
+    """A validated suite. ``suite_hash`` identifies its content; ``path`` where it was read from."""
+
+    name: str = Field(min_length=1, max_length=128)
+    version: str = "1"
+    description: str = ""
+    tasks: list[Task] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> PromptSuite:
+        seen: dict[str, int] = {}
+        for i, task in enumerate(self.tasks):
+            if task.id in seen:
+                raise ValueError(
+                    f'duplicate task id "{task.id}" (tasks[{seen[task.id]}] and tasks[{i}]); '
+                    "ids must be unique"
+                )
+            seen[task.id] = i
+        return self
+
+    @property
+    def suite_hash(self) -> str:
+        """sha256 over the canonical JSON of the validated content (format and layout independent)."""
+        canonical = json.dumps(
+            self.model_dump(mode="json", by_alias=True),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def is_shapes(self) -> bool:
+        """True when every task is a synthetic shape (the llama-bench table applies)."""
+        return all(t.is_shape for t in self.tasks)
+
+    @property
+    def categories(self) -> list[str]:
+        return list(dict.fromkeys(t.category for t in self.tasks))
+
+
+def resolve_suite_path(name_or_path: str) -> Path:
+    """A NAME resolves to ``prompts/NAME.toml`` (or ``.jsonl``); anything with a slash or suffix is a path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix or "/" in name_or_path or candidate.exists():
+        return candidate
+    for ext in (".toml", ".jsonl"):
+        path = PROMPTS_DIR / f"{name_or_path}{ext}"
+        if path.exists():
+            return path
+    known = ", ".join(s.stem for s in list_suites()) or "none"
+    raise SuiteError(
+        f"unknown suite '{name_or_path}' (known: {known}; or give a path to a .toml/.jsonl file)"
+    )
+
+
+def list_suites() -> list[Path]:
+    if not PROMPTS_DIR.is_dir():
+        return []
+    return sorted(p for p in PROMPTS_DIR.iterdir() if p.suffix in (".toml", ".jsonl"))
+
+
+def _read_jsonl(path: Path) -> dict[str, Any]:
+    text = read_text_file(path, SuiteError, "suite")
+    header: dict[str, Any] = {"name": path.stem}
+    tasks: list[Any] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SuiteError(f"{path}: line {lineno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise SuiteError(f"{path}: line {lineno}: nested too deeply to be a task") from None
+        if isinstance(obj, dict) and set(obj) == {"suite"} and isinstance(obj["suite"], dict):
+            if tasks:
+                raise SuiteError(f"{path}: line {lineno}: the suite header must be the first line")
+            header.update(obj["suite"])
+            continue
+        tasks.append(obj)
+    return {**header, "tasks": tasks}
+
+
+def load_suite(name_or_path: str | Path) -> PromptSuite:
+    """Load and validate a suite; every problem is a one-line ``SuiteError`` naming file and field."""
+    path = resolve_suite_path(str(name_or_path))
+    if path.suffix == ".jsonl":
+        data = _read_jsonl(path)
+    else:
+        data = read_toml(path, SuiteError, "suite")
+        data.setdefault("name", path.stem)
+    if not isinstance(data.get("tasks"), list) or not data["tasks"]:
+        raise SuiteError(f"{path}: no tasks (add at least one [[tasks]] table with id, messages and check)")
+    try:
+        return PromptSuite.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteError(describe_validation_error(path, exc, data, PromptSuite)) from None
+    except RecursionError:
+        raise SuiteError(f"{path}: nested too deeply to be a suite") from None
