@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bench.cost.breakeven import DeviceEconomics, analyse, compare, device_economics
+from bench.cost.pricing import price_records
 from bench.devices.profiles import load_device
 from bench.errors import UsageError
-from bench.cost.pricing import price_records
 from bench.results.bundle import BundleWriter
 from tests.conftest import run_cli
 from tests.cost_helpers import device_manifest, record

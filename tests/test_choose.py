@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.ci.choose import choose
+from bench.ci.gate import RunView, load_run, parse_rules
 from bench.cli.app import main
 from bench.errors import UsageError
-from bench.ci.gate import RunView, load_run, parse_rules
 from bench.report.summary import group_metrics
 from tests.conftest import FIXTURES, run_cli
 

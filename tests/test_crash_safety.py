@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BundleError, EnvironmentNotReady, UsageError
-from bench.results.bundle import BundleWriter, check_writable, effective_records, estimate_bundle_bytes, read_bundle
+from bench.results.bundle import (
+    BundleWriter,
+    check_writable,
+    effective_records,
+    estimate_bundle_bytes,
+    read_bundle,
+)
 from tests.conftest import ROOT, run_cli
 from tests.test_store import manifest, record
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import doctor
 from bench.power.apple_macmon import INSTALL
 from bench.power.apple_powermetrics import sudoers_fix
 from bench.power.registry import Probe
+from bench.run import doctor
 from tests.conftest import run_cli
 from tests.power_fixtures import orin_nano_tree, rapl_tree
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from bench.backends.base import RequestFailed
-from bench.results.metrics import derive_timing
-from bench.run.runner import Runner, RunSettings
-from bench.results.schema import Manifest
 from bench.results.bundle import BundleWriter, read_bundle
+from bench.results.metrics import derive_timing
+from bench.results.schema import Manifest
+from bench.run.runner import Runner, RunSettings
 from bench.suite.loader import PromptSuite, Task
 
 LONG_USER = (

@@ -10,10 +10,6 @@ from pathlib import Path
 import pytest
 
 from bench.ci import github
-
-from bench.results import stats
-from bench.cli.app import main
-from bench.errors import UsageError
 from bench.ci.gate import (
     RULE_TARGETS,
     RunView,
@@ -23,8 +19,11 @@ from bench.ci.gate import (
     parse_rules,
     samples,
 )
+from bench.cli.app import main
+from bench.errors import UsageError
 from bench.report.fields import FIELDS
 from bench.report.summary import group_metrics
+from bench.results import stats
 from bench.results.schema import Record
 from tests.conftest import FIXTURES, run_cli
 

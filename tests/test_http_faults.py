@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.results.schema import Record
 from bench.results.bundle import read_bundle
+from bench.results.schema import Record
 from tests.conftest import ROOT, run_cli
 from tests.http_fixtures import free_port, write_profile
 from tests.servers.fake_openai import ServerThread

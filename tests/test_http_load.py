@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 import pytest
 
-from bench.run.traffic import poisson_schedule
 from bench.report.throughput import throughput_metrics
 from bench.results.bundle import read_bundle
+from bench.run.traffic import poisson_schedule
 from tests.conftest import ROOT, run_cli
 from tests.http_fixtures import write_profile
 from tests.servers.fake_openai import ServerThread

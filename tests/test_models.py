@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.errors import ModelError
-from bench.models.gguf import read_gguf_info
 from bench.models.catalog import CATALOG, resolve_model
+from bench.models.gguf import read_gguf_info
 
 
 def test_smollm2_header_facts(smollm2) -> None:  # type: ignore[no-untyped-def]

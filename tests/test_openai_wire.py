@@ -8,13 +8,13 @@ import random
 
 import pytest
 
-from bench.backends.http.wire import ChunkError, StreamState, build_request, error_body_message, shape_text
-from bench.run.cachebust import bust_prefix, bust_task
-from bench.devices.http_settings import HttpSettings
-from bench.redaction import Redactor
 from bench.backends.http.retry import RetryBudget, parse_retry_after
-from bench.suite.loader import Task
+from bench.backends.http.wire import ChunkError, StreamState, build_request, error_body_message, shape_text
+from bench.devices.http_settings import HttpSettings
 from bench.models.tokenizer import GgufTokenizer
+from bench.redaction import Redactor
+from bench.run.cachebust import bust_prefix, bust_task
+from bench.suite.loader import Task
 
 CHAT = Task.model_validate(
     {

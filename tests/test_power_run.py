@@ -13,9 +13,9 @@ from rich.console import Console
 from bench.cli.app import _summary_table
 from bench.cost.enrich import enrich
 from bench.errors import UsageError
-from bench.run.orchestrate import RunOptions, prepare_run
 from bench.report.energy import power_note
 from bench.results.bundle import read_bundle
+from bench.run.orchestrate import RunOptions, prepare_run
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.engine

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.devices.profiles import auto_profile, load_device
 from bench.cost.enrich import EnrichOptions, enrich
 from bench.cost.pricing import cost_by_task, cost_inputs, price_records, priced_on_cloud
+from bench.devices.profiles import auto_profile, load_device
 from bench.report.summary import summarize
 from bench.results.bundle import BundleWriter, read_bundle
 from tests.cost_helpers import device_manifest, manifest_for, record

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.results import stats
 from bench.report import breakeven
 from bench.report.charts import _pareto_front
 from bench.report.compare import compare_runs, samples
@@ -18,6 +17,7 @@ from bench.report.markdown import md_escape
 from bench.report.power_trace import read_power_trace
 from bench.report.roofline import roofline_fraction
 from bench.report.runs import Run, assign_labels, load_runs, pool_runs
+from bench.results import stats
 from bench.results.schema import Manifest, Record
 from tests.conftest import FIXTURES
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.devices.profiles import _size_bytes, auto_profile, last_level_cache_bytes
 from bench.cost.enrich import EnrichOptions
 from bench.cost.roofline import assess, roofline
+from bench.devices.profiles import _size_bytes, auto_profile, last_level_cache_bytes
 from tests.cost_helpers import device_manifest, manifest_for, record
 
 MIB = 2**20

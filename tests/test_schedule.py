@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.run.schedule import SchedulePolicy, Slot, TaskSchedule
 from bench.results.schema import Record
+from bench.run.schedule import SchedulePolicy, Slot, TaskSchedule
 
 
 def rec(rep: int, warmup: bool = False, *, ms: float = 100.0, status: str = "ok") -> Record:

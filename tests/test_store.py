@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BundleError
-from bench.results.schema import SCHEMA_VERSION, Manifest, Record
 from bench.results.bundle import BundleWriter, read_bundle
+from bench.results.schema import SCHEMA_VERSION, Manifest, Record
 
 
 def manifest(run_id: str = "r1") -> Manifest:

@@ -32,8 +32,8 @@ from bench.backends.base import Generation, ProgressFn, RequestFailed
 from bench.devices.profiles import LlamaCppSettings, default_threads
 from bench.errors import BackendError
 from bench.models.catalog import ResolvedModel
-from bench.suite.loader import Task
 from bench.models.tokenizer import PLAIN_STOP, chat_formatter, plain_transcript, tokenize
+from bench.suite.loader import Task
 
 __all__ = ["PLAIN_STOP", "LlamaCppBackend"]
 

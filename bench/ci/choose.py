@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from bench.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bench.ci.gate import (
     RuleOutcome,
     Rules,
@@ -30,6 +29,7 @@ from bench.ci.gate import (
     missing_reason,
     run_label,
 )
+from bench.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bench.report.fields import FIELDS
 
 __all__ = ["BY_METRIC", "Choice", "Verdict", "candidate_labels", "choose"]

@@ -18,7 +18,8 @@ whose operator or sign points the wrong way (``decode_tps = "<= 10"``) is refuse
 inverted.
 
 A relative rule fails only when the change is beyond its threshold in the worse direction **and**
-significant on the raw per-request samples (Mann–Whitney U via ``bench.results.stats.compare_samples``), as asv
+significant on the raw per-request samples (Mann–Whitney U via ``bench.results.stats.compare_samples``),
+as asv
 calls regressions: a threshold alone fails CI on noise; significance alone fails it on a 0.3% change. With
 fewer than 3 samples on either side significance cannot be tested: the rule is reported ``untested``
 (it does not fail the gate, and the output says why). Percentile rules (``ttft_p95_ms``) compare the
@@ -40,10 +41,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from bench.results import stats
-from bench.results.comparability import differences, key_properties
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageError
 from bench.report.fields import FIELDS
+from bench.results import stats
+from bench.results.comparability import differences, key_properties
 from bench.results.schema import Manifest, Record
 from bench.userfiles import describe_validation_error, read_toml
 

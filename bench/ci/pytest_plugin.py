@@ -64,10 +64,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "--infercost-suite times tasks with pytest-benchmark: pip install pytest-benchmark"
         )
-    from bench.errors import BenchError
-    from bench.run.orchestrate import RunOptions
     from bench.ci.pytest_session import InfercostSession, prepare
+    from bench.errors import BenchError
     from bench.results.bundle import DEFAULT_RUNS_ROOT
+    from bench.run.orchestrate import RunOptions
 
     if suite:
         out = Path(config.getoption("infercost_out") or DEFAULT_RUNS_ROOT)
@@ -116,8 +116,8 @@ class InfercostTask(pytest.Function):
 
 
 def _task_test(benchmark: Any, request: pytest.FixtureRequest) -> None:
-    from bench.errors import BenchError
     from bench.ci.pytest_session import EXTRA_INFO_FIELDS
+    from bench.errors import BenchError
 
     item = request.node
     assert isinstance(item, InfercostTask)

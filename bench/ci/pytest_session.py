@@ -23,11 +23,11 @@ from typing import Any
 from bench.backends.base import Backend, Generation, RequestFailed
 from bench.cost.enrich import enrich
 from bench.errors import UsageError
-from bench.run.orchestrate import PreparedRun, RunOptions, base_manifest, make_backend, prepare_run, run_label
 from bench.report.summary import group_metrics
-from bench.run.runner import Runner, RunSettings, new_run_id, utc_now
-from bench.results.schema import Record
 from bench.results.bundle import Bundle, BundleWriter
+from bench.results.schema import Record
+from bench.run.orchestrate import PreparedRun, RunOptions, base_manifest, make_backend, prepare_run, run_label
+from bench.run.runner import Runner, RunSettings, new_run_id, utc_now
 from bench.suite.loader import Task
 
 __all__ = ["EXTRA_INFO_FIELDS", "InfercostSession", "TaskRun", "prepare"]

@@ -264,10 +264,10 @@ class _ProgressView:
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.cost.enrich import enrich
-    from bench.run.traffic import TrafficOptions
-    from bench.run.orchestrate import RunOptions, execute_run, prepare_run
     from bench.report.summary import summarize
     from bench.results.bundle import read_bundle
+    from bench.run.orchestrate import RunOptions, execute_run, prepare_run
+    from bench.run.traffic import TrafficOptions
 
     options = RunOptions(
         device=args.device,

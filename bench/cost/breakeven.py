@@ -22,12 +22,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.cost import formulas as cost
-
-from bench.results import stats
 from bench.cost.flags import check_cost_flags
+from bench.cost.pricing import cost_inputs, priced_on_cloud
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BundleError, UsageError
-from bench.cost.pricing import cost_inputs, priced_on_cloud
+from bench.results import stats
 from bench.results.schema import Manifest, Record
 
 __all__ = ["DAYS_PER_MONTH", "DeviceEconomics", "analyse", "compare", "device_economics"]

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.power.records import apply_energy
 from bench.cost.pricing import price_records
-from bench.results.schema import Record
+from bench.power.records import apply_energy
 from bench.results.bundle import Bundle
+from bench.results.schema import Record
 
 __all__ = ["EnrichOptions", "enrich"]
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.results import stats
 from bench.cost.formulas import decode_bound_tps
+from bench.results import stats
 from bench.results.schema import Manifest, Record
 
 __all__ = ["HIGH_RATIO", "LOW_RATIO", "assess", "roofline"]

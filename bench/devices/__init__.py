@@ -1,1 +1,1 @@
-"""Device profiles (devices/*.toml -> DeviceProfile), their price rules, HTTP settings and endpoint overrides."""
+"""Device profiles (devices/*.toml -> DeviceProfile): price rules, HTTP settings, endpoint overrides."""

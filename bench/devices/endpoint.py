@@ -7,9 +7,9 @@ validated here, before anything runs, and the resolved profile is what the manif
 
 from __future__ import annotations
 
+from bench.devices.http_settings import check_base_url
 from bench.devices.profiles import DeviceProfile
 from bench.errors import UsageError
-from bench.devices.http_settings import check_base_url
 
 __all__ = ["apply_endpoint_overrides"]
 

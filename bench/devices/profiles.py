@@ -18,9 +18,9 @@ from typing import Any, Literal
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bench.errors import ProfileError
 from bench.devices.http_settings import HttpSettings, check_base_url
 from bench.devices.price_rules import price_problem
+from bench.errors import ProfileError
 from bench.userfiles import describe_validation_error, read_toml
 
 __all__ = [

@@ -16,7 +16,6 @@ import pandas as pd
 
 from bench import __version__
 from bench.buildinfo import tool_commit
-from bench.results.comparability import differences
 from bench.cost.enrich import EnrichOptions
 from bench.report import frame as frames
 from bench.report.charts import ChartResult, build_charts
@@ -25,6 +24,7 @@ from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS, TER
 from bench.report.provenance import provenance_table
 from bench.report.runs import Run, assign_labels, pool_runs
 from bench.report.tables import Column, TextTable, frame_rows, metric_table
+from bench.results.comparability import differences
 
 __all__ = ["Report", "ReportOptions", "TaskOutput", "TaskSection", "build_report"]
 

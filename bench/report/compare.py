@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.results.comparability import differences, key_properties
 from bench.errors import UsageError
 from bench.report.fields import COMPARE_FIELDS, Field
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable, label
+from bench.results.comparability import differences, key_properties
 from bench.results.schema import Record
 from bench.results.stats import Comparison, compare_samples
 

@@ -5,7 +5,8 @@ Decoding one token reads (about) every weight once, so ``tok/s ≤ bandwidth / m
 ``memory_bandwidth_gbs`` and the model's size; where either is missing the fraction is absent, with the
 reason, never guessed.
 
-This is the one small function the report needs; when the cost/roofline module (``bench/cost/formulas.py``) lands,
+This is the one small function the report needs; when the cost/roofline module
+(``bench/cost/formulas.py``) lands,
 its bound can replace ``decode_bound_tps`` here without touching any caller.
 """
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.results.comparability import key_properties
 from bench.cost.enrich import EnrichOptions, enrich
 from bench.errors import BundleError
-from bench.results.schema import Manifest, Record
 from bench.results.bundle import DEFAULT_RUNS_ROOT, MANIFEST, gc_paused, read_bundle, resolve_bundle
+from bench.results.comparability import key_properties
+from bench.results.schema import Manifest, Record
 
 __all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.results import stats
 from bench.cost.pricing import cost_section
+from bench.cost.roofline import roofline
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
-from bench.cost.roofline import roofline
+from bench.results import stats
 from bench.results.schema import Manifest, Record
 from bench.results.variability import run_warnings
 

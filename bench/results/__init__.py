@@ -1,1 +1,4 @@
-"""Result bundles and what is derived from raw records: schema, store, comparability, statistics, warnings, metrics."""
+"""Result bundles and what is derived from raw records.
+
+Schema, bundle store, comparability keys, statistics, variability warnings and request metrics.
+"""

@@ -19,23 +19,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from bench.run import hygiene
-
-from bench.run import resume
 from bench.backends.base import Backend
 from bench.backends.http.client import OpenAIHttpBackend
-from bench.run.cachebust import CacheBustingBackend
 from bench.cost.flags import check_cost_flags
-from bench.devices.profiles import DeviceProfile, load_device
 from bench.devices.endpoint import apply_endpoint_overrides
+from bench.devices.profiles import DeviceProfile, load_device
 from bench.errors import BenchError, UsageError
-from bench.run.traffic import LoadRunner, TrafficOptions
 from bench.models.catalog import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
 from bench.power.registry import Selection, check_power_options, select_for_device, select_sensor
 from bench.power.sampler import DEFAULT_RATE_HZ
-from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
-from bench.results.schema import Manifest
 from bench.results.bundle import (
     DEFAULT_RUNS_ROOT,
     Bundle,
@@ -45,6 +38,11 @@ from bench.results.bundle import (
     read_bundle,
     resolve_bundle,
 )
+from bench.results.schema import Manifest
+from bench.run import hygiene, resume
+from bench.run.cachebust import CacheBustingBackend
+from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
+from bench.run.traffic import LoadRunner, TrafficOptions
 from bench.suite.loader import PromptSuite, load_suite, resolve_suite_path
 
 __all__ = [

@@ -26,14 +26,14 @@ from typing import Any, Literal
 from bench import __version__
 from bench.backends.base import Backend, Generation, RequestFailed
 from bench.buildinfo import tool_commit
-from bench.suite.checks import CheckResult, NoneCheck, evaluate
 from bench.devices.profiles import DeviceProfile, host_facts
 from bench.errors import BenchError
-from bench.results.metrics import derive_timing
 from bench.models.catalog import ResolvedModel
-from bench.run.schedule import SchedulePolicy, TaskSchedule
-from bench.results.schema import Manifest, Record
 from bench.results.bundle import BundleWriter, effective_records
+from bench.results.metrics import derive_timing
+from bench.results.schema import Manifest, Record
+from bench.run.schedule import SchedulePolicy, TaskSchedule
+from bench.suite.checks import CheckResult, NoneCheck, evaluate
 from bench.suite.loader import PromptSuite, Task
 
 __all__ = ["ProgressEvent", "RunInterrupted", "RunOutcome", "RunSettings", "Runner", "new_run_id", "utc_now"]

@@ -30,12 +30,12 @@ from typing import Any
 
 from bench.backends.base import Generation, RequestFailed
 from bench.backends.http.client import OpenAIHttpBackend
-from bench.run.cachebust import bust_task
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BenchError, UsageError
-from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
-from bench.results.schema import Record
 from bench.results.bundle import BundleWriter
+from bench.results.schema import Record
+from bench.run.cachebust import bust_task
+from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.suite.loader import PromptSuite, Task
 
 __all__ = ["LoadRunner", "TrafficOptions", "poisson_schedule"]

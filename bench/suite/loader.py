@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bench.suite.checks import Check, NoneCheck
 from bench.errors import SuiteError
+from bench.suite.checks import Check, NoneCheck
 from bench.userfiles import describe_validation_error, read_text_file, read_toml
 
 __all__ = ["Message", "PromptSuite", "Shape", "Task", "list_suites", "load_suite", "resolve_suite_path"]

@@ -32,8 +32,8 @@ import llama_cpp as ll  # noqa: E402
 
 from bench.backends.llama_cpp import LlamaCppBackend  # noqa: E402
 from bench.devices.profiles import LlamaCppSettings, default_threads, host_facts  # noqa: E402
-from bench.results.metrics import derive_timing  # noqa: E402
 from bench.models.catalog import resolve_model  # noqa: E402
+from bench.results.metrics import derive_timing  # noqa: E402
 from bench.suite.loader import Task  # noqa: E402
 
 PP = Task.model_validate(

@@ -44,11 +44,11 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from bench.backends.http.client import OpenAIHttpBackend  # noqa: E402
-from bench.devices.profiles import DeviceProfile, host_facts  # noqa: E402
 from bench.devices.http_settings import HttpSettings  # noqa: E402
-from bench.run.traffic import TrafficOptions  # noqa: E402
-from bench.run.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
+from bench.devices.profiles import DeviceProfile, host_facts  # noqa: E402
 from bench.results.bundle import read_bundle  # noqa: E402
+from bench.run.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
+from bench.run.traffic import TrafficOptions  # noqa: E402
 from bench.suite.loader import Task  # noqa: E402
 from tests.http_fixtures import free_port, llama_server_command  # noqa: E402
 

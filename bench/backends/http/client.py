@@ -12,7 +12,8 @@ non-empty content; e2e is dispatch → the last content; the end of the stream (
 is kept apart as ``stream_end_ms``. Reads go through ``aiter_raw`` with ``Accept-Encoding: identity``, so
 no decompressor buffers the stream.
 
-Failures (see ``bench.backends.http.retry``): 401/403 raise ``EnvironmentNotReady`` (the run stops, exit 4); 429 and
+Failures (see ``bench.backends.http.retry``): 401/403 raise ``EnvironmentNotReady`` (the run stops, exit
+4); 429 and
 5xx and connection failures are retried within the request's budget while nothing has been received;
 a stream cut after content, a malformed chunk, or a timeout (first byte, idle gap, total — enforced by one
 watchdog timer, not a per-read timeout) ends the request as an error or timeout record carrying the
@@ -39,6 +40,8 @@ import anyio
 import httpx
 
 from bench.backends.base import Generation, ProgressFn, RequestFailed
+from bench.backends.http.retry import RETRYABLE_STATUS, FailedAttempt, RetryBudget, parse_retry_after
+from bench.backends.http.sse import SSEParser
 from bench.backends.http.wire import (
     ChunkError,
     RequestPlan,
@@ -46,15 +49,13 @@ from bench.backends.http.wire import (
     build_request,
     error_body_message,
 )
+from bench.devices.http_settings import HttpSettings
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BenchError, EnvironmentNotReady, UsageError
-from bench.devices.http_settings import HttpSettings
-from bench.redaction import Redactor
-from bench.backends.http.retry import RETRYABLE_STATUS, FailedAttempt, RetryBudget, parse_retry_after
-from bench.results.schema import Status, TokenCountSource
-from bench.backends.http.sse import SSEParser
-from bench.suite.loader import Task
 from bench.models.tokenizer import PLAIN_STOP, GgufTokenizer
+from bench.redaction import Redactor
+from bench.results.schema import Status, TokenCountSource
+from bench.suite.loader import Task
 
 __all__ = ["OpenAIHttpBackend"]
 

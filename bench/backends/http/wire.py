@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.devices.http_settings import HttpSettings
-from bench.suite.loader import Task
 from bench.models.tokenizer import PLAIN_STOP, GgufTokenizer, plain_transcript
+from bench.suite.loader import Task
 
 __all__ = ["ChunkError", "RequestPlan", "StreamState", "build_request", "shape_text"]
 
