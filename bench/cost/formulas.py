@@ -1,20 +1,20 @@
-"""The cost model of DESIGN.md as pure functions: energy → $, tokens → $, hardware amortization,
+"""The cost model of docs/cost.md as pure functions: energy → $, tokens → $, hardware amortization,
 break-even volume and the decode roofline.
 
 Nothing here reads files, profiles or records: callers pass numbers, so every formula can be checked
-against a hand-computed example (tests/test_cost.py writes them out). The names follow DESIGN.md's
+against a hand-computed example (tests/test_cost.py writes them out). The names follow the
 profile fields (``price_usd``, ``lifetime_years``, ``utilization``, ``wall_factor``, ``kwh_usd``,
 ``input_usd_per_mtok``, ...). Units are in every name.
 
 Conventions (why they are what they are):
 
-- A month is 730 h (8760 h / 12), as in DESIGN.md's break-even formula; a year is 8760 h.
+- A month is 730 h (8760 h / 12), as in the break-even formula (docs/cost.md); a year is 8760 h.
 - ``wall_factor`` multiplies *energy* only: it converts what an on-board sensor reads into what the wall
   socket delivers (PSU and board losses). Hardware amortization is not energy and is not scaled.
 - Cached prompt tokens are part of ``prompt_tokens`` (the OpenAI usage object counts them there); they
   are billed at the cached rate, or at the full input rate when a provider publishes no cached rate.
 - Reasoning tokens are billed as output. infercost records them apart from the visible
-  ``completion_tokens`` (DESIGN.md), so billed output = completion + reasoning.
+  ``completion_tokens`` (docs/metrics.md), so billed output = completion + reasoning.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def local_request_cost_usd(
     utilization: float,
     request_h: float,
 ) -> float:
-    """DESIGN.md, local per request: ``gross_kwh × kwh_usd × wall_factor
+    """docs/cost.md, local per request: ``gross_kwh × kwh_usd × wall_factor
     + price_usd / (lifetime_years × 8760 × utilization) × request_h``."""
     return energy_cost_usd(gross_kwh, kwh_usd, wall_factor) + hardware_cost_usd(
         price_usd, lifetime_years, utilization, request_h
@@ -93,7 +93,7 @@ def token_cost_usd(
     cached_input_usd_per_mtok: float | None = None,
     reasoning_tokens: int = 0,
 ) -> float:
-    """DESIGN.md, token API: ``(prompt − cached) × input/1e6 + cached × cached_input/1e6
+    """docs/cost.md, token API: ``(prompt − cached) × input/1e6 + cached × cached_input/1e6
     + (completion + reasoning) × output/1e6``. Without a published cached rate, cached tokens pay the
     full input rate (never a guessed discount)."""
     if cached_tokens > prompt_tokens:
@@ -107,7 +107,7 @@ def token_cost_usd(
 
 
 def subscription_usd_per_task(monthly_usd: float, tasks_per_month: float) -> float:
-    """DESIGN.md, subscription: the monthly fee spread over the tasks per month the user states."""
+    """docs/cost.md, subscription: the monthly fee spread over the tasks per month the user states."""
     if tasks_per_month <= 0:
         raise ValueError("tasks_per_month must be > 0")
     return monthly_usd / tasks_per_month
@@ -141,7 +141,7 @@ def local_usd_per_month(
     wall_factor: float,
     net_kwh_per_task: float,
 ) -> float:
-    """DESIGN.md, break-even, local side: fixed part + ``N × net_kwh_per_task × kwh_usd × wall_factor``."""
+    """docs/cost.md, break-even, local side: fixed part + ``N × net_kwh_per_task × kwh_usd × wall_factor``."""
     fixed = local_fixed_usd_per_month(
         price_usd=price_usd,
         lifetime_years=lifetime_years,

@@ -1,7 +1,7 @@
 """``[http]`` in a device profile: how the OpenAI-compatible backend talks to its endpoint.
 
 The endpoint's identity stays top-level in the profile (``base_url``, ``model``, ``api_key_env``, as
-DESIGN.md names them); this table holds the connection settings: which API to call, headers, timeouts,
+docs/http.md names them); this table holds the connection settings: which API to call, headers, timeouts,
 the retry budget and the provider's rate limits. Everything here is written to the manifest, so nothing
 here may be a secret: the key is read from the environment variable that ``api_key_env`` names, and
 headers that carry credentials are refused with the fix.

@@ -1,4 +1,4 @@
-"""Cross-field rules for the prices in a device profile (DESIGN.md: "prices are data with dates").
+"""Cross-field rules for the prices in a device profile (docs/devices.md: "prices are data with dates").
 
 Kept apart from the schema in ``devices.py`` so that the rules read as a list. Every message starts with
 the field it is about, so ``load_device`` prints ``FILE: FIELD: what is wrong (the fix)``.

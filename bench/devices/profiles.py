@@ -2,8 +2,8 @@
 
 A profile says *how a run executes* (``backend``: in-process llama.cpp or an OpenAI-compatible endpoint)
 and *how it is costed* (``kind``: local hardware you own, or a cloud API you rent). A local server reached
-over HTTP is ``kind = "local"`` with ``backend = "openai_http"``. Field names follow DESIGN.md's cost model
-and are never renamed; later features add fields.
+over HTTP is ``kind = "local"`` with ``backend = "openai_http"``. Field names follow the cost model
+(docs/cost.md) and are never renamed; later features add fields.
 """
 
 from __future__ import annotations

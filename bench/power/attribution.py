@@ -1,6 +1,6 @@
 """Energy per request, derived from the raw trace when a bundle is read (pure functions, numpy only).
 
-Two ways to get energy over a window ``[t0, t1]`` (DESIGN.md "Measuring energy honestly"):
+Two ways to get energy over a window ``[t0, t1]`` (docs/power.md, "How it is measured"):
 
 - **counter** (NVML total energy, RAPL, interval averages accumulated): the cumulative energy at the window
   edges, interpolated, subtracted. A counter that moves in steps (NVML: every ~100 ms, however often it is

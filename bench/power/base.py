@@ -3,7 +3,7 @@
 A sensor is either a **counter** (cumulative energy: NVML total energy, RAPL ``energy_uj``, or a stream of
 contiguous interval averages such as powermetrics/macmon, which add up to the same thing) or a **power**
 sensor (instantaneous watts: Jetson INA3221 rails, amdgpu hwmon, an external wall meter). The distinction
-decides how energy is derived (DESIGN.md "Measuring energy honestly"): a counter is interpolated at the
+decides how energy is derived (docs/power.md, "How it is measured"): a counter is interpolated at the
 window edges; power samples are integrated with the trapezoidal rule. Averaged power readings (NVML's
 1-second ``nvmlDeviceGetPowerUsage``) are never integrated.
 

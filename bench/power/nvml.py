@@ -4,7 +4,7 @@
 an energy counter, interpolated at request edges. It advances in steps of ~100 ms (measured on an H200),
 so this sensor's period is 0.1 s and requests shorter than ~1 s get apportioned energy. Each sample also
 carries ``NVML_FI_DEV_POWER_INSTANT`` (instantaneous mW): integrated at 100 Hz it lands within a fraction
-of a percent of the counter for windows of 0.3 s and more (REFERENCE.md), which
+of a percent of the counter for windows of 0.3 s and more (docs/figures.md), which
 ``tests/benchmarks/gpu_energy_check.py`` re-checks on real llama.cpp requests. ``nvmlDeviceGetPowerUsage``
 is a 1-second average on Ampere and newer and is never used (it under-counts a 1 s task by ~33%).
 

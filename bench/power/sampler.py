@@ -1,7 +1,7 @@
 """The power sampler: a background thread reading a sensor at a fixed rate into ``power.csv``.
 
 - Rate: instantaneous power is read at 100 Hz by default, the rate at which it was measured to land
-  within a fraction of a percent of the energy counter on an H200 (REFERENCE.md). A pure counter (RAPL,
+  within a fraction of a percent of the energy counter on an H200 (docs/figures.md). A pure counter (RAPL,
   the Apple streams, the estimate) does not need that: ``mark()`` reads it at each request edge (called
   from the runner's progress events, just before dispatch and just after the stream ends) and the thread
   reads it at ``COUNTER_HZ`` between edges, which catches every wraparound (RAPL wraps after minutes) and

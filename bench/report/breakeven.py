@@ -1,6 +1,6 @@
 """Break-even curves for the report: monthly cost against monthly tasks, a local device versus a cloud API.
 
-DESIGN.md's cost model, per month:
+The cost model of docs/cost.md, per month:
 
 - local = ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd × wall_factor
   + N × net_kwh_per_task × kwh_usd × wall_factor`` (net, idle-subtracted energy: idle is in the fixed part);

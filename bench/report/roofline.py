@@ -1,7 +1,7 @@
 """Decode roofline for a report row: measured decode rate / the memory-bandwidth bound.
 
 Decoding one token reads (about) every weight once, so ``tok/s ≤ bandwidth / model bytes``
-(REFERENCE.md: published llama.cpp decode runs land at 45–90% of it). The bound needs the profile's
+(docs/cost.md: published llama.cpp decode runs land at 45–90% of it). The bound needs the profile's
 ``memory_bandwidth_gbs`` and the model's size; where either is missing the fraction is absent, with the
 reason, never guessed.
 

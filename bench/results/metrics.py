@@ -1,6 +1,6 @@
 """Timestamps → TTFT, ITL, TPOT, decode and prefill rates. Pure functions, no I/O.
 
-Definitions (README and DESIGN.md state them the same way):
+Definitions (docs/metrics.md states them the same way):
 
 - ``ttft_ms``: request dispatch → first non-empty content token received
 - ``e2e_ms``: request dispatch → last token received (stream end)

@@ -63,7 +63,7 @@ class Record(BaseModel):
     energy_net_j: float | None = None
     energy_source: Literal["counter", "sampled", "apportioned", "estimated"] | None = None
     avg_power_w: float | None = None
-    # cost of this request (DESIGN.md cost model): total and its parts; filled by the cost layer
+    # cost of this request (docs/cost.md): total and its parts; filled by the cost layer
     cost_usd: float | None = None
     cost_energy_usd: float | None = None
     cost_hardware_usd: float | None = None

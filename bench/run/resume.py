@@ -1,7 +1,7 @@
 """``infercost run --resume RUN_DIR``: finish an interrupted run in the same bundle, or refuse to.
 
 A resumed run must measure the same thing as the run it continues, or its records would silently pool
-two configurations (DESIGN.md: runs whose key properties differ are never pooled). So the run is rebuilt
+two configurations (docs/reports.md: runs whose key properties differ are never pooled). So the run is rebuilt
 from its manifest (suite path, device profile, model file, repetitions, warmup, ``--min-time``,
 ``--cooldown``, ``--no-text``, threads); flags given on the command line override the recorded values,
 and then what *would run now* is compared with what ran, section by section:

@@ -4,7 +4,7 @@
    token ids on the same context, interleaved round by round in one process (goal: >= 0.98).
 2. Closeness to the engine limit: harness pp512 / tg128 vs llama.cpp's own `llama-bench` on the same model
    and threads, interleaved (goal: >= 0.95). Needs a llama-bench binary: build it from the llama.cpp sources
-   inside the llama-cpp-python sdist (see README "Benchmarks") and pass --llama-bench PATH.
+   inside the llama-cpp-python sdist (see docs/figures.md, "Core: harness vs llama.cpp") and pass --llama-bench PATH.
 3. `infercost run` with defaults, wall time (goal: <= 90 s on a 2-core machine).
 
 This 2-core VM is noisy (the same llama-bench binary has ranged 256-311 t/s for pp512 between runs), so

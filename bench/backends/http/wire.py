@@ -214,7 +214,7 @@ class StreamState:
         """(prompt, visible completion, reasoning, cached) tokens from ``usage``, where it was sent.
 
         OpenAI counts hidden reasoning inside ``completion_tokens``; the visible count (what TPOT and the
-        decode rate are computed over, DESIGN.md) is the difference.
+        decode rate are computed over, docs/http.md) is the difference.
         """
         u = self.usage or {}
         prompt = _int(u.get("prompt_tokens"))
