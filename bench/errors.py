@@ -21,7 +21,6 @@ __all__ = [
     "BackendError",
     "BenchError",
     "BundleError",
-    "CheckError",
     "EnvironmentNotReady",
     "ModelError",
     "ProfileError",
@@ -60,10 +59,6 @@ class UsageError(BenchError):
 
 class SuiteError(BenchError):
     """A prompt suite that cannot be read or does not validate."""
-
-
-class CheckError(SuiteError):
-    """A check definition that is invalid (bad regex, schema, python asserts)."""
 
 
 class ProfileError(BenchError):

@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+# fixtures that load real llama.cpp: a test that uses one is an engine test, marked or not
+_ENGINE_FIXTURES = frozenset({"smollm2", "llama_backend", "llama_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs real inference with ``engine``, so ``-m "not engine"`` is a fast run."""
+    for item in items:
+        if _ENGINE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.engine)
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

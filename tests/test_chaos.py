@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
+
 _spec = importlib.util.spec_from_file_location("chaos_kill", ROOT / "tests" / "benchmarks" / "chaos_kill.py")
 assert _spec is not None and _spec.loader is not None
 chaos = importlib.util.module_from_spec(_spec)

@@ -9,8 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.results.bundle import read_bundle
 from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
 
 MINI = str(ROOT / "tests" / "fixtures" / "suites" / "mini.toml")
 

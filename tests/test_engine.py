@@ -13,6 +13,8 @@ from bench.results.schema import Manifest
 from bench.run.runner import Runner, RunSettings
 from bench.suite.loader import PromptSuite, Task
 
+pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
+
 LONG_USER = (
     "Here is a list of words: " + ", ".join(f"word{i}" for i in range(120)) + ". Which word comes first?"
 )

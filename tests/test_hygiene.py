@@ -59,8 +59,14 @@ def test_parse_nvpmodel(text: str, expected: dict[str, object] | None) -> None:
     assert hygiene.parse_nvpmodel(text) == expected
 
 
+def test_no_power_mode_without_nvpmodel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.path.exists("/etc/nv_tegra_release"):
+        pytest.skip("a Jetson: nvpmodel is expected here")
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no nvpmodel to find
+    assert hygiene.nvpmodel_mode() is None
+
+
 def test_nvpmodel_is_queried_where_it_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert hygiene.nvpmodel_mode() is None or os.path.exists("/etc/nv_tegra_release")  # not a Jetson here
     tool = tmp_path / "nvpmodel"
     tool.write_text('#!/bin/sh\n[ "$1" = "-q" ] || exit 2\nprintf "NV Power Mode: 15W\\n0\\n"\n')
     tool.chmod(0o755)

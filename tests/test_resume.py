@@ -17,6 +17,8 @@ import pytest
 from bench.results.bundle import read_bundle
 from tests.conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
+
 MINI = ROOT / "tests" / "fixtures" / "suites" / "mini.toml"
 
 

@@ -61,5 +61,10 @@ def test_summary_block_sources_and_omissions() -> None:
 def test_cache_size_parsing() -> None:
     assert _size_bytes("32768K") == 32 * MIB
     assert _size_bytes("1M\n") == MIB and _size_bytes("512") == 512 and _size_bytes("x") is None
+
+
+def test_last_level_cache_of_this_machine() -> None:
     llc = last_level_cache_bytes()
-    assert llc is None or llc >= 64 * 1024  # this machine's L3/L2, when sysfs has it
+    if llc is None:
+        pytest.skip("this machine's sysfs reports no cache sizes")
+    assert llc >= 64 * 1024  # an L2 or L3 is at least this large on anything that runs llama.cpp

@@ -23,7 +23,6 @@ import codecs
 import ctypes
 import random
 import time
-from collections import deque
 from typing import Any
 
 import psutil
@@ -32,68 +31,19 @@ from bench.backends.base import Generation, ProgressFn, RequestFailed
 from bench.devices.profiles import LlamaCppSettings, default_threads
 from bench.errors import BackendError
 from bench.models.catalog import ResolvedModel
+from bench.models.engine import (
+    FLASH_ATTN_LOG,
+    flash_attn_used,
+    init_engine,
+    last_engine_error,
+    loaded_engine,
+)
 from bench.models.tokenizer import PLAIN_STOP, chat_formatter, plain_transcript, tokenize
 from bench.suite.loader import Task
 
 __all__ = ["PLAIN_STOP", "LlamaCppBackend"]
 
 _PROGRESS_EVERY_NS = 100_000_000  # progress callback at most 10 times per second
-
-_ll: Any
-try:  # the engine is a compiled extension; its absence is an environment problem, reported clearly
-    import llama_cpp as _ll
-except ImportError:  # pragma: no cover - exercised only without the engine
-    _ll = None
-
-_LOG_TAIL: deque[str] = deque(maxlen=30)
-_FLASH_ATTN_LOG: deque[str] = deque(maxlen=4)
-# ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
-_LOG_INFO, _LOG_WARN, _LOG_ERROR = 2, 3, 4
-_log_callback: Any = None
-_backend_ready = False
-
-
-def _init_engine() -> Any:
-    """Import and initialise llama.cpp once; route its log lines into a ring buffer (not stderr)."""
-    global _log_callback, _backend_ready
-    if _ll is None:
-        raise BackendError(
-            "llama-cpp-python is not installed",
-            fix="pip install 'llama-cpp-python>=0.3.16' (compiles llama.cpp)",
-        )
-    if not _backend_ready:
-
-        @_ll.llama_log_callback  # type: ignore[untyped-decorator]
-        def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-            if level in (_LOG_WARN, _LOG_ERROR):  # kept for error messages
-                _LOG_TAIL.append(text.decode("utf-8", "replace").strip())
-            elif level == _LOG_INFO and b"Flash Attention" in text:  # what "auto" resolved to
-                _FLASH_ATTN_LOG.append(text.decode("utf-8", "replace").strip())
-
-        _log_callback = _on_log  # keep a reference: the C side holds only a pointer
-        _ll.llama_log_set(_log_callback, ctypes.c_void_p(0))
-        _ll.llama_backend_init()
-        _backend_ready = True
-    return _ll
-
-
-def _flash_attn_used(requested: bool | None) -> bool | None:
-    """Whether the context computes attention with flash attention. ``None`` (auto) is resolved by
-    llama.cpp per device, and it changes the numbers: greedy answers diverged between this backend and a
-    server that had it off. Read from llama.cpp's log line; None when that line was not seen."""
-    if requested is not None:
-        return requested
-    for line in reversed(_FLASH_ATTN_LOG):
-        if "enabled" in line:
-            return True
-        if "disabled" in line:
-            return False
-    return None
-
-
-def _last_engine_error() -> str:
-    lines = [ln for ln in _LOG_TAIL if ln]
-    return lines[-1] if lines else "no message from llama.cpp"
 
 
 class LlamaCppBackend:
@@ -120,7 +70,7 @@ class LlamaCppBackend:
 
     # ----------------------------------------------------------------------------------------- load
     def load(self) -> dict[str, Any]:
-        ll = _init_engine()
+        ll = init_engine()
         s = self.settings
         mparams = ll.llama_model_default_params()
         mparams.n_gpu_layers = s.n_gpu_layers if s.n_gpu_layers >= 0 else 999
@@ -130,7 +80,7 @@ class LlamaCppBackend:
         model = ll.llama_model_load_from_file(str(self.model_ref.path).encode(), mparams)
         if not model:
             raise BackendError(
-                f"{self.model_ref.path}: llama.cpp could not load the model: {_last_engine_error()}"
+                f"{self.model_ref.path}: llama.cpp could not load the model: {last_engine_error()}"
             )
         cparams = ll.llama_context_default_params()
         cparams.n_ctx = s.n_ctx
@@ -141,12 +91,12 @@ class LlamaCppBackend:
         cparams.no_perf = False
         if s.flash_attn is not None:
             cparams.flash_attn_type = 1 if s.flash_attn else 0
-        _FLASH_ATTN_LOG.clear()
+        FLASH_ATTN_LOG.clear()
         ctx = ll.llama_init_from_model(model, cparams)
         if not ctx:
             ll.llama_model_free(model)
             raise BackendError(
-                f"llama.cpp could not create a context (n_ctx={s.n_ctx}): {_last_engine_error()}"
+                f"llama.cpp could not create a context (n_ctx={s.n_ctx}): {last_engine_error()}"
             )
         load_ms = (time.perf_counter_ns() - t0) / 1e6
         self._model, self._ctx = model, ctx
@@ -174,7 +124,7 @@ class LlamaCppBackend:
             },
             # an outcome of the settings on this device, not a setting: outside "settings", which
             # --resume, pooling and comparisons match exactly
-            "flash_attn_used": _flash_attn_used(s.flash_attn),
+            "flash_attn_used": flash_attn_used(s.flash_attn),
             "prompt_format": self.prompt_format,
             "plain_completion_stop": PLAIN_STOP if self.prompt_format == "plain_completion" else None,
             "model_load_ms": round(load_ms, 2),
@@ -186,18 +136,21 @@ class LlamaCppBackend:
         }
 
     def close(self) -> None:
-        if _ll is None:
+        ll = loaded_engine()
+        if ll is None:
             return
         if self._ctx:
-            _ll.llama_free(self._ctx)
+            ll.llama_free(self._ctx)
             self._ctx = None
         if self._model:
-            _ll.llama_model_free(self._model)
+            ll.llama_model_free(self._model)
             self._model = None
 
     # ------------------------------------------------------------------------------------ helpers
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
-        return tokenize(_ll, self._vocab, text, add_special=add_special, parse_special=parse_special)
+        return tokenize(
+            init_engine(), self._vocab, text, add_special=add_special, parse_special=parse_special
+        )
 
     def render_prompt(self, task: Task) -> tuple[list[int], list[str]]:
         """Token ids for a text task, and the stop strings that end its answer."""
@@ -220,7 +173,7 @@ class LlamaCppBackend:
         if n <= 0:
             return []
         rng = random.Random(seed)
-        bos = _ll.llama_vocab_bos(self._vocab)
+        bos = init_engine().llama_vocab_bos(self._vocab)
         first = [bos] if bos >= 0 else [rng.randrange(self.n_vocab)]
         return first + [rng.randrange(self.n_vocab) for _ in range(n - 1)]
 
@@ -228,7 +181,7 @@ class LlamaCppBackend:
     def generate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
         if self._ctx is None:
             raise BackendError("backend used before load()")
-        ll = _ll
+        ll = init_engine()
         t_dispatch = time.perf_counter_ns()
         stops: list[str] = []
         if task.shape is not None:
@@ -270,7 +223,7 @@ class LlamaCppBackend:
                 rc = ll.llama_decode(ctx, batch)
                 if rc != 0:
                     raise RequestFailed(
-                        f"llama_decode failed on the prompt (code {rc}): {_last_engine_error()}"
+                        f"llama_decode failed on the prompt (code {rc}): {last_engine_error()}"
                     )
             one, buf = self._one, self._piece_buf
             sample, decode, to_piece = ll.llama_sampler_sample, ll.llama_decode, ll.llama_token_to_piece
@@ -303,7 +256,7 @@ class LlamaCppBackend:
                 rc = decode(ctx, batch_one(one, 1))
                 if rc != 0:
                     raise RequestFailed(
-                        f"llama_decode failed at token {i + 1} (code {rc}): {_last_engine_error()}"
+                        f"llama_decode failed at token {i + 1} (code {rc}): {last_engine_error()}"
                     )
         except RequestFailed as exc:
             exc.partial = self._generation(
@@ -338,7 +291,7 @@ class LlamaCppBackend:
                 cut = text.find(s)
                 if cut >= 0:
                     text = text[:cut]
-        perf = _ll.llama_perf_context(self._ctx)
+        perf = init_engine().llama_perf_context(self._ctx)
         timings = {
             "prompt_eval_ms": round(perf.t_p_eval_ms, 3),
             "prompt_eval_tokens": float(perf.n_p_eval),

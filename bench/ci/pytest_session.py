@@ -26,7 +26,14 @@ from bench.errors import UsageError
 from bench.report.summary import group_metrics
 from bench.results.bundle import Bundle, BundleWriter
 from bench.results.schema import Record
-from bench.run.orchestrate import PreparedRun, RunOptions, base_manifest, make_backend, prepare_run, run_label
+from bench.run.orchestrate import (
+    PreparedRun,
+    RunOptions,
+    base_manifest,
+    make_backend,
+    prepare_run,
+    run_id_stem,
+)
 from bench.run.runner import Runner, RunSettings, new_run_id, utc_now
 from bench.suite.loader import Task
 
@@ -102,7 +109,7 @@ class InfercostSession:
         facts = backend.load()
         self.backend = backend
         settings = RunSettings(repetitions=opts.repetitions, warmup=opts.warmup, no_text=opts.no_text)
-        manifest = base_manifest(p, new_run_id(run_label(p), p.suite.name), facts, settings)
+        manifest = base_manifest(p, new_run_id(run_id_stem(p), p.suite.name), facts, settings)
         writer = BundleWriter(opts.out / manifest.run_id, manifest)
         self.runner = Runner(p.suite, backend, writer, settings)
         return self.runner

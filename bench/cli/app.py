@@ -12,7 +12,7 @@ import json
 import math
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from bench.errors import (
     BenchError,
 )
 from bench.report.fields import ENERGY_COLUMNS, FIELDS, OPTIONAL_COLUMNS, SUMMARY_COLUMNS
+from bench.report.markdown import aligned_md_table
 from bench.run.runner import ProgressEvent, RunInterrupted
 
 __all__ = ["build_parser", "main"]
@@ -41,11 +42,24 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------ parser
-def _positive_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for whole numbers >= minimum (counts: 1 or more; warmups and seeds: 0 or more)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"  # what argparse names in its error line
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_count_from_zero = _int_at_least(0)
 
 
 def _seconds(text: str) -> float:
@@ -91,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--repetitions", "-r", type=_positive_int, default=3, help="measured requests per task (3)"
     )
-    run.add_argument("--warmup", "-w", type=_positive_int, default=1, help="warmup requests per task (1)")
+    run.add_argument("--warmup", "-w", type=_count_from_zero, default=1, help="warmup requests per task (1)")
     run.add_argument(
         "--threads", "-t", type=_positive_int, default=None, help="engine threads (physical cores)"
     )
@@ -173,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a unique deterministic prefix per request (defeats KV reuse)",
     )
-    http.add_argument("--seed", type=_positive_int, default=None, help="run seed (cache-bust nonces, --rate)")
+    http.add_argument(
+        "--seed", type=_count_from_zero, default=None, help="run seed (cache-bust nonces, --rate)"
+    )
     http.add_argument(
         "--concurrency", "-c", type=_positive_int, default=1, help="closed loop: N requests in flight (1)"
     )
@@ -448,47 +464,26 @@ def _print_llama_bench(rows: list[dict[str, Any]]) -> None:
         if r["tps_sd"] is not None:
             tps += f" ± {r['tps_sd']:.2f}"
         body.append([r["model"], r["size"], r["params"], r["backend"], str(r["threads"]), r["test"], tps])
-    _print_markdown(header, body, right={1, 2, 4, 5, 6})
+    print(aligned_md_table(header, body, right={1, 2, 4, 5, 6}))
     energy = [r for r in rows if r.get("energy_per_task_j") is not None]
     if energy:  # per test, J per token *of that test* (prompt tokens for pp, generated for tg)
         print()
         marks = ["~" if r.get("energy_estimated") else "" for r in energy]
-        _print_markdown(
-            ["test", "J/test", "J/tok", "avg W"],
-            [
+        print(
+            aligned_md_table(
+                ["test", "J/test", "J/tok", "avg W"],
                 [
-                    r["test"],
-                    f"{m}{r['energy_per_task_j']:.3f}",
-                    "–" if r["j_per_token"] is None else f"{m}{r['j_per_token']:.4f}",
-                    "–" if r["avg_power_w"] is None else f"{m}{r['avg_power_w']:.1f}",
-                ]
-                for r, m in zip(energy, marks, strict=True)
-            ],
-            right={1, 2, 3},
-        )
-
-
-def _print_markdown(header: list[str], body: list[list[str]], right: set[int]) -> None:
-    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]
-
-    def fmt(cells: list[str]) -> str:
-        return (
-            "| "
-            + " | ".join(
-                c.rjust(w) if i in right else c.ljust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+                    [
+                        r["test"],
+                        f"{m}{r['energy_per_task_j']:.3f}",
+                        "–" if r["j_per_token"] is None else f"{m}{r['j_per_token']:.4f}",
+                        "–" if r["avg_power_w"] is None else f"{m}{r['avg_power_w']:.1f}",
+                    ]
+                    for r, m in zip(energy, marks, strict=True)
+                ],
+                right={1, 2, 3},
             )
-            + " |"
         )
-
-    print(fmt(header))
-    print(
-        "| "
-        + " | ".join(("-" * (w - 1) + ":") if i in right else "-" * w for i, w in enumerate(widths))
-        + " |"
-    )
-    for row in body:
-        print(fmt(row))
 
 
 # --------------------------------------------------------------------------------- report, compare

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.cost import formulas as cost
-from bench.cost.flags import check_cost_flags
 from bench.cost.pricing import cost_inputs, priced_on_cloud
+from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BundleError, UsageError
 from bench.results import stats

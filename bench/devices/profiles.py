@@ -116,10 +116,6 @@ class LlamaCppBuild(BaseModel):
         return f"{prefix}{cmake}pip install --force-reinstall --no-cache-dir 'llama-cpp-python>=0.3.16,<0.4'"
 
 
-_TOKEN_PRICES = ("input_usd_per_mtok", "output_usd_per_mtok", "cached_input_usd_per_mtok")
-_SUBSCRIPTION = ("subscription_usd_per_month", "tasks_per_month", "max_tasks_per_month")
-
-
 class DeviceProfile(BaseModel):
     """A device (or endpoint) to run on and to cost. Unknown fields are rejected."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BackendError
+from bench.models.engine import init_engine
 
 __all__ = ["PLAIN_STOP", "GgufTokenizer", "chat_formatter", "plain_transcript", "token_text", "tokenize"]
 
@@ -71,9 +72,7 @@ class GgufTokenizer:
     """Tokenize and apply the chat template of a GGUF model, loading only its vocabulary."""
 
     def __init__(self, path: Path) -> None:
-        from bench.backends.llama_cpp import _init_engine
-
-        ll = _init_engine()
+        ll = init_engine()
         self._ll = ll
         params = ll.llama_model_default_params()
         params.vocab_only = True

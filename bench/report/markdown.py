@@ -17,7 +17,7 @@ from bench.report.fields import FIELDS
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
 from bench.report.tables import TextTable
 
-__all__ = ["md_escape", "md_table", "render_markdown", "write_markdown"]
+__all__ = ["aligned_md_table", "md_escape", "md_table", "render_markdown", "write_markdown"]
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~!$])")  # $: GitHub renders $…$ as math
 
@@ -40,6 +40,26 @@ def md_table(table: TextTable) -> str:
         lines.append("")
         lines += [f"- {md_escape(n)}" for n in table.notes]
     return "\n".join(lines)
+
+
+def aligned_md_table(header: list[str], body: list[list[str]], right: set[int]) -> str:
+    """A Markdown table padded to column width, as llama-bench prints it to a terminal (cells are trusted
+    figures and names, not escaped; ``md_table`` is the escaping one for report files)."""
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(header)]
+
+    def fmt(cells: list[str]) -> str:
+        padded = (
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "| " + " | ".join(padded) + " |"
+
+    rule = (
+        "| "
+        + " | ".join(("-" * (w - 1) + ":") if i in right else "-" * w for i, w in enumerate(widths))
+        + " |"
+    )
+    return "\n".join([fmt(header), rule, *(fmt(row) for row in body)])
 
 
 def _definitions(names: list[str]) -> str:

@@ -18,13 +18,12 @@ from typing import Any
 
 from bench.cost.enrich import EnrichOptions, enrich
 from bench.errors import BundleError
+from bench.power.trace import POWER_CSV
 from bench.results.bundle import DEFAULT_RUNS_ROOT, MANIFEST, gc_paused, read_bundle, resolve_bundle
 from bench.results.comparability import key_properties
 from bench.results.schema import Manifest, Record
 
 __all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs"]
-
-POWER_CSV = "power.csv"
 
 
 @dataclass

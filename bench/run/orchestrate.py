@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.backends.base import Backend
 from bench.backends.http.client import OpenAIHttpBackend
-from bench.cost.flags import check_cost_flags
+from bench.devices.cost_flags import check_cost_flags
 from bench.devices.endpoint import apply_endpoint_overrides
 from bench.devices.profiles import DeviceProfile, load_device
 from bench.errors import BenchError, UsageError
@@ -52,7 +52,7 @@ __all__ = [
     "execute_run",
     "make_backend",
     "prepare_run",
-    "run_label",
+    "run_id_stem",
 ]
 
 
@@ -168,7 +168,7 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
     return manifest
 
 
-def run_label(prepared: PreparedRun) -> str:
+def run_id_stem(prepared: PreparedRun) -> str:
     """What a new run id is named after: the model file, else the endpoint's model, else the device."""
     return prepared.model.label if prepared.model else (prepared.device.model or prepared.device.name)
 
@@ -286,7 +286,7 @@ def execute_run(
             )
             writer = BundleWriter(prepared.resume.path, manifest, append=True)
         else:
-            run_id = new_run_id(run_label(prepared), prepared.suite.name)
+            run_id = new_run_id(run_id_stem(prepared), prepared.suite.name)
             manifest = _provisional_manifest(prepared, run_id, backend_facts)
             manifest.hygiene = {"start": hygiene_start}
             writer = BundleWriter(opts.out / manifest.run_id, manifest)

@@ -42,7 +42,7 @@ SUITE = ROOT / "tests" / "fixtures" / "suites" / "mini.toml"
 def child_main(witness: str, argv: list[str]) -> int:
     """Run the real CLI; after each finished request (its record already appended) note its slot."""
     sys.path.insert(0, str(ROOT))
-    from bench.cli.app import app as cli
+    from bench.cli import app as cli
 
     fd = os.open(witness, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     base_call = cli._ProgressView.__call__
