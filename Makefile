@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check bench tests
 	$(BIN)/ruff format --check bench tests
 	$(BIN)/mypy bench
+	$(BIN)/lint-imports
 
 # the user documentation (docs/, mkdocs.yml) into build/site; strict: a broken link or an unlisted page fails
 docs: $(STAMP)
