@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.cli.app import _summary_table
+from bench.cli.summary import summary_table as _summary_table
 from bench.cost.enrich import enrich
 from bench.errors import UsageError
 from bench.report.energy import power_note

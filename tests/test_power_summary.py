@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.cli.app import _summary_table
+from bench.cli.summary import summary_table as _summary_table
 from bench.report.energy import power_note
 from bench.report.summary import group_metrics, summarize
 from bench.results.schema import Manifest, Record

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bench.run.flags import CORE_RUN_FLAGS, add_flags
+
 if TYPE_CHECKING:
     from bench.ci.pytest_session import InfercostSession
     from bench.suite.loader import PromptSuite, Task
@@ -38,18 +40,8 @@ _BUNDLE = pytest.StashKey["Path | None"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("infercost", "infercost: a prompt suite as tests, timed by pytest-benchmark")
-    group.addoption("--infercost-suite", metavar="NAME|PATH", help="run every task of this suite as a test")
-    group.addoption("--infercost-model", metavar="NAME|PATH", help="catalog name or GGUF path (smollm2-135m)")
-    group.addoption("--infercost-device", metavar="NAME|PATH", default="auto", help="device profile (auto)")
-    group.addoption("--infercost-repetitions", type=int, default=3, metavar="N", help="measured rounds (3)")
-    group.addoption("--infercost-warmup", type=int, default=1, metavar="N", help="warmup rounds per task (1)")
-    group.addoption("--infercost-threads", type=int, default=None, metavar="N", help="engine threads")
-    group.addoption(
-        "--infercost-out",
-        metavar="DIR",
-        default=None,
-        help="runs root for the session's bundle (reports/runs)",
-    )
+    # the run's core flags, declared once in bench.run.flags (as `infercost run` takes them)
+    add_flags(group.addoption, CORE_RUN_FLAGS, prefix="--infercost-", defaults={"suite": None, "out": None})
 
 
 def _active(config: pytest.Config) -> bool:

@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from bench.errors import BundleError, EnvironmentNotReady, UsageError
+from bench.paths import DEFAULT_RUNS_ROOT
 from bench.results.schema import SCHEMA_VERSION, Manifest, Record
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "resolve_bundle",
 ]
 
-DEFAULT_RUNS_ROOT = Path("reports") / "runs"
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 

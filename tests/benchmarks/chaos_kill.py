@@ -42,18 +42,18 @@ SUITE = ROOT / "tests" / "fixtures" / "suites" / "mini.toml"
 def child_main(witness: str, argv: list[str]) -> int:
     """Run the real CLI; after each finished request (its record already appended) note its slot."""
     sys.path.insert(0, str(ROOT))
-    from bench.cli import app as cli
+    from bench.cli import app, run
 
     fd = os.open(witness, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    base_call = cli._ProgressView.__call__
+    base_call = run.ProgressView.__call__
 
     def call(self: Any, ev: Any) -> None:
         base_call(self, ev)
         if ev.kind == "request_end":
             os.write(fd, f"{ev.task_id}\t{ev.repetition}\t{int(ev.warmup)}\n".encode())
 
-    cli._ProgressView.__call__ = call  # type: ignore[method-assign]
-    return cli.main(argv)
+    run.ProgressView.__call__ = call  # type: ignore[method-assign]
+    return app.main(argv)
 
 
 # ------------------------------------------------------------------------------------------ parent

@@ -1,0 +1,95 @@
+"""The listings: ``infercost suites``, ``models`` and ``devices [show NAME]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.table import Table
+
+from bench.cli.console import out
+from bench.errors import EXIT_OK, BenchError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    sub.add_parser("suites", help="list the prompt suites in prompts/").set_defaults(
+        handler=lambda args, _argv: cmd_suites(args)
+    )
+    sub.add_parser("models", help="list the catalog models and whether they are installed").set_defaults(
+        handler=lambda args, _argv: cmd_models(args)
+    )
+    devices = sub.add_parser("devices", help="list the device profiles in devices/ (or: devices show NAME)")
+    devices_sub = devices.add_subparsers(dest="devices_command", metavar="show")
+    show = devices_sub.add_parser("show", help="print one resolved profile")
+    show.add_argument("name", help="profile NAME, PATH or auto")
+    show.add_argument("--power-mode", default=None, help="resolve the profile in this power mode")
+    show.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
+    devices.set_defaults(handler=lambda args, _argv: cmd_devices(args))
+
+
+def cmd_suites(_args: argparse.Namespace) -> int:
+    from bench.suite.loader import list_suites, load_suite
+
+    table = Table(title="prompt suites (prompts/)", title_justify="left")
+    for col in ("name", "tasks", "categories", "hash", "description"):
+        table.add_column(col)
+    for path in list_suites():
+        try:
+            s = load_suite(path)
+        except BenchError as exc:
+            table.add_row(path.stem, "–", "–", "–", f"[red]invalid:[/] {exc}")
+            continue
+        table.add_row(s.name, str(len(s.tasks)), ", ".join(s.categories), s.suite_hash[:12], s.description)
+    out.print(table)
+    return EXIT_OK
+
+
+def cmd_models(_args: argparse.Namespace) -> int:
+    from bench.models.catalog import CATALOG, DEFAULT_MODEL
+
+    table = Table(title="model catalog (installed from PyPI, no hub needed)", title_justify="left")
+    for col in ("name", "model", "params", "quant", "size", "chat template", "installed"):
+        table.add_column(col, justify="right" if col in ("params", "size") else "left")
+    missing = []
+    for name, m in CATALOG.items():
+        installed = m.installed()
+        if not installed:
+            missing.append(m)
+        table.add_row(
+            name + (" (default)" if name == DEFAULT_MODEL else ""),
+            m.title,
+            m.params,
+            m.quant,
+            f"{m.size_mb} MB",
+            "yes" if m.chat_template else "no (plain completion)",
+            "[green]yes[/]" if installed else "[red]no[/]",
+        )
+    out.print(table)
+    for m in missing:
+        out.print(f"install {m.name}: {m.install_command}")
+    return EXIT_OK
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from bench.devices.profiles import auto_profile, list_devices, load_device
+    from bench.report import cost_view
+
+    if args.devices_command == "show":
+        profile = load_device(args.name, power_mode=args.power_mode)
+        if args.json:
+            print(json.dumps({**profile.public_dict(), "origin": profile.origin}, indent=2, default=str))
+        else:
+            for line in cost_view.device_lines(args.name, profile):
+                out.print(line, markup=False)
+        return EXIT_OK
+    rows: list[Any] = [("auto", auto_profile(), None)]
+    for path in list_devices():
+        try:
+            rows.append((path.stem, load_device(str(path)), None))
+        except BenchError as exc:
+            rows.append((path.stem, None, str(exc)))
+    out.print(cost_view.devices_table(rows))
+    return EXIT_OK

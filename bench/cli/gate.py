@@ -1,0 +1,109 @@
+"""``infercost gate`` and ``infercost choose``: CI rules over runs, verdicts and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from bench.cli.console import err, out
+from bench.report.fields import FIELDS
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    gate = sub.add_parser("gate", help="check a run against CI rules; exit 1 when one fails")
+    gate.add_argument("run", help="bundle directory or run id")
+    gate.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
+    gate.add_argument("--baseline", default=None, help="bundle or run id that [relative] rules compare to")
+    gate.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    gate.set_defaults(handler=lambda args, _argv: cmd_gate(args))
+
+    choose = sub.add_parser("choose", help="pick the best run that meets every [absolute] rule")
+    choose.add_argument("runs", nargs="+", help="bundle directories or run ids (same suite)")
+    choose.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
+    choose.add_argument("--by", choices=["cost", "latency", "energy"], default="cost", help="rank by (cost)")
+    choose.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    choose.set_defaults(handler=lambda args, _argv: cmd_choose(args))
+
+
+_STATUS_STYLE = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "no data": "[yellow]NO DATA[/]"}
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from bench.ci import github
+    from bench.ci.gate import evaluate_gate, load_rules, load_run, run_label
+
+    rules = load_rules(args.rules)
+    view = load_run(args.run)
+    baseline = load_run(args.baseline) if args.baseline else None
+    result = evaluate_gate(rules, view, baseline)
+    for note in result.notes:
+        err.print(f"[cyan]note:[/] {escape(note)}")
+    if args.json:
+        rows = [dataclasses.asdict(o) for o in result.outcomes]
+        doc = {
+            "exit_code": result.exit_code,
+            "headline": result.headline,
+            "notes": result.notes,
+            "rules": rows,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        out.print(escape(f"run:      {run_label(view)} ({view.path})"))
+        if baseline:
+            out.print(escape(f"baseline: {run_label(baseline)} ({baseline.path})"))
+        table = Table(box=None)
+        for col in ("rule", "kind", "value", "limit", "result", "detail"):
+            table.add_column(col, justify="right" if col == "value" else "left")
+        for o in result.outcomes:
+            status = _STATUS_STYLE.get(o.status, f"[yellow]{o.status.upper()}[/]")
+            table.add_row(o.rule, o.kind, o.value_text, escape(o.limit), status, escape(o.detail))
+        out.print(table)
+        out.print(result.headline)
+    if github.in_github_actions():
+        for line in github.gate_annotations(result):
+            print(line)
+        base = f"{run_label(baseline)} (`{baseline.path}`)" if baseline else None
+        github.append_step_summary(github.gate_markdown(result, f"{run_label(view)} (`{view.path}`)", base))
+    return result.exit_code
+
+
+def cmd_choose(args: argparse.Namespace) -> int:
+    from bench.ci.choose import BY_METRIC, choose
+    from bench.ci.gate import load_rules, load_run
+
+    rules = load_rules(args.rules)
+    choice = choose([load_run(r) for r in args.runs], rules, by=args.by)
+    for note in choice.notes:
+        err.print(f"[cyan]note:[/] {escape(note)}")
+    if args.json:
+        rows = [{"label": v.label, "path": v.view.path, "qualified": v.qualified, "value": v.value,
+                 "verdict": v.line} for v in choice.verdicts]  # fmt: skip
+        winner = choice.winner.label if choice.winner else None
+        print(
+            json.dumps(
+                {"by": choice.by, "metric": choice.metric, "winner": winner, "candidates": rows}, indent=2
+            )
+        )
+        return choice.exit_code
+    table = Table(title=f"choose --by {args.by} ({choice.metric})", title_justify="left", box=None)
+    cols = ["pass_rate", *BY_METRIC.values()]
+    table.add_column("candidate")
+    for c in cols:
+        table.add_column(FIELDS[c].label, justify="right")
+    table.add_column("verdict")
+    for v in choice.verdicts:
+        cells = [FIELDS[c].format(v.view.metrics.get(c)) for c in cols]
+        verdict = ("chosen: " if v.chosen else "") + v.reason
+        table.add_row(escape(v.label), *cells, escape(verdict), style="bold green" if v.chosen else None)
+    out.print(table)
+    out.print(escape(choice.winner.line) if choice.winner else "choose: no candidate meets every rule")
+    return choice.exit_code

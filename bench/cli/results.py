@@ -1,0 +1,97 @@
+"""``infercost report`` and ``infercost compare``: bundles in, tables and files out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from bench.cli.console import err, out
+from bench.errors import EXIT_OK
+from bench.run.flags import COST_FLAGS, add_flags, number
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    report = sub.add_parser("report", help="combine result bundles into a report (terminal, Markdown, HTML)")
+    report.add_argument(
+        "bundles", nargs="+", metavar="BUNDLE_OR_DIR", help="bundles, run ids, or dirs of them"
+    )
+    report.add_argument("-o", "--output", type=Path, help="write FILE.md (PNG charts beside it) or FILE.html")
+    report.add_argument("--title", help="report title (default: the models and devices compared)")
+    report.add_argument("--csv", type=Path, metavar="FILE", help="export the combined frame as CSV")
+    # unlike the other commands' --json (stdout), report's names a file: the frame is an export
+    report.add_argument("--json", type=Path, metavar="FILE", help="export the combined frame as JSON")
+    report.add_argument("--pool", action="store_true", help="pool runs whose key properties are all equal")
+    add_flags(report.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
+    report.set_defaults(handler=lambda args, _argv: cmd_report(args))
+
+    compare = sub.add_parser("compare", help="compare two runs metric by metric, with significance")
+    compare.add_argument("baseline", metavar="A", help="baseline bundle or run id")
+    compare.add_argument("candidate", metavar="B", help="candidate bundle or run id")
+    compare.add_argument(
+        "--min-effect", type=number, default=0.05, help="smallest change called (0.05 = 5%%)"
+    )
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    compare.set_defaults(handler=lambda args, _argv: cmd_compare(args))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.cost.enrich import EnrichOptions
+    from bench.report.build import ReportOptions
+    from bench.report.publish import Outputs, check_outputs, check_prices, make_report, write_outputs
+    from bench.report.terminal import report_view
+
+    outputs = Outputs(report=args.output, csv=args.csv, json=args.json)
+    check_outputs(outputs)
+    check_prices(args.kwh_usd, args.hardware_usd)
+    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
+    options = ReportOptions(
+        title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
+    )
+    report = make_report(args.bundles, options)
+    for note in report.notes:
+        err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+    if args.output is None:
+        for renderable in report_view(report):
+            out.print(renderable)
+    for path in write_outputs(report, outputs, options):
+        err.print(f"wrote {path}", markup=False)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.report.compare import compare_runs, comparison_table
+    from bench.report.runs import assign_labels, load_runs
+    from bench.report.terminal import rich_table
+
+    runs = [load_runs([args.baseline])[0], load_runs([args.candidate])[0]]
+    assign_labels(runs)
+    result = compare_runs(runs[0], runs[1], min_effect=args.min_effect)
+    if args.json:
+        print(json.dumps(comparison_json(result), indent=2, default=str))
+        return EXIT_OK
+    for name, a, b in result.differences:
+        out.print(f"key property differs: {name}\n  A: {a}\n  B: {b}", markup=False)
+    if not result.differences:
+        out.print("same configuration (every key property matches)", markup=False)
+    table = comparison_table(result)
+    out.print(rich_table(table), markup=False)
+    for note in table.notes:
+        out.print(f"  {note}", markup=False)
+    return EXIT_OK
+
+
+def comparison_json(result: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "baseline": {"label": result.baseline.label, "run_ids": result.baseline.run_ids},
+        "candidate": {"label": result.candidate.label, "run_ids": result.candidate.run_ids},
+        "differences": [{"property": k, "baseline": a, "candidate": b} for k, a, b in result.differences],
+        "min_effect": result.min_effect,
+        "metrics": {r.field.name: {**asdict(r.comparison), "unit": r.field.unit} for r in result.rows},
+        "not_compared": result.skipped,
+    }

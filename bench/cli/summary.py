@@ -1,0 +1,144 @@
+"""The run summary as people read it: hyperfine's warnings after the results, the by-category table,
+llama-bench's own Markdown table for shapes, the cost block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from bench.cli.console import err, out
+from bench.report.fields import ENERGY_COLUMNS, FIELDS, OPTIONAL_COLUMNS, SUMMARY_COLUMNS
+from bench.report.markdown import aligned_md_table
+
+__all__ = ["print_cost", "print_llama_bench", "print_summary", "print_warnings", "summary_table"]
+
+
+def print_warnings(summary: dict[str, Any]) -> None:
+    """hyperfine's shape: what is wrong, then what to do, after the results."""
+    for w in summary.get("warnings", []):
+        err.print(f"[yellow]warning:[/] {w['message']}. {w['remedy']}", markup=True, highlight=False)
+
+
+def _ci_line(o: dict[str, Any]) -> str | None:
+    parts = []
+    if o.get("pass_rate_ci_low") is not None and o.get("pass_rate_ci_high") is not None:
+        parts.append(f"pass rate {o['pass_rate_ci_low']:.0%}–{o['pass_rate_ci_high']:.0%} (Wilson)")
+    if o.get("decode_tps_ci_low") is not None and o.get("decode_tps_ci_high") is not None:
+        parts.append(f"decode {o['decode_tps_ci_low']:.1f}–{o['decode_tps_ci_high']:.1f} tok/s (mean)")
+    return "95% CI: " + " · ".join(parts) if parts else None
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    from bench.report.energy import power_note
+
+    if summary.get("prompt_format") == "plain_completion":
+        err.print("[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)")
+    if "shapes" in summary:
+        print_llama_bench(summary["shapes"])
+    else:
+        out.print(summary_table(summary))
+    note = power_note(summary)
+    if note:
+        out.print(note)
+    o = summary["overall"]
+    if o.get("request_throughput_rps") is not None and (o["n"] > 1 or o.get("goodput_rps") is not None):
+        line = ", ".join(
+            f"{FIELDS[k].format(o[k])} {FIELDS[k].label}"
+            for k in ("request_throughput_rps", "output_tps_total", "goodput_rps", "slo_attainment")
+            if o.get(k) is not None
+        )
+        out.print(f"throughput: {line} (over {o['window_s']:.1f} s)")
+    passed = f"{o['passed']}/{o['checked']} passed" if o["checked"] else "no checks"
+    out.print(f"{passed} · {o['n']} measured requests · bundle: {summary['run_dir']}")
+    ci = _ci_line(o)
+    if ci:
+        out.print(ci)
+    print_cost(summary)
+
+
+def print_cost(summary: dict[str, Any]) -> None:
+    from bench.report import cost_view
+
+    header = cost_view.cost_header(summary)
+    table = cost_view.cost_table(summary)
+    out.print()
+    if header:
+        out.print(header)
+    if table is not None:
+        out.print(table)
+    for note in (summary.get("cost") or {}).get("notes", []):
+        out.print(f"[yellow]note:[/] {note}")
+    clouds = cost_view.cloud_table(summary)
+    if clouds is not None:
+        out.print()
+        out.print(clouds)
+    line = cost_view.roofline_line(summary)
+    if line:
+        out.print()
+        out.print(line)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """By category, then overall; columns and formats from the field registry."""
+    table = Table(
+        title=f"{summary['suite']} · {summary['model']} · {summary['device']}", title_justify="left", box=None
+    )
+    table.add_column("category", no_wrap=True)
+    rows = [*summary["by_category"].items(), ("overall", summary["overall"])]
+    shown = [
+        c
+        for c in SUMMARY_COLUMNS
+        if c != "decode_tps_sd" and (c not in OPTIONAL_COLUMNS or any(m.get(c) is not None for _, m in rows))
+    ]
+    for name in shown:
+        f = FIELDS[name]
+        label = f.label + (" ms" if f.unit == "ms" else "")
+        table.add_column(label, justify="right", no_wrap=True)
+    for i, (name, m) in enumerate(rows):
+        cells = []
+        for col in shown:
+            if col == "decode_tps_mean":
+                mean, sd = m["decode_tps_mean"], m["decode_tps_sd"]
+                cells.append(
+                    "–" if mean is None else f"{mean:.1f}" + (f" ± {sd:.1f}" if sd is not None else "")
+                )
+            else:
+                cell = FIELDS[col].format(m[col])
+                if col in ENERGY_COLUMNS and m.get("energy_estimated") and m[col] is not None:
+                    cell = "~" + cell  # a model's number, not a measurement
+                cells.append(cell)
+        last = i == len(rows) - 1
+        table.add_row(name, *cells, style="bold" if last else None, end_section=i == len(rows) - 2)
+    return table
+
+
+def print_llama_bench(rows: list[dict[str, Any]]) -> None:
+    """llama-bench's own Markdown table, so results paste next to published ones."""
+    header = ["model", "size", "params", "backend", "threads", "test", "t/s"]
+    body = []
+    for r in rows:
+        tps = "–" if r["tps_mean"] is None else f"{r['tps_mean']:.2f}"
+        if r["tps_sd"] is not None:
+            tps += f" ± {r['tps_sd']:.2f}"
+        body.append([r["model"], r["size"], r["params"], r["backend"], str(r["threads"]), r["test"], tps])
+    print(aligned_md_table(header, body, right={1, 2, 4, 5, 6}))
+    energy = [r for r in rows if r.get("energy_per_task_j") is not None]
+    if energy:  # per test, J per token *of that test* (prompt tokens for pp, generated for tg)
+        print()
+        marks = ["~" if r.get("energy_estimated") else "" for r in energy]
+        print(
+            aligned_md_table(
+                ["test", "J/test", "J/tok", "avg W"],
+                [
+                    [
+                        r["test"],
+                        f"{m}{r['energy_per_task_j']:.3f}",
+                        "–" if r["j_per_token"] is None else f"{m}{r['j_per_token']:.4f}",
+                        "–" if r["avg_power_w"] is None else f"{m}{r['avg_power_w']:.1f}",
+                    ]
+                    for r, m in zip(energy, marks, strict=True)
+                ],
+                right={1, 2, 3},
+            )
+        )
