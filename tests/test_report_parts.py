@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cost.roofline import roofline_fraction
 from bench.report import breakeven
 from bench.report.charts import _pareto_front
 from bench.report.compare import compare_runs, samples
 from bench.report.fields import FIELDS
 from bench.report.markdown import md_escape
 from bench.report.power_trace import read_power_trace
-from bench.report.roofline import roofline_fraction
 from bench.report.runs import Run, assign_labels, load_runs, pool_runs
 from bench.results import stats
 from bench.results.schema import Manifest, Record
@@ -164,6 +164,9 @@ def test_roofline_by_hand() -> None:
     m = manifest(device={"name": "d", "kind": "local", "memory_bandwidth_gbs": 100.0})
     assert roofline_fraction(m, 450.0) == (pytest.approx(0.45), None)
     assert roofline_fraction(manifest(), 450.0)[1] == "the device profile gives no memory_bandwidth_gbs"
+    # the run's --memory-bandwidth-gbs reaches report rows too (one roofline for summary and report)
+    ran = manifest(settings={"memory_bandwidth_gbs": 100.0})
+    assert roofline_fraction(ran, 450.0) == (pytest.approx(0.45), None)
 
 
 def test_pareto_front() -> None:

@@ -50,11 +50,11 @@ def test_summary_block_sources_and_omissions() -> None:
     assert r["llc_bytes"] == 32 * MIB
     auto = manifest_for(auto_profile(), model=model)
     omitted = roofline(recs, auto)
-    assert omitted["status"] == "omitted" and "--memory-bandwidth-gbs" in omitted["reason"]
+    assert omitted["status"] == "omitted" and "--memory-bandwidth-gbs" in omitted["fix"]
     ran = manifest_for(auto_profile(), model=model, settings={"memory_bandwidth_gbs": 20.0})
     assert roofline(recs, ran)["bandwidth_from"] == "run --memory-bandwidth-gbs"
     assert roofline(recs, ran, EnrichOptions(memory_bandwidth_gbs=40))["bound_tps"] == pytest.approx(400)
-    assert "model size unknown" in roofline(recs, device_manifest("jetson-orin-nano-super"))["reason"]
+    assert "model size is unknown" in roofline(recs, device_manifest("jetson-orin-nano-super"))["reason"]
     assert "cloud" in roofline(recs, device_manifest("openai-gpt-4o-mini"))["reason"]
 
 

@@ -23,7 +23,7 @@ from bench.cost.formulas import decode_bound_tps
 from bench.results import stats
 from bench.results.schema import Manifest, Record
 
-__all__ = ["HIGH_RATIO", "LOW_RATIO", "assess", "roofline"]
+__all__ = ["HIGH_RATIO", "LOW_RATIO", "assess", "bound_inputs", "roofline", "roofline_fraction"]
 
 HIGH_RATIO = 1.0
 LOW_RATIO = 0.30
@@ -101,11 +101,23 @@ def _omitted(reason: str, **extra: Any) -> dict[str, Any]:
     return {"status": "omitted", "reason": reason, **extra}
 
 
-def roofline(records: Sequence[Record], manifest: Manifest, options: Any = None) -> dict[str, Any]:
-    """The roofline block of a run's summary (``status`` = ok | omitted, with ``reason``)."""
+# The one resolution of the bound's inputs, for the run summary and every report row alike. The reasons
+# are printed under report tables (golden files pin them), so they are written once, here.
+NO_BANDWIDTH = "the device profile gives no memory_bandwidth_gbs"
+CLOUD = "a cloud endpoint has no known memory bandwidth"
+NO_MODEL_SIZE = "the model size is unknown (not a local GGUF)"
+NO_DECODE = "no decode rate was measured"
+_FIXES = {NO_BANDWIDTH: "give --memory-bandwidth-gbs", NO_DECODE: "tasks must generate 2 tokens or more"}
+
+
+def bound_inputs(manifest: Manifest, options: Any = None) -> tuple[float, str, int] | str:
+    """(bandwidth GB/s, where it came from, model bytes), or why the bound cannot be computed.
+
+    The bandwidth comes from the reader's option, then the run's ``--memory-bandwidth-gbs``, then the
+    profile."""
     device = manifest.device or {}
     if device.get("kind") == "cloud":
-        return _omitted("a cloud endpoint: its hardware and model size are unknown")
+        return CLOUD
     candidates = (
         (getattr(options, "memory_bandwidth_gbs", None), "--memory-bandwidth-gbs"),
         ((manifest.settings or {}).get("memory_bandwidth_gbs"), "run --memory-bandwidth-gbs"),
@@ -114,19 +126,41 @@ def roofline(records: Sequence[Record], manifest: Manifest, options: Any = None)
     bandwidth, origin = next(
         ((float(v), o) for v, o in candidates if isinstance(v, (int, float)) and v > 0), (None, None)
     )
-    if bandwidth is None:
-        return _omitted("memory bandwidth unknown for this device (give --memory-bandwidth-gbs)")
+    if bandwidth is None or origin is None:
+        return NO_BANDWIDTH
     model = manifest.model or {}
     model_bytes = model.get("tensor_bytes") or model.get("size_bytes")
     if not model_bytes:
-        return _omitted("model size unknown (an HTTP endpoint reports no weights)")
+        return NO_MODEL_SIZE
+    return bandwidth, origin, int(model_bytes)
+
+
+def roofline_fraction(
+    manifest: Manifest, decode_tps_mean: float | None, options: Any = None
+) -> tuple[float | None, str | None]:
+    """(measured / bound, None) or (None, reason): the report's roofline column for one row."""
+    inputs = bound_inputs(manifest, options)
+    if isinstance(inputs, str):
+        return None, inputs
+    if decode_tps_mean is None:
+        return None, NO_DECODE
+    bandwidth, _origin, model_bytes = inputs
+    return decode_tps_mean / decode_bound_tps(bandwidth, model_bytes), None
+
+
+def roofline(records: Sequence[Record], manifest: Manifest, options: Any = None) -> dict[str, Any]:
+    """The roofline block of a run's summary (``status`` = ok | omitted, with ``reason``)."""
+    inputs = bound_inputs(manifest, options)
+    if isinstance(inputs, str):
+        return _omitted(inputs, fix=_FIXES.get(inputs))
+    bandwidth, origin, model_bytes = inputs
     measured = stats.mean(r.decode_tps for r in records if not r.warmup and r.status == "ok")
     if measured is None:
-        return _omitted("no measured decode rate (requests generated fewer than 2 tokens)")
+        return _omitted(NO_DECODE)
     backend = manifest.backend or {}
     settings = backend.get("settings") or {}
     on_gpu = bool(settings.get("n_gpu_layers") not in (0, None) and backend.get("gpu_offload_supported"))
     llc = (manifest.host or {}).get("llc_bytes")
-    result = assess(measured, bandwidth, int(model_bytes), llc if isinstance(llc, int) else None, on_gpu)
+    result = assess(measured, bandwidth, model_bytes, llc if isinstance(llc, int) else None, on_gpu)
     result["bandwidth_from"] = origin
     return result

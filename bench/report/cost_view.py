@@ -170,7 +170,8 @@ def roofline_line(summary: dict[str, Any]) -> str | None:
     if not r:
         return None
     if r["status"] != "ok":
-        return f"roofline: omitted ({r['reason']})"
+        fix = f"; {r['fix']}" if r.get("fix") else ""
+        return f"roofline: omitted ({r['reason']}{fix})"
     return (
         f"roofline: decode {r['measured_tps']:.1f} tok/s = {r['ratio']:.0%} of the "
         f"{r['bound_tps']:.1f} tok/s bound ({r['memory_bandwidth_gbs']:g} GB/s from {r['bandwidth_from']} "

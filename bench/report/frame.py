@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.cost.roofline import roofline_fraction
 from bench.report.fields import FIELDS
-from bench.report.roofline import roofline_fraction
 from bench.report.runs import Run
 from bench.report.summary import group_metrics
 
