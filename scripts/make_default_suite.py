@@ -414,7 +414,7 @@ out = [
     "# The default infercost suite: everyday tasks a small local model might be given, each with a",
     "# reference answer and a check. Categories: factual QA, format following, extraction to JSON,",
     "# summarization, arithmetic/reasoning, code (python-test), multi-turn chat, long-context retrieval.",
-    "# Every reference passes its own check (tests/test_default_suite.py proves it).",
+    "# Every reference passes its own check (tests/suite/test_default_suite.py proves it).",
     'name = "default"',
     'version = "1.0"',
     'description = "25 everyday tasks over 8 categories, sized to run in about a minute on 2 CPU cores with a 135M model."',

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# pytester: the pytest plugin's tests run pytest sessions of their own; http_fixtures: real servers
-pytest_plugins = ["pytester", "tests.http_fixtures"]
+from tests.helpers import FIXTURES, ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# pytester: the pytest plugin's tests run pytest sessions of their own; helpers.http: real servers
+pytest_plugins = ["pytester", "tests.helpers.http"]
 
 
 # fixtures that load real llama.cpp: a test that uses one is an engine test, marked or not
@@ -55,22 +51,6 @@ def llama_backend(smollm2) -> Iterator[object]:  # type: ignore[no-untyped-def]
     backend.load()
     yield backend
     backend.close()
-
-
-def run_cli(
-    *args: str, cwd: Path | None = None, timeout: float = 300, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bench ...` as a user would, in a child process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "COLUMNS": "160"}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        cwd=cwd or ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture()

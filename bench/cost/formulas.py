@@ -2,7 +2,7 @@
 break-even volume and the decode roofline.
 
 Nothing here reads files, profiles or records: callers pass numbers, so every formula can be checked
-against a hand-computed example (tests/test_cost.py writes them out). The names follow the
+against a hand-computed example (tests/cost/test_cost.py writes them out). The names follow the
 profile fields (``price_usd``, ``lifetime_years``, ``utilization``, ``wall_factor``, ``kwh_usd``,
 ``input_usd_per_mtok``, ...). Units are in every name.
 

@@ -10,7 +10,7 @@ Two ways to get energy over a window ``[t0, t1]`` (docs/power.md, "How it is mea
   the edges (the power at each edge interpolated from its neighbouring samples).
 
 Both are exact for what they model: a counter that grows linearly between its updates, and a power curve
-that is linear between samples (``tests/test_power_attribution.py`` checks 0.1% on synthetic traces with
+that is linear between samples (``tests/power/test_power_attribution.py`` checks 0.1% on synthetic traces with
 known energy, RAPL wraparound included).
 
 A request shorter than ``min_periods`` (10) sensor periods cannot be measured on its own: the counter may

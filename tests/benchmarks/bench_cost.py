@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.cost.pricing import price_records  # noqa: E402
 from bench.report.summary import summarize  # noqa: E402
 from bench.results.bundle import BundleWriter, read_bundle  # noqa: E402
-from tests.cost_helpers import device_manifest, record  # noqa: E402
+from tests.helpers.cost import device_manifest, record  # noqa: E402
 
 
 def _median_s(fn: object, rounds: int) -> float:

@@ -50,7 +50,7 @@ from bench.results.bundle import read_bundle  # noqa: E402
 from bench.run.orchestrate import RunOptions, execute_run, prepare_run  # noqa: E402
 from bench.run.traffic import TrafficOptions  # noqa: E402
 from bench.suite.loader import Task  # noqa: E402
-from tests.http_fixtures import free_port, llama_server_command  # noqa: E402
+from tests.helpers.http import free_port, llama_server_command  # noqa: E402
 
 CLIENT_CPU, SERVER_CPU = 0, 1
 

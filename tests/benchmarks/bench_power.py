@@ -44,8 +44,8 @@ from bench.power.rapl import Rapl  # noqa: E402
 from bench.power.sampler import PowerSampler  # noqa: E402
 from bench.power.trace import trace_from_samples  # noqa: E402
 from bench.suite.loader import Task  # noqa: E402
-from tests.power_fixtures import orin_nano_tree, rapl_tree  # noqa: E402
-from tests.test_power_attribution import (  # noqa: E402
+from tests.helpers.power import orin_nano_tree, rapl_tree  # noqa: E402
+from tests.power.test_power_attribution import (  # noqa: E402
     max_rel_error,
     nvml_like,
     random_windows,

@@ -14,7 +14,7 @@ The child is the real CLI (``bench.cli.app.main``) with only its progress view w
 
     python tests/benchmarks/chaos_kill.py [--kills 20] [--seed 7] [--repetitions 3] [--out FILE]
 
-``tests/test_chaos.py`` runs the same check with a few kills, so CI proves it on every change.
+``tests/run/test_chaos.py`` runs the same check with a few kills, so CI proves it on every change.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The OpenAI wire format: a ``Task`` → a request body, and streamed chunks → text, stamps and counts.
 
 Pure functions and one accumulator, no I/O, so every shape of chunk that servers send in the wild is
-tested without a network (see ``tests/test_openai_wire.py``).
+tested without a network (see ``tests/backends/test_openai_wire.py``).
 
 Requests. Chat tasks go to ``/chat/completions``; raw prompts and synthetic shapes go to ``/completions``
 (``api = "auto"``), or everything goes to one of them (``api = "chat"`` for chat-only hosted models,

@@ -1,0 +1,37 @@
+"""Minimal valid manifests and records, for tests that need a bundle's parts without a run."""
+
+from __future__ import annotations
+
+from bench.results.schema import Manifest, Record
+
+__all__ = ["manifest", "record"]
+
+
+def manifest(run_id: str = "r1") -> Manifest:
+    return Manifest(
+        tool_version="0",
+        run_id=run_id,
+        started_utc="2026-11-26T00:00:00Z",
+        anchor_perf_ns=0,
+        host={},
+        device={"name": "d"},
+        backend={"name": "llama_cpp"},
+        suite={"name": "s", "hash": "h"},
+        settings={},
+    )
+
+
+def record(i: int) -> Record:
+    return Record(
+        run_id="r1",
+        task_id=f"t{i}",
+        category="c",
+        repetition=0,
+        warmup=False,
+        status="ok",
+        started_utc="2026-11-26T00:00:00Z",
+        start_ns=i,
+        end_ns=i + 1,
+        ttft_ms=1.0,
+        e2e_ms=2.0,
+    )
