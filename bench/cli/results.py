@@ -13,6 +13,10 @@ from bench.run.flags import COST_FLAGS, add_flags, number
 
 __all__ = ["register"]
 
+# `report --json` alone prints to stdout like every other command's --json; `--json FILE` (the older,
+# still supported form) writes the file
+_STDOUT = Path("-")
+
 
 def register(sub: Any) -> None:
     report = sub.add_parser("report", help="combine result bundles into a report (terminal, Markdown, HTML)")
@@ -22,8 +26,14 @@ def register(sub: Any) -> None:
     report.add_argument("-o", "--output", type=Path, help="write FILE.md (PNG charts beside it) or FILE.html")
     report.add_argument("--title", help="report title (default: the models and devices compared)")
     report.add_argument("--csv", type=Path, metavar="FILE", help="export the combined frame as CSV")
-    # unlike the other commands' --json (stdout), report's names a file: the frame is an export
-    report.add_argument("--json", type=Path, metavar="FILE", help="export the combined frame as JSON")
+    report.add_argument(
+        "--json",
+        nargs="?",
+        const=_STDOUT,
+        type=Path,
+        metavar="FILE",
+        help="the combined frame as JSON: on stdout, as every command's --json, or into FILE",
+    )
     report.add_argument("--pool", action="store_true", help="pool runs whose key properties are all equal")
     add_flags(report.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
     report.set_defaults(handler=lambda args, _argv: cmd_report(args))
@@ -44,7 +54,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.publish import Outputs, check_outputs, check_prices, make_report, write_outputs
     from bench.report.terminal import report_view
 
-    outputs = Outputs(report=args.output, csv=args.csv, json=args.json)
+    json_stdout = args.json == _STDOUT
+    outputs = Outputs(report=args.output, csv=args.csv, json=None if json_stdout else args.json)
     check_outputs(outputs)
     check_prices(args.kwh_usd, args.hardware_usd)
     enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
@@ -54,7 +65,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     report = make_report(args.bundles, options)
     for note in report.notes:
         err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
-    if args.output is None:
+    if json_stdout:  # stdout is the JSON document alone
+        from bench.report.export import frame_json
+
+        doc = frame_json(
+            report.frame, title=report.title, generated_utc=report.generated_utc, tool=report.tool
+        )
+        print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
+    elif args.output is None:
         for renderable in report_view(report):
             out.print(renderable)
     for path in write_outputs(report, outputs, options):

@@ -217,3 +217,15 @@ def test_report_dates_each_price_and_marks_report_time_assumptions(tmp_path: Pat
     assert "kwh\\_usd=0.16 (as of 2026-11-26, EIA" in prices
     assert "UNDATED" not in prices
     assert "given at report time (the user's assumption, not a profile price): price\\_usd=1000.0" in prices
+
+
+def test_json_without_file_prints_the_frame_on_stdout_like_every_command(tmp_path: Path) -> None:
+    bundle = str(FIXTURES / "bundles" / "smollm2-mini")
+    proc = run_cli("report", bundle, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # stdout is the JSON document alone: no table before it
+    assert doc["format"].startswith("infercost-report/") and doc["rows"]
+    target = tmp_path / "frame.json"
+    proc = run_cli("report", "--json", str(target), bundle)  # the older form still writes the file
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(target.read_text())["rows"] == doc["rows"]
