@@ -22,7 +22,6 @@ from typing import Literal
 from bench.ci.gate import (
     RuleOutcome,
     Rules,
-    RunView,
     evaluate_absolute,
     format_value,
     metric_value,
@@ -31,6 +30,7 @@ from bench.ci.gate import (
 )
 from bench.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bench.report.fields import FIELDS
+from bench.report.runs import Run
 
 __all__ = ["BY_METRIC", "Choice", "Verdict", "candidate_labels", "choose"]
 
@@ -53,7 +53,7 @@ class Verdict:
     """One candidate: did it qualify, its ranking value, and one line saying why it won or lost."""
 
     label: str
-    view: RunView
+    view: Run
     outcomes: list[RuleOutcome]
     value: float | None
     reason: str = ""
@@ -81,7 +81,7 @@ class Choice:
         return EXIT_OK if self.winner is not None else EXIT_FAILED
 
 
-def candidate_labels(views: Sequence[RunView]) -> list[str]:
+def candidate_labels(views: Sequence[Run]) -> list[str]:
     """``model on device``; where two coincide, the backend settings that differ, then the bundle name."""
     labels = [run_label(v) for v in views]
     for label in set(labels):
@@ -116,7 +116,7 @@ def _tie_breakers(by: str) -> list[str]:
     return ["pass_rate", *(m for b, m in BY_METRIC.items() if b != by)]
 
 
-def _key(view: RunView, metrics: list[str], label: str) -> tuple[object, ...]:
+def _key(view: Run, metrics: list[str], label: str) -> tuple[object, ...]:
     """Sort key, best first: each metric rounded as displayed, oriented so that lower sorts first."""
     parts: list[object] = []
     for m in metrics:
@@ -139,7 +139,7 @@ def _failure_reason(outcomes: list[RuleOutcome]) -> str:
     return "; ".join(parts)
 
 
-def _check_same_suite(views: Sequence[RunView]) -> None:
+def _check_same_suite(views: Sequence[Run]) -> None:
     hashes = {v.manifest.suite.get("hash") for v in views}
     if len(hashes) > 1:
         listing = ", ".join(
@@ -152,7 +152,7 @@ def _check_same_suite(views: Sequence[RunView]) -> None:
         )
 
 
-def choose(views: Sequence[RunView], rules: Rules, by: str = "cost") -> Choice:
+def choose(views: Sequence[Run], rules: Rules, by: str = "cost") -> Choice:
     """The best qualifying candidate and a one-line verdict for every candidate."""
     if by not in BY_METRIC:
         raise UsageError(f"--by {by}: use one of {', '.join(BY_METRIC)}")

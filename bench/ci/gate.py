@@ -43,9 +43,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageError
 from bench.report.fields import FIELDS
+from bench.report.runs import Run
+from bench.report.runs import load_run as load_report_run
 from bench.results import stats
 from bench.results.comparability import differences, key_properties
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Record
 from bench.userfiles import describe_validation_error, read_toml
 
 __all__ = [
@@ -56,7 +58,6 @@ __all__ = [
     "RuleOutcome",
     "RuleTarget",
     "Rules",
-    "RunView",
     "comparison_notes",
     "evaluate_absolute",
     "evaluate_gate",
@@ -294,34 +295,18 @@ def load_rules(path: str | Path) -> Rules:
 
 
 # -------------------------------------------------------------------------------------- runs
-@dataclass(frozen=True)
-class RunView:
-    """A run as the gate sees it: manifest, enriched records and their summary metrics."""
-
-    path: str
-    manifest: Manifest
-    records: list[Record]
-    metrics: dict[str, Any]
-
-
-def load_run(ref: str | Path) -> RunView:
+def load_run(ref: str | Path) -> Run:
     """Read, enrich (energy, cost) and summarize a bundle; an incomplete run is refused (exit 2)."""
-    from bench.cost.enrich import enrich
-    from bench.report.summary import group_metrics
-    from bench.results.bundle import read_bundle
-
-    bundle = read_bundle(ref)
-    if not bundle.manifest.complete:
+    run = load_report_run(ref)
+    if not run.manifest.complete:
         raise BundleError(
-            f"{bundle.path}: the run did not finish (complete: false); its figures cover only part of the "
-            "suite",
+            f"{run.path}: the run did not finish (complete: false); its figures cover only part of the suite",
             fix="gate a complete run",
         )
-    records = enrich(bundle)
-    return RunView(str(bundle.path), bundle.manifest, records, group_metrics(records))
+    return run
 
 
-def run_label(view: RunView) -> str:
+def run_label(view: Run) -> str:
     """``model on device``: what a person calls a candidate."""
     m = view.manifest
     model = (m.model or {}).get("file_name") or m.backend.get("model") or m.device.get("model") or "?"
@@ -338,7 +323,7 @@ def _price_fields(device: dict[str, Any]) -> tuple[str, ...]:
     return _PRICE_FIELDS["cloud" if device.get("kind") == "cloud" else "local"]
 
 
-def missing_reason(metric: str, view: RunView) -> str:
+def missing_reason(metric: str, view: Run) -> str:
     """Why a run has no value for ``metric``, with what to do: shown instead of a verdict."""
     unit = FIELDS[metric].unit
     m = view.manifest
@@ -359,7 +344,7 @@ def missing_reason(metric: str, view: RunView) -> str:
     return f"no {FIELDS[metric].label} in this run: no successful request measured it"
 
 
-def metric_value(metric: str, view: RunView) -> float | None:
+def metric_value(metric: str, view: Run) -> float | None:
     value = view.metrics.get(metric)
     if value is None and metric == "cost_per_success_usd" and view.metrics.get("cost_per_task_usd"):
         return math.inf  # costs were measured but nothing passed: every dollar bought no success
@@ -441,7 +426,7 @@ def format_value(metric: str, value: float | None, *, exact: bool = False) -> st
     return f"${text}" if f.unit == "USD" else f"{text} {f.unit}"
 
 
-def evaluate_absolute(rule: AbsoluteRule, view: RunView) -> RuleOutcome:
+def evaluate_absolute(rule: AbsoluteRule, view: Run) -> RuleOutcome:
     value = metric_value(rule.metric, view)
     base = RuleOutcome(rule.name, "absolute", rule.metric, value, rule.limit_text, "pass", "")
     if value is None:
@@ -461,7 +446,7 @@ def _p_text(p: float | None) -> str:
     return f"p={p:.2g}" if p >= 1e-4 else "p<0.0001"
 
 
-def evaluate_relative(rule: RelativeRule, view: RunView, baseline: RunView, alpha: float) -> RuleOutcome:
+def evaluate_relative(rule: RelativeRule, view: Run, baseline: Run, alpha: float) -> RuleOutcome:
     metric = rule.metric
     value, base_value = metric_value(metric, view), metric_value(metric, baseline)
     limit = f"{rule.signed} vs {format_value(metric, base_value)}"
@@ -518,7 +503,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def comparison_notes(baseline: RunView, view: RunView) -> list[str]:
+def comparison_notes(baseline: Run, view: Run) -> list[str]:
     """Refuse runs of different suites (exit 2); describe every other key property that differs."""
     diffs = differences(baseline.manifest, view.manifest)
     kb, kv = key_properties(baseline.manifest), key_properties(view.manifest)
@@ -547,7 +532,7 @@ def comparison_notes(baseline: RunView, view: RunView) -> list[str]:
     return notes
 
 
-def evaluate_gate(rules: Rules, view: RunView, baseline: RunView | None = None) -> GateResult:
+def evaluate_gate(rules: Rules, view: Run, baseline: Run | None = None) -> GateResult:
     """Every rule's verdict on ``view`` (and against ``baseline`` for relative rules)."""
     if rules.relative and baseline is None:
         names = ", ".join(r.name for r in rules.relative)

@@ -41,6 +41,18 @@ class Run:
         return self.manifests[0]
 
     @property
+    def path(self) -> str:
+        """Where the run was read from (the first bundle of a pool)."""
+        return str(self.paths[0])
+
+    @functools.cached_property
+    def metrics(self) -> dict[str, Any]:
+        """Summary metrics over all its records (what the gate and ``choose`` judge), computed once."""
+        from bench.report.summary import group_metrics
+
+        return group_metrics(self.records)
+
+    @property
     def run_ids(self) -> list[str]:
         return [m.run_id for m in self.manifests]
 
@@ -136,25 +148,27 @@ def find_bundles(refs: Sequence[str | Path], runs_root: Path = DEFAULT_RUNS_ROOT
     return list(unique.values())
 
 
+def load_run(
+    ref: str | Path, options: EnrichOptions | None = None, runs_root: Path = DEFAULT_RUNS_ROOT
+) -> Run:
+    """Read and enrich one bundle (a directory or a run id under ``runs_root``)."""
+    with gc_paused():
+        bundle = read_bundle(ref, runs_root)
+        return Run(
+            paths=[bundle.path],
+            manifests=[bundle.manifest],
+            records=enrich(bundle, options),
+            warnings=list(bundle.warnings),
+        )
+
+
 def load_runs(
     refs: Sequence[str | Path],
     options: EnrichOptions | None = None,
     runs_root: Path = DEFAULT_RUNS_ROOT,
 ) -> list[Run]:
     """Read and enrich every bundle named by ``refs``; one ``Run`` per bundle."""
-    runs = []
-    with gc_paused():
-        for path in find_bundles(refs, runs_root):
-            bundle = read_bundle(path, runs_root)
-            runs.append(
-                Run(
-                    paths=[bundle.path],
-                    manifests=[bundle.manifest],
-                    records=enrich(bundle, options),
-                    warnings=list(bundle.warnings),
-                )
-            )
-    return runs
+    return [load_run(path, options, runs_root) for path in find_bundles(refs, runs_root)]
 
 
 def _key_text(run: Run) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bench.ci.choose import choose
-from bench.ci.gate import RunView, load_run, parse_rules
+from bench.ci.gate import load_run, parse_rules
 from bench.cli.app import main
 from bench.errors import UsageError
-from bench.report.summary import group_metrics
+from bench.report.runs import Run
 from tests.helpers import FIXTURES, run_cli
 
 BUNDLES = FIXTURES / "gate_bundles"
@@ -21,19 +21,19 @@ RULES = {"absolute": {"pass_rate": ">= 60%", "e2e_p95_ms": "<= 300"}}
 
 
 @pytest.fixture(scope="module")
-def views() -> dict[str, RunView]:
+def views() -> dict[str, Run]:
     return {
         name: load_run(BUNDLES / name) for name in ("baseline", "noise", "regression", "gemma3", "mismatched")
     }
 
 
-def priced(view: RunView, usd_per_ms: float) -> RunView:
+def priced(view: Run, usd_per_ms: float) -> Run:
     """The run as enrichment will give it once a cost model fills ``cost_usd`` (here ∝ request time)."""
     recs = [r.model_copy(update={"cost_usd": (r.e2e_ms or 0) * usd_per_ms}) for r in view.records]
-    return replace(view, records=recs, metrics=group_metrics(recs))
+    return replace(view, records=recs)  # metrics are derived again from the new records
 
 
-def test_by_latency_picks_the_qualifying_fastest(views: dict[str, RunView]) -> None:
+def test_by_latency_picks_the_qualifying_fastest(views: dict[str, Run]) -> None:
     c = choose(
         [views["baseline"], views["regression"], views["gemma3"]], parse_rules(RULES, "g"), by="latency"
     )
@@ -48,7 +48,7 @@ def test_by_latency_picks_the_qualifying_fastest(views: dict[str, RunView]) -> N
     )
 
 
-def test_by_cost_explains_costlier(views: dict[str, RunView]) -> None:
+def test_by_cost_explains_costlier(views: dict[str, Run]) -> None:
     cands = [priced(views["baseline"], 1e-6), priced(views["gemma3"], 1e-6)]
     c = choose(cands, parse_rules({"absolute": {"pass_rate": 0.5}}, "g"), by="cost")
     assert c.winner is not None and c.winner.label.startswith("gemma-3")  # faster and passes everything
@@ -56,7 +56,7 @@ def test_by_cost_explains_costlier(views: dict[str, RunView]) -> None:
     assert "qualified but costlier: $0.000255 vs $0.000139" in loser
 
 
-def test_none_qualifies_is_exit_1_with_reasons(views: dict[str, RunView]) -> None:
+def test_none_qualifies_is_exit_1_with_reasons(views: dict[str, Run]) -> None:
     c = choose(
         [views["baseline"], views["regression"]],
         parse_rules({"absolute": {"pass_rate": 0.9}}, "g"),
@@ -66,7 +66,7 @@ def test_none_qualifies_is_exit_1_with_reasons(views: dict[str, RunView]) -> Non
     assert all("fails pass_rate: 66.7% is below the limit >= 90%" in v.line for v in c.verdicts)
 
 
-def test_tie_on_identical_runs_is_deterministic_and_said(views: dict[str, RunView], tmp_path: Path) -> None:
+def test_tie_on_identical_runs_is_deterministic_and_said(views: dict[str, Run], tmp_path: Path) -> None:
     a, b = tmp_path / "run-a", tmp_path / "run-b"
     shutil.copytree(BUNDLES / "baseline", a)
     shutil.copytree(BUNDLES / "baseline", b)
@@ -79,18 +79,17 @@ def test_tie_on_identical_runs_is_deterministic_and_said(views: dict[str, RunVie
     assert "tied on e2e p95 (235.7 ms), lost the tie-break" in forward.verdicts[1].reason
 
 
-def test_tie_broken_by_pass_rate(views: dict[str, RunView]) -> None:
+def test_tie_broken_by_pass_rate(views: dict[str, Run]) -> None:
     """Equal cost at the precision shown: the candidate that passes more tasks wins, and that is said."""
     smol, gemma = priced(views["baseline"], 1e-6), priced(views["gemma3"], 1e-6)
-    gemma = replace(
-        gemma, metrics={**gemma.metrics, "cost_per_success_usd": smol.metrics["cost_per_success_usd"] + 1e-8}
-    )
+    gemma = replace(gemma)  # a copy whose derived metrics are set by hand
+    gemma.metrics = {**gemma.metrics, "cost_per_success_usd": smol.metrics["cost_per_success_usd"] + 1e-8}
     c = choose([smol, gemma], parse_rules({"absolute": {"pass_rate": 0.5}}, "g"), by="cost")
     assert c.winner is not None and c.winner.label.startswith("gemma-3")
     assert "chosen by higher pass rate (100% vs 66.7%)" in c.winner.reason
 
 
-def test_refusals(views: dict[str, RunView]) -> None:
+def test_refusals(views: dict[str, Run]) -> None:
     rules = parse_rules(RULES, "g")
     with pytest.raises(UsageError, match="the candidates ran different suites"):
         choose([views["baseline"], views["mismatched"]], rules, by="latency")
@@ -102,7 +101,7 @@ def test_refusals(views: dict[str, RunView]) -> None:
         choose([views["baseline"]], parse_rules({"absolute": {"cost_per_task_usd": 1}}, "g"), by="latency")
 
 
-def test_relative_rules_are_ignored_and_said(views: dict[str, RunView]) -> None:
+def test_relative_rules_are_ignored_and_said(views: dict[str, Run]) -> None:
     rules = parse_rules({**RULES, "relative": {"decode_tps": "-5%"}}, "g")
     c = choose([views["baseline"]], rules, by="latency")
     assert c.winner is not None and any("[relative] rules (decode_tps) are ignored" in n for n in c.notes)

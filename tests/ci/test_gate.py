@@ -12,7 +12,6 @@ import pytest
 from bench.ci import github
 from bench.ci.gate import (
     RULE_TARGETS,
-    RunView,
     evaluate_gate,
     load_rules,
     load_run,
@@ -22,7 +21,7 @@ from bench.ci.gate import (
 from bench.cli.app import main
 from bench.errors import UsageError
 from bench.report.fields import FIELDS
-from bench.report.summary import group_metrics
+from bench.report.runs import Run
 from bench.results import stats
 from bench.results.schema import Record
 from tests.helpers import FIXTURES, run_cli
@@ -33,7 +32,7 @@ MISMATCHED = BUNDLES / "mismatched"
 
 
 @pytest.fixture(scope="module")
-def views() -> dict[str, RunView]:
+def views() -> dict[str, Run]:
     return {name: load_run(BUNDLES / name) for name in ("baseline", "noise", "regression", "gemma3")}
 
 
@@ -130,7 +129,7 @@ def test_example_rules_file_loads(root: Path) -> None:
 
 
 # ------------------------------------------------------------------ the recorded data itself
-def test_recorded_regression_is_significant_and_noise_is_not(views: dict[str, RunView]) -> None:
+def test_recorded_regression_is_significant_and_noise_is_not(views: dict[str, Run]) -> None:
     """The fixtures must keep showing what the tests below rely on (README in tests/fixtures/gate_bundles)."""
     base = samples("decode_tps", views["baseline"].records)
     reg = stats.compare_samples(
@@ -148,7 +147,7 @@ RELATIVE = {
 }
 
 
-def test_regression_fails_relative_rules(views: dict[str, RunView]) -> None:
+def test_regression_fails_relative_rules(views: dict[str, Run]) -> None:
     result = evaluate_gate(parse_rules(RELATIVE, "g"), views["regression"], views["baseline"])
     by = {o.rule: o for o in result.outcomes}
     assert by["decode_tps"].status == "fail"
@@ -159,7 +158,7 @@ def test_regression_fails_relative_rules(views: dict[str, RunView]) -> None:
     assert any("n_threads 2 → 1" in n for n in result.notes)  # the differing key property is shown
 
 
-def test_noise_passes_and_improvement_passes(views: dict[str, RunView]) -> None:
+def test_noise_passes_and_improvement_passes(views: dict[str, Run]) -> None:
     rules = parse_rules(RELATIVE, "g")
     noise = evaluate_gate(rules, views["noise"], views["baseline"])
     assert noise.exit_code == 0 and {o.status for o in noise.outcomes} == {"pass"}
@@ -169,7 +168,7 @@ def test_noise_passes_and_improvement_passes(views: dict[str, RunView]) -> None:
     assert decode.change is not None and decode.change > 0.15 and "better" in decode.detail
 
 
-def test_beyond_threshold_but_not_significant_passes(views: dict[str, RunView]) -> None:
+def test_beyond_threshold_but_not_significant_passes(views: dict[str, Run]) -> None:
     """A 0% tolerance: the noise run's small drop is beyond it, but not significant: it must not fail."""
     result = evaluate_gate(
         parse_rules({"relative": {"decode_tps": "-0%"}}, "g"), views["noise"], views["baseline"]
@@ -178,10 +177,10 @@ def test_beyond_threshold_but_not_significant_passes(views: dict[str, RunView]) 
     assert o.status == "pass" and "not significant" in o.detail and "noise" in o.detail
 
 
-def test_fewer_than_three_samples_is_untested_not_failed(views: dict[str, RunView]) -> None:
-    def first_two(view: RunView) -> RunView:
+def test_fewer_than_three_samples_is_untested_not_failed(views: dict[str, Run]) -> None:
+    def first_two(view: Run) -> Run:
         keep = [r for r in view.records if not r.warmup and r.task_id == "count"][:2]
-        return replace(view, records=keep, metrics=group_metrics(keep))
+        return replace(view, records=keep)
 
     result = evaluate_gate(
         parse_rules({"relative": {"decode_tps": "-5%"}}, "g"),
@@ -193,7 +192,7 @@ def test_fewer_than_three_samples_is_untested_not_failed(views: dict[str, RunVie
     assert result.exit_code == 0 and "untested" in result.headline
 
 
-def test_absolute_rules_and_missing_cost_is_no_data(views: dict[str, RunView]) -> None:
+def test_absolute_rules_and_missing_cost_is_no_data(views: dict[str, Run]) -> None:
     rules = parse_rules(
         {"absolute": {"pass_rate": ">= 0.5", "e2e_p95_ms": "<= 300", "cost_per_task_usd": "<= 0.001"}}, "g"
     )
@@ -208,13 +207,13 @@ def test_absolute_rules_and_missing_cost_is_no_data(views: dict[str, RunView]) -
     assert result.exit_code == 2  # cannot decide beats failed: the input needs fixing first
 
 
-def priced(view: RunView, usd_per_ms: float) -> RunView:
+def priced(view: Run, usd_per_ms: float) -> Run:
     """The run as enrichment will give it once a cost model fills ``cost_usd`` (here ∝ request time)."""
     recs = [r.model_copy(update={"cost_usd": (r.e2e_ms or 0) * usd_per_ms}) for r in view.records]
-    return replace(view, records=recs, metrics=group_metrics(recs))
+    return replace(view, records=recs)
 
 
-def test_cost_rules_once_records_carry_cost(views: dict[str, RunView]) -> None:
+def test_cost_rules_once_records_carry_cost(views: dict[str, Run]) -> None:
     base, reg = priced(views["baseline"], 1e-6), priced(views["regression"], 1e-6)
     rules = parse_rules(
         {"absolute": {"cost_per_success_usd": "<= 0.0003"}, "relative": {"cost_per_task_usd": "+10%"}}, "g"
@@ -226,15 +225,15 @@ def test_cost_rules_once_records_carry_cost(views: dict[str, RunView]) -> None:
     assert evaluate_gate(rules, priced(views["noise"], 1e-6), base).exit_code == 0
 
 
-def test_nothing_passed_makes_cost_per_success_unbounded(views: dict[str, RunView]) -> None:
+def test_nothing_passed_makes_cost_per_success_unbounded(views: dict[str, Run]) -> None:
     view = priced(views["baseline"], 1e-6)
     failed: list[Record] = [r.model_copy(update={"passed": False}) for r in view.records]
-    view = replace(view, records=failed, metrics=group_metrics(failed))
+    view = replace(view, records=failed)
     (o,) = evaluate_gate(parse_rules({"absolute": {"cost_per_success_usd": 1.0}}, "g"), view).outcomes
     assert o.status == "fail" and "no task passed" in o.detail and o.value_text == "∞"
 
 
-def test_other_key_properties_are_compared_and_shown(views: dict[str, RunView]) -> None:
+def test_other_key_properties_are_compared_and_shown(views: dict[str, Run]) -> None:
     """A different model may be gated against the old one; the difference is stated, not refused."""
     result = evaluate_gate(
         parse_rules({"relative": {"decode_tps": "-5%"}}, "g"), views["gemma3"], views["baseline"]
@@ -245,7 +244,7 @@ def test_other_key_properties_are_compared_and_shown(views: dict[str, RunView]) 
     assert result.outcomes[0].status == "fail"  # Gemma 3 270M decodes slower on this CPU: a real regression
 
 
-def test_relative_rules_need_a_baseline(views: dict[str, RunView]) -> None:
+def test_relative_rules_need_a_baseline(views: dict[str, Run]) -> None:
     with pytest.raises(UsageError, match=r"\[relative\] rules \(decode_tps\) need a baseline"):
         evaluate_gate(parse_rules({"relative": {"decode_tps": "-5%"}}, "g"), views["noise"])
 
