@@ -88,7 +88,7 @@ def candidate_labels(views: Sequence[Run]) -> list[str]:
         same = [i for i, lab in enumerate(labels) if lab == label]
         if len(same) < 2:
             continue
-        settings = [views[i].manifest.backend.get("settings") or {} for i in same]
+        settings = [views[i].manifest.backend.settings or {} for i in same]
         keys = sorted({k for s in settings for k in s if len({str(t.get(k)) for t in settings}) > 1})
         for i, s in zip(same, settings, strict=True):
             if keys:
@@ -140,11 +140,10 @@ def _failure_reason(outcomes: list[RuleOutcome]) -> str:
 
 
 def _check_same_suite(views: Sequence[Run]) -> None:
-    hashes = {v.manifest.suite.get("hash") for v in views}
+    hashes = {v.manifest.suite.hash for v in views}
     if len(hashes) > 1:
         listing = ", ".join(
-            f"{v.path} ran {v.manifest.suite.get('name')} ({str(v.manifest.suite.get('hash'))[:12]})"
-            for v in views
+            f"{v.path} ran {v.manifest.suite.name} ({str(v.manifest.suite.hash)[:12]})" for v in views
         )
         raise UsageError(
             f"the candidates ran different suites ({listing}): their tasks differ",

@@ -309,7 +309,7 @@ def load_run(ref: str | Path) -> Run:
 def run_label(view: Run) -> str:
     """``model on device``: what a person calls a candidate."""
     m = view.manifest
-    model = (m.model or {}).get("file_name") or m.backend.get("model") or m.device.get("model") or "?"
+    model = (m.model.file_name if m.model else None) or m.backend.model or m.device.get("model") or "?"
     return f"{model} on {m.device.get('name', '?')}"
 
 
@@ -508,8 +508,8 @@ def comparison_notes(baseline: Run, view: Run) -> list[str]:
     diffs = differences(baseline.manifest, view.manifest)
     kb, kv = key_properties(baseline.manifest), key_properties(view.manifest)
     if "suite_hash" in diffs:
-        name_b = baseline.manifest.suite.get("name")
-        name_v = view.manifest.suite.get("name")
+        name_b = baseline.manifest.suite.name
+        name_v = view.manifest.suite.name
         raise UsageError(
             f"{view.path} ran suite {name_v} ({str(kv['suite_hash'])[:12]}) but the baseline "
             f"{baseline.path} ran {name_b} ({str(kb['suite_hash'])[:12]}): "
@@ -523,9 +523,9 @@ def comparison_notes(baseline: Run, view: Run) -> list[str]:
             changed = [f"{k} {sb.get(k)} → {sv.get(k)}" for k in sorted({*sb, *sv}) if sb.get(k) != sv.get(k)]
             notes.append("differs from the baseline in backend settings: " + ", ".join(changed))
         elif key == "model":
-            fb, fv = (m.manifest.model or {} for m in (baseline, view))
-            was = f"{fb.get('file_name', '?')} ({_short(kb[key])})" if fb else _short(kb[key])
-            now = f"{fv.get('file_name', '?')} ({_short(kv[key])})" if fv else _short(kv[key])
+            fb, fv = baseline.manifest.model, view.manifest.model
+            was = f"{fb.file_name or '?'} ({_short(kb[key])})" if fb else _short(kb[key])
+            now = f"{fv.file_name or '?'} ({_short(kv[key])})" if fv else _short(kv[key])
             notes.append(f"differs from the baseline in model: {was} → {now}")
         else:
             notes.append(f"differs from the baseline in {key}: {_short(kb[key])} → {_short(kv[key])}")

@@ -101,7 +101,7 @@ class CostInputs:
 def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
     """Resolve the prices for a bundle: reader's options > run flags (manifest.settings) > profile."""
     dev = manifest.device or {}
-    settings = manifest.settings or {}
+    settings = manifest.settings
     read_kwh = getattr(options, "kwh_usd", None)
     read_hw = getattr(options, "hardware_usd", None)
     read_tasks = getattr(options, "tasks_per_month", None)
@@ -115,7 +115,7 @@ def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
     if kind == "cloud":
         tasks, tasks_from = _pick(
             (read_tasks, "--tasks-per-month"),
-            (settings.get("tasks_per_month"), "run --tasks-per-month"),
+            (settings.tasks_per_month, "run --tasks-per-month"),
             (dev.get("tasks_per_month"), "profile"),
         )
         tokens = _num(dev.get("input_usd_per_mtok")) is not None
@@ -131,11 +131,11 @@ def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
             tasks_from=tasks_from,
         )
     kwh, kwh_from = _pick(
-        (read_kwh, "--kwh-usd"), (settings.get("kwh_usd"), "run --kwh-usd"), (dev.get("kwh_usd"), "profile")
+        (read_kwh, "--kwh-usd"), (settings.kwh_usd, "run --kwh-usd"), (dev.get("kwh_usd"), "profile")
     )
     hardware, hardware_from = _pick(
         (read_hw, "--hardware-usd"),
-        (settings.get("hardware_usd"), "run --hardware-usd"),
+        (settings.hardware_usd, "run --hardware-usd"),
         (dev.get("price_usd"), "profile"),
     )
     from_profile = kwh_from == "profile"

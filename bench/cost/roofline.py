@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.cost.formulas import decode_bound_tps
 from bench.results import stats
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, ModelFacts, Record
 
 __all__ = ["HIGH_RATIO", "LOW_RATIO", "assess", "bound_inputs", "roofline", "roofline_fraction"]
 
@@ -120,7 +120,7 @@ def bound_inputs(manifest: Manifest, options: Any = None) -> tuple[float, str, i
         return CLOUD
     candidates = (
         (getattr(options, "memory_bandwidth_gbs", None), "--memory-bandwidth-gbs"),
-        ((manifest.settings or {}).get("memory_bandwidth_gbs"), "run --memory-bandwidth-gbs"),
+        (manifest.settings.memory_bandwidth_gbs, "run --memory-bandwidth-gbs"),
         (device.get("memory_bandwidth_gbs"), "profile"),
     )
     bandwidth, origin = next(
@@ -128,8 +128,8 @@ def bound_inputs(manifest: Manifest, options: Any = None) -> tuple[float, str, i
     )
     if bandwidth is None or origin is None:
         return NO_BANDWIDTH
-    model = manifest.model or {}
-    model_bytes = model.get("tensor_bytes") or model.get("size_bytes")
+    model = manifest.model or ModelFacts()
+    model_bytes = model.tensor_bytes or model.size_bytes
     if not model_bytes:
         return NO_MODEL_SIZE
     return bandwidth, origin, int(model_bytes)
@@ -157,10 +157,10 @@ def roofline(records: Sequence[Record], manifest: Manifest, options: Any = None)
     measured = stats.mean(r.decode_tps for r in records if not r.warmup and r.status == "ok")
     if measured is None:
         return _omitted(NO_DECODE)
-    backend = manifest.backend or {}
-    settings = backend.get("settings") or {}
-    on_gpu = bool(settings.get("n_gpu_layers") not in (0, None) and backend.get("gpu_offload_supported"))
-    llc = (manifest.host or {}).get("llc_bytes")
+    backend = manifest.backend
+    settings = backend.settings or {}
+    on_gpu = bool(settings.get("n_gpu_layers") not in (0, None) and backend.gpu_offload_supported)
+    llc = manifest.host.llc_bytes
     result = assess(measured, bandwidth, model_bytes, llc if isinstance(llc, int) else None, on_gpu)
     result["bandwidth_from"] = origin
     return result

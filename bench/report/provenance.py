@@ -88,11 +88,11 @@ def _model(run: Run) -> str:
     m = run.manifest.model
     if not m:
         d = run.manifest.device
-        return f"{d.get('model') or run.manifest.backend.get('model') or '?'} at {d.get('base_url') or '?'}"
-    size = m.get("size_bytes")
-    parts = [str(m.get("file_name") or "?")]
-    if m.get("quantization"):
-        parts.append(str(m["quantization"]))
+        return f"{d.get('model') or run.manifest.backend.model or '?'} at {d.get('base_url') or '?'}"
+    size = m.size_bytes
+    parts = [str(m.file_name or "?")]
+    if m.quantization:
+        parts.append(str(m.quantization))
     if size:
         parts.append(f"{size / 2**20:.1f} MiB")
     return ", ".join(parts)
@@ -106,30 +106,29 @@ def _commit(run: Run) -> str:
 
 def _rows(run: Run, options: EnrichOptions) -> dict[str, str]:
     m = run.manifest
-    host = m.host or {}
-    backend = m.backend or {}
-    suite = m.suite or {}
+    host = m.host
+    backend = m.backend
+    suite = m.suite
     power = m.power or {}
     return {
         "run id": ", ".join(run.run_ids),
         "run dates (UTC)": _dates(run),
         "complete": _complete(run),
-        "host": f"{host.get('cpu_model', '?')}, {host.get('cpu_logical', '?')} CPUs, "
-        f"{host.get('memory_gb', '?')} GB, {host.get('os', '?')}"
-        + (", in a container" if host.get("in_container") else ""),
+        "host": f"{host.cpu_model or '?'}, {host.cpu_logical or '?'} CPUs, "
+        f"{host.memory_gb or '?'} GB, {host.os or '?'}" + (", in a container" if host.in_container else ""),
         "device profile": f"{m.device.get('name', '?')} ({m.device.get('kind', '?')}, "
         f"from {m.device.get('origin', '?')})",
-        "engine": str(backend.get("engine_version") or backend.get("engine") or backend.get("name") or "?"),
-        "engine build": str(backend.get("system_info") or "–"),
-        "engine settings": _kv(backend.get("settings")),
+        "engine": str(backend.engine_version or backend.engine or backend.name or "?"),
+        "engine build": str(backend.system_info or "–"),
+        "engine settings": _kv(backend.settings),
         "model": _model(run),
         "model sha256": str(
-            (m.model or {}).get("sha256") or "– (remote model: identified by endpoint + name)"
+            (m.model.sha256 if m.model else None) or "– (remote model: identified by endpoint + name)"
         ),
-        "prompt format": str(backend.get("prompt_format") or "–"),
-        "suite": f"{suite.get('name', '?')} v{suite.get('version', '?')}, {suite.get('n_tasks', '?')} tasks",
-        "suite hash": str(suite.get("hash") or "–"),
-        "repetitions": _kv(m.settings, ["repetitions", "warmup", "no_text"]),
+        "prompt format": str(backend.prompt_format or "–"),
+        "suite": f"{suite.name or '?'} v{suite.version or '?'}, {suite.n_tasks or '?'} tasks",
+        "suite hash": str(suite.hash or "–"),
+        "repetitions": _kv(m.settings.model_dump(), ["repetitions", "warmup", "no_text"]),
         "power sensor": f"{power.get('sensor')}"
         + (f", idle {power['idle_w']} W" if power.get("idle_w") else "")
         if power.get("sensor")

@@ -21,7 +21,7 @@ from bench.errors import BundleError
 from bench.power.trace import POWER_CSV
 from bench.results.bundle import DEFAULT_RUNS_ROOT, MANIFEST, gc_paused, read_bundle, resolve_bundle
 from bench.results.comparability import key_properties
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, ModelFacts, Record
 
 __all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs"]
 
@@ -80,13 +80,13 @@ class Run:
     @functools.cached_property
     def no_text(self) -> bool:
         """True when any pooled bundle was made with ``--no-text``: then no text of it is shown."""
-        return any(m.settings.get("no_text") for m in self.manifests) or all(
+        return any(m.settings.no_text for m in self.manifests) or all(
             r.output_text is None for r in self.records
         )
 
     @property
     def synthetic(self) -> bool:
-        return any(m.settings.get("synthetic") for m in self.manifests)
+        return any(m.settings.synthetic for m in self.manifests)
 
     @property
     def power_csvs(self) -> list[Path]:
@@ -103,12 +103,12 @@ class Run:
 
     @property
     def model_name(self) -> str:
-        model = self.manifest.model or {}
-        name = model.get("catalog_name") or model.get("file_name")
+        model = self.manifest.model or ModelFacts()
+        name = model.catalog_name or model.file_name
         if name:
             return str(name).removesuffix(".gguf")
         backend, device = self.manifest.backend, self.manifest.device
-        return str(device.get("model") or backend.get("model") or "?")
+        return str(device.get("model") or backend.model or "?")
 
     @property
     def device_name(self) -> str:
@@ -116,16 +116,16 @@ class Run:
 
     @property
     def backend_name(self) -> str:
-        name = str(self.manifest.backend.get("name") or self.manifest.device.get("backend") or "?")
+        name = str(self.manifest.backend.name or self.manifest.device.get("backend") or "?")
         return {"llama_cpp": "in-process", "openai_http": "HTTP"}.get(name, name)
 
     @property
     def suite_name(self) -> str:
-        return str(self.manifest.suite.get("name") or "?")
+        return str(self.manifest.suite.name or "?")
 
     @property
     def suite_hash(self) -> str | None:
-        value = self.manifest.suite.get("hash")
+        value = self.manifest.suite.hash
         return str(value) if value else None
 
 

@@ -18,7 +18,7 @@ from bench.cost.roofline import roofline
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
 from bench.results import stats
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, ModelFacts, Record
 from bench.results.variability import run_warnings
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
@@ -113,24 +113,24 @@ def _params_label(n: int | None) -> str:
 
 def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict[str, Any]]:
     """``model | size | params | backend | threads | test | t/s ± sd``, one row per shape."""
-    model = manifest.model or {}
+    model = manifest.model or ModelFacts()
     backend = manifest.backend
-    settings = backend.get("settings", {})
-    gpu = settings.get("n_gpu_layers", 0) not in (0, None) and backend.get("gpu_offload_supported")
-    size = model.get("tensor_bytes") or model.get("size_bytes")
+    settings = backend.settings
+    gpu = settings.get("n_gpu_layers", 0) not in (0, None) and backend.gpu_offload_supported
+    size = model.tensor_bytes or model.size_bytes
     rows = []
     shapes = list(dict.fromkeys(r.shape for r in records if r.shape))
     for shape in shapes:
         rates = [_shape_rate(r) for r in records if r.shape == shape and not r.warmup and r.status == "ok"]
         rows.append(
             {
-                "model": f"{model.get('architecture', '?')} {_params_label(model.get('n_params'))} "
-                f"{model.get('quantization', '?')}".strip()
-                if model
-                else str(backend.get("model")),  # an endpoint: its model name
+                "model": f"{model.architecture or '?'} {_params_label(model.n_params)} "
+                f"{model.quantization or '?'}".strip()
+                if manifest.model
+                else str(backend.model),  # an endpoint: its model name
                 "size": f"{size / 2**20:.2f} MiB" if size else "?",
-                "params": _params_label(model.get("n_params")),
-                "backend": "HTTP" if backend.get("name") == "openai_http" else ("GPU" if gpu else "CPU"),
+                "params": _params_label(model.n_params),
+                "backend": "HTTP" if backend.name == "openai_http" else ("GPU" if gpu else "CPU"),
                 "threads": settings.get("n_threads", "–"),
                 "test": shape,
                 "tps_mean": stats.mean(rates),
@@ -151,21 +151,19 @@ def summarize(
         "run_id": manifest.run_id,
         "run_dir": run_dir,
         "complete": manifest.complete,
-        "suite": manifest.suite.get("name"),
-        "suite_hash": manifest.suite.get("hash"),
-        "model": (manifest.model or {}).get("file_name") or manifest.backend.get("model"),
+        "suite": manifest.suite.name,
+        "suite_hash": manifest.suite.hash,
+        "model": (manifest.model.file_name if manifest.model else None) or manifest.backend.model,
         "device": manifest.device.get("name"),
-        "prompt_format": manifest.backend.get("prompt_format"),
+        "prompt_format": manifest.backend.prompt_format,
         "power": power_summary(records, manifest),
         "overall": {
             **group_metrics(records),
-            **throughput_metrics(
-                records, manifest.settings.get("slo_ttft_ms"), manifest.settings.get("slo_tpot_ms")
-            ),
+            **throughput_metrics(records, manifest.settings.slo_ttft_ms, manifest.settings.slo_tpot_ms),
         },
         "by_category": {c: group_metrics([r for r in records if r.category == c]) for c in categories},
     }
-    if manifest.suite.get("is_shapes"):
+    if manifest.suite.is_shapes:
         out["shapes"] = llama_bench_rows(records, manifest)
     out["cost"] = cost_section(records, manifest, options)
     out["roofline"] = roofline(records, manifest, options)

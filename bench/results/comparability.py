@@ -11,29 +11,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.results.schema import Manifest
+from bench.results.schema import Manifest, ModelFacts
 
 __all__ = ["differences", "key_properties"]
 
 
 def key_properties(manifest: Manifest) -> dict[str, Any]:
     """The properties that make two runs the same configuration."""
-    model = manifest.model or {}
+    model = manifest.model or ModelFacts()
     device = manifest.device or {}
-    backend = manifest.backend or {}
-    if model.get("sha256"):
-        identity = f"sha256:{model['sha256']}"
+    backend = manifest.backend
+    if model.sha256:
+        identity = f"sha256:{model.sha256}"
     else:
-        endpoint = device.get("base_url") or backend.get("base_url")
-        identity = f"{endpoint}|{device.get('model') or backend.get('model')}"
+        endpoint = device.get("base_url") or backend.base_url
+        identity = f"{endpoint}|{device.get('model') or backend.model}"
     return {
         "device": device.get("name"),
         "power_mode": device.get("power_mode"),  # a Jetson at 7 W and at 25 W are different machines
-        "host": (manifest.host or {}).get("cpu_model"),
+        "host": manifest.host.cpu_model,
         "model": identity,
-        "suite_hash": (manifest.suite or {}).get("hash"),
-        "backend": backend.get("name"),
-        "backend_settings": backend.get("settings"),
+        "suite_hash": manifest.suite.hash,
+        "backend": backend.name,
+        "backend_settings": backend.settings,
     }
 
 

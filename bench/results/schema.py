@@ -13,7 +13,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SCHEMA_VERSION", "Manifest", "Record", "Status", "TokenCountSource"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "BackendFacts",
+    "HostFacts",
+    "Manifest",
+    "ModelFacts",
+    "Record",
+    "RunSettingsFacts",
+    "Status",
+    "SuiteFacts",
+    "TokenCountSource",
+]
 
 SCHEMA_VERSION = 1
 
@@ -86,6 +97,101 @@ class Record(BaseModel):
     scheduled_ns: int | None = Field(default=None, description="relative to the manifest anchor")
 
 
+class _Part(BaseModel):
+    """A typed part of the manifest. Fields a newer infercost adds are kept (``extra="allow"``) so a
+    bundle read and rewritten (``--resume``) by this version loses nothing; code reads declared fields
+    only, so a renamed fact fails mypy instead of silently reading None."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class HostFacts(_Part):
+    """The machine that ran (``bench.devices.profiles.host_facts``): runs on different hosts never pool."""
+
+    hostname: str | None = None
+    os: str | None = None
+    machine: str | None = None
+    cpu_model: str | None = None
+    cpu_logical: int | None = None
+    cpu_physical: int | None = None
+    memory_gb: float | None = None
+    python: str | None = None
+    in_container: bool | None = None
+    llc_bytes: int | None = None  # last-level cache, for the roofline's "fits in cache" verdict
+
+
+class ModelFacts(_Part):
+    """A local GGUF model: its identity is the file's sha256 (``ResolvedModel.manifest``)."""
+
+    ref: str | None = None
+    catalog_name: str | None = None
+    file_name: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    size_bytes: int | None = None
+    tensor_bytes: int | None = None
+    architecture: str | None = None
+    name: str | None = None
+    n_params: int | None = None
+    quantization: str | None = None
+    context_length: int | None = None
+    has_chat_template: bool | None = None
+    gguf_version: int | None = None
+
+
+class BackendFacts(_Part):
+    """What the backend reported after loading. ``settings`` are the engine's own (llama.cpp context
+    parameters, or the HTTP client's), compared exactly by ``--resume`` and pooling."""
+
+    name: str | None = None
+    engine: str | None = None
+    engine_version: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    model: str | None = None  # over HTTP: the endpoint's model name
+    base_url: str | None = None
+    prompt_format: str | None = None
+    plain_completion_stop: str | None = None
+    gpu_offload_supported: bool | None = None
+    system_info: str | None = None  # llama.cpp's build features (AVX2, CUDA, Metal, ...)
+
+
+class SuiteFacts(_Part):
+    """The suite run: ``hash`` is over its validated content, so layout changes do not matter."""
+
+    name: str | None = None
+    version: str | None = None
+    hash: str | None = None
+    path: str | None = None
+    n_tasks: int | None = None
+    is_shapes: bool = False
+
+
+class RunSettingsFacts(_Part):
+    """Every run setting under the name of its ``RunOptions`` field, so ``--resume`` restores and
+    compares them all (``bench.run.orchestrate``)."""
+
+    repetitions: int | None = None
+    warmup: int | None = None
+    no_text: bool = False
+    min_time_s: float | None = None
+    cooldown_s: float | None = None
+    # cost and roofline inputs given on the command line (readers: reader flag > these > profile)
+    kwh_usd: float | None = None
+    hardware_usd: float | None = None
+    memory_bandwidth_gbs: float | None = None
+    tasks_per_month: float | None = None
+    power_mode: str | None = None
+    seed: int | None = None
+    cache_bust: bool | None = None
+    # load shape (bench.run.traffic.TrafficOptions.manifest)
+    mode: str | None = None
+    concurrency: int | None = None
+    rate_rps: float | None = None
+    slo_ttft_ms: float | None = None
+    slo_tpot_ms: float | None = None
+    synthetic: bool = False  # the suite's prompts were generated, not written (reports say so)
+
+
 class Manifest(BaseModel):
     """What was run, where, with what: the key properties that decide whether runs may be pooled."""
 
@@ -102,12 +208,12 @@ class Manifest(BaseModel):
     interrupted: bool = False
     anchor_perf_ns: int
     command: list[str] = Field(default_factory=list)
-    host: dict[str, Any]
+    host: HostFacts
     device: dict[str, Any]
-    model: dict[str, Any] | None = None
-    backend: dict[str, Any]
-    suite: dict[str, Any]
-    settings: dict[str, Any]
+    model: ModelFacts | None = None
+    backend: BackendFacts
+    suite: SuiteFacts
+    settings: RunSettingsFacts
     power: dict[str, Any] | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     # machine state at start and end of the run (bench/run/hygiene.py): {"start": {...}, "end": {...}}

@@ -76,7 +76,7 @@ def _by_task(records: Sequence[Record]) -> dict[str, list[Record]]:
 
 
 def _settings(manifest: Manifest) -> dict[str, Any]:
-    return manifest.settings or {}
+    return manifest.settings.model_dump()
 
 
 def _hygiene(manifest: Manifest, when: str) -> dict[str, Any]:

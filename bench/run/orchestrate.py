@@ -38,7 +38,7 @@ from bench.results.bundle import (
     read_bundle,
     resolve_bundle,
 )
-from bench.results.schema import Manifest
+from bench.results.schema import Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
 from bench.run.cachebust import CacheBustingBackend
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
@@ -156,8 +156,9 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
     opts = prepared.options
     manifest = base_manifest(prepared, run_id, backend_facts)
     # every setting under the name of its RunOptions field, so --resume can restore and compare it
-    manifest.settings.update(
+    manifest.settings = RunSettingsFacts.model_validate(
         {
+            **manifest.settings.model_dump(),
             **opts.cost_settings(),
             "power_mode": opts.power_mode,
             "seed": prepared.seed,
@@ -240,7 +241,7 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     )
     if bundle is not None:  # everything but the loaded engine can be checked now, before the model loads
         old = bundle.manifest
-        resume.verify(old, _provisional_manifest(prepared, old.run_id, old.backend), bundle.path)
+        resume.verify(old, _provisional_manifest(prepared, old.run_id, old.backend.model_dump()), bundle.path)
     return prepared
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.results.schema import Manifest
+from bench.results.schema import Manifest, ModelFacts
 
 __all__ = ["Mismatch", "continue_manifest", "first_mismatch", "recorded_options", "verify"]
 
@@ -64,12 +64,12 @@ def recorded_options(manifest: Manifest) -> dict[str, Any]:
     setting added later is resumed as recorded without a change here; the caller keeps the names it has
     options for.
     """
-    backend_settings = (manifest.backend or {}).get("settings") or {}
+    backend_settings = manifest.backend.settings or {}
     return {
-        **(manifest.settings or {}),
+        **manifest.settings.model_dump(),
         "device": (manifest.device or {}).get("origin") or "auto",
-        "suite": (manifest.suite or {}).get("path"),
-        "model": (manifest.model or {}).get("path"),
+        "suite": manifest.suite.path,
+        "model": (manifest.model.path if manifest.model else None),
         "threads": backend_settings.get("n_threads"),
     }
 
@@ -88,19 +88,19 @@ def _dict_differences(
 def first_mismatch(old: Manifest, now: Manifest) -> Mismatch | None:
     """The first key property, in the order of the module docstring, that differs between two runs."""
     fresh = "or start a new run instead of resuming"
-    if old.suite.get("hash") != now.suite.get("hash"):
+    if old.suite.hash != now.suite.hash:
         return Mismatch(
-            f"suite hash ({now.suite.get('path')} changed since the run)",
-            old.suite.get("hash"),
-            now.suite.get("hash"),
+            f"suite hash ({now.suite.path} changed since the run)",
+            old.suite.hash,
+            now.suite.hash,
             f"restore the suite file, {fresh}",
         )
-    old_model, new_model = old.model or {}, now.model or {}
-    if old_model.get("sha256") != new_model.get("sha256"):
+    old_model, new_model = old.model or ModelFacts(), now.model or ModelFacts()
+    if old_model.sha256 != new_model.sha256:
         return Mismatch(
-            f"model sha256 ({new_model.get('path') or 'no model file'})",
-            old_model.get("sha256"),
-            new_model.get("sha256"),
+            f"model sha256 ({new_model.path or 'no model file'})",
+            old_model.sha256,
+            new_model.sha256,
             f"give the model file the run used with --model PATH, {fresh}",
         )
     old_device = {k: v for k, v in (old.device or {}).items() if k != "origin"}
@@ -110,18 +110,19 @@ def first_mismatch(old: Manifest, now: Manifest) -> Mismatch | None:
             where, a, b, f"restore the profile or pass the one the run used with --device, {fresh}"
         )
     for key in HOST_KEYS:
-        a, b = (old.host or {}).get(key), (now.host or {}).get(key)
+        a, b = getattr(old.host, key), getattr(now.host, key)  # HOST_KEYS are HostFacts fields
         if a != b:
             return Mismatch(f"host {key}", a, b, f"resume on the machine that started the run, {fresh}")
     for key in BACKEND_KEYS:
-        a, b = (old.backend or {}).get(key), (now.backend or {}).get(key)
+        a, b = getattr(old.backend, key), getattr(now.backend, key)  # BackendFacts fields
         if a != b:
             return Mismatch(f"backend {key}", a, b, f"use the engine the run used, {fresh}")
-    old_bs = (old.backend or {}).get("settings") or {}
-    new_bs = (now.backend or {}).get("settings") or {}
+    old_bs = old.backend.settings or {}
+    new_bs = now.backend.settings or {}
     for where, a, b in _dict_differences(old_bs, new_bs, "backend setting "):
         return Mismatch(where, a, b, f"use the settings the run used, {fresh}")
-    for where, a, b in _dict_differences(old.settings or {}, now.settings or {}, "run setting "):
+    old_rs, new_rs = old.settings.model_dump(exclude_none=True), now.settings.model_dump(exclude_none=True)
+    for where, a, b in _dict_differences(old_rs, new_rs, "run setting "):
         return Mismatch(where, a, b, f"drop the flag to resume with the recorded value, {fresh}")
     return None
 
