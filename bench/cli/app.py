@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory-bandwidth-gbs", type=_float, default=None, help="memory bandwidth for the roofline (GB/s)"
     )
     run.add_argument("--power-mode", default=None, help="one of the profile's power_modes (e.g. 15W)")
+    run.add_argument(
+        "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
+    )
 
     gate = sub.add_parser("gate", help="check a run against CI rules; exit 1 when one fails")
     gate.add_argument("run", help="bundle directory or run id")
@@ -144,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--pool", action="store_true", help="pool runs whose key properties are all equal")
     report.add_argument("--kwh-usd", type=float, help="electricity price for cost, overriding the profiles")
     report.add_argument("--hardware-usd", type=float, help="device price for cost, overriding the profiles")
+    report.add_argument(
+        "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
+    )
 
     compare = sub.add_parser("compare", help="compare two runs metric by metric, with significance")
     compare.add_argument("baseline", metavar="A", help="baseline bundle or run id")
@@ -185,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("models", help="list the catalog models and whether they are installed")
 
     devices = sub.add_parser("devices", help="list the device profiles in devices/ (or: devices show NAME)")
+    devices.add_argument("--stale", action="store_true", help="list only prices older than 180 days")
     devices_sub = devices.add_subparsers(dest="devices_command", metavar="show")
     show = devices_sub.add_parser("show", help="print one resolved profile")
     show.add_argument("name", help="profile NAME, PATH or auto")
@@ -206,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument(
         "--runs-root", type=Path, default=Path("reports/runs"), help="where run ids are looked up"
     )
+    be.add_argument("--batch", action="store_true", help="cloud rows at the batch tier only")
     be.add_argument("--json", action="store_true", help="print the answer as JSON")
     return p
 
@@ -284,6 +292,7 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         memory_bandwidth_gbs=args.memory_bandwidth_gbs,
         tasks_per_month=args.tasks_per_month,
         power_mode=args.power_mode,
+        batch=args.batch,
         power=args.power,
         power_hz=args.power_hz,
         idle_seconds=args.idle_seconds,
@@ -399,6 +408,8 @@ def _print_cost(summary: dict[str, Any]) -> None:
     if clouds is not None:
         out.print()
         out.print(clouds)
+    for warning in cost_view.stale_warnings(summary):
+        out.print(f"[yellow]stale:[/] {warning}", highlight=False)
     line = cost_view.roofline_line(summary)
     if line:
         out.print()
@@ -494,6 +505,7 @@ def _print_markdown(header: list[str], body: list[list[str]], right: set[int]) -
 # --------------------------------------------------------------------------------- report, compare
 def _cmd_report(args: argparse.Namespace) -> int:
     from bench.cost.enrich import EnrichOptions
+    from bench.cost.tiers import BATCH_LATENCY_NOTE
     from bench.report.build import ReportOptions
     from bench.report.publish import Outputs, check_outputs, check_prices, make_report, write_outputs
     from bench.report.terminal import report_view
@@ -501,7 +513,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     outputs = Outputs(report=args.output, csv=args.csv, json=args.json)
     check_outputs(outputs)
     check_prices(args.kwh_usd, args.hardware_usd)
-    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
+    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
+    if args.batch:
+        err.print(f"[yellow]note:[/] {BATCH_LATENCY_NOTE}", markup=True, highlight=False)
     options = ReportOptions(
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
     )
@@ -613,6 +627,13 @@ def _cmd_devices(args: argparse.Namespace) -> int:
             rows.append((path.stem, load_device(str(path)), None))
         except BenchError as exc:
             rows.append((path.stem, None, str(exc)))
+    if args.stale:
+        stale = [w for key, p, _ in rows if p is not None for w in cost_view.profile_warnings(key, p)]
+        for line in stale:
+            out.print(line, markup=False, highlight=False)
+        if not stale:
+            out.print("no price is older than 180 days", markup=False)
+        return EXIT_OK
     out.print(cost_view.devices_table(rows))
     return EXIT_OK
 
@@ -625,7 +646,7 @@ def _cmd_breakeven(args: argparse.Namespace) -> int:
     from bench.results.bundle import read_bundle
 
     bundle = read_bundle(args.run, runs_root=args.runs_root)
-    options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
+    options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
     clouds, _skipped = cloud_profiles(args.cloud)
     result = analyse(enrich(bundle, options), bundle.manifest, clouds, options, args.tasks_per_day)
     if args.json:

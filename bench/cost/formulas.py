@@ -30,6 +30,7 @@ __all__ = [
     "HOURS_PER_MONTH",
     "HOURS_PER_YEAR",
     "J_PER_KWH",
+    "billed_rental_s",
     "breakeven_tasks_per_month",
     "capacity_tasks_per_month",
     "decode_bound_tps",
@@ -40,7 +41,6 @@ __all__ = [
     "local_request_cost_usd",
     "local_usd_per_month",
     "local_variable_usd_per_task",
-    "billed_rental_s",
     "rented_usd_per_task",
     "subscription_breakeven_tasks_per_month",
     "subscription_usd_per_task",
@@ -136,7 +136,8 @@ def tiered_token_cost_usd(
     input): never a guessed discount."""
     if cache_write_1h_tokens > cache_write_tokens:
         raise ValueError(
-            f"cache_write_1h_tokens ({cache_write_1h_tokens}) exceed cache_write_tokens ({cache_write_tokens})"
+            f"cache_write_1h_tokens ({cache_write_1h_tokens}) exceed "
+            f"cache_write_tokens ({cache_write_tokens})"
         )
     fresh = prompt_tokens - cache_read_tokens - cache_write_tokens
     if fresh < 0:
@@ -148,13 +149,13 @@ def tiered_token_cost_usd(
     write = input_usd_per_mtok if cache_write_usd_per_mtok is None else cache_write_usd_per_mtok
     write_1h = write if cache_write_1h_usd_per_mtok is None else cache_write_1h_usd_per_mtok
     usd = (
-        fresh * input_usd_per_mtok
-        + cache_read_tokens * read
-        + (cache_write_tokens - cache_write_1h_tokens) * write
-        + cache_write_1h_tokens * write_1h
-        + output_tokens * output_usd_per_mtok
-    ) / _MTOK
-    return usd * (1.0 - discount)
+        fresh * input_usd_per_mtok / _MTOK
+        + cache_read_tokens * read / _MTOK
+        + (cache_write_tokens - cache_write_1h_tokens) * write / _MTOK
+        + cache_write_1h_tokens * write_1h / _MTOK
+        + output_tokens * output_usd_per_mtok / _MTOK
+    )
+    return usd * (1.0 - discount) if discount else usd
 
 
 def rented_usd_per_task(

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bench.cost import formulas as cost
-from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, rates_from
+from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
 from bench.results.schema import Manifest, Record
@@ -170,7 +170,10 @@ def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
         streams, streams_from = (
             (int(concurrency), "the run's --concurrency")
             if concurrency and concurrency > 1
-            else (int(_num(dev.get("concurrent_streams")) or 1), "profile" if dev.get("concurrent_streams") else "default")
+            else (
+                int(_num(dev.get("concurrent_streams")) or 1),
+                "profile" if dev.get("concurrent_streams") else "default",
+            )
         )
         return CostInputs(
             **common,
@@ -369,8 +372,9 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
             held = (max(r.end_ns for r in measured) - min(r.start_ns for r in measured)) / 1e9
             billed = cost.billed_rental_s(held, inp.billing_increment_s)
             notes.append(
-                f"this run held the GPU {held:,.1f} s: billed as {billed:,.0f} s in {inp.billing_increment_s:g} s "
-                f"increments = ${inp.usd_per_hour * billed / 3600:.4f} (start-up and model loading not included)"
+                f"this run held the GPU {held:,.1f} s: billed as {billed:,.0f} s in "
+                f"{inp.billing_increment_s:g} s increments = ${inp.usd_per_hour * billed / 3600:.4f} "
+                "(start-up and model loading not included)"
             )
     if inp.batch_note:
         notes.append(inp.batch_note)
@@ -389,7 +393,8 @@ def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, 
             profile = load_device(name)
             if profile.kind not in ("cloud", "rented"):
                 raise UsageError(
-                    f"--cloud {name}: '{profile.name}' is a {profile.kind} profile, not a cloud API or rented GPU"
+                    f"--cloud {name}: '{profile.name}' is a {profile.kind} profile, "
+                    "not a cloud API or a rented GPU"
                 )
             out.append((name, profile))
         return out, skipped
@@ -415,7 +420,7 @@ def priced_on_cloud(
     timed = [r for r in _measured(records) if r.status == "ok"]
     table: list[dict[str, Any]] = []
     for key, p in clouds:
-        rates, batch_note = rates_from(lambda f, p=p: getattr(p, f, None), batch)
+        rates, batch_note = rates_from(field_getter(p), batch)
         row: dict[str, Any] = {
             "profile": key,
             "name": p.name,
@@ -472,7 +477,9 @@ def cost_section(records: Sequence[Record], manifest: Manifest, options: Any = N
         clouds, skipped = cloud_profiles()
         section["priced_on_cloud"] = {
             "label": PRICED_NOT_RUN,
-            "rows": priced_on_cloud(records, clouds, batch=inp.batch or bool(getattr(options, "batch", False))),
+            "rows": priced_on_cloud(
+                records, clouds, batch=inp.batch or bool(getattr(options, "batch", False))
+            ),
         }
         section["notes"] += [f"skipped an invalid cloud profile: {s}" for s in skipped]
     return section

@@ -14,7 +14,7 @@ from typing import Any
 from bench.cost import formulas as cost
 from bench.results.schema import Record
 
-__all__ = ["BATCH_LATENCY_NOTE", "TokenRates", "rates_from"]
+__all__ = ["BATCH_LATENCY_NOTE", "TokenRates", "field_getter", "rates_from"]
 
 BATCH_LATENCY_NOTE = (
     "batch tier: priced at the provider's batch rates; a batch job returns within hours (up to 24 h), "
@@ -82,6 +82,15 @@ class TokenRates:
         return text
 
 
+def field_getter(obj: object) -> Callable[[str], Any]:
+    """``rates_from``'s reader for an object with the profile's fields as attributes."""
+
+    def get(name: str) -> Any:
+        return getattr(obj, name, None)
+
+    return get
+
+
 def rates_from(get: Callable[[str], Any], batch: bool = False) -> tuple[TokenRates | None, str | None]:
     """The rates of a token-priced profile (``get(field)`` reads a profile or a manifest's device dict).
 
@@ -93,7 +102,9 @@ def rates_from(get: Callable[[str], Any], batch: bool = False) -> tuple[TokenRat
     read = _num(get("cache_read_usd_per_mtok"))
     if read is None:
         read = _num(get("cached_input_usd_per_mtok"))
-    rates = TokenRates(inp, out, read, _num(get("cache_write_usd_per_mtok")), _num(get("cache_write_1h_usd_per_mtok")))
+    rates = TokenRates(
+        inp, out, read, _num(get("cache_write_usd_per_mtok")), _num(get("cache_write_1h_usd_per_mtok"))
+    )
     if not batch:
         return rates, None
     discount = _num(get("batch_discount"))

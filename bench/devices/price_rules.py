@@ -118,14 +118,16 @@ def _tiers(p: DeviceProfile) -> str | None:
     d = p.batch_discount
     if d is not None and not (0 < d < 1):
         return (
-            f"batch_discount: {d:g} is outside (0, 1); give the share taken off the price "
-            "(0.5 for 50% off)"
+            f"batch_discount: {d:g} is outside (0, 1); give the share taken off the price (0.5 for 50% off)"
         )
     explicit = p.batch_input_usd_per_mtok is not None or p.batch_output_usd_per_mtok is not None
     if d is not None and explicit:
         return "batch_discount: give a batch discount or explicit batch rates, not both"
     if explicit and (p.batch_input_usd_per_mtok is None or p.batch_output_usd_per_mtok is None):
-        return "batch_input_usd_per_mtok: explicit batch rates need both batch_input_ and batch_output_usd_per_mtok"
+        return (
+            "batch_input_usd_per_mtok: explicit batch rates need both "
+            "batch_input_usd_per_mtok and batch_output_usd_per_mtok"
+        )
     if p.tiers_source is not None and p.tiers_as_of is None:
         return f"tiers_as_of: required with tiers_source; {_DATE_FIX}"
     return None
@@ -133,7 +135,13 @@ def _tiers(p: DeviceProfile) -> str | None:
 
 def _rented(p: DeviceProfile) -> str | None:
     """A GPU rented by the hour: its rate, billing increment, GPU and date."""
-    for name in ("price_usd", "kwh_usd", "lifetime_years", "input_usd_per_mtok", "subscription_usd_per_month"):
+    for name in (
+        "price_usd",
+        "kwh_usd",
+        "lifetime_years",
+        "input_usd_per_mtok",
+        "subscription_usd_per_month",
+    ):
         if getattr(p, name) is not None:
             return f'{name}: a kind = "rented" profile is priced by the hour (usd_per_hour; remove it)'
     tiers = [n for n in _TIERS if getattr(p, n) is not None]
@@ -141,12 +149,16 @@ def _rented(p: DeviceProfile) -> str | None:
         return f'{tiers[0]}: token price tiers belong to kind = "cloud" profiles (remove it)'
     rate = p.usd_per_hour
     if rate is None:
-        return "usd_per_hour: required for a rented GPU (the provider's hourly rate, e.g. usd_per_hour = 2.49)"
+        return (
+            "usd_per_hour: required for a rented GPU (the provider's hourly rate, e.g. usd_per_hour = 2.49)"
+        )
     if not (math.isfinite(rate) and rate > 0):
         return f"usd_per_hour: {rate} is not a positive hourly rate"
     inc = p.billing_increment_s
     if inc is None:
-        return "billing_increment_s: required: the provider's minimum billing increment in seconds (1, 60, 3600)"
+        return (
+            "billing_increment_s: required: the provider's minimum billing increment in seconds (1, 60, 3600)"
+        )
     if not (math.isfinite(inc) and inc > 0):
         return f"billing_increment_s: {inc} is not a positive number of seconds"
     if not (p.gpu or "").strip():

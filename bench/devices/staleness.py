@@ -71,13 +71,17 @@ class PriceAge:
         """The flag line for a stale price: ``price as of 2025-09-01, 15 months old: check SOURCE``."""
         if not self.stale:
             return None
-        return f"price as of {self.as_of.isoformat()}, {self.age_text} old: check {self.source or 'its source'}"
+        return (
+            f"price as of {self.as_of.isoformat()}, {self.age_text} old: check {self.source or 'its source'}"
+        )
 
 
 def price_age(
     as_of: dt.date | str | None, source: str | None = None, on: dt.date | None = None
 ) -> PriceAge | None:
-    """The age of a price dated ``as_of`` (a date or ISO string) on ``on`` (default: today); None if undated."""
+    """The age of a price dated ``as_of`` (a date or ISO string) on ``on`` (default: today).
+
+    None when the price is undated."""
     day = _as_date(as_of)
     if day is None:
         return None

@@ -76,7 +76,9 @@ class Record(BaseModel):
     # list prices ("tokens"), a subscription fee spread over stated tasks ("subscription"), or hardware
     # amortization alone because energy is unknown ("hardware"), a rented GPU's hourly rate × busy time
     # ("rented"); cost_tier says which token tier priced it ("batch"; None: interactive list prices)
-    cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware", "rented"] | None = None
+    cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware", "rented"] | None = (
+        None
+    )
     cost_tier: Literal["batch"] | None = None
     # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
     # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is

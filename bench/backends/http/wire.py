@@ -252,7 +252,6 @@ class StreamState:
             completion = max(0, completion - reasoning)
         return prompt, completion, reasoning, cached
 
-
     def cache_write_counts(self) -> tuple[int | None, int | None]:
         """(cache-write tokens, their 1-hour-TTL share) where the API reports writes (Anthropic)."""
         u = self.usage or {}
