@@ -228,6 +228,8 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
                 price += f" / ${row['cached_input_usd_per_mtok']:g} read"
             if row.get("batch"):
                 price += " (batch tier)"
+            elif row.get("batch_note"):
+                price += " (no batch tier)"
         elif row["pricing"] == "rented":
             price = f"${row['usd_per_hour']:g}/h (projected)"
         else:
