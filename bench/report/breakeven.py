@@ -76,6 +76,8 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
         # bench/cost/breakeven.py), and the line says so
         net_j = (float(max_w) - float(idle_w)) * e2e_ms / 1000
         label += " (energy estimated from stated watts)"
+    elif net_j is not None and any(r.energy_source == "estimated" for r in run.measured):
+        label += " (energy estimated, not measured)"
     if net_j is None:
         missing.append("net energy per task (no power sensor)")
     if missing or net_j is None or e2e_ms is None or price is None or kwh is None:

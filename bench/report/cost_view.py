@@ -102,7 +102,8 @@ def stale_warnings(summary: dict[str, Any]) -> list[str]:
         out.append(_stale(inp.get("as_of"), inp.get("source"), device))
         out.append(_stale(inp.get("tiers_as_of"), inp.get("tiers_source"), f"{device} tiers"))
     for row in (cost.get("priced_on_cloud") or {}).get("rows", []):
-        out.append(_stale(row.get("as_of"), row.get("source"), f"{row['profile']} (priced, not run)"))
+        basis = "projected" if row.get("pricing") == "rented" else "priced, not run"
+        out.append(_stale(row.get("as_of"), row.get("source"), f"{row['profile']} ({basis})"))
     return [w for w in dict.fromkeys(out) if w]
 
 
