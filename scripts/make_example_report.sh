@@ -9,6 +9,14 @@
 # Environment: PY (default .venv/bin/python, else python3), REPS (3), WARMUP (1), PORT (8765), SEED (42); KWH_USD
 # and HARDWARE_USD, when set, price this machine in the report (passed as --kwh-usd / --hardware-usd:
 # `auto` knows no price, so cost columns and charts are otherwise absent, and say so).
+# STATED_IDLE_W and STATED_MAX_W (both, with WATTS_SOURCE saying where they come from), when set, give
+# this machine stated watts: every run then uses the `estimate` power sensor (idle + (max - idle) x CPU
+# utilization), so the report has energy figures, every one marked estimated, and (with HARDWARE_USD) its
+# break-even chart draws this machine against the cloud profiles' prices (priced, not run). Without
+# them there is no energy, and the report says so.
+# The runs and reports are built in a temporary directory and moved into reports/example/ at the end, so
+# the checkout stays clean while they are made: run it from a clean, committed tree and the provenance
+# names a commit without -dirty.
 # Takes about 10-15 minutes on a 2-core machine. Each server is started here with the model's GGUF, on
 # 127.0.0.1 only, with the same thread count as the in-process runs and --interrupt_requests False, and is
 # stopped when its run ends (or when this script exits for any reason). HTTP runs use --cache-bust:
@@ -26,8 +34,10 @@ REPS=${REPS:-3}
 WARMUP=${WARMUP:-1}
 PORT=${PORT:-8765}
 SEED=${SEED:-42}
-OUT=reports/example
-RUNS=$OUT/runs
+FINAL=reports/example
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    echo "warning: the checkout has uncommitted changes: the provenance will name a -dirty commit" >&2
+fi
 HTTP=1
 if [ "${1:-}" = "--in-process-only" ]; then HTTP=0; fi
 
@@ -40,6 +50,8 @@ fi
 THREADS=$("$PY" -c "import psutil; print(psutil.cpu_count(logical=False) or 1)")
 SERVER_PID=""
 TMP=$(mktemp -d)
+OUT=$TMP/example
+RUNS=$OUT/runs
 stop_server() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
@@ -48,13 +60,47 @@ stop_server() {
 }
 trap 'stop_server; rm -rf "$TMP"' EXIT
 
-rm -rf "$RUNS" "$OUT"/report*
 mkdir -p "$RUNS"
+
+# this machine, in-process: `auto`, or with stated watts a copy of auto's assumptions plus those watts
+DEVICE=auto
+WATTS=""
+if [ -n "${STATED_IDLE_W:-}" ] || [ -n "${STATED_MAX_W:-}" ]; then
+    if [ -z "${STATED_IDLE_W:-}" ] || [ -z "${STATED_MAX_W:-}" ] || [ -z "${WATTS_SOURCE:-}" ]; then
+        echo "STATED_IDLE_W, STATED_MAX_W and WATTS_SOURCE go together" >&2
+        exit 2
+    fi
+    WATTS="idle_w = $STATED_IDLE_W
+max_w = $STATED_MAX_W
+power_sensor = \"estimate\"
+description = \"stated watts (not measured): $WATTS_SOURCE\""
+    DEVICE=$TMP/this-machine.toml
+    "$PY" - "$DEVICE" <<'PYEOF'
+import sys
+from bench.devices.profiles import auto_profile
+a = auto_profile()
+lines = [
+    f'name = "this machine, stated watts ({a.hardware})"',
+    'kind = "local"',
+    'backend = "llama_cpp"',
+    f'hardware = "{a.hardware}"',
+    f"memory_gb = {a.memory_gb}",
+    f"lifetime_years = {a.lifetime_years}",
+    f"utilization = {a.utilization}",
+    f"kwh_usd = {a.kwh_usd}",
+    f'region = "{a.region}"',
+    f"kwh_as_of = {a.kwh_as_of}",
+    f'kwh_source = "{a.kwh_source}"',
+]
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PYEOF
+    echo "$WATTS" >>"$DEVICE"
+fi
 
 for MODEL in smollm2-135m gemma3-270m; do
     echo "== $MODEL, in-process" >&2
-    "$PY" -m bench run --suite default --model "$MODEL" -r "$REPS" -w "$WARMUP" -t "$THREADS" \
-        --cache-bust --seed "$SEED" --out "$RUNS"
+    "$PY" -m bench run --device "$DEVICE" --suite default --model "$MODEL" -r "$REPS" -w "$WARMUP" \
+        -t "$THREADS" --cache-bust --seed "$SEED" --out "$RUNS"
 
     [ "$HTTP" = 1 ] || continue
     echo "== $MODEL, through python -m llama_cpp.server on 127.0.0.1:$PORT" >&2
@@ -82,6 +128,10 @@ for MODEL in smollm2-135m gemma3-270m; do
         -e "s|^base_url *=.*|base_url = \"http://127.0.0.1:$PORT/v1\"|" \
         -e "s|^tokenizer *=.*|tokenizer = \"$MODEL\"|" \
         devices/local-server.toml >"$TMP/local-server-$MODEL.toml"
+    if [ -n "$WATTS" ]; then  # the same stated watts: top-level keys go before the [http] table
+        { echo "$WATTS"; cat "$TMP/local-server-$MODEL.toml"; } >"$TMP/ls.toml"
+        grep -v '^description = "a local server' "$TMP/ls.toml" >"$TMP/local-server-$MODEL.toml"
+    fi
     "$PY" -m bench run --device "$TMP/local-server-$MODEL.toml" --cache-bust --seed "$SEED" --suite default \
         -r "$REPS" -w "$WARMUP" --out "$RUNS"
     stop_server
@@ -93,4 +143,7 @@ if [ -n "${HARDWARE_USD:-}" ]; then PRICES+=(--hardware-usd "$HARDWARE_USD"); fi
 TITLE="SmolLM2-135M vs Gemma 3 270M on this machine: in-process and over HTTP"
 "$PY" -m bench report "$RUNS" -o "$OUT/report.md" --csv "$OUT/report.csv" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
 "$PY" -m bench report "$RUNS" -o "$OUT/report.html" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
-echo "wrote $OUT/report.md (charts in $OUT/report-charts/), $OUT/report.html, $OUT/report.csv" >&2
+rm -rf "$FINAL"/runs "$FINAL"/report*
+mkdir -p "$FINAL"
+mv "$OUT"/runs "$OUT"/report* "$FINAL"/
+echo "wrote $FINAL/report.md (charts in $FINAL/report-charts/), $FINAL/report.html, $FINAL/report.csv" >&2

@@ -316,11 +316,12 @@ def run_label(view: Run) -> str:
 _PRICE_FIELDS = {
     "cloud": ("input_usd_per_mtok", "output_usd_per_mtok"),
     "local": ("price_usd", "kwh_usd"),
+    "rented": ("usd_per_hour",),
 }
 
 
 def _price_fields(device: dict[str, Any]) -> tuple[str, ...]:
-    return _PRICE_FIELDS["cloud" if device.get("kind") == "cloud" else "local"]
+    return _PRICE_FIELDS.get(str(device.get("kind")), _PRICE_FIELDS["local"])
 
 
 def missing_reason(metric: str, view: Run) -> str:

@@ -22,6 +22,7 @@ def register(sub: Any) -> None:
         handler=lambda args, _argv: cmd_models(args)
     )
     devices = sub.add_parser("devices", help="list the device profiles in devices/ (or: devices show NAME)")
+    devices.add_argument("--stale", action="store_true", help="list only prices older than 180 days")
     devices_sub = devices.add_subparsers(dest="devices_command", metavar="show")
     show = devices_sub.add_parser("show", help="print one resolved profile")
     show.add_argument("name", help="profile NAME, PATH or auto")
@@ -91,5 +92,12 @@ def cmd_devices(args: argparse.Namespace) -> int:
             rows.append((path.stem, load_device(str(path)), None))
         except BenchError as exc:
             rows.append((path.stem, None, str(exc)))
+    if args.stale:
+        stale = [w for key, p, _ in rows if p is not None for w in cost_view.profile_warnings(key, p)]
+        for line in stale:
+            out.print(line, markup=False, highlight=False)
+        if not stale:
+            out.print("no price is older than 180 days", markup=False)
+        return EXIT_OK
     out.print(cost_view.devices_table(rows))
     return EXIT_OK

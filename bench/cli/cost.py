@@ -24,6 +24,7 @@ def register(sub: Any) -> None:
     be.add_argument("--tasks-per-day", type=number, default=None, help="also answer for this volume")
     add_flags(be.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
     be.add_argument("--runs-root", type=Path, default=DEFAULT_RUNS_ROOT, help="where run ids are looked up")
+    be.add_argument("--batch", action="store_true", help="cloud rows at the batch tier only")
     be.add_argument("--json", action="store_true", help="print the answer as JSON")
     be.set_defaults(handler=lambda args, _argv: cmd_breakeven(args))
 
@@ -36,7 +37,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     from bench.results.bundle import read_bundle
 
     bundle = read_bundle(args.run, runs_root=args.runs_root)
-    options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
+    options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
     clouds, _skipped = cloud_profiles(args.cloud)
     result = analyse(enrich(bundle, options), bundle.manifest, clouds, options, args.tasks_per_day)
     if args.json:

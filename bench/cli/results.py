@@ -36,6 +36,9 @@ def register(sub: Any) -> None:
     )
     report.add_argument("--pool", action="store_true", help="pool runs whose key properties are all equal")
     add_flags(report.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
+    report.add_argument(
+        "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
+    )
     report.set_defaults(handler=lambda args, _argv: cmd_report(args))
 
     compare = sub.add_parser("compare", help="compare two runs metric by metric, with significance")
@@ -50,6 +53,7 @@ def register(sub: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.cost.enrich import EnrichOptions
+    from bench.cost.tiers import BATCH_LATENCY_NOTE
     from bench.report.build import ReportOptions
     from bench.report.publish import Outputs, check_outputs, check_prices, make_report, write_outputs
     from bench.report.terminal import report_view
@@ -58,7 +62,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     outputs = Outputs(report=args.output, csv=args.csv, json=None if json_stdout else args.json)
     check_outputs(outputs)
     check_prices(args.kwh_usd, args.hardware_usd)
-    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd)
+    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
+    if args.batch:
+        err.print(f"[yellow]note:[/] {BATCH_LATENCY_NOTE}", markup=True, highlight=False)
     options = ReportOptions(
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
     )

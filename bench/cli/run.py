@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     )
     run.add_argument("--power-mode", default=None, help="one of the profile's power_modes (e.g. 15W)")
     run.add_argument(
+        "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
+    )
+    run.add_argument(
         "--min-time",
         type=seconds,
         default=None,
@@ -140,6 +143,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         memory_bandwidth_gbs=args.memory_bandwidth_gbs,
         tasks_per_month=args.tasks_per_month,
         power_mode=args.power_mode,
+        batch=args.batch,
         power=args.power,
         power_hz=args.power_hz,
         idle_seconds=args.idle_seconds,

@@ -73,6 +73,8 @@ def print_cost(summary: dict[str, Any]) -> None:
     if clouds is not None:
         out.print()
         out.print(clouds)
+    for warning in cost_view.stale_warnings(summary):
+        out.print(f"[yellow]stale:[/] {warning}", highlight=False)
     line = cost_view.roofline_line(summary)
     if line:
         out.print()

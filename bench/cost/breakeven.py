@@ -12,6 +12,10 @@ wall_factor + N × net_kwh_per_task × kwh_usd × wall_factor``; cloud = ``N × 
   A subscription is a flat fee: the device is cheaper *below* some volume instead of above it.
 - Sensitivity: the break-even volume at 0×, ½×, 1× and 2× the electricity price, and which side is
   cheaper at several utilizations (the share of the month the device spends serving).
+- Further rows (docs/prices.md): each token API at its batch tier (a job that can wait up to 24 h), and
+  each rented GPU at its hourly rate × this run's time per task (projected: the rented GPU's own speed
+  would differ); for token APIs, the break-even volume at 0%, 50% and 90% of the input served from the
+  provider's cache (cache-read rate, a warm cache: no writes).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from bench.cost import formulas as cost
 from bench.cost.pricing import cost_inputs, priced_on_cloud
+from bench.cost.tiers import field_getter, rates_from
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BundleError, UsageError
@@ -33,6 +38,7 @@ __all__ = ["DAYS_PER_MONTH", "DeviceEconomics", "analyse", "compare", "device_ec
 
 DAYS_PER_MONTH = cost.HOURS_PER_MONTH / 24  # 30.42
 KWH_FACTORS = (0.0, 0.5, 1.0, 2.0)
+CACHED_SHARES = (0.0, 0.5, 0.9)
 UTILIZATIONS = (0.05, 0.10, 0.25, 0.50, 1.0)
 
 
@@ -302,12 +308,24 @@ def analyse(
     )
     econ = device_economics(records, manifest, options)
     volume = tasks_per_day * DAYS_PER_MONTH if tasks_per_day is not None else None
+    batch = bool(getattr(options, "batch", False))
+    profiles = dict(clouds)
+    rows = [(row, profiles[row["profile"]]) for row in priced_on_cloud(records, clouds, batch=batch)]
+    if not batch:  # the batch tier as rows of its own, beside the interactive prices
+        tiered = [(k, p) for k, p in clouds if p.batch_discount is not None or p.batch_input_usd_per_mtok]
+        for row in priced_on_cloud(records, tiered, batch=True):
+            profile = profiles[row["profile"]]
+            row["profile"] += " (batch)"
+            rows.append((row, profile))
+    measured = [r for r in records if not r.warmup and r.prompt_tokens is not None]
+    prompt = float(sum(r.prompt_tokens or 0 for r in measured))
+    output = float(sum((r.completion_tokens or 0) + (r.reasoning_tokens or 0) for r in measured))
     options_out = []
-    for row in priced_on_cloud(records, clouds):
-        profile = dict(clouds)[row["profile"]]
+    for row, profile in rows:
         fee = profile.subscription_usd_per_month if profile.pricing == "subscription" else None
         per_task = row["cost_per_task_usd"] if fee is None else None
-        entry = {k: row[k] for k in ("profile", "name", "pricing", "as_of", "source")}
+        entry = {k: row[k] for k in ("profile", "name", "pricing", "as_of", "source", "label", "batch")}
+        entry["basis"] = "projected" if profile.pricing == "rented" else "priced, not run"
         entry["usd_per_task"] = per_task
         entry["subscription_usd_per_month"] = fee
         entry["max_tasks_per_month"] = profile.max_tasks_per_month
@@ -325,12 +343,26 @@ def analyse(
                     plan_max_tasks_per_month=profile.max_tasks_per_month,
                 )
             )
+        rates, _ = rates_from(field_getter(profile), bool(row.get("batch")))
+        if rates is not None and measured:
+            entry["sensitivity_cached"] = [
+                {
+                    "cached_share": share,
+                    "usd_per_task": (usd := rates.at_cached_share(prompt, output, share) / len(measured)),
+                    **_verdict(econ, usd, None),
+                }
+                for share in CACHED_SHARES
+            ]
         options_out.append(entry)
     return {
         "run_id": manifest.run_id,
         "device": econ.as_dict(),
         "tasks_per_day": tasks_per_day,
         "tasks_per_month": volume,
-        "label": "cloud cost per task = this run's token counts at list prices (priced, not run)",
+        "label": (
+            "cloud cost per task = this run's token counts at list prices (priced, not run); rented GPU = "
+            "its hourly rate × this run's time per task (projected)"
+        ),
+        "batch": batch,
         "clouds": options_out,
     }

@@ -32,6 +32,7 @@ class EnrichOptions:
     hardware_usd: float | None = None
     tasks_per_month: float | None = None  # a subscription's stated volume
     memory_bandwidth_gbs: float | None = None  # the roofline's bandwidth (read by bench.cost.roofline)
+    batch: bool = False  # price token APIs at their batch tier (--batch; docs/prices.md)
 
 
 def enrich(bundle: Bundle, options: EnrichOptions | None = None) -> list[Record]:

@@ -13,6 +13,11 @@ Conventions (why they are what they are):
   socket delivers (PSU and board losses). Hardware amortization is not energy and is not scaled.
 - Cached prompt tokens are part of ``prompt_tokens`` (the OpenAI usage object counts them there); they
   are billed at the cached rate, or at the full input rate when a provider publishes no cached rate.
+- Cache writes (Anthropic's cache_creation_input_tokens) are part of ``prompt_tokens`` too, billed at the
+  write rate (5-minute TTL, or the 1-hour rate for the 1-hour share); without a write rate, at the input
+  rate (OpenAI and Google bill no write premium). The batch tier takes its discount off every tier.
+- A rented GPU bills hours: a task carries ``usd_per_hour × busy time ÷ concurrent streams ÷
+  utilization`` (the idle time between tasks is paid too); a rental is billed in whole increments.
 - Reasoning tokens are billed as output. infercost records them apart from the visible
   ``completion_tokens`` (docs/metrics.md), so billed output = completion + reasoning.
 """
@@ -25,6 +30,7 @@ __all__ = [
     "HOURS_PER_MONTH",
     "HOURS_PER_YEAR",
     "J_PER_KWH",
+    "billed_rental_s",
     "breakeven_tasks_per_month",
     "capacity_tasks_per_month",
     "decode_bound_tps",
@@ -35,8 +41,10 @@ __all__ = [
     "local_request_cost_usd",
     "local_usd_per_month",
     "local_variable_usd_per_task",
+    "rented_usd_per_task",
     "subscription_breakeven_tasks_per_month",
     "subscription_usd_per_task",
+    "tiered_token_cost_usd",
     "token_cost_usd",
 ]
 
@@ -104,6 +112,69 @@ def token_cost_usd(
         + cached_tokens * cached_rate / _MTOK
         + (completion_tokens + reasoning_tokens) * output_usd_per_mtok / _MTOK
     )
+
+
+def tiered_token_cost_usd(
+    *,
+    prompt_tokens: int,
+    output_tokens: int,
+    input_usd_per_mtok: float,
+    output_usd_per_mtok: float,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    cache_write_1h_tokens: int = 0,
+    cache_read_usd_per_mtok: float | None = None,
+    cache_write_usd_per_mtok: float | None = None,
+    cache_write_1h_usd_per_mtok: float | None = None,
+    discount: float = 0.0,
+) -> float:
+    """A request as billed, tier by tier: fresh input (prompt − reads − writes) at the input rate, reads at
+    the read rate, writes at the write rate (their 1-hour share at the 1-hour rate), output (visible +
+    reasoning, summed by the caller) at the output rate; then ``× (1 − discount)`` (the batch tier).
+
+    A tier without a rate falls back to the next one that applies (1-hour write → write → input; read →
+    input): never a guessed discount."""
+    if cache_write_1h_tokens > cache_write_tokens:
+        raise ValueError(
+            f"cache_write_1h_tokens ({cache_write_1h_tokens}) exceed "
+            f"cache_write_tokens ({cache_write_tokens})"
+        )
+    fresh = prompt_tokens - cache_read_tokens - cache_write_tokens
+    if fresh < 0:
+        raise ValueError(
+            f"cache reads + writes ({cache_read_tokens} + {cache_write_tokens}) exceed prompt_tokens "
+            f"({prompt_tokens})"
+        )
+    read = input_usd_per_mtok if cache_read_usd_per_mtok is None else cache_read_usd_per_mtok
+    write = input_usd_per_mtok if cache_write_usd_per_mtok is None else cache_write_usd_per_mtok
+    write_1h = write if cache_write_1h_usd_per_mtok is None else cache_write_1h_usd_per_mtok
+    usd = (
+        fresh * input_usd_per_mtok / _MTOK
+        + cache_read_tokens * read / _MTOK
+        + (cache_write_tokens - cache_write_1h_tokens) * write / _MTOK
+        + cache_write_1h_tokens * write_1h / _MTOK
+        + output_tokens * output_usd_per_mtok / _MTOK
+    )
+    return usd * (1.0 - discount) if discount else usd
+
+
+def rented_usd_per_task(
+    usd_per_hour: float, busy_s: float, concurrent_streams: int = 1, utilization: float = 1.0
+) -> float:
+    """A task's share of a rented GPU: ``usd_per_hour × busy_s / 3600 ÷ streams ÷ utilization``.
+
+    ``concurrent_streams`` requests share the GPU's hour; ``utilization`` is the share of the rented time
+    spent serving, so the idle time between tasks (which is billed too) lands on the tasks."""
+    if concurrent_streams < 1 or not 0 < utilization <= 1:
+        raise ValueError("concurrent_streams must be ≥ 1 and utilization in (0, 1]")
+    return usd_per_hour * busy_s / 3600.0 / concurrent_streams / utilization
+
+
+def billed_rental_s(held_s: float, increment_s: float) -> float:
+    """The seconds a rental of ``held_s`` is billed for: whole increments, rounded up (at least one)."""
+    if increment_s <= 0:
+        raise ValueError("increment_s must be > 0")
+    return max(1, math.ceil(held_s / increment_s - 1e-9)) * increment_s
 
 
 def subscription_usd_per_task(monthly_usd: float, tasks_per_month: float) -> float:

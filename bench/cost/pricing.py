@@ -15,11 +15,13 @@ energy arrives as ``energy_source = "estimated"`` and is labelled the same way.)
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bench.cost import formulas as cost
+from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
 from bench.results.schema import Manifest, Record
@@ -36,10 +38,14 @@ __all__ = [
     "token_price",
 ]
 
-CostSource = Literal["measured", "estimated", "tokens", "subscription", "hardware"]
+CostSource = Literal["measured", "estimated", "tokens", "subscription", "hardware", "rented"]
 PRICED_NOT_RUN = (
     "priced, not run: this run's token counts at each API's list prices; the API's own tokenizer, "
     "answers and pass rate would differ"
+)
+PROJECTED_RENTED = (
+    "projected: a rented GPU's hourly rate × this run's measured time per task; the rented GPU's own "
+    "speed would differ"
 )
 
 
@@ -85,6 +91,22 @@ class CostInputs:
     subscription_usd_per_month: float | None = None
     tasks_per_month: float | None = None
     tasks_from: str | None = None
+    # price tiers (docs/prices.md) and the batch tier when asked for (--batch)
+    cache_write_usd_per_mtok: float | None = None
+    cache_write_1h_usd_per_mtok: float | None = None
+    cache_storage_usd_per_mtok_hour: float | None = None
+    batch: bool = False
+    batch_discount: float | None = None
+    batch_note: str | None = None
+    rates: TokenRates | None = None
+    tiers_as_of: str | None = None
+    tiers_source: str | None = None
+    # rented GPU
+    usd_per_hour: float | None = None
+    billing_increment_s: float | None = None
+    gpu: str | None = None
+    concurrent_streams: int = 1
+    streams_from: str | None = None
 
     @property
     def hardware_usd_per_hour(self) -> float | None:
@@ -95,6 +117,7 @@ class CostInputs:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["hardware_usd_per_hour"] = self.hardware_usd_per_hour
+        out["rates"] = None if self.rates is None else {**asdict(self.rates), "label": self.rates.label()}
         return out
 
 
@@ -105,6 +128,7 @@ def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
     read_kwh = getattr(options, "kwh_usd", None)
     read_hw = getattr(options, "hardware_usd", None)
     read_tasks = getattr(options, "tasks_per_month", None)
+    batch = bool(getattr(options, "batch", False) or settings.batch)
     kind = str(dev.get("kind") or "local")
     common: dict[str, Any] = {
         "device": str(dev.get("name") or "?"),
@@ -120,15 +144,47 @@ def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
         )
         tokens = _num(dev.get("input_usd_per_mtok")) is not None
         subscription = _num(dev.get("subscription_usd_per_month")) is not None
+        rates, batch_note = rates_from(dev.get, batch)
+        if batch and not tokens:
+            batch_note = "a batch tier applies to token prices only: this profile is not priced by tokens"
         return CostInputs(
             **common,
             pricing="tokens" if tokens else "subscription" if subscription else None,
+            cache_write_usd_per_mtok=_num(dev.get("cache_write_usd_per_mtok")),
+            cache_write_1h_usd_per_mtok=_num(dev.get("cache_write_1h_usd_per_mtok")),
+            cache_storage_usd_per_mtok_hour=_num(dev.get("cache_storage_usd_per_mtok_hour")),
+            batch=batch and rates is not None and rates.batch,
+            batch_discount=_num(dev.get("batch_discount")),
+            batch_note=batch_note,
+            rates=rates,
+            tiers_as_of=dev.get("tiers_as_of"),
+            tiers_source=dev.get("tiers_source"),
             input_usd_per_mtok=_num(dev.get("input_usd_per_mtok")),
             output_usd_per_mtok=_num(dev.get("output_usd_per_mtok")),
             cached_input_usd_per_mtok=_num(dev.get("cached_input_usd_per_mtok")),
             subscription_usd_per_month=_num(dev.get("subscription_usd_per_month")),
             tasks_per_month=tasks,
             tasks_from=tasks_from,
+        )
+    if kind == "rented":
+        concurrency = _num(settings.concurrency)
+        streams, streams_from = (
+            (int(concurrency), "the run's --concurrency")
+            if concurrency and concurrency > 1
+            else (
+                int(_num(dev.get("concurrent_streams")) or 1),
+                "profile" if dev.get("concurrent_streams") else "default",
+            )
+        )
+        return CostInputs(
+            **common,
+            pricing="rented",
+            usd_per_hour=_num(dev.get("usd_per_hour")),
+            billing_increment_s=_num(dev.get("billing_increment_s")),
+            gpu=dev.get("gpu"),
+            utilization=_num(dev.get("utilization")),
+            concurrent_streams=streams,
+            streams_from=streams_from,
         )
     kwh, kwh_from = _pick(
         (read_kwh, "--kwh-usd"), (settings.kwh_usd, "run --kwh-usd"), (dev.get("kwh_usd"), "profile")
@@ -142,6 +198,7 @@ def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
     return CostInputs(
         **common,
         pricing="hardware",
+        batch=batch,
         kwh_usd=kwh,
         kwh_from=kwh_from,
         kwh_as_of=(dev.get("kwh_as_of") or dev.get("as_of")) if from_profile else None,
@@ -211,21 +268,55 @@ def price_record(rec: Record, inp: CostInputs) -> Record:
             "cost_usd": sum(parts) if parts else None,
             "cost_source": source,
         }
-    elif (
-        inp.pricing == "tokens" and inp.input_usd_per_mtok is not None and inp.output_usd_per_mtok is not None
-    ):
-        api = token_price(rec, inp.input_usd_per_mtok, inp.output_usd_per_mtok, inp.cached_input_usd_per_mtok)
-        update = {"cost_api_usd": api, "cost_usd": api, "cost_source": "tokens" if api is not None else None}
+    elif inp.pricing == "tokens" and inp.rates is not None:
+        api = inp.rates.price(rec)
+        update = {
+            "cost_api_usd": api,
+            "cost_usd": api,
+            "cost_source": "tokens" if api is not None else None,
+            "cost_tier": "batch" if inp.rates.batch and api is not None else None,
+        }
+    elif inp.pricing == "rented" and inp.usd_per_hour is not None:
+        rent = cost.rented_usd_per_task(
+            inp.usd_per_hour, _request_s(rec), inp.concurrent_streams, inp.utilization or 1.0
+        )
+        update = {"cost_hardware_usd": rent, "cost_usd": rent, "cost_source": "rented"}
     elif inp.pricing == "subscription" and inp.subscription_usd_per_month is not None and inp.tasks_per_month:
         share = cost.subscription_usd_per_task(inp.subscription_usd_per_month, inp.tasks_per_month)
         update = {"cost_api_usd": share, "cost_usd": share, "cost_source": "subscription"}
-    return rec.model_copy(update=update) if update else rec
+    return _with(rec, update) if update else rec
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _with(rec: Record, update: dict[str, Any]) -> Record:
+    """``rec.model_copy(update=update)`` without its generic deep-copy machinery: every reader of a bundle
+    prices it again, and this copy is most of the time spent pricing (100k records ≤ 1 s, issue 15). The
+    values are already valid (they come from this module), so nothing is re-validated, as in model_copy."""
+    new = _new(Record)
+    values = rec.__dict__.copy()
+    values.update(update)
+    _set(new, "__dict__", values)
+    _set(new, "__pydantic_fields_set__", rec.__pydantic_fields_set__ | update.keys())
+    _set(new, "__pydantic_extra__", rec.__pydantic_extra__)
+    _set(new, "__pydantic_private__", rec.__pydantic_private__)
+    return new
 
 
 def price_records(records: Sequence[Record], manifest: Manifest, options: Any = None) -> list[Record]:
     """Every record priced by the bundle's resolved inputs (``enrich``'s cost step)."""
     inp = cost_inputs(manifest, options)
-    return [price_record(r, inp) for r in records]
+    # the copies are acyclic, so the cyclic garbage collector has nothing to find in them; left on, its
+    # passes over a growing heap of new records take about half the time (bench_tiers.py)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [price_record(r, inp) for r in records]
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ------------------------------------------------------------------------------------------ aggregates
@@ -284,9 +375,36 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
             "(tasks_per_month in the profile, or --tasks-per-month)"
         )
     elif inp.pricing == "tokens":
+        label = inp.rates.label() if inp.rates else "list prices"
         notes.append(
-            f"API cost = token counts × list prices as of {inp.as_of} ({inp.source}); not an invoice"
+            f"API cost = token counts by tier × {label} as of {inp.as_of} ({inp.source}); not an invoice"
         )
+        if inp.batch:
+            notes.append(BATCH_LATENCY_NOTE)
+        if inp.cache_storage_usd_per_mtok_hour is not None:
+            notes.append(
+                f"explicit-cache storage (${inp.cache_storage_usd_per_mtok_hour:g} per 1M tokens per hour) "
+                "is not in the per-request cost: it depends on how long you keep the cache"
+            )
+        if any(r.cache_write_tokens for r in measured) and inp.cache_write_usd_per_mtok is None:
+            notes.append("cache writes priced at the input rate: the profile gives no cache-write rate")
+    elif inp.pricing == "rented" and inp.usd_per_hour is not None:
+        util = inp.utilization or 1.0
+        notes.append(
+            f"rented GPU cost = ${inp.usd_per_hour:g}/h × request time ÷ {inp.concurrent_streams} stream(s) "
+            f"({inp.streams_from}) ÷ utilization {util:.0%}"
+            + (" (assumed: the GPU is rented only while it serves)" if inp.utilization is None else "")
+        )
+        if measured and inp.billing_increment_s:
+            held = (max(r.end_ns for r in measured) - min(r.start_ns for r in measured)) / 1e9
+            billed = cost.billed_rental_s(held, inp.billing_increment_s)
+            notes.append(
+                f"this run held the GPU {held:,.1f} s: billed as {billed:,.0f} s in "
+                f"{inp.billing_increment_s:g} s increments = ${inp.usd_per_hour * billed / 3600:.4f} "
+                "(start-up and model loading not included)"
+            )
+    if inp.batch_note:
+        notes.append(inp.batch_note)
     return notes
 
 
@@ -300,9 +418,10 @@ def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, 
     if names:
         for name in names:
             profile = load_device(name)
-            if profile.kind != "cloud":
+            if profile.kind not in ("cloud", "rented"):
                 raise UsageError(
-                    f"--cloud {name}: '{profile.name}' is a {profile.kind} profile, not a cloud API"
+                    f"--cloud {name}: '{profile.name}' is a {profile.kind} profile, "
+                    "not a cloud API or a rented GPU"
                 )
             out.append((name, profile))
         return out, skipped
@@ -312,19 +431,23 @@ def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, 
         except BenchError as exc:
             skipped.append(str(exc))
             continue
-        if profile.kind == "cloud":
+        if profile.kind in ("cloud", "rented"):
             out.append((path.stem, profile))
     return out, skipped
 
 
 def priced_on_cloud(
-    records: Sequence[Record], clouds: Sequence[tuple[str, DeviceProfile]]
+    records: Sequence[Record], clouds: Sequence[tuple[str, DeviceProfile]], batch: bool = False
 ) -> list[dict[str, Any]]:
-    """A local run's measured token counts at each cloud profile's prices: priced, not run."""
+    """A local run's measured token counts at each cloud profile's prices (priced, not run), and its
+    measured time per task at each rented GPU's hourly rate (projected). ``batch``: at the batch tier
+    where a profile has one."""
     rows = [r for r in _measured(records) if r.prompt_tokens is not None and r.completion_tokens is not None]
     out_tokens = sum(r.completion_tokens or 0 for r in rows)
+    timed = [r for r in _measured(records) if r.status == "ok"]
     table: list[dict[str, Any]] = []
     for key, p in clouds:
+        rates, batch_note = rates_from(field_getter(p), batch)
         row: dict[str, Any] = {
             "profile": key,
             "name": p.name,
@@ -337,17 +460,18 @@ def priced_on_cloud(
             "output_usd_per_mtok": p.output_usd_per_mtok,
             "cached_input_usd_per_mtok": p.cached_input_usd_per_mtok,
             "subscription_usd_per_month": p.subscription_usd_per_month,
+            "usd_per_hour": p.usd_per_hour,
+            "rates_label": rates.label() if rates else None,
+            "batch": bool(rates and rates.batch),
+            "batch_note": batch_note if batch and p.pricing == "tokens" else None,
+            "label": PROJECTED_RENTED if p.pricing == "rented" else PRICED_NOT_RUN,
             "n": len(rows),
             "cost_total_usd": None,
             "cost_per_task_usd": None,
             "usd_per_mtok_out": None,
         }
-        if p.pricing == "tokens" and p.input_usd_per_mtok is not None and p.output_usd_per_mtok is not None:
-            prices = [
-                token_price(r, p.input_usd_per_mtok, p.output_usd_per_mtok, p.cached_input_usd_per_mtok)
-                for r in rows
-            ]
-            total = _sum(prices)
+        if p.pricing == "tokens" and rates is not None:
+            total = _sum(rates.price(r) for r in rows)
             row["cost_total_usd"] = total
             if total is not None and rows:
                 row["cost_per_task_usd"] = total / len(rows)
@@ -356,6 +480,12 @@ def priced_on_cloud(
             share = cost.subscription_usd_per_task(p.subscription_usd_per_month, p.tasks_per_month)
             row["cost_per_task_usd"] = share
             row["cost_total_usd"] = share * len(rows)
+        elif p.pricing == "rented" and p.usd_per_hour is not None and timed:
+            streams, util = p.concurrent_streams or 1, p.utilization or 1.0
+            total = sum(cost.rented_usd_per_task(p.usd_per_hour, _request_s(r), streams, util) for r in timed)
+            row["cost_total_usd"] = total
+            row["cost_per_task_usd"] = total / len(timed)
+            row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
         table.append(row)
     # cheapest first; a subscription without a stated volume has no per-task price and goes last
     return sorted(table, key=lambda r: (r["cost_per_task_usd"] is None, r["cost_per_task_usd"] or 0.0))
@@ -372,6 +502,11 @@ def cost_section(records: Sequence[Record], manifest: Manifest, options: Any = N
     }
     if inp.kind == "local":
         clouds, skipped = cloud_profiles()
-        section["priced_on_cloud"] = {"label": PRICED_NOT_RUN, "rows": priced_on_cloud(records, clouds)}
+        section["priced_on_cloud"] = {
+            "label": PRICED_NOT_RUN,
+            "rows": priced_on_cloud(
+                records, clouds, batch=inp.batch or bool(getattr(options, "batch", False))
+            ),
+        }
         section["notes"] += [f"skipped an invalid cloud profile: {s}" for s in skipped]
     return section

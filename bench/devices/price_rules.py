@@ -10,12 +10,17 @@ The rules:
 - a local device is priced by hardware and electricity; a cloud profile by tokens or a subscription,
   never both, and never with nothing (a cloud profile without prices cannot be costed);
 - a hardware price needs ``lifetime_years`` and ``utilization`` to be amortized;
-- ``idle_w`` cannot exceed ``max_w``; ``power_mode`` must name one of ``power_modes`` when there are any.
+- ``idle_w`` cannot exceed ``max_w``; ``power_mode`` must name one of ``power_modes`` when there are any;
+- price tiers (docs/prices.md) belong to a token API: a cache-write rate needs the cache-read rate beside
+  it (a provider that bills writes bills reads too), a 1-hour write rate needs the default one, the batch
+  tier is a discount strictly between 0 and 1 or explicit batch rates, not both;
+- a rented GPU (``kind = "rented"``) needs its hourly rate, billing increment, GPU and date.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -47,11 +52,14 @@ def _local(p: DeviceProfile) -> str | None:
             "subscription_usd_per_month",
             "tasks_per_month",
             "max_tasks_per_month",
+            *_TIERS,
+            *_RENTED,
         )
         if getattr(p, n) is not None
     ]
     if cloud_fields:
-        return f'{cloud_fields[0]}: cloud prices belong to kind = "cloud" profiles (remove it)'
+        owner = "rented" if cloud_fields[0] in _RENTED else "cloud"
+        return f'{cloud_fields[0]}: these prices belong to kind = "{owner}" profiles (remove it)'
     if p.price_usd is not None:
         for name in ("lifetime_years", "utilization"):
             if getattr(p, name) is None:
@@ -71,10 +79,104 @@ def _local(p: DeviceProfile) -> str | None:
     return _provenance(p, ["price_usd"] if p.price_usd is not None else [])
 
 
+_TIERS = (
+    "cache_read_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+    "cache_write_ttl",
+    "cache_write_1h_usd_per_mtok",
+    "cache_storage_usd_per_mtok_hour",
+    "batch_discount",
+    "batch_input_usd_per_mtok",
+    "batch_output_usd_per_mtok",
+    "tiers_as_of",
+    "tiers_source",
+)
+_RENTED = ("usd_per_hour", "billing_increment_s", "gpu", "concurrent_streams")
+
+
+def _tiers(p: DeviceProfile) -> str | None:
+    """The rules of the cache and batch tiers (only a token API has them)."""
+    given = [n for n in _TIERS if getattr(p, n) is not None]
+    if not given:
+        return None
+    if p.input_usd_per_mtok is None:
+        return f"{given[0]}: a price tier needs the token prices (input_usd_per_mtok, output_usd_per_mtok)"
+    read, old = p.cache_read_usd_per_mtok, p.cached_input_usd_per_mtok
+    if read is not None and old is not None and read != old:
+        return (
+            f"cache_read_usd_per_mtok: {read:g} differs from cached_input_usd_per_mtok {old:g} "
+            "(one tier under two names): give one"
+        )
+    if p.cache_write_usd_per_mtok is not None and read is None and old is None:
+        return (
+            "cache_read_usd_per_mtok: required with cache_write_usd_per_mtok (a provider that bills "
+            "cache writes bills cache reads too); add the read rate from the same price page"
+        )
+    for name in ("cache_write_1h_usd_per_mtok", "cache_write_ttl"):
+        if getattr(p, name) is not None and p.cache_write_usd_per_mtok is None:
+            return f"{name}: needs cache_write_usd_per_mtok (the default TTL's write rate)"
+    d = p.batch_discount
+    if d is not None and not (0 < d < 1):
+        return (
+            f"batch_discount: {d:g} is outside (0, 1); give the share taken off the price (0.5 for 50% off)"
+        )
+    explicit = p.batch_input_usd_per_mtok is not None or p.batch_output_usd_per_mtok is not None
+    if d is not None and explicit:
+        return "batch_discount: give a batch discount or explicit batch rates, not both"
+    if explicit and (p.batch_input_usd_per_mtok is None or p.batch_output_usd_per_mtok is None):
+        return (
+            "batch_input_usd_per_mtok: explicit batch rates need both "
+            "batch_input_usd_per_mtok and batch_output_usd_per_mtok"
+        )
+    if p.tiers_source is not None and p.tiers_as_of is None:
+        return f"tiers_as_of: required with tiers_source; {_DATE_FIX}"
+    return None
+
+
+def _rented(p: DeviceProfile) -> str | None:
+    """A GPU rented by the hour: its rate, billing increment, GPU and date."""
+    for name in (
+        "price_usd",
+        "kwh_usd",
+        "lifetime_years",
+        "input_usd_per_mtok",
+        "subscription_usd_per_month",
+    ):
+        if getattr(p, name) is not None:
+            return f'{name}: a kind = "rented" profile is priced by the hour (usd_per_hour; remove it)'
+    tiers = [n for n in _TIERS if getattr(p, n) is not None]
+    if tiers:
+        return f'{tiers[0]}: token price tiers belong to kind = "cloud" profiles (remove it)'
+    rate = p.usd_per_hour
+    if rate is None:
+        return (
+            "usd_per_hour: required for a rented GPU (the provider's hourly rate, e.g. usd_per_hour = 2.49)"
+        )
+    if not (math.isfinite(rate) and rate > 0):
+        return f"usd_per_hour: {rate} is not a positive hourly rate"
+    inc = p.billing_increment_s
+    if inc is None:
+        return (
+            "billing_increment_s: required: the provider's minimum billing increment in seconds (1, 60, 3600)"
+        )
+    if not (math.isfinite(inc) and inc > 0):
+        return f"billing_increment_s: {inc} is not a positive number of seconds"
+    if not (p.gpu or "").strip():
+        return 'gpu: required for a rented GPU (e.g. gpu = "H100 80GB SXM")'
+    if not (p.provider or "").strip():
+        return 'provider: required for a rented GPU (who rents it, e.g. provider = "runpod")'
+    if p.utilization is not None and not 0 < p.utilization <= 1:
+        return f"utilization: {p.utilization} is outside (0, 1]"
+    return _provenance(p, ["usd_per_hour"])
+
+
 def _cloud(p: DeviceProfile) -> str | None:
-    for name in ("price_usd", "kwh_usd", "lifetime_years", "utilization"):
+    for name in ("price_usd", "kwh_usd", "lifetime_years", "utilization", *_RENTED):
         if getattr(p, name) is not None:
             return f'{name}: a kind = "cloud" profile is priced by tokens or a subscription (remove it)'
+    tier_problem = _tiers(p)
+    if tier_problem:
+        return tier_problem
     tokens = p.input_usd_per_mtok is not None or p.output_usd_per_mtok is not None
     subscription = p.subscription_usd_per_month is not None
     if tokens and subscription:
@@ -112,4 +214,6 @@ def _cloud(p: DeviceProfile) -> str | None:
 
 def price_problem(p: DeviceProfile) -> str | None:
     """The first price rule ``p`` breaks, as ``FIELD: problem (fix)``; None when it keeps them all."""
+    if p.kind == "rented":
+        return _rented(p)
     return _local(p) if p.kind == "local" else _cloud(p)

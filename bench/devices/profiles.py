@@ -122,7 +122,7 @@ class DeviceProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
-    kind: Literal["local", "cloud"] = "local"
+    kind: Literal["local", "cloud", "rented"] = "local"
     backend: Literal["llama_cpp", "openai_http"] = "llama_cpp"
     description: str | None = None
     # local hardware (cost model)
@@ -155,6 +155,26 @@ class DeviceProfile(BaseModel):
     subscription_usd_per_month: float | None = Field(default=None, ge=0)
     tasks_per_month: float | None = Field(default=None, gt=0)
     max_tasks_per_month: float | None = Field(default=None, gt=0)
+    # price tiers as billed (docs/prices.md; rules in price_rules.py): cache reads (the older name
+    # cached_input_usd_per_mtok is the same tier), cache writes (default TTL, and 1 hour where the provider
+    # has both), explicit-cache storage, the batch tier; tiers_as_of/tiers_source date them where they
+    # were read apart from the base prices
+    cache_read_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_ttl: str | None = None
+    cache_write_1h_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_storage_usd_per_mtok_hour: float | None = Field(default=None, ge=0)
+    batch_discount: float | None = None
+    batch_input_usd_per_mtok: float | None = Field(default=None, ge=0)
+    batch_output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    tiers_as_of: dt.date | None = None
+    tiers_source: str | None = None
+    # a rented GPU (kind = "rented"): an hourly rate billed in increments, for a server on that machine
+    usd_per_hour: float | None = None
+    billing_increment_s: float | None = None
+    gpu: str | None = None
+    gpu_count: int = Field(default=1, ge=1)
+    concurrent_streams: int | None = Field(default=None, ge=1)
     # provenance of every price
     as_of: dt.date | None = None
     source: str | None = None
@@ -176,18 +196,25 @@ class DeviceProfile(BaseModel):
     def _consistent(self) -> DeviceProfile:
         if self.backend == "openai_http" and not (self.base_url and self.model):
             raise ValueError('an openai_http profile needs base_url and model (e.g. model = "gpt-4o-mini")')
-        if self.kind == "cloud" and self.backend != "openai_http":
-            raise ValueError('a cloud profile runs over HTTP: set backend = "openai_http"')
+        if self.kind in ("cloud", "rented") and self.backend != "openai_http":
+            raise ValueError(f'a {self.kind} profile runs over HTTP: set backend = "openai_http"')
         problem = price_problem(self)
         if problem:
             raise ValueError(problem)
+        # one tier, two names: either spelling fills the other
+        if self.cache_read_usd_per_mtok is None:
+            self.cache_read_usd_per_mtok = self.cached_input_usd_per_mtok
+        if self.cached_input_usd_per_mtok is None:
+            self.cached_input_usd_per_mtok = self.cache_read_usd_per_mtok
         if self.base_url is not None:
             check_base_url(self.base_url)
         return self
 
     @property
-    def pricing(self) -> Literal["hardware", "tokens", "subscription"] | None:
+    def pricing(self) -> Literal["hardware", "tokens", "subscription", "rented"] | None:
         """How this profile turns a run into dollars (None: it carries no price yet)."""
+        if self.kind == "rented":
+            return "rented"
         if self.kind == "local":
             return "hardware" if self.price_usd is not None or self.kwh_usd is not None else None
         if self.input_usd_per_mtok is not None:

@@ -204,7 +204,7 @@ def check_power_options(flag: str | None, device: _Device, *, rate_hz: float, id
         raise UsageError(f"--power-hz {rate_hz:g}: must be positive")
     if not (idle_s >= 0 and math.isfinite(idle_s)):
         raise UsageError(f"--idle-seconds {idle_s:g}: must be 0 or more")
-    if device.kind == "cloud":
+    if device.kind in ("cloud", "rented"):
         return
     spec = flag or device.power_sensor or "auto"
     if spec.startswith("csv:"):
@@ -227,6 +227,8 @@ def select_for_device(
     check_power_options(flag, device, rate_hz=rate_hz, idle_s=idle_s)
     if device.kind == "cloud":
         return Selection(None, "none", "auto", reason="a cloud API: its energy is in the token price")
+    if device.kind == "rented":  # the GPU is elsewhere: a sensor here would measure the wrong machine
+        return Selection(None, "none", "auto", reason="a rented GPU: its energy is in the hourly rate")
     spec = flag or device.power_sensor or "auto"
     settings = getattr(device, "llama_cpp", None)
     order: tuple[str, ...] = AUTO_ORDER

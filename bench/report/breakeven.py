@@ -13,14 +13,19 @@ The formulas are ``bench/cost/formulas.py``'s; this module only gathers their in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.cost import formulas as cost
 from bench.cost.enrich import EnrichOptions
+from bench.cost.pricing import cloud_profiles, priced_on_cloud
+from bench.devices.staleness import price_age
 from bench.report.runs import Run
 from bench.results.stats import mean
 
-__all__ = ["CloudLine", "LocalLine", "cloud_line", "local_line"]
+__all__ = ["MAX_PRICED_LINES", "CloudLine", "LocalLine", "cloud_line", "local_line", "priced_cloud_lines"]
+
+MAX_PRICED_LINES = 6  # a chart stays readable; the cost table lists every profile
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class LocalLine:
     fixed_usd: float  # per month: amortization + idle energy
     usd_per_task: float  # marginal: net energy per task
     capacity_tasks: float  # per month at the measured request time, one request at a time
+    run: str = ""  # the run's label (its colour), when ``label`` says more
 
     def monthly_usd(self, n_tasks: float) -> float:
         return self.fixed_usd + n_tasks * self.usd_per_task
@@ -42,6 +48,7 @@ class LocalLine:
 class CloudLine:
     label: str
     usd_per_task: float
+    priced_not_run: bool = False  # a profile's prices for a local run's tokens, not a run on the API
 
     def monthly_usd(self, n_tasks: float) -> float:
         return n_tasks * self.usd_per_task
@@ -61,9 +68,18 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
     }
     missing = [k for k, v in inputs.items() if v is None]
     net_j = mean(r.energy_net_j for r in run.measured)
+    e2e_ms = mean(r.e2e_ms for r in run.measured if r.status == "ok")
+    label = run.label
+    max_w, idle_w = d.get("max_w"), d.get("idle_w")
+    if net_j is None and e2e_ms is not None and max_w is not None and idle_w is not None:
+        # no sensor: the profile's stated watts above idle for the whole request, an upper bound (as
+        # bench/cost/breakeven.py), and the line says so
+        net_j = (float(max_w) - float(idle_w)) * e2e_ms / 1000
+        label += " (energy estimated from stated watts)"
+    elif net_j is not None and any(r.energy_source == "estimated" for r in run.measured):
+        label += " (energy estimated, not measured)"
     if net_j is None:
         missing.append("net energy per task (no power sensor)")
-    e2e_ms = mean(r.e2e_ms for r in run.measured if r.status == "ok")
     if missing or net_j is None or e2e_ms is None or price is None or kwh is None:
         return None, "missing " + ", ".join(missing or ["request times"])
     wall = float(d.get("wall_factor") or 1.0)
@@ -76,7 +92,7 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
     )
     per_task = cost.local_variable_usd_per_task(net_j / cost.J_PER_KWH, float(kwh), wall)
     capacity = cost.capacity_tasks_per_month(e2e_ms / 1000)
-    return LocalLine(run.label, fixed, per_task, capacity), None
+    return LocalLine(label, fixed, per_task, capacity, run.label), None
 
 
 def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:
@@ -84,3 +100,47 @@ def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:
     if usd_per_task is None:
         return None, "no cost per task (the profile gives no token prices)"
     return CloudLine(run.label, usd_per_task), None
+
+
+def priced_cloud_lines(
+    local_runs: Sequence[Run], options: EnrichOptions | None = None
+) -> tuple[list[CloudLine], str]:
+    """Cloud lines for a report of local runs only: every token-priced cloud profile in devices/ at the
+    local runs' own token counts (priced, not run), and a sentence naming the profiles and their dates.
+
+    At most ``MAX_PRICED_LINES`` are drawn, spread from the cheapest to the dearest; the sentence names the
+    ones left out."""
+    records = [r for run in local_runs for r in run.measured]
+    clouds, _skipped = cloud_profiles()
+    token_clouds = [(k, p) for k, p in clouds if p.pricing == "tokens"]
+    batch = bool(options and options.batch)
+    rows = [r for r in priced_on_cloud(records, token_clouds, batch=batch) if r["cost_per_task_usd"]]
+    if not rows:
+        return [], "no token counts in the local runs to price"
+    if len(rows) > MAX_PRICED_LINES:
+        step = (len(rows) - 1) / (MAX_PRICED_LINES - 1)
+        keep = sorted({round(i * step) for i in range(MAX_PRICED_LINES)})
+    else:
+        keep = list(range(len(rows)))
+    drawn = [rows[i] for i in keep]
+    left = [r["profile"] for i, r in enumerate(rows) if i not in keep]
+    lines = [
+        CloudLine(f"{r['profile']} (priced, not run)", float(r["cost_per_task_usd"]), priced_not_run=True)
+        for r in drawn
+    ]
+    dated = []
+    for r in drawn:
+        age = price_age(r["as_of"], r["source"])
+        flag = f"; {age.warning}" if age and age.warning else ""
+        dated.append(f"{r['profile']} (as of {age.short if age else 'undated'}{flag})")
+    text = (
+        "Cloud lines are priced, not run: the local runs' own token counts (mean per task over "
+        f"{len(records)} measured requests) at the list prices"
+        + (" (batch tier)" if batch else "")
+        + " of "
+        + ", ".join(dated)
+        + ". The API's own tokenizer, answers and pass rate would differ."
+    )
+    if left:
+        text += f" Not drawn (see the cost table): {', '.join(left)}."
+    return lines, text

@@ -21,7 +21,7 @@ from bench.report import frame as frames
 from bench.report.charts import ChartResult, build_charts
 from bench.report.fields import FIELDS
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS, TERMINAL_COLUMNS
-from bench.report.provenance import provenance_table
+from bench.report.provenance import provenance_table, stale_price_notes
 from bench.report.runs import Run, assign_labels, pool_runs
 from bench.report.tables import Column, TextTable, frame_rows, metric_table
 from bench.results.comparability import differences
@@ -243,6 +243,7 @@ def build_report(runs: list[Run], options: ReportOptions | None = None) -> Repor
         task_sorted, [("task_id", "task"), ("run", "run")], TASK_COLUMNS, estimated_runs=estimated
     )
     now = options.now_utc or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    on = dt.date.fromisoformat(options.now_utc[:10]) if options.now_utc else None  # price ages
     commit = tool_commit()
     return Report(
         title=options.title or _default_title(runs),
@@ -256,8 +257,8 @@ def build_report(runs: list[Run], options: ReportOptions | None = None) -> Repor
         task_table=task_table,
         tasks=_task_sections(runs, task_df, options),
         charts=build_charts(runs, run_df, options.enrich) if options.charts else [],
-        provenance=provenance_table(runs, options.enrich),
-        notes=_notes(runs),
+        provenance=provenance_table(runs, options.enrich, on),
+        notes=_notes(runs) + stale_price_notes(runs, on),
         frame=frames.combined_frame(run_df, cat_df, task_df),
         run_frame=run_df,
     )

@@ -307,16 +307,20 @@ def breakeven_charts(
                 why.append(f"{run.label}: {reason}")
             else:
                 clouds.append(cline)
-        if not cloud_runs:
-            out.append(Omitted(key, title, "No cloud run of this suite in the report to break even against."))
-            continue
+        priced_note = None
+        if not cloud_runs and local_runs:
+            clouds, priced_note = breakeven.priced_cloud_lines(local_runs, options)
+            if not clouds:
+                out.append(Omitted(key, title, f"No cloud run of this suite, and {priced_note}."))
+                continue
+            title += " (cloud priced, not run)"
         if not local_runs:
             out.append(Omitted(key, title, "No local run of this suite in the report."))
             continue
         if not locals_ or not clouds:
             out.append(Omitted(key, title, "Inputs missing: " + "; ".join(why) + "."))
             continue
-        out.append(_breakeven_figure(runs, key, title, locals_, clouds, why))
+        out.append(_breakeven_figure(runs, key, title, locals_, clouds, why, priced_note))
     return out
 
 
@@ -327,8 +331,10 @@ def _breakeven_figure(
     locals_: list[breakeven.LocalLine],
     clouds: list[breakeven.CloudLine],
     why: list[str],
+    priced_note: str | None = None,
 ) -> Chart:
     colors = _colors(runs)
+    palette = matplotlib.colormaps["Dark2"]
     points = [
         (loc, c, n)
         for loc in locals_
@@ -347,7 +353,7 @@ def _breakeven_figure(
         ax.plot(
             reach,
             [loc.monthly_usd(n) for n in reach],
-            color=colors[loc.label],
+            color=colors[loc.run or loc.label],
             lw=2,
             label=f"{loc.label} (local)",
         )
@@ -356,18 +362,18 @@ def _breakeven_figure(
                 [loc.capacity_tasks],
                 [loc.monthly_usd(loc.capacity_tasks)],
                 "x",
-                color=colors[loc.label],
+                color=colors[loc.run or loc.label],
                 ms=9,
             )
             notes.append(f"{loc.label} cannot serve more than {loc.capacity_tasks:,.0f} tasks/month (×)")
-    for c in clouds:
+    for i, c in enumerate(clouds):
         ax.plot(
             xs,
             [c.monthly_usd(n) for n in xs],
-            color=colors[c.label],
-            lw=2,
+            color=palette(i % 8) if c.priced_not_run else colors[c.label],
+            lw=1.2 if c.priced_not_run else 2,
             ls="--",
-            label=f"{c.label} (cloud)",
+            label=c.label if c.priced_not_run else f"{c.label} (cloud)",
         )
     for loc, _c, n in points:
         if n <= loc.capacity_tasks:
@@ -395,6 +401,8 @@ def _breakeven_figure(
         caption += " " + "; ".join(notes) + "."
     if why:
         caption += " Not drawn: " + "; ".join(why) + "."
+    if priced_note:
+        caption += " " + priced_note
     return Chart(key, title, caption, fig)
 
 

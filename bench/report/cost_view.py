@@ -13,9 +13,11 @@ from typing import Any
 from rich.table import Table
 
 from bench.devices.profiles import DeviceProfile
+from bench.devices.staleness import price_age
 from bench.report.fields import FIELDS
 
 __all__ = [
+    "age_cell",
     "breakeven_views",
     "cloud_table",
     "cost_header",
@@ -23,7 +25,9 @@ __all__ = [
     "device_lines",
     "devices_table",
     "price_label",
+    "profile_warnings",
     "roofline_line",
+    "stale_warnings",
     "usd",
 ]
 
@@ -55,15 +59,75 @@ def _count(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
 
 
+def age_cell(as_of: Any, source: str | None = None) -> str:
+    """A price's date with its age: ``2025-09-01 (15 months, STALE)``; ``–`` when undated."""
+    age = price_age(as_of, source)
+    return age.short if age else "–"
+
+
+def _stale(as_of: Any, source: str | None, what: str) -> str | None:
+    age = price_age(as_of, source)
+    warning = age.warning if age else None
+    return f"{what}: {warning}" if warning else None
+
+
+def profile_warnings(key: str, p: DeviceProfile) -> list[str]:
+    """A profile's prices older than 180 days, one line each (``infercost devices --stale``)."""
+    dated = [(p.as_of, p.source, "price")]
+    if p.kwh_usd is not None:
+        dated.append((p.kwh_as_of or p.as_of, p.kwh_source or p.source, "electricity"))
+    if p.tiers_as_of is not None:
+        dated.append((p.tiers_as_of, p.tiers_source, "tiers"))
+    has_price = p.pricing is not None or p.price_usd is not None
+    out = []
+    for as_of, source, what in dated if has_price else []:
+        line = _stale(as_of, source, f"{key} {what}")
+        if line and line not in out:
+            out.append(line)
+    return out
+
+
+def stale_warnings(summary: dict[str, Any]) -> list[str]:
+    """Every stale price a run's cost rests on or is compared with (terminal summary and report)."""
+    cost = summary.get("cost") or {}
+    inp = cost.get("inputs") or {}
+    out = []
+    device = inp.get("device", "device")
+    if inp.get("kind") == "local":
+        if inp.get("kwh_from") == "profile":
+            out.append(_stale(inp.get("kwh_as_of"), inp.get("kwh_source"), f"{device} electricity"))
+        if inp.get("hardware_from") == "profile":
+            out.append(_stale(inp.get("as_of"), inp.get("source"), f"{device} hardware"))
+    elif inp.get("pricing"):
+        out.append(_stale(inp.get("as_of"), inp.get("source"), device))
+        out.append(_stale(inp.get("tiers_as_of"), inp.get("tiers_source"), f"{device} tiers"))
+    for row in (cost.get("priced_on_cloud") or {}).get("rows", []):
+        basis = "projected" if row.get("pricing") == "rented" else "priced, not run"
+        out.append(_stale(row.get("as_of"), row.get("source"), f"{row['profile']} ({basis})"))
+    return [w for w in dict.fromkeys(out) if w]
+
+
 def price_label(p: DeviceProfile) -> str:
+    if p.kind == "rented":
+        inc = f", billed per {p.billing_increment_s:g} s" if p.billing_increment_s else ""
+        return f"${p.usd_per_hour:g}/h {p.gpu or ''}{inc}".strip()
     if p.kind == "cloud":
         if p.pricing == "tokens":
             cached = (
-                f" / ${p.cached_input_usd_per_mtok:g} cached"
+                f" / ${p.cached_input_usd_per_mtok:g} cache read"
                 if p.cached_input_usd_per_mtok is not None
                 else ""
             )
-            return f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out{cached} per 1M tok"
+            if p.cache_write_usd_per_mtok is not None:
+                cached += f" / ${p.cache_write_usd_per_mtok:g} write"
+                if p.cache_write_1h_usd_per_mtok is not None:
+                    cached += f" (1h ${p.cache_write_1h_usd_per_mtok:g})"
+            batch = ""
+            if p.batch_discount is not None:
+                batch = f"; batch {p.batch_discount:.0%} off"
+            elif p.batch_input_usd_per_mtok is not None:
+                batch = f"; batch ${p.batch_input_usd_per_mtok:g} / ${p.batch_output_usd_per_mtok:g}"
+            return f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out{cached} per 1M tok{batch}"
         if p.pricing == "subscription":
             return f"${p.subscription_usd_per_month:g}/month"
         return "–"
@@ -77,28 +141,40 @@ def cost_header(summary: dict[str, Any]) -> str | None:
     """One line saying what the run was priced with, and when those prices were read."""
     cost = summary.get("cost") or {}
     inp = cost.get("inputs") or {}
+    when = age_cell(inp.get("as_of"))
+    if inp.get("kind") == "rented":
+        if inp.get("usd_per_hour") is None:
+            return None
+        return (
+            f"cost · rented {inp.get('gpu')} at ${inp['usd_per_hour']:g}/h "
+            f"(as of {when}, {inp.get('source')})"
+        )
     if inp.get("kind") == "cloud":
         if inp.get("pricing") == "tokens":
-            cached = inp.get("cached_input_usd_per_mtok")
-            rate = f"${inp['input_usd_per_mtok']:g} in / ${inp['output_usd_per_mtok']:g} out" + (
-                f" / ${cached:g} cached" if cached is not None else ""
+            rates = inp.get("rates") or {}
+            rate = rates.get("label") or (
+                f"${inp['input_usd_per_mtok']:g} in / ${inp['output_usd_per_mtok']:g} out per 1M tokens"
             )
-            return f"cost · {rate} per 1M tokens (as of {inp.get('as_of')}, {inp.get('source')})"
+            return f"cost · {rate} (as of {when}, {inp.get('source')})"
         if inp.get("pricing") == "subscription":
             tasks = inp.get("tasks_per_month")
             spread = f" over {tasks:,.0f} tasks/month ({inp.get('tasks_from')})" if tasks else ""
             fee = inp["subscription_usd_per_month"]
-            return f"cost · subscription ${fee:g}/month{spread} (as of {inp.get('as_of')})"
+            return f"cost · subscription ${fee:g}/month{spread} (as of {when})"
         return None
     parts = []
     if inp.get("kwh_usd") is not None:
-        when = f", as of {inp['kwh_as_of']}" if inp.get("kwh_as_of") else ""
+        when = f", as of {age_cell(inp['kwh_as_of'])}" if inp.get("kwh_as_of") else ""
         parts.append(
             f"electricity ${inp['kwh_usd']:g}/kWh ({inp.get('kwh_from')}{when}) "
             f"× wall {inp.get('wall_factor'):g}"
         )
     if inp.get("hardware_usd") is not None and inp.get("hardware_usd_per_hour") is not None:
-        when = f", as of {inp['as_of']}" if inp.get("hardware_from") == "profile" and inp.get("as_of") else ""
+        when = (
+            f", as of {age_cell(inp['as_of'])}"
+            if inp.get("hardware_from") == "profile" and inp.get("as_of")
+            else ""
+        )
         parts.append(
             f"hardware {usd(inp['hardware_usd'])} ({inp.get('hardware_from')}{when}) over "
             f"{inp['lifetime_years']:g} y at {inp['utilization']:.0%} utilization "
@@ -149,13 +225,21 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
     for row in priced["rows"]:
         if row["pricing"] == "tokens":
             price = f"${row['input_usd_per_mtok']:g} / ${row['output_usd_per_mtok']:g}"
+            if row.get("cached_input_usd_per_mtok") is not None:
+                price += f" / ${row['cached_input_usd_per_mtok']:g} read"
+            if row.get("batch"):
+                price += " (batch tier)"
+            elif row.get("batch_note"):
+                price += " (no batch tier)"
+        elif row["pricing"] == "rented":
+            price = f"${row['usd_per_hour']:g}/h (projected)"
         else:
             price = f"${row['subscription_usd_per_month']:g}/month"
         per_mtok = row["usd_per_mtok_out"]
         table.add_row(
             row["profile"],
             price,
-            row["as_of"] or "–",
+            age_cell(row["as_of"]),
             usd(row["cost_per_task_usd"])
             if row["cost_per_task_usd"] is not None
             else "– (state tasks/month)",
@@ -191,7 +275,7 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
             table.add_row(key, f"[red]invalid:[/] {error}", "–", "–", "–", "–")
             continue
         as_of = p.as_of or p.kwh_as_of
-        table.add_row(key, p.name, p.kind, p.backend, price_label(p), as_of.isoformat() if as_of else "–")
+        table.add_row(key, p.name, p.kind, p.backend, price_label(p), age_cell(as_of))
     return table
 
 
@@ -219,7 +303,19 @@ def device_lines(key: str, p: DeviceProfile) -> list[str]:
             continue
         lines.append(f"[{table}] " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in values.items()))
     lines.append("")
-    lines.append(f"prices: {price_label(p)}" + (f" (as of {p.as_of}, {p.source})" if p.as_of else ""))
+    lines.append(
+        f"prices: {price_label(p)}" + (f" (as of {age_cell(p.as_of)}, {p.source})" if p.as_of else "")
+    )
+    if p.tiers_as_of is not None:
+        lines.append(f"price tiers: as of {age_cell(p.tiers_as_of)}, {p.tiers_source}")
+    if p.kind == "rented":
+        lines.append(
+            f"rented: cost per task = ${p.usd_per_hour:g}/h × busy time "
+            f"÷ {p.concurrent_streams or 1} stream(s) "
+            f"÷ utilization {p.utilization or 1:.0%}"
+            + (" (unset: assumed rented only while serving)" if p.utilization is None else "")
+        )
+    lines += [f"STALE: {w}" for w in profile_warnings(key, p)]
     if p.kind == "local":
         if p.price_usd is not None and p.lifetime_years and p.utilization:
             from bench.cost.formulas import hardware_usd_per_hour
@@ -286,7 +382,7 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
             else usd(c["usd_per_task"])
         )
         table.add_row(
-            c["profile"], price, c["as_of"] or "–", _count(c.get("breakeven_tasks_per_month")), c["text"]
+            c["profile"], price, age_cell(c["as_of"]), _count(c.get("breakeven_tasks_per_month")), c["text"]
         )
     out.append(table)
     if result.get("tasks_per_month") is not None:
@@ -330,4 +426,36 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
         for c in priced:
             util.add_row(c["profile"], *[s["cheaper"] for s in c["sensitivity_utilization"]])
         out.append(util)
+    cached = [c for c in result["clouds"] if c.get("sensitivity_cached")]
+    if cached:
+        share = Table(
+            title="sensitivity to the cached share of input (cache-read rate, warm cache): "
+            "break-even tasks/month",
+            title_justify="left",
+            box=None,
+        )
+        share.add_column("cloud")
+        for s in cached[0]["sensitivity_cached"]:
+            share.add_column(f"{s['cached_share']:.0%} cached", justify="right")
+        for c in cached:
+            share.add_row(
+                c["profile"],
+                *[f"{_volume_cell(v)} ({usd(v['usd_per_task'])}/task)" for v in c["sensitivity_cached"]],
+            )
+        out.append(share)
+    if any(c.get("batch") for c in result["clouds"]):
+        from bench.cost.tiers import BATCH_LATENCY_NOTE
+
+        out.append(f"note: rows marked (batch) or priced with --batch: {BATCH_LATENCY_NOTE}")
+    if any(c.get("basis") == "projected" for c in result["clouds"]):
+        out.append(
+            "note: rented GPU rows are projected: the hourly rate × this run's measured time per task on "
+            f"{d['device']}; the rented GPU's own speed would differ (run on it to measure)"
+        )
+    out += [f"stale: {w}" for w in _stale_rows(result["clouds"])]
     return out
+
+
+def _stale_rows(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [_stale(c.get("as_of"), c.get("source"), str(c["profile"])) for c in rows]
+    return [w for w in dict.fromkeys(lines) if w]

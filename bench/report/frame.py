@@ -110,6 +110,8 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
         sensor = power.get("sensor")
         if device.get("kind") == "cloud":
             reasons["energy"] = "a cloud API reports no energy"
+        elif device.get("kind") == "rented":
+            reasons["energy"] = "a rented GPU's energy is in its hourly rate"
         elif sensor in (None, "none"):
             why = power.get("reason")
             reasons["energy"] = "no power sensor ran" + (f" ({why})" if why else "")
@@ -118,6 +120,8 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
     if all(metrics.get(f) is None for f in COST_FIELDS):
         if device.get("kind") == "cloud":
             has_prices = device.get("output_usd_per_mtok") is not None
+        elif device.get("kind") == "rented":
+            has_prices = device.get("usd_per_hour") is not None
         else:
             has_prices = device.get("price_usd") is not None or device.get("kwh_usd") is not None
         reasons["cost"] = (

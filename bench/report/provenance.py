@@ -9,14 +9,16 @@ about performance and is often private.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from bench.cost.enrich import EnrichOptions
+from bench.devices.staleness import price_age
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable
 
-__all__ = ["provenance_table"]
+__all__ = ["provenance_table", "stale_price_notes"]
 
 
 def _kv(d: dict[str, Any] | None, keys: Sequence[str] | None = None) -> str:
@@ -51,7 +53,35 @@ def _energy(run: Run) -> str:
     return "; ".join(parts)
 
 
-def _prices(run: Run, options: EnrichOptions) -> str:
+def _dated_prices(d: dict[str, Any]) -> list[tuple[object, object, str]]:
+    """(as_of, source, what) for every dated price group of a recorded profile."""
+    out: list[tuple[object, object, str]] = []
+    if any(
+        d.get(k) is not None
+        for k in ("price_usd", "input_usd_per_mtok", "subscription_usd_per_month", "usd_per_hour")
+    ):
+        out.append((d.get("as_of"), d.get("source"), "price"))
+    if d.get("kwh_usd") is not None:
+        out.append(
+            (d.get("kwh_as_of") or d.get("as_of"), d.get("kwh_source") or d.get("source"), "electricity")
+        )
+    if d.get("tiers_as_of") is not None:
+        out.append((d.get("tiers_as_of"), d.get("tiers_source"), "price tiers"))
+    return out
+
+
+def stale_price_notes(runs: Sequence[Run], on: dt.date | None = None) -> list[str]:
+    """A note for every price older than 180 days that a run's cost rests on."""
+    notes = []
+    for run in runs:
+        for as_of, source, what in _dated_prices(run.manifest.device):
+            age = price_age(str(as_of) if as_of else None, str(source) if source else None, on)
+            if age is not None and age.warning:
+                notes.append(f"{run.label} {what}: {age.warning}.")
+    return list(dict.fromkeys(notes))
+
+
+def _prices(run: Run, options: EnrichOptions, on: dt.date | None = None) -> str:
     """Every price the costs rest on, each with its date and source, and any report-time override:
     electricity may carry its own date (``kwh_as_of``), apart from the hardware or API price's (``as_of``)."""
     d = run.manifest.device
@@ -61,17 +91,30 @@ def _prices(run: Run, options: EnrichOptions) -> str:
         "kwh_usd",
         "input_usd_per_mtok",
         "output_usd_per_mtok",
+        "cache_read_usd_per_mtok",
+        "cache_write_usd_per_mtok",
+        "cache_write_1h_usd_per_mtok",
+        "batch_discount",
         "subscription_usd_per_month",
+        "usd_per_hour",
     ):
         if d.get(k) is None:
             continue
         # a profile without kwh_as_of dates all its prices at once
         own = k == "kwh_usd" and d.get("kwh_as_of") is not None
-        dated = (d.get("kwh_as_of"), d.get("kwh_source")) if own else (d.get("as_of"), d.get("source"))
+        tier = k.startswith(("cache_", "batch_")) and d.get("tiers_as_of") is not None
+        dated = (
+            (d.get("kwh_as_of"), d.get("kwh_source"))
+            if own
+            else (d.get("tiers_as_of"), d.get("tiers_source"))
+            if tier
+            else (d.get("as_of"), d.get("source"))
+        )
         groups.setdefault(dated, []).append(f"{k}={d[k]}")
     parts = []
     for (as_of, source), priced in groups.items():
-        text = ", ".join(priced) + f" (as of {as_of or 'UNDATED'}"
+        age = price_age(str(as_of) if as_of else None, None, on)
+        text = ", ".join(priced) + f" (as of {age.short if age else as_of or 'UNDATED'}"
         parts.append(text + (f", {source})" if source else ")"))
     text = "; ".join(parts) if parts else "no prices in the profile"
     overrides = []
@@ -79,6 +122,8 @@ def _prices(run: Run, options: EnrichOptions) -> str:
         overrides.append(f"kwh_usd={options.kwh_usd}")
     if options.hardware_usd is not None:
         overrides.append(f"price_usd={options.hardware_usd}")
+    if options.batch and d.get("input_usd_per_mtok") is not None:
+        overrides.append("batch tier (--batch: not interactive)")
     if overrides:
         text += "; given at report time (the user's assumption, not a profile price): " + ", ".join(overrides)
     return text
@@ -104,7 +149,7 @@ def _commit(run: Run) -> str:
     return f"infercost {', '.join(versions)} · commit {', '.join(commits)}"
 
 
-def _rows(run: Run, options: EnrichOptions) -> dict[str, str]:
+def _rows(run: Run, options: EnrichOptions, on: dt.date | None = None) -> dict[str, str]:
     m = run.manifest
     host = m.host
     backend = m.backend
@@ -134,16 +179,18 @@ def _rows(run: Run, options: EnrichOptions) -> dict[str, str]:
         if power.get("sensor")
         else "none",
         "energy figures": _energy(run),
-        "prices": _prices(run, options),
+        "prices": _prices(run, options, on),
         "measured by": _commit(run),
         "bundle notes": "; ".join(run.warnings) or "–",
     }
 
 
-def provenance_table(runs: Sequence[Run], options: EnrichOptions | None = None) -> TextTable:
-    """Rows = facts, columns = runs (so differences between runs read across)."""
+def provenance_table(
+    runs: Sequence[Run], options: EnrichOptions | None = None, on: dt.date | None = None
+) -> TextTable:
+    """Rows = facts, columns = runs (so differences between runs read across); price ages on ``on``."""
     options = options or EnrichOptions()
-    per_run = [_rows(r, options) for r in runs]
+    per_run = [_rows(r, options, on) for r in runs]
     facts = list(per_run[0]) if per_run else []
     columns = [Column("fact", "", "left")] + [Column(r.label, r.label, "left") for r in runs]
     rows = [[fact] + [p[fact] for p in per_run] for fact in facts]

@@ -68,7 +68,11 @@ class Record(BaseModel):
     peak_rss_mb: float | None = None
     engine_timings: dict[str, float] | None = None
     shape: str | None = None
-    cached_tokens: int | None = None
+    cached_tokens: int | None = None  # cache reads, part of prompt_tokens (OpenAI's convention)
+    # cache writes where the API reports them (Anthropic's cache_creation_input_tokens), part of
+    # prompt_tokens too; the 1-hour-TTL share of them (Anthropic bills it at a higher rate)
+    cache_write_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
     # energy over the request window (gross), minus the idle baseline (net); filled by the power layer
     energy_j: float | None = None
     energy_net_j: float | None = None
@@ -81,8 +85,12 @@ class Record(BaseModel):
     cost_api_usd: float | None = None
     # what the cost rests on: sensor energy ("measured"), modelled energy ("estimated"), token counts ×
     # list prices ("tokens"), a subscription fee spread over stated tasks ("subscription"), or hardware
-    # amortization alone because energy is unknown ("hardware")
-    cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware"] | None = None
+    # amortization alone because energy is unknown ("hardware"), a rented GPU's hourly rate × busy time
+    # ("rented"); cost_tier says which token tier priced it ("batch"; None: interactive list prices)
+    cost_source: Literal["measured", "estimated", "tokens", "subscription", "hardware", "rented"] | None = (
+        None
+    )
+    cost_tier: Literal["batch"] | None = None
     # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
     # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
     # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
@@ -181,6 +189,7 @@ class RunSettingsFacts(_Part):
     memory_bandwidth_gbs: float | None = None
     tasks_per_month: float | None = None
     power_mode: str | None = None
+    batch: bool = False  # --batch: token APIs priced at their batch tier (docs/prices.md)
     seed: int | None = None
     cache_bust: bool | None = None
     # load shape (bench.run.traffic.TrafficOptions.manifest)

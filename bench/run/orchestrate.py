@@ -73,6 +73,7 @@ class RunOptions:
     memory_bandwidth_gbs: float | None = None
     tasks_per_month: float | None = None
     power_mode: str | None = None
+    batch: bool = False  # --batch: price token APIs at their batch tier (docs/prices.md)
 
     def cost_settings(self) -> dict[str, float | None]:
         return {
@@ -163,6 +164,7 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             "power_mode": opts.power_mode,
             "seed": prepared.seed,
             "cache_bust": opts.cache_bust,
+            "batch": opts.batch,
             **opts.traffic.manifest(),
         }
     )
@@ -190,6 +192,17 @@ def base_manifest(
         settings=settings or run_settings(prepared.options),
         command=prepared.options.command,
     )
+
+
+def check_batch_tier(device: DeviceProfile) -> None:
+    """``--batch`` prices a token API at its batch tier: the profile must publish one."""
+    if device.kind == "rented" or device.pricing == "subscription":
+        raise UsageError(f"--batch: '{device.name}' is not priced by tokens, so it has no batch tier")
+    if device.kind == "cloud" and device.batch_discount is None and device.batch_input_usd_per_mtok is None:
+        raise UsageError(
+            f"--batch: '{device.name}' ({device.origin}) publishes no batch tier: add batch_discount "
+            "(or batch_input_usd_per_mtok and batch_output_usd_per_mtok) with its source"
+        )
 
 
 def prepare_run(options: RunOptions) -> PreparedRun:
@@ -224,6 +237,8 @@ def prepare_run(options: RunOptions) -> PreparedRun:
             f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
         ) from None
     options.traffic.validate(device)
+    if options.batch:
+        check_batch_tier(device)
     if bundle is not None and options.traffic.is_load:
         raise UsageError(f"--resume {bundle.path}: a run under --concurrency/--rate cannot be resumed")
     n_requests = len(suite.tasks) * (options.warmup + options.repetitions)

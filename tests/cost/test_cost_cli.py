@@ -39,11 +39,11 @@ def test_auto_run_with_cost_flags(tmp_path: Path) -> None:
     e2e_s = sum(r.end_ns - r.start_ns for r in bundle.records) / 1e9
     assert overall["cost_total_usd"] == pytest.approx(800 / (3 * 8760 * 0.25) * e2e_s / 3600, rel=1e-9)
     roof = summary["roofline"]
-    model_bytes = bundle.manifest.model["tensor_bytes"]  # type: ignore[index]
+    model_bytes = bundle.manifest.model.tensor_bytes  # type: ignore[union-attr]
     assert roof["status"] == "ok" and roof["bound_tps"] == pytest.approx(20e9 / model_bytes)
     assert (
         roof["bandwidth_from"] == "run --memory-bandwidth-gbs"
-        and roof["llc_bytes"] == bundle.manifest.host["llc_bytes"]
+        and roof["llc_bytes"] == bundle.manifest.host.llc_bytes
     )
     rows = summary["cost"]["priced_on_cloud"]["rows"]
     assert len(rows) >= 7 and all(r["as_of"] for r in rows)

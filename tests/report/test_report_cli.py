@@ -69,7 +69,8 @@ def test_report_explains_every_missing_chart(tmp_path: Path) -> None:
     text = out.read_text()
     assert "*Not drawn:* No run has a cost per successful task" in text
     assert "*Not drawn:* No run has energy per task: no power sensor ran" in text
-    assert "*Not drawn:* No cloud run of this suite in the report" in text
+    # local runs only: the cloud side would be priced, not run, but the devices' own inputs are missing
+    assert "*Not drawn:* Inputs missing: smollm2-135m: missing price\\_usd" in text
     assert "*Not drawn:* No run has a power trace" in text
     assert (tmp_path / "r-charts" / "latency.png").is_file()
 
@@ -214,7 +215,7 @@ def test_report_dates_each_price_and_marks_report_time_assumptions(tmp_path: Pat
     proc = run_cli("report", str(bundle), "-o", str(out), "--hardware-usd", "1000")
     assert proc.returncode == 0, proc.stderr
     prices = next(line for line in out.read_text().splitlines() if line.startswith("| prices |"))
-    assert "kwh\\_usd=0.16 (as of 2026-11-26, EIA" in prices
+    assert "kwh\\_usd=0.16 (as of 2026-11-26 (" in prices and "EIA" in prices  # the date, then its age
     assert "UNDATED" not in prices
     assert "given at report time (the user's assumption, not a profile price): price\\_usd=1000.0" in prices
 

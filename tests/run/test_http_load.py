@@ -60,7 +60,7 @@ def test_open_loop_follows_the_schedule(fake_server: ServerThread, tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     bundle = read_bundle(summary["run_dir"])
-    assert bundle.manifest.settings["mode"] == "open_loop" and bundle.manifest.settings["seed"] == 9
+    assert bundle.manifest.settings.mode == "open_loop" and bundle.manifest.settings.seed == 9
     measured = sorted((r for r in bundle.records if not r.warmup), key=lambda r: r.scheduled_ns or 0)
     assert len(measured) == 60 and all(r.status == "ok" and r.scheduled_ns is not None for r in measured)
     first = measured[0].scheduled_ns or 0
@@ -85,7 +85,7 @@ def test_closed_loop_keeps_n_in_flight(fake_server: ServerThread, tmp_path: Path
     bundle = read_bundle(json.loads(proc.stdout)["run_dir"])
     spans = [(r.start_ns, r.end_ns) for r in bundle.records]
     assert len(spans) == 8 and max_overlap(spans) == 4
-    assert bundle.manifest.backend["settings"]["max_connections"] == 4
+    assert bundle.manifest.backend.settings["max_connections"] == 4
     assert time.monotonic() - t0 < 60
 
 

@@ -198,7 +198,7 @@ def test_min_time_cooldown_and_hygiene_in_one_run(tmp_path: Path) -> None:
     )
     run_dir = full_run(tmp_path, "-r", "2", "-w", "0", "--min-time", "0.6", "--cooldown", "0.5", suite=suite)
     b = read_bundle(run_dir)
-    assert b.manifest.settings["min_time_s"] == 0.6 and b.manifest.settings["cooldown_s"] == 0.5
+    assert b.manifest.settings.min_time_s == 0.6 and b.manifest.settings.cooldown_s == 0.5
     for task in ("a", "b"):
         recs = [r for r in b.records if r.task_id == task]
         total_s = sum(r.end_ns - r.start_ns for r in recs) / 1e9

@@ -14,7 +14,8 @@ mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 
 (ends with finish_reason but no [DONE]), ``slow`` (50 ms between chunks), ``eos`` (the finish chunk 50 ms after the last content, and usage
 counting that end-of-generation token, as llama-server does), ``401`` (refuses, echoing the Authorization header it got, as a
 careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks), ``paced:N:MS`` (N chunks,
-one every MS milliseconds: a steady decoder whose true rate the server stamps).
+one every MS milliseconds: a steady decoder whose true rate the server stamps), ``anthropic-cache`` (usage
+with 600 cached and 300 cache-written prompt tokens, 200 of them at the 1-hour TTL).
 
 Every request is stamped with ``time.monotonic_ns()`` (on Linux the same clock as the client's
 ``perf_counter_ns``) when its body has been read and when the first response byte is written;
@@ -185,6 +186,10 @@ class FakeOpenAI:
                     "predicted_n": len(words),
                     "predicted_ms": 9.0,
                 }
+            if scenario == "anthropic-cache":  # Anthropic's cache counts beside OpenAI's (docs/prices.md)
+                usage.update(prompt_tokens=1000, prompt_tokens_details={"cached_tokens": 600})
+                usage["cache_creation_input_tokens"] = 300
+                usage["cache_creation"] = {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200}
             out.append(_event({**base, "choices": [], "usage": usage, **extra}))
         if scenario != "no-done":
             out.append(_event("[DONE]"))

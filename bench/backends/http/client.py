@@ -519,6 +519,8 @@ class OpenAIHttpBackend:
             "stream_end_ms": round((att.t_stream_end - att.t_dispatch) / 1e6, 4),
             "server_model": state.server_model,
             "cached_tokens": cached,
+            "cache_write_tokens": state.cache_write_counts()[0],
+            "cache_write_1h_tokens": state.cache_write_counts()[1],
         }
         if tok is not None and state.pieces:
             extra["chunk_tokens"] = [tok.count_text(p) for p in state.pieces]

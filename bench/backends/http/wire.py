@@ -15,6 +15,14 @@ arrives as ``delta.reasoning_content`` (DeepSeek, llama.cpp, vLLM) or ``delta.re
 newer vLLM) and is kept apart; ``usage`` (with ``completion_tokens_details.reasoning_tokens`` and
 ``prompt_tokens_details.cached_tokens``) usually comes in a last chunk with empty ``choices``; llama.cpp's
 ``llama-server`` adds a ``timings`` object. An ``error`` object in a chunk ends the request.
+
+Cache usage (docs/prices.md: each tier is billed at its own rate). OpenAI: ``prompt_tokens_details.
+cached_tokens`` (reads; writes are not reported and cost the input rate). Anthropic: ``cache_read_input_
+tokens`` and ``cache_creation_input_tokens`` (writes; the 1-hour share in ``cache_creation.ephemeral_1h_
+input_tokens``), beside ``prompt_tokens`` or, in its own shape, ``input_tokens`` that *exclude* both.
+Gemini's own shape: ``usageMetadata`` with ``promptTokenCount`` (includes ``cachedContentTokenCount``),
+``candidatesTokenCount`` and ``thoughtsTokenCount``. Every shape becomes OpenAI's convention: prompt
+tokens include cache reads and writes.
 """
 
 from __future__ import annotations
@@ -197,8 +205,8 @@ class StreamState:
             if choice.get("finish_reason") and self.finish_reason is None:
                 self.finish_reason = choice["finish_reason"]
                 self.finish_ns = t_ns
-        usage = obj.get("usage")
-        if usage:
+        usage = obj.get("usage") or obj.get("usageMetadata")
+        if isinstance(usage, dict) and usage:
             self.usage = usage
         timings = obj.get("timings")
         if isinstance(timings, dict):
@@ -217,17 +225,43 @@ class StreamState:
         decode rate are computed over, docs/http.md) is the difference.
         """
         u = self.usage or {}
+        if "promptTokenCount" in u:  # Gemini's usageMetadata: thoughts are apart from candidates
+            cached = _int(u.get("cachedContentTokenCount"))
+            return (
+                _int(u.get("promptTokenCount")),
+                _int(u.get("candidatesTokenCount")),
+                _int(u.get("thoughtsTokenCount")),
+                cached,
+            )
         prompt = _int(u.get("prompt_tokens"))
         completion = _int(u.get("completion_tokens"))
         details = u.get("completion_tokens_details") or {}
         reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
         pdetails = u.get("prompt_tokens_details") or {}
         cached = _int(pdetails.get("cached_tokens")) if isinstance(pdetails, dict) else None
+        read = _int(u.get("cache_read_input_tokens"))
+        if cached is None and read is not None:
+            cached = read
+        if prompt is None and _int(u.get("input_tokens")) is not None:  # Anthropic's own shape
+            write, _ = self.cache_write_counts()
+            prompt = (_int(u.get("input_tokens")) or 0) + (read or 0) + (write or 0)
+            completion = _int(u.get("output_tokens"))
         if cached is None and self.timings and "cache_n" in self.timings:
             cached = int(self.timings["cache_n"])
         if completion is not None and reasoning:
             completion = max(0, completion - reasoning)
         return prompt, completion, reasoning, cached
+
+    def cache_write_counts(self) -> tuple[int | None, int | None]:
+        """(cache-write tokens, their 1-hour-TTL share) where the API reports writes (Anthropic)."""
+        u = self.usage or {}
+        write = _int(u.get("cache_creation_input_tokens"))
+        detail = u.get("cache_creation")
+        one_hour = _int(detail.get("ephemeral_1h_input_tokens")) if isinstance(detail, dict) else None
+        if write is None and isinstance(detail, dict):
+            parts = [_int(v) for v in detail.values()]
+            write = sum(v for v in parts if v is not None) if any(v is not None for v in parts) else None
+        return write, one_hour
 
 
 def error_body_message(raw: bytes) -> str:
