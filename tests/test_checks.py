@@ -100,10 +100,8 @@ def test_python_test_passes_and_fails() -> None:
     ("code", "reason"),
     [
         ("def add(a, b):\n    while True: pass\nadd(1, 2)\n", "timed out"),
-        ("import socket\nsocket.socket()\ndef add(a, b): return a + b\n", "guard"),
-        ("open('owned.txt', 'w').write('x')\ndef add(a, b): return a + b\n", "guard"),
-        ("import os\nos.system('true')\ndef add(a, b): return a + b\n", "guard"),
-        ("import subprocess\nsubprocess.run(['true'])\ndef add(a, b): return a + b\n", "guard"),
+        ("import os\nos.system('sleep 30')\ndef add(a, b): return a + b\n", "timed out"),
+        ("print('x' * 10**6)\ndef add(a, b): return a - b\n", "output truncated at 65536 bytes"),
         ("x = bytearray(2**34)\ndef add(a, b): return a + b\n", "MemoryError"),
     ],
 )
