@@ -120,7 +120,10 @@ def test_python_test_child_runs_in_an_empty_temp_dir(tmp_path, monkeypatch) -> N
     assert evaluate(check(**spec), "pass").passed is True
 
 
-def test_json_check_with_unresolvable_ref_fails_instead_of_crashing() -> None:
-    spec = check(type="json", schema={"$ref": "https://example.invalid/nowhere.json"})
-    result = evaluate(spec, '{"a": 1}')
-    assert result.passed is False and "could not be applied" in result.detail
+def test_json_check_with_unresolvable_ref_is_refused_at_load() -> None:
+    # issue 12 item 9: it used to pass load-time validation and then fail every answer
+    for ref in ("https://example.invalid/nowhere.json", "#/$defs/missing", "#/definitions/x"):
+        with pytest.raises(ValueError, match="cannot be resolved"):
+            check(type="json", schema={"$ref": ref})
+    ok = check(type="json", schema={"$defs": {"n": {"type": "integer"}}, "$ref": "#/$defs/n"})
+    assert evaluate(ok, "42").passed is True and evaluate(ok, '"x"').passed is False

@@ -30,6 +30,7 @@ from bench.errors import (
     EXIT_REQUEST_ERRORS,
     BenchError,
 )
+from bench.redaction import ScrubbingStream
 from bench.report.fields import ENERGY_COLUMNS, FIELDS, OPTIONAL_COLUMNS, SUMMARY_COLUMNS
 from bench.run.runner import ProgressEvent, RunInterrupted
 
@@ -741,6 +742,16 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ main
 def main(argv: Sequence[str] | None = None) -> int:
+    """Everything printed passes through ``ScrubbingStream``: no configured secret reaches a terminal."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbingStream(stdout), ScrubbingStream(stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -13,17 +13,26 @@ and with a read-only filesystem outside the scratch directory (docs/security.md 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
+import select
+import signal
 import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.sandbox import Limits, run_python
+
+DRAFT202012 = referencing.jsonschema.DRAFT202012
 
 __all__ = [
     "Check",
@@ -125,7 +134,49 @@ class JsonCheck(_CheckBase):
             raise ValueError(f"not a valid JSON schema: {exc.message}") from None
         except RecursionError:
             raise ValueError("not a valid JSON schema: nested too deeply") from None
+        _check_refs(schema)
         return schema
+
+
+def _refs(node: Any, depth: int = 0) -> list[str]:
+    """Every ``$ref`` string in a schema (a walk of dicts and lists)."""
+    if depth > 200:
+        return []
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in _refs(v, depth + 1)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v, depth + 1)]
+    return []
+
+
+def _check_refs(schema: dict[str, Any]) -> None:
+    """Resolve every ``$ref`` now, offline: one that cannot be resolved would fail every answer later.
+
+    Nothing is fetched (jsonschema never retrieves remote references unless told to): a reference must
+    point into the schema itself (``#/$defs/x``, an anchor, or a sub-schema's ``$id``).
+    """
+    refs = _refs(schema)
+    if not refs:
+        return
+    cls = jsonschema.validators.validator_for(schema)
+    spec = referencing.jsonschema.specification_with(cls.META_SCHEMA.get("$schema", ""), default=DRAFT202012)
+    resource = spec.create_resource(schema)
+    base = resource.id() or ""
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(base, resource).crawl()
+    bases = [base, *(uri for uri in registry if uri != base)]
+    for ref in refs:
+        for uri in bases:
+            try:
+                registry.resolver(base_uri=uri).lookup(ref)
+                break
+            except (referencing.exceptions.Unresolvable, ValueError, TypeError, KeyError):
+                continue
+        else:
+            raise ValueError(
+                f"not a valid JSON schema: $ref {ref!r} cannot be resolved (references must point into "
+                "the schema itself, e.g. #/$defs/name; nothing is fetched)"
+            )
 
 
 class PythonTestCheck(_CheckBase):
@@ -221,6 +272,41 @@ def _close(x: float, check: NumberCheck) -> bool:
     return abs(x - check.value) <= max(check.tolerance, check.rel_tolerance * abs(check.value), 1e-9)
 
 
+# Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may.
+REGEX_TIMEOUT_S = 1.0
+
+
+def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:
+    """``re.search``/``re.fullmatch`` with Python's semantics, bounded in time; None when it timed out.
+
+    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX the match runs in a
+    forked child that is killed at the deadline (about a millisecond per check; see docs/security.md).
+    Without ``fork`` (Windows) it runs in-process, unbounded.
+    """
+    run = re.fullmatch if fullmatch else re.search
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        return run(pattern, text, flags) is not None
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: match, report one byte, leave without running any cleanup
+        try:
+            os.close(read_fd)
+            os.write(write_fd, b"1" if run(pattern, text, flags) is not None else b"0")
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], timeout_s)
+        answer = os.read(read_fd, 1) if ready else b""
+    finally:
+        os.close(read_fd)
+        if not answer:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return None if not answer else answer == b"1"
+
+
 def evaluate(check: Check, answer: str) -> CheckResult:
     """Judge an answer. Never raises: a broken answer is a failed check with the reason in ``detail``."""
     if isinstance(check, NoneCheck):
@@ -241,9 +327,12 @@ def evaluate(check: Check, answer: str) -> CheckResult:
         return CheckResult(ok, detail if ok else f"missing {missing!r} (mode {check.mode})")
     if isinstance(check, RegexCheck):
         flags = re.IGNORECASE if check.ignore_case else 0
-        text = answer.strip()
-        hit = (re.fullmatch if check.fullmatch else re.search)(check.pattern, text, flags)
-        return CheckResult(hit is not None, "regex matched" if hit else f"no match for /{check.pattern}/")
+        hit = regex_hit(check.pattern, flags, answer.strip(), check.fullmatch, REGEX_TIMEOUT_S)
+        if hit is None:
+            return CheckResult(
+                False, f"regex evaluation timed out after {REGEX_TIMEOUT_S:g} s (catastrophic backtracking?)"
+            )
+        return CheckResult(hit, "regex matched" if hit else f"no match for /{check.pattern}/")
     if isinstance(check, NumberCheck):
         nums = _numbers(answer)
         if not nums:

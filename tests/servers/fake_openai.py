@@ -149,6 +149,18 @@ class FakeOpenAI:
         scenario = match.group(1) if match else "ok"
         n = self.attempts[prompt]
         self.attempts[prompt] += 1
+        if scenario == "no-choices":  # a 200 JSON body that is not a completion: an endpoint fault
+            await self.send_json(writer, 200, {"object": "chat.completion", "id": "x", "model": "fake-model"})
+            return True
+        if scenario == "echo-auth":  # a server that echoes the credential inside its answer
+            base = {"id": "cmpl-fake", "model": "fake-model", "created": 0}
+            await self.start_stream(writer)
+            for text in (f"you sent {auth}", " ok"):
+                writer.write(_chunk(_event({**base, "choices": [{"index": 0, "delta": {"content": text}}]})))
+            end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            writer.write(_chunk(_event(end)) + _chunk(_event("[DONE]")) + b"0\r\n\r\n")
+            await writer.drain()
+            return True
         if scenario == "401":  # echo the credential, as a careless proxy might: the client must scrub it
             await self.send_json(writer, 401, {"error": {"message": f"Incorrect API key provided: {auth}"}})
             return True
