@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -751,9 +752,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = ScrubbingStream(stdout), ScrubbingStream(stderr)
     try:
-        return _main(argv)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_note  # the library's warnings, as the tool's own one-line notes
+            return _main(argv)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+
+
+def _show_note(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+    err.print(f"[yellow]infercost: note:[/] {escape(str(message))}", markup=True, highlight=False)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
