@@ -87,7 +87,7 @@ def _dict_differences(
 
 def _same_path(a: Any, b: Any) -> bool:
     if not isinstance(a, str) or not isinstance(b, str):
-        return a == b
+        return bool(a == b)
     return a == b or Path(a).resolve() == Path(b).resolve()
 
 
