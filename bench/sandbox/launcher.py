@@ -42,6 +42,7 @@ MS_STRICTATIME = 1 << 24
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
 NOBODY = 65534
 
 _MOUNT_FLAGS = {
@@ -171,10 +172,16 @@ def _procs_of_uid(uid: int) -> int:
     return count
 
 
+def _drop_capabilities(libc: Any) -> None:
+    """Still root (no user namespace, no lower uid possible): empty the capability bounding set, so the
+    exec'd code is a uid-0 process *without* capabilities: it cannot read other processes' memory or
+    environment (the harness is non-dumpable), bypass file permissions or raise its limits."""
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
 def _exec(cfg: dict[str, Any]) -> None:
     os.chdir(cfg["scratch"])
-    if os.getuid() == 0:  # root without a user namespace: at least no capabilities are gained by exec
-        os.setgroups([])
     argv = [cfg["python"], "-I", "-S", "-B", cfg["program"]]
     os.execve(cfg["python"], argv, cfg["env"])
 
@@ -185,6 +192,12 @@ def main() -> None:
     info: dict[str, Any] = {"namespaces": [], "uid_dropped": False, "read_only_fs": False, "own_proc": False}
     linux = sys.platform.startswith("linux")
     libc = _libc() if linux else None
+    if cfg.get("cgroup"):  # first, so every process started from here on is counted and killable
+        try:
+            _write(os.path.join(cfg["cgroup"], "cgroup.procs"), str(os.getpid()))
+            info["cgroup_joined"] = True
+        except OSError:
+            info["cgroup_joined"] = False
     if cfg.get("drop_uid"):
         try:
             info["uid_dropped"] = _drop_root(libc)
@@ -200,6 +213,10 @@ def main() -> None:
             if "mount" in info["namespaces"]:
                 info["read_only_fs"] = _read_only_except(libc, cfg["scratch"])
     cfg["own_uid_ns"] = "pid" in info["namespaces"]
+    if libc is not None and os.geteuid() == 0 and not info["namespaces"]:
+        os.setgroups([])
+        _drop_capabilities(libc)
+        info["capabilities_dropped"] = True
     if "pid" not in info["namespaces"]:
         os.write(info_fd, (json.dumps(info) + "\n").encode())
         os.close(info_fd)

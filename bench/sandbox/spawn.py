@@ -69,6 +69,7 @@ class Isolation:
     own_proc: bool = False
     uid_dropped: bool = False
     harness_undumpable: bool = False
+    pids_cgroup: bool = False
 
     def describe(self) -> str:
         parts = [self.platform]
@@ -79,6 +80,8 @@ class Isolation:
             parts.append("own /proc")
         if self.uid_dropped:
             parts.append("uid nobody")
+        if self.pids_cgroup:
+            parts.append("pids cgroup")
         return "; ".join(parts)
 
 
@@ -173,6 +176,69 @@ def _kill(launcher_pid: int, code_pid: int | None) -> None:
         os.killpg(launcher_pid, signal.SIGKILL)
 
 
+class _PidsCgroup:
+    """A pids cgroup (v1 ``/sys/fs/cgroup/pids`` or v2 with the pids controller) for one run, where this
+    process may create one (root, or a delegated subtree): it caps the processes of the run, which
+    RLIMIT_NPROC cannot do for root, and lists every one of them to kill, wherever they moved."""
+
+    def __init__(self, max_procs: int) -> None:
+        self.path: str | None = None
+        name = f"infercost-sandbox-{os.getpid()}-{time.monotonic_ns()}"
+        for parent in ("/sys/fs/cgroup/pids", *_v2_parent()):
+            if not os.path.isfile(os.path.join(parent, "cgroup.procs")):
+                continue
+            path = os.path.join(parent, name)
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            try:
+                with open(os.path.join(path, "pids.max"), "w") as f:
+                    f.write(str(max_procs + 2))  # + the launcher and the namespace's init
+            except OSError:
+                os.rmdir(path)
+                continue
+            self.path = path
+            return
+
+    def kill_all(self) -> None:
+        """SIGKILL every process left in the cgroup, then remove it (bounded: never waits long)."""
+        if self.path is None:
+            return
+        end = time.monotonic() + _KILL_WAIT_S
+        while time.monotonic() < end:
+            try:
+                with open(os.path.join(self.path, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                break
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+        with contextlib.suppress(OSError):
+            os.rmdir(self.path)
+
+
+def _v2_parent() -> list[str]:
+    """This process's own cgroup v2 directory, when the pids controller is delegated below it."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            own = next((ln.split("::", 1)[1].strip() for ln in f if ln.startswith("0::")), None)
+    except OSError:
+        return []
+    if own is None:
+        return []
+    path = os.path.join("/sys/fs/cgroup", own.lstrip("/"))
+    try:
+        with open(os.path.join(path, "cgroup.subtree_control")) as f:
+            return [path] if "pids" in f.read().split() else []
+    except OSError:
+        return []
+
+
 def _prepare(root: str, source: str, drop_uid: bool) -> tuple[str, str]:
     """Write the program beside (not in) an empty scratch dir; hand both to ``nobody`` when root."""
     scratch = os.path.join(root, "scratch")
@@ -226,6 +292,8 @@ def run_python(source: str, limits: Limits | None = None, *, namespaces: bool = 
             "namespaces": namespaces,
             "drop_uid": drop_uid,
         }
+        cgroup = _PidsCgroup(lim.max_procs)
+        cfg["cgroup"] = cgroup.path
         t0 = time.monotonic()
         deadline = t0 + lim.timeout_s
         try:
@@ -241,13 +309,22 @@ def run_python(source: str, limits: Limits | None = None, *, namespaces: bool = 
             )
         finally:
             os.close(info_w)
-        return _supervise(proc, info_r, lim, t0, deadline, harden)
+        try:
+            return _supervise(proc, info_r, lim, t0, deadline, harden, cgroup.path is not None)
+        finally:
+            cgroup.kill_all()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], info_r: int, lim: Limits, t0: float, deadline: float, harden: bool
+    proc: subprocess.Popen[bytes],
+    info_r: int,
+    lim: Limits,
+    t0: float,
+    deadline: float,
+    harden: bool,
+    cgroup: bool,
 ) -> SandboxResult:
     """Read the pipes with caps until the code exits (plus a short grace) or the deadline; then reap."""
     assert proc.stdout is not None and proc.stderr is not None
@@ -330,7 +407,7 @@ def _supervise(
         cpu_s=(rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0,
         peak_rss_mb=_rss_mb(rusage.ru_maxrss) if rusage is not None else 0.0,
         wall_s=wall,
-        isolation=_isolation(info_buf, harden),
+        isolation=_isolation(info_buf, harden, cgroup),
     )
 
 
@@ -349,7 +426,7 @@ def _code_pid(buf: bytes | bytearray) -> int | None:
     return pid if isinstance(pid, int) and pid > 1 else None
 
 
-def _isolation(buf: bytes | bytearray, harden: bool) -> Isolation:
+def _isolation(buf: bytes | bytearray, harden: bool, cgroup: bool) -> Isolation:
     info = _info(buf)
     names = info.get("namespaces") or []
     return Isolation(
@@ -359,6 +436,7 @@ def _isolation(buf: bytes | bytearray, harden: bool) -> Isolation:
         own_proc=bool(info.get("own_proc")),
         uid_dropped=bool(info.get("uid_dropped")),
         harness_undumpable=harden,
+        pids_cgroup=cgroup and bool(info.get("cgroup_joined")),
     )
 
 
