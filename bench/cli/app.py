@@ -514,7 +514,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     report = make_report(args.bundles, options)
     for note in report.notes:
-        err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+        if not any(seen in note for seen in _noted):
+            err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     if args.output is None:
         for renderable in report_view(report):
             out.print(renderable)
@@ -759,8 +760,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = stdout, stderr
 
 
+_noted: set[str] = set()  # notes already printed from warnings, so a report does not repeat them
+
+
 def _show_note(message: Warning | str, *_args: object, **_kwargs: object) -> None:
-    err.print(f"[yellow]infercost: note:[/] {escape(str(message))}", markup=True, highlight=False)
+    text = str(message)
+    if text not in _noted:
+        _noted.add(text)
+        err.print(f"[yellow]infercost: note:[/] {escape(text)}", markup=True, highlight=False)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
