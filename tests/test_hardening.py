@@ -34,7 +34,7 @@ def suite_file(path: Path, *tasks: str) -> Path:
 
 
 def task(tid: str, content: str, check: str = '{ type = "none" }') -> str:
-    return f"[[tasks]]\nid = {json.dumps(tid)}\nmax_tokens = 64\nmessages = [{{ role = \"user\", content = {json.dumps(content)} }}]\ncheck = {check}\n"
+    return f'[[tasks]]\nid = {json.dumps(tid)}\nmax_tokens = 64\nmessages = [{{ role = "user", content = {json.dumps(content)} }}]\ncheck = {check}\n'
 
 
 def run_with_key(*args: str) -> subprocess.CompletedProcess[str]:
@@ -112,7 +112,9 @@ def test_absurd_thread_counts_are_refused_before_loading(threads: str, tmp_path:
 def test_a_profile_with_absurd_n_threads_is_refused(tmp_path: Path) -> None:
     device = tmp_path / "d.toml"
     device.write_text('name = "x"\n[llama_cpp]\nn_threads = 4096\n')
-    msg = one_line_exit_2(run_cli("run", "--suite", str(MINI), "--device", str(device), "--out", str(tmp_path)))
+    msg = one_line_exit_2(
+        run_cli("run", "--suite", str(MINI), "--device", str(device), "--out", str(tmp_path))
+    )
     assert "n_threads" in msg and str(MAX_THREADS) in msg
 
 
@@ -151,7 +153,9 @@ def test_a_200_body_without_choices_is_an_error_record(fake_server: ServerThread
     suite = suite_file(tmp_path / "s.toml", task("nochoices", "scenario=no-choices hi"))
     device = write_profile(tmp_path / "d.toml", fake_server.base_url, **FAST)
     out = tmp_path / "runs"
-    proc = run_cli("run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(out))
+    proc = run_cli(
+        "run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(out)
+    )
     assert proc.returncode == 3, proc.stderr
     record = read_bundle(next(out.glob("*/manifest.json")).parent).records[0]
     assert record.status == "error" and record.error is not None
@@ -159,11 +163,15 @@ def test_a_200_body_without_choices_is_an_error_record(fake_server: ServerThread
 
 
 # -------------------------------------------------------------------------- 8: non-finite numbers
-@pytest.mark.parametrize("line", ["price_usd = 1e309", "kwh_usd = nan", "max_w = inf", "[http]\nidle_timeout_s = inf"])
+@pytest.mark.parametrize(
+    "line", ["price_usd = 1e309", "kwh_usd = nan", "max_w = inf", "[http]\nidle_timeout_s = inf"]
+)
 def test_non_finite_profile_numbers_are_refused(line: str, tmp_path: Path) -> None:
     device = tmp_path / "d.toml"
     device.write_text(f'name = "x"\n{line}\n')
-    msg = one_line_exit_2(run_cli("run", "--suite", str(MINI), "--device", str(device), "--out", str(tmp_path)))
+    msg = one_line_exit_2(
+        run_cli("run", "--suite", str(MINI), "--device", str(device), "--out", str(tmp_path))
+    )
     assert "finite number" in msg
 
 
@@ -183,7 +191,9 @@ def interrupted(fake_server: ServerThread, tmp_path: Path) -> tuple[Path, Path, 
     suite.write_text(MINI.read_text())
     device = write_profile(tmp_path / "d.toml", fake_server.base_url, **FAST)
     out = tmp_path / "runs"
-    proc = run_cli("run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(out))
+    proc = run_cli(
+        "run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(out)
+    )
     assert proc.returncode == 0, proc.stderr
     run_dir = next(out.glob("*/manifest.json")).parent
     lines = (run_dir / "records.jsonl").read_text().splitlines(keepends=True)
@@ -206,11 +216,15 @@ def test_a_dropped_torn_line_is_one_note_not_a_python_warning(interrupted: tuple
 def test_resume_with_another_suite_says_a_different_suite(interrupted: tuple[Path, Path, Path]) -> None:
     run_dir, _, device = interrupted
     other = suite_file(run_dir.parent.parent / "other.toml", task("x", "hello"))
-    msg = one_line_exit_2(run_cli("run", "--resume", str(run_dir), "--suite", str(other), "--device", str(device)))
+    msg = one_line_exit_2(
+        run_cli("run", "--resume", str(run_dir), "--suite", str(other), "--device", str(device))
+    )
     assert "a different suite" in msg and "changed since the run" not in msg
 
 
-def test_a_csv_power_trace_that_never_appears_is_warned_about(fake_server: ServerThread, tmp_path: Path) -> None:
+def test_a_csv_power_trace_that_never_appears_is_warned_about(
+    fake_server: ServerThread, tmp_path: Path
+) -> None:
     device = write_profile(tmp_path / "d.toml", fake_server.base_url, **FAST)
     trace = tmp_path / "meter" / "never.csv"
     proc = run_cli("run", "--device", str(device), "--suite", str(MINI), "-r", "1", "-w", "0",

@@ -26,7 +26,9 @@ MODES = [pytest.param(True, id="namespaces"), pytest.param(False, id="fallback")
 
 
 def python_test(timeout_s: float = 3.0) -> Check:
-    return CHECK.validate_python({"type": "python-test", "asserts": "assert f() == 1\n", "timeout_s": timeout_s})
+    return CHECK.validate_python(
+        {"type": "python-test", "asserts": "assert f() == 1\n", "timeout_s": timeout_s}
+    )
 
 
 def _processes_with(marker: str) -> list[int]:

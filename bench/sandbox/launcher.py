@@ -15,7 +15,6 @@ Standard library only, and no import of ``bench``: ``-I -S`` keeps the harness's
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import os
 import resource
@@ -56,7 +55,9 @@ _MOUNT_FLAGS = {
 
 
 def _libc() -> Any:
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return ctypes.CDLL(
+        None, use_errno=True
+    )  # the C library is already loaded: no find_library (it runs ldconfig)
 
 
 def _write(path: str, text: str) -> None:
@@ -149,8 +150,10 @@ def _limits(cfg: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     nproc = getattr(resource, "RLIMIT_NPROC", None)
     if nproc is not None:
-        limit = int(cfg["max_procs"]) + _procs_of_uid(os.getuid()) if not cfg.get("own_uid_ns") else int(
-            cfg["max_procs"]
+        limit = (
+            int(cfg["max_procs"]) + _procs_of_uid(os.getuid())
+            if not cfg.get("own_uid_ns")
+            else int(cfg["max_procs"])
         )
         resource.setrlimit(nproc, (limit, limit))
 

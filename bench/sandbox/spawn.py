@@ -125,9 +125,10 @@ def harden_harness() -> bool:
     _hardened = False
     if sys.platform.startswith("linux"):
         import ctypes
-        import ctypes.util
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(
+            None, use_errno=True
+        )  # the C library is already loaded: no find_library (it runs ldconfig)
         _hardened = libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
     return _hardened
 
@@ -335,6 +336,10 @@ def _supervise(
     for fd in sinks:
         os.set_blocking(fd, False)
         sel.register(fd, selectors.EVENT_READ)
+    pidfd: int | None = None
+    with contextlib.suppress(AttributeError, OSError):  # Linux >= 5.3: wake up the moment it exits
+        pidfd = os.pidfd_open(proc.pid)
+        sel.register(pidfd, selectors.EVENT_READ)
     status: int | None = None
     rusage: Any = None
     timed_out = False
@@ -347,7 +352,7 @@ def _supervise(
                 pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     status, rusage, exited_at = st, ru, now
-            open_fds = sel.get_map()
+            open_fds = [fd for fd in sel.get_map() if fd != pidfd]
             if status is not None and (not open_fds or now >= (exited_at or now) + _EXIT_GRACE_S):
                 break
             if now >= deadline:
@@ -359,6 +364,9 @@ def _supervise(
                 wait = min(wait, (exited_at or now) + _EXIT_GRACE_S - now)
             for key, _ in sel.select(max(wait, 0.0)):
                 fd = int(key.fd)
+                if fd == pidfd:
+                    sel.unregister(fd)  # exited: reaped at the top of the loop
+                    continue
                 try:
                     chunk = os.read(fd, 65536)
                 except BlockingIOError:
@@ -377,6 +385,8 @@ def _supervise(
                     sink.feed(chunk)
     finally:
         sel.close()
+        if pidfd is not None:
+            os.close(pidfd)
         if status is None:
             _kill(proc.pid, code_pid if code_pid is not None else _code_pid(info_buf))
             end = time.monotonic() + _KILL_WAIT_S
