@@ -95,8 +95,10 @@ def test_an_answer_hunting_the_key_in_proc_finds_nothing(fake_server: ServerThre
     proc = run_with_key("run", "--device", str(keyed_device(tmp_path, fake_server)), "--suite", str(suite),
                         "-r", "1", "-w", "0", "--out", str(out))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    record = read_bundle(next(out.glob("*/manifest.json")).parent).records[0]
+    bundle = read_bundle(next(out.glob("*/manifest.json")).parent)
+    record = bundle.records[0]
     assert record.passed is True, record.check_detail  # it found nothing: not even a masked key
+    assert bundle.manifest.sandbox is not None and bundle.manifest.sandbox["summary"]  # what isolated it
     assert KEY not in every_text(tmp_path) + proc.stdout + proc.stderr
 
 

@@ -3,6 +3,13 @@
 See ``spawn.py`` for the guarantees and docs/security.md for what holds on each platform.
 """
 
-from bench.sandbox.spawn import Isolation, Limits, SandboxResult, harden_harness, run_python
+from bench.sandbox.spawn import (
+    Isolation,
+    Limits,
+    SandboxResult,
+    harden_harness,
+    probe_isolation,
+    run_python,
+)
 
-__all__ = ["Isolation", "Limits", "SandboxResult", "harden_harness", "run_python"]
+__all__ = ["Isolation", "Limits", "SandboxResult", "harden_harness", "probe_isolation", "run_python"]

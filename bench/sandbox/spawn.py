@@ -23,6 +23,7 @@ states the per-platform guarantees.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -33,11 +34,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Isolation", "Limits", "SandboxResult", "harden_harness", "run_python"]
+__all__ = ["Isolation", "Limits", "SandboxResult", "harden_harness", "probe_isolation", "run_python"]
 
 _LAUNCHER = Path(__file__).with_name("launcher.py")
 _EXIT_GRACE_S = 0.25  # after the code exits, how long an escaped process may keep the pipes open
@@ -70,6 +71,9 @@ class Isolation:
     uid_dropped: bool = False
     harness_undumpable: bool = False
     pids_cgroup: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "namespaces": list(self.namespaces), "summary": self.describe()}
 
     def describe(self) -> str:
         parts = [self.platform]
@@ -252,6 +256,13 @@ def _prepare(root: str, source: str, drop_uid: bool) -> tuple[str, str]:
         os.chmod(program, 0o644)
         os.chown(scratch, _NOBODY, _NOBODY)
     return os.path.realpath(scratch), program
+
+
+@functools.cache
+def probe_isolation() -> Isolation:
+    """The isolation a run of model-written code gets on this machine (one trial run, then cached):
+    recorded in the manifest of every run whose suite has python-test checks."""
+    return run_python("pass", Limits(timeout_s=30)).isolation
 
 
 def _world_runnable(path: str) -> bool:
