@@ -71,7 +71,7 @@ def check_power_sensor(name: str) -> str | None:
     return f"unknown power sensor '{name}' ({did}known: {', '.join(POWER_SENSORS)}, csv:FILE)"
 
 
-DEVICES_DIR = Path(__file__).resolve().parent.parent / "devices"
+DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 
 
 # More engine threads than any machine this runs on has cores; --threads 100000 crashed llama.cpp

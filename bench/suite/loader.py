@@ -41,7 +41,7 @@ from bench.userfiles import describe_validation_error, read_text_file, read_toml
 
 __all__ = ["Message", "PromptSuite", "Shape", "Task", "list_suites", "load_suite", "resolve_suite_path"]
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
 class _Strict(BaseModel):
