@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.devices.profiles import MAX_THREADS, threads_warning
+from bench.devices.profiles import MAX_THREADS
 from bench.results.bundle import read_bundle
 from bench.userfiles import MAX_INPUT_BYTES
 from tests.conftest import ROOT, run_cli
@@ -120,11 +120,16 @@ def test_a_profile_with_absurd_n_threads_is_refused(tmp_path: Path) -> None:
     assert "n_threads" in msg and str(MAX_THREADS) in msg
 
 
-def test_more_threads_than_logical_cores_is_warned_about() -> None:
+@pytest.mark.engine
+def test_more_threads_than_logical_cores_is_warned_about(tmp_path: Path) -> None:
     logical = os.cpu_count() or 1
-    assert threads_warning(logical) is None and threads_warning(None) is None
-    note = threads_warning(logical + 1)
-    assert note is not None and f"{logical} logical cores" in note and "--threads" in note
+    proc = run_cli("run", "--suite", str(MINI), "-r", "1", "-w", "0", "--threads", str(logical + 1),
+                   "--out", str(tmp_path), "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"the engine ran {logical + 1} threads on {logical} logical cores" in proc.stderr
+    assert "--threads" in proc.stderr  # the remedy
+    warnings = json.loads(proc.stdout)["warnings"]
+    assert any(w["kind"] == "oversubscribed_threads" for w in warnings)
 
 
 # ----------------------------------------------------------------------------- 6: input file limits

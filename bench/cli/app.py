@@ -266,7 +266,6 @@ class _ProgressView:
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.cost.enrich import enrich
-    from bench.devices.profiles import threads_warning
     from bench.report.summary import summarize
     from bench.results.bundle import read_bundle
     from bench.run.orchestrate import RunOptions, execute_run, prepare_run
@@ -300,10 +299,6 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
     )
     prepared = prepare_run(options)
-    if prepared.device.backend == "llama_cpp":
-        threads = options.threads or prepared.device.llama_cpp.n_threads
-        if note := threads_warning(threads):
-            err.print(f"[yellow]warning:[/] {escape(note)}", markup=True, highlight=False)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),

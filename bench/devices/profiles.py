@@ -79,17 +79,6 @@ DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 MAX_THREADS = 512
 
 
-def threads_warning(threads: int | None) -> str | None:
-    """A warning with its remedy when ``threads`` exceeds this machine's logical cores, else None."""
-    logical = os.cpu_count() or 1
-    if threads is None or threads <= logical:
-        return None
-    return (
-        f"{threads} engine threads on a machine with {logical} logical cores: they will contend and "
-        f"slow each other down. Use --threads {default_threads()} (the physical cores) or fewer"
-    )
-
-
 class LlamaCppSettings(BaseModel):
     """Engine settings for the in-process backend; ``None`` means "the harness default" (recorded)."""
 

@@ -301,6 +301,25 @@ def _battery(manifest: Manifest) -> RunWarning | None:
     )
 
 
+def _threads(manifest: Manifest) -> RunWarning | None:
+    """More engine threads than logical cores: they contend, and every rate measured is lower for it."""
+    settings = (manifest.backend or {}).get("settings") or {}
+    threads = max(
+        (v for k in ("n_threads", "n_threads_batch") if isinstance(v := settings.get(k), int)), default=0
+    )
+    logical = (manifest.host or {}).get("cpu_logical")
+    if not isinstance(logical, int) or threads <= logical:
+        return None
+    physical = (manifest.host or {}).get("cpu_physical") or logical
+    return RunWarning(
+        "oversubscribed_threads",
+        f"the engine ran {threads} threads on {logical} logical cores: they contended for the CPU, and the "
+        "rates measured are lower than the machine can do",
+        f"Use --threads {physical} (the physical cores) or fewer",
+        {"threads": threads, "cpu_logical": logical},
+    )
+
+
 def _trace_missing(manifest: Manifest) -> RunWarning | None:
     power = manifest.power or {}
     missing = power.get("external_missing")
@@ -320,6 +339,7 @@ def run_warnings(records: Sequence[Record], manifest: Manifest) -> list[RunWarni
     found = [
         _busy(manifest),
         _battery(manifest),
+        _threads(manifest),
         _trace_missing(manifest),
         _drift(records, manifest),
         _outliers(groups, manifest),

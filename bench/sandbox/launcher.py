@@ -214,7 +214,10 @@ def main() -> None:
             except OSError:
                 info["namespaces"] = []
             if "mount" in info["namespaces"]:
-                info["read_only_fs"] = _read_only_except(libc, cfg["scratch"])
+                try:
+                    info["read_only_fs"] = _read_only_except(libc, cfg["scratch"])
+                except (OSError, IndexError):  # an unreadable or unexpected mountinfo
+                    info["read_only_fs"] = False
     cfg["own_uid_ns"] = "pid" in info["namespaces"]
     if libc is not None and os.geteuid() == 0 and not info["namespaces"]:
         os.setgroups([])

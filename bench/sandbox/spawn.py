@@ -360,9 +360,9 @@ def _supervise(
         while True:
             now = time.monotonic()
             if status is None:
-                pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    status, rusage, exited_at = st, ru, now
+                reaped = _reap_if_exited(proc.pid)
+                if reaped is not None:
+                    status, rusage, exited_at = reaped[0], reaped[1], now
             open_fds = [fd for fd in sel.get_map() if fd != pidfd]
             if status is not None and (not open_fds or now >= (exited_at or now) + _EXIT_GRACE_S):
                 break
@@ -407,10 +407,6 @@ def _supervise(
                     status, rusage = st, ru
                 else:
                     time.sleep(0.01)
-        else:
-            # the code ended: anything it left behind in its process group goes too
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
         for stream in (proc.stdout, proc.stderr):
             stream.close()
         os.close(info_r)
@@ -430,6 +426,31 @@ def _supervise(
         wall_s=wall,
         isolation=_isolation(info_buf, harden, cgroup),
     )
+
+
+def _reap_if_exited(pid: int) -> tuple[int, Any] | None:
+    """(status, rusage) once the launcher has exited, after killing what the code left behind in its
+    process group; None while it runs. Where ``waitid`` exists, the group is killed *before* reaping
+    (while its id cannot be reused by another process)."""
+    if hasattr(os, "waitid"):
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                return None
+        except ChildProcessError:
+            pass
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        try:
+            _pid, status, rusage = os.wait4(pid, 0)
+        except ChildProcessError:  # reaped elsewhere: nothing is known of how it ended
+            return signal.SIGKILL, None
+        return status, rusage
+    got, status, rusage = os.wait4(pid, os.WNOHANG)  # pragma: no cover - macOS before Python 3.13
+    if not got:  # pragma: no cover
+        return None
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # pragma: no cover
+        os.killpg(pid, signal.SIGKILL)
+    return status, rusage  # pragma: no cover
 
 
 def _info(buf: bytes | bytearray) -> dict[str, Any]:
