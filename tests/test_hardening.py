@@ -238,3 +238,17 @@ def test_a_csv_power_trace_that_never_appears_is_warned_about(
                    "--out", str(tmp_path / "runs"), "--power", f"csv:{trace}", "--idle-seconds", "0")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert f"the power trace {trace} did not appear during the run" in proc.stderr
+
+
+def test_registered_secrets_are_masked_in_every_form_at_the_boundaries() -> None:
+    import io
+
+    from bench.redaction import ScrubbingStream, register_secret, scrub_secrets
+
+    secret = 'sk-z/"quoted"+key-0123'
+    register_secret(secret)
+    for form in (secret, "sk-z%2F%22quoted%22%2Bkey-0123", 'sk-z/\\"quoted\\"+key-0123'):
+        assert scrub_secrets(f"before {form} after") == "before *** after"
+    sink = io.StringIO()
+    ScrubbingStream(sink).write(f"printed: {secret}\n")
+    assert sink.getvalue() == "printed: ***\n"
