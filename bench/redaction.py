@@ -4,14 +4,24 @@ The key lives only in the environment and in the HTTP client's headers. Every me
 HTTP backend (record errors, ``BenchError`` texts, retry notes) passes through ``Redactor.scrub``, which
 removes the key itself, its URL-encoded form, and any ``Bearer``/``key=`` credential a server or an
 exception echoes back (httpx exceptions can carry URLs; some servers quote the header they refused).
+
+Messages are not the only way out: a server can echo the Authorization header inside its *answer*, and
+model-written code could print what it found. So every configured secret value is also registered here,
+process-wide (``register_secret``), and scrubbed at the boundaries where text leaves the process: each
+record and manifest the bundle writer stores (``scrub_secrets``) and everything the CLI prints
+(``ScrubbingStream``). Only exact secret values are masked there (answers keep credential-shaped text
+that is not ours).
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
+from typing import TextIO
 from urllib.parse import quote
 
-__all__ = ["Redactor"]
+__all__ = ["Redactor", "ScrubbingStream", "register_secret", "scrub_secrets"]
 
 _MASK = "***"
 # credentials that look like credentials even when they are not our key (a proxy echoing a header)
@@ -31,6 +41,7 @@ class Redactor:
             self.add(s)
 
     def add(self, secret: str) -> None:
+        register_secret(secret)
         if len(secret) < 4:  # too short to scrub without mangling ordinary text; and too short to be a key
             return
         for form in {secret, quote(secret, safe="")}:
@@ -45,3 +56,49 @@ class Redactor:
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + _MASK, text)
         return text
+
+
+_registered: list[str] = []
+
+
+def register_secret(secret: str) -> None:
+    """Remember a configured secret value (an API key read from the environment) for ``scrub_secrets``."""
+    if len(secret) < 4:
+        return
+    encoded = json.dumps(secret, ensure_ascii=False)[1:-1]  # as it appears inside a JSON string
+    for form in {secret, quote(secret, safe=""), encoded}:
+        if form not in _registered:
+            _registered.append(form)
+    _registered.sort(key=len, reverse=True)
+
+
+def scrub_secrets(text: str) -> str:
+    """Mask every registered secret value in ``text`` (the boundary where text is stored or printed)."""
+    for s in _registered:
+        if s in text:
+            text = text.replace(s, _MASK)
+    return text
+
+
+class ScrubbingStream(io.TextIOBase):
+    """A text stream that masks registered secrets in everything written through it (the CLI's stdout)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(scrub_secrets(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8")

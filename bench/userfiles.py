@@ -7,6 +7,8 @@ Shared by the suite, profile and rules loaders so that every malformed file is r
 from __future__ import annotations
 
 import difflib
+import os
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["describe_validation_error", "one_line", "read_text_file", "read_toml"]
+__all__ = ["MAX_INPUT_BYTES", "describe_validation_error", "one_line", "read_text_file", "read_toml"]
 
 
 def one_line(text: str) -> str:
@@ -31,16 +33,38 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
+# Suites, profiles and rules are small text (the default suite is 6 KiB); a path such as /dev/zero or a
+# FIFO must be refused, not read until memory runs out or waited on forever.
+MAX_INPUT_BYTES = 16 * 2**20
+
+
 def read_text_file(path: Path, error: type[BenchError], what: str) -> str:
-    """Read a user-written text file, reporting a missing, unreadable, binary or empty file clearly."""
+    """Read a user-written text file, reporting a missing, unreadable, special, huge, binary or empty
+    file clearly. Only regular files of at most ``MAX_INPUT_BYTES`` are read."""
     try:
-        raw = path.read_bytes()
+        st = path.stat()  # stat, unlike open, never blocks on a FIFO
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{path}: not a regular file (a device, FIFO or socket); give a {what} file")
+        if st.st_size > MAX_INPUT_BYTES:
+            raise error(
+                f"{path}: {st.st_size / 2**20:.1f} MiB is over the {MAX_INPUT_BYTES // 2**20} MiB limit "
+                f"for a {what} file"
+            )
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat above
+                raise error(f"{path}: not a regular file (a device, FIFO or socket); give a {what} file")
+            raw = f.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise error(f"{path}: no such {what} file") from None
     except IsADirectoryError:
         raise error(f"{path}: is a directory, not a {what} file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what} file: {exc.strerror}") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise error(f"{path}: over the {MAX_INPUT_BYTES // 2**20} MiB limit for a {what} file")
     if b"\x00" in raw:
         raise error(f"{path}: binary data, not a {what} file (expected UTF-8 text)")
     try:

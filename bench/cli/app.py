@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from rich.markup import escape
 
 from bench import __version__
 from bench.cli import catalog, cost, doctor, gate, results, run
-from bench.cli.console import err
+from bench.cli.console import NOTED, err
 from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, BenchError
+from bench.redaction import ScrubbingStream
 from bench.run.runner import RunInterrupted
 
 __all__ = ["build_parser", "main"]
@@ -41,6 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Everything printed passes through ``ScrubbingStream``: no configured secret reaches a terminal."""
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbingStream(stdout), ScrubbingStream(stderr)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_note  # the library's warnings, as the tool's own one-line notes
+            return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _show_note(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+    text = str(message)
+    if text not in NOTED:
+        NOTED.add(text)
+        err.print(f"[yellow]infercost: note:[/] {escape(text)}", markup=True, highlight=False)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -6,8 +6,11 @@ import sys
 
 from rich.console import Console
 
-__all__ = ["err", "out"]
+__all__ = ["NOTED", "err", "out"]
 
 # Piped output is read by people too (CI logs): give tables room instead of rich's 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+# notes already printed from library warnings (a torn last line, ...), so a report does not repeat them
+NOTED: set[str] = set()

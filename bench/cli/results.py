@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.cli.console import err, out
+from bench.cli.console import NOTED, err, out
 from bench.errors import EXIT_OK
 from bench.run.flags import COST_FLAGS, add_flags, number
 
@@ -70,7 +70,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     report = make_report(args.bundles, options)
     for note in report.notes:
-        err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+        if not any(seen in note for seen in NOTED):
+            err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     if json_stdout:  # stdout is the JSON document alone
         from bench.report.export import frame_json
 

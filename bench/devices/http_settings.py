@@ -24,7 +24,7 @@ SECRET_HEADERS = frozenset(
 class HttpSettings(BaseModel):
     """Connection settings of an ``openai_http`` profile (all optional; defaults suit hosted APIs)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # which endpoint a task goes to: "auto" sends chat tasks to /chat/completions and raw prompts and
     # synthetic shapes to /completions (and chat tasks too, as a plain transcript, when the tokenizer

@@ -74,14 +74,19 @@ def check_power_sensor(name: str) -> str | None:
 DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 
 
+# More engine threads than any machine this runs on has cores; --threads 100000 crashed llama.cpp
+# (exit 139) and thousands of threads on a 2-core machine drove the load average to ~400.
+MAX_THREADS = 512
+
+
 class LlamaCppSettings(BaseModel):
     """Engine settings for the in-process backend; ``None`` means "the harness default" (recorded)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     n_gpu_layers: int = Field(default=0, ge=-1)
-    n_threads: int | None = Field(default=None, ge=1, le=1024)
-    n_threads_batch: int | None = Field(default=None, ge=1, le=1024)
+    n_threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
+    n_threads_batch: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     n_ctx: int = Field(default=4096, ge=64, le=1_048_576)
     n_batch: int = Field(default=2048, ge=1)
     n_ubatch: int = Field(default=512, ge=1)
@@ -92,7 +97,7 @@ class LlamaCppSettings(BaseModel):
 class PowerMode(BaseModel):
     """A named power mode (Jetson nvpmodel, an APU's power limit): selecting it sets the profile's watts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     max_w: float = Field(gt=0)
     idle_w: float | None = Field(default=None, ge=0)
@@ -103,7 +108,7 @@ class PowerMode(BaseModel):
 class LlamaCppBuild(BaseModel):
     """How llama-cpp-python must be built for this platform (it compiles llama.cpp at install time)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     cmake_args: str = ""
     env: dict[str, str] = Field(default_factory=dict)
@@ -119,7 +124,7 @@ class LlamaCppBuild(BaseModel):
 class DeviceProfile(BaseModel):
     """A device (or endpoint) to run on and to cost. Unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     kind: Literal["local", "cloud", "rented"] = "local"

@@ -111,6 +111,9 @@ class PowerMeter:
         sampler, self.sampler = self.sampler, None
         s = self.sensor
         if not s.live and hasattr(s, "samples"):
+            path = getattr(s, "path", None)
+            if path is not None and not path.exists():  # the run ended and the meter's file never came
+                self._power["external_missing"] = str(path)
             samples = s.samples(self._power["anchor_wall_ns"], self._power["anchor_perf_ns"])
             lo, hi = writer.manifest.anchor_perf_ns - _MARGIN_NS, time.perf_counter_ns() + _MARGIN_NS
             kept = [x for x in samples if lo <= x.t_ns <= hi]  # the run ± a margin, not the meter's whole day

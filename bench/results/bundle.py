@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.paths import DEFAULT_RUNS_ROOT
+from bench.redaction import scrub_secrets
 from bench.results.schema import SCHEMA_VERSION, Manifest, Record
 
 __all__ = [
@@ -101,7 +102,7 @@ def _free_bytes(path: Path) -> int | None:
 def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False, ensure_ascii=False)
+        f.write(scrub_secrets(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)))
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
@@ -149,7 +150,7 @@ class BundleWriter:
     def append(self, record: Record) -> None:
         """One line per request, flushed at once: a kill -9 after this returns loses nothing."""
         try:
-            self._records.write(record.model_dump_json(exclude_none=False) + "\n")
+            self._records.write(scrub_secrets(record.model_dump_json(exclude_none=False)) + "\n")
             self._records.flush()
         except OSError as exc:
             raise EnvironmentNotReady(

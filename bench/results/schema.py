@@ -229,3 +229,5 @@ class Manifest(BaseModel):
     hygiene: dict[str, Any] | None = None
     # one entry per `infercost run --resume` session that continued this bundle (bench/run/resume.py)
     resumes: list[dict[str, Any]] = Field(default_factory=list)
+    # what isolated model-written code (python-test checks) on this machine (bench/sandbox, docs/security.md)
+    sandbox: dict[str, Any] | None = None

@@ -22,10 +22,12 @@ manifest, computed when a bundle is read (``summary["warnings"]``), never stored
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.results import stats
@@ -199,18 +201,35 @@ def _context_tokens(r: Record) -> float | None:
     return r.prompt_tokens + r.completion_tokens / 2  # the mean context length while decoding
 
 
+def _session_starts(manifest: Manifest) -> list[int] | None:
+    """Where each resumed session begins on the run's clock (ns); None when that is unknown."""
+    starts: list[int] = []
+    for entry in manifest.resumes:
+        start = entry.get("start_ns")
+        if entry.get("same_boot") is False or not isinstance(start, int):
+            return None  # stamps from two boots share no clock; older bundles did not record it
+        starts.append(start)
+    return sorted(starts)
+
+
 def _drift(records: Sequence[Record], manifest: Manifest) -> RunWarning | None:
-    if any(entry.get("same_boot") is False for entry in manifest.resumes):
-        return None  # stamps from two boots share no clock
-    points = [
-        (r.start_ns / 60e9, math.log(r.decode_tps), ctx, r.decode_tps)
-        for r in records
-        if not r.warmup
-        and r.status == "ok"
-        and r.decode_tps
-        and r.decode_tps > 0
-        and (ctx := _context_tokens(r)) is not None
-    ]
+    """Judged within each session (a resumed run's gap is not run time); the largest drift is reported."""
+    starts = _session_starts(manifest)
+    if starts is None:
+        return None
+    sessions: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
+    for r in records:
+        if r.warmup or r.status != "ok" or not r.decode_tps or r.decode_tps <= 0:
+            continue
+        ctx = _context_tokens(r)
+        if ctx is not None:
+            point = (r.start_ns / 60e9, math.log(r.decode_tps), ctx, r.decode_tps)
+            sessions[bisect.bisect_right(starts, r.start_ns)].append(point)
+    found = [w for pts in sessions.values() if (w := _drift_in(pts, manifest)) is not None]
+    return max(found, key=lambda w: w.details["drop_fraction"], default=None)
+
+
+def _drift_in(points: list[tuple[float, float, float, float]], manifest: Manifest) -> RunWarning | None:
     if len(points) < DRIFT_MIN_POINTS:
         return None
     minutes = [p[0] for p in points]
@@ -282,12 +301,46 @@ def _battery(manifest: Manifest) -> RunWarning | None:
     )
 
 
+def _threads(manifest: Manifest) -> RunWarning | None:
+    """More engine threads than logical cores: they contend, and every rate measured is lower for it."""
+    settings = manifest.backend.settings
+    threads = max(
+        (v for k in ("n_threads", "n_threads_batch") if isinstance(v := settings.get(k), int)), default=0
+    )
+    logical = manifest.host.cpu_logical
+    if not isinstance(logical, int) or threads <= logical:
+        return None
+    physical = manifest.host.cpu_physical or logical
+    return RunWarning(
+        "oversubscribed_threads",
+        f"the engine ran {threads} threads on {logical} logical cores: they contended for the CPU, and the "
+        "rates measured are lower than the machine can do",
+        f"Use --threads {physical} (the physical cores) or fewer",
+        {"threads": threads, "cpu_logical": logical},
+    )
+
+
+def _trace_missing(manifest: Manifest) -> RunWarning | None:
+    power = manifest.power or {}
+    missing = power.get("external_missing")
+    if not isinstance(missing, str) or Path(missing).exists():  # it may have been exported since
+        return None
+    return RunWarning(
+        "power_trace_missing",
+        f"the power trace {missing} did not appear during the run: no request has energy yet",
+        f"Export the meter's log to {missing}; `infercost report` reads it from there once it exists",
+        {"file": missing},
+    )
+
+
 def run_warnings(records: Sequence[Record], manifest: Manifest) -> list[RunWarning]:
     """Every warning that applies to this run, most actionable first."""
     groups = _by_task(records)
     found = [
         _busy(manifest),
         _battery(manifest),
+        _threads(manifest),
+        _trace_missing(manifest),
         _drift(records, manifest),
         _outliers(groups, manifest),
         _high_cv(groups, manifest),

@@ -11,6 +11,7 @@ must match); the machine's state is recorded at start and end (``bench.run.hygie
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import time
 import warnings
@@ -23,7 +24,7 @@ from bench.backends.base import Backend
 from bench.backends.http.client import OpenAIHttpBackend
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.endpoint import apply_endpoint_overrides
-from bench.devices.profiles import DeviceProfile, load_device
+from bench.devices.profiles import MAX_THREADS, DeviceProfile, default_threads, load_device
 from bench.errors import BenchError, UsageError
 from bench.models.catalog import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
@@ -214,8 +215,12 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         raise UsageError(f"--repetitions {options.repetitions}: must be at least 1")
     if options.warmup < 0:
         raise UsageError(f"--warmup {options.warmup}: must be 0 or more")
-    if options.threads is not None and options.threads < 1:
-        raise UsageError(f"--threads {options.threads}: must be at least 1")
+    if options.threads is not None and not 1 <= options.threads <= MAX_THREADS:
+        raise UsageError(
+            f"--threads {options.threads}: must be between 1 and {MAX_THREADS}",
+            fix=f"this machine has {os.cpu_count() or 1} logical cores; --threads {default_threads()} "
+            "uses its physical cores",
+        )
     if options.min_time_s is not None and not (options.min_time_s > 0 and math.isfinite(options.min_time_s)):
         raise UsageError(f"--min-time {options.min_time_s}: must be a number of seconds above 0")
     if not (options.cooldown_s >= 0 and math.isfinite(options.cooldown_s)):

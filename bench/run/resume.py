@@ -85,10 +85,24 @@ def _dict_differences(
             yield f"{prefix}{key}", a, b
 
 
+def _same_path(a: Any, b: Any) -> bool:
+    if not isinstance(a, str) or not isinstance(b, str):
+        return bool(a == b)
+    return a == b or Path(a).resolve() == Path(b).resolve()
+
+
 def first_mismatch(old: Manifest, now: Manifest) -> Mismatch | None:
     """The first key property, in the order of the module docstring, that differs between two runs."""
     fresh = "or start a new run instead of resuming"
     if old.suite.hash != now.suite.hash:
+        same_file = _same_path(old.suite.path, now.suite.path)
+        if not same_file or old.suite.name != now.suite.name:
+            return Mismatch(
+                "suite (a different suite)",
+                f"{old.suite.name!r} from {old.suite.path}",
+                f"{now.suite.name!r} from {now.suite.path}",
+                f"give the suite the run used with --suite, {fresh}",
+            )
         return Mismatch(
             f"suite hash ({now.suite.path} changed since the run)",
             old.suite.hash,
@@ -168,6 +182,9 @@ def continue_manifest(
             "command": now.command,
             "records_before": records_before,
             "same_boot": same_boot(old, hygiene_start),
+            # where this session begins on the run's clock: drift is judged within a session, never
+            # across the gap between an interrupted session and the one that resumed it
+            "start_ns": now.anchor_perf_ns - old.anchor_perf_ns,
             "hygiene_start": dict(hygiene_start) if hygiene_start is not None else None,
         }
     )

@@ -33,7 +33,8 @@ from bench.results.bundle import BundleWriter, effective_records
 from bench.results.metrics import derive_timing
 from bench.results.schema import Manifest, Record
 from bench.run.schedule import SchedulePolicy, TaskSchedule
-from bench.suite.checks import CheckResult, NoneCheck, evaluate
+from bench.sandbox import probe_isolation
+from bench.suite.checks import CheckResult, NoneCheck, PythonTestCheck, evaluate
 from bench.suite.loader import PromptSuite, Task
 
 __all__ = ["ProgressEvent", "RunInterrupted", "RunOutcome", "RunSettings", "Runner", "new_run_id", "utc_now"]
@@ -149,6 +150,11 @@ def build_manifest(
             "min_time_s": settings.min_time_s,
             "cooldown_s": settings.cooldown_s,
         },
+        sandbox=(
+            probe_isolation().as_dict()
+            if any(isinstance(t.check, PythonTestCheck) for t in suite.tasks)
+            else None
+        ),
     )
 
 

@@ -5,11 +5,10 @@ a broken regex, JSON schema or python-test assert is an input error before anyth
 task after a long run. Evaluating a check never raises for any answer: a hostile or garbled answer is a
 *result* (``passed = False`` with a reason), never a crash.
 
-The ``python-test`` check runs model-written code. It runs in a child interpreter (``python -I -S -B``)
-in an empty temporary directory, in its own process group, with CPU-time, address-space and file-size
-limits, and with a PEP 578 audit hook that refuses sockets, subprocesses, writes and deletions. It is
-killed on timeout. This is a guard against accidents and sloppy code, NOT a security sandbox: do not run
-suites from people you do not trust.
+The ``python-test`` check runs model-written code in ``bench.sandbox``: a separate process and session
+under OS limits the code cannot undo, an empty scratch directory, an environment built from nothing,
+output capped in bytes, killed with everything it started at the deadline; on Linux also without network
+and with a read-only filesystem outside the scratch directory (docs/security.md says what holds where).
 """
 
 from __future__ import annotations
@@ -19,16 +18,21 @@ import json
 import math
 import os
 import re
+import select
 import signal
-import subprocess
-import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import jsonschema
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.sandbox import Limits, run_python
+
+DRAFT202012 = referencing.jsonschema.DRAFT202012
 
 __all__ = [
     "Check",
@@ -130,7 +134,49 @@ class JsonCheck(_CheckBase):
             raise ValueError(f"not a valid JSON schema: {exc.message}") from None
         except RecursionError:
             raise ValueError("not a valid JSON schema: nested too deeply") from None
+        _check_refs(schema)
         return schema
+
+
+def _refs(node: Any, depth: int = 0) -> list[str]:
+    """Every ``$ref`` string in a schema (a walk of dicts and lists)."""
+    if depth > 200:
+        return []
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in _refs(v, depth + 1)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v, depth + 1)]
+    return []
+
+
+def _check_refs(schema: dict[str, Any]) -> None:
+    """Resolve every ``$ref`` now, offline: one that cannot be resolved would fail every answer later.
+
+    Nothing is fetched (jsonschema never retrieves remote references unless told to): a reference must
+    point into the schema itself (``#/$defs/x``, an anchor, or a sub-schema's ``$id``).
+    """
+    refs = _refs(schema)
+    if not refs:
+        return
+    cls = jsonschema.validators.validator_for(schema)
+    spec = referencing.jsonschema.specification_with(cls.META_SCHEMA.get("$schema", ""), default=DRAFT202012)
+    resource = spec.create_resource(schema)
+    base = resource.id() or ""
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(base, resource).crawl()
+    bases = [base, *(uri for uri in registry if uri != base)]
+    for ref in refs:
+        for uri in bases:
+            try:
+                registry.resolver(base_uri=uri).lookup(ref)
+                break
+            except (referencing.exceptions.Unresolvable, ValueError, TypeError, KeyError):
+                continue
+        else:
+            raise ValueError(
+                f"not a valid JSON schema: $ref {ref!r} cannot be resolved (references must point into "
+                "the schema itself, e.g. #/$defs/name; nothing is fetched)"
+            )
 
 
 class PythonTestCheck(_CheckBase):
@@ -226,6 +272,41 @@ def _close(x: float, check: NumberCheck) -> bool:
     return abs(x - check.value) <= max(check.tolerance, check.rel_tolerance * abs(check.value), 1e-9)
 
 
+# Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may.
+REGEX_TIMEOUT_S = 1.0
+
+
+def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:
+    """``re.search``/``re.fullmatch`` with Python's semantics, bounded in time; None when it timed out.
+
+    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX the match runs in a
+    forked child that is killed at the deadline (about a millisecond per check; see docs/security.md).
+    Without ``fork`` (Windows) it runs in-process, unbounded.
+    """
+    run = re.fullmatch if fullmatch else re.search
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows
+        return run(pattern, text, flags) is not None
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: match, report one byte, leave without running any cleanup
+        try:
+            os.close(read_fd)
+            os.write(write_fd, b"1" if run(pattern, text, flags) is not None else b"0")
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], timeout_s)
+        answer = os.read(read_fd, 1) if ready else b""
+    finally:
+        os.close(read_fd)
+        if not answer:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return None if not answer else answer == b"1"
+
+
 def evaluate(check: Check, answer: str) -> CheckResult:
     """Judge an answer. Never raises: a broken answer is a failed check with the reason in ``detail``."""
     if isinstance(check, NoneCheck):
@@ -246,9 +327,12 @@ def evaluate(check: Check, answer: str) -> CheckResult:
         return CheckResult(ok, detail if ok else f"missing {missing!r} (mode {check.mode})")
     if isinstance(check, RegexCheck):
         flags = re.IGNORECASE if check.ignore_case else 0
-        text = answer.strip()
-        hit = (re.fullmatch if check.fullmatch else re.search)(check.pattern, text, flags)
-        return CheckResult(hit is not None, "regex matched" if hit else f"no match for /{check.pattern}/")
+        hit = regex_hit(check.pattern, flags, answer.strip(), check.fullmatch, REGEX_TIMEOUT_S)
+        if hit is None:
+            return CheckResult(
+                False, f"regex evaluation timed out after {REGEX_TIMEOUT_S:g} s (catastrophic backtracking?)"
+            )
+        return CheckResult(hit, "regex matched" if hit else f"no match for /{check.pattern}/")
     if isinstance(check, NumberCheck):
         nums = _numbers(answer)
         if not nums:
@@ -275,68 +359,26 @@ def evaluate(check: Check, answer: str) -> CheckResult:
     return run_python_test(check, extract_code(answer))
 
 
-# The child reads {"code", "asserts"} from stdin, installs an audit hook (which user code cannot remove),
-# then runs the answer and the asserts in one namespace. Exit 0 means every assert held.
-_CHILD = r"""
-import json, os, sys
-payload = json.loads(sys.stdin.read())
-_WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-_BLOCK_PREFIX = ("socket.", "subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-    "os.fork", "os.forkpty", "os.kill", "os.killpg", "os.remove", "os.unlink", "os.rename", "os.rmdir",
-    "os.mkdir", "os.chmod", "os.chown", "os.truncate", "os.symlink", "os.link", "os.replace",
-    "shutil.", "ctypes.", "pty.", "webbrowser.", "urllib.", "http.", "ftplib.", "smtplib.", "os.putenv",
-    "os.unsetenv", "os.chdir", "os.utime")
-def _guard(event, args):
-    if event.startswith(_BLOCK_PREFIX) and event != "socket.gethostname":
-        raise PermissionError("blocked by the infercost python-test guard: " + event)
-    if event == "open":
-        flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
-        mode = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
-        if (flags & _WRITE) or any(c in mode for c in "wax+"):
-            raise PermissionError("blocked by the infercost python-test guard: writing " + str(args[0]))
-sys.addaudithook(_guard)
-ns = {"__name__": "__main__"}
-exec(compile(payload["code"], "<answer>", "exec"), ns)
-exec(compile(payload["asserts"], "<asserts>", "exec"), ns)
-"""
-
-
-def _limits(check: PythonTestCheck) -> None:  # runs in the child between fork and exec
-    import resource
-
-    cpu = math.ceil(check.timeout_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    mem = check.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _program(code: str, asserts: str) -> str:
+    """The answer then the asserts, in one namespace, as a program for the sandbox (exit 0: all held)."""
+    return (
+        'ns = {"__name__": "__main__"}\n'
+        f'exec(compile({code!r}, "<answer>", "exec"), ns)\n'
+        f'exec(compile({asserts!r}, "<asserts>", "exec"), ns)\n'
+    )
 
 
 def run_python_test(check: PythonTestCheck, code: str) -> CheckResult:
-    """Run ``code`` then ``check.asserts`` in a guarded child interpreter; see the module docstring."""
-    payload = json.dumps({"code": code, "asserts": check.asserts})
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONHASHSEED": "0", "LC_ALL": "C.UTF-8"}
-    with tempfile.TemporaryDirectory(prefix="infercost-pytest-") as tmp:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-B", "-c", _CHILD],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=tmp,
-            env=env,
-            start_new_session=True,
-            preexec_fn=lambda: _limits(check),
-        )
-        try:
-            _out, err = proc.communicate(payload.encode(), timeout=check.timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return CheckResult(False, f"timed out after {check.timeout_s:g} s (killed)")
-    if proc.returncode == 0:
-        return CheckResult(True, "all asserts passed")
-    if proc.returncode < 0:
-        return CheckResult(False, f"killed by signal {-proc.returncode} (CPU or memory limit)")
-    lines = [ln for ln in err.decode("utf-8", "replace").strip().splitlines() if ln.strip()]
-    return CheckResult(False, (lines[-1] if lines else f"exit code {proc.returncode}")[:300])
+    """Run ``code`` then ``check.asserts`` in the sandbox (``bench.sandbox``); see the module docstring."""
+    result = run_python(
+        _program(code, check.asserts), Limits(timeout_s=check.timeout_s, memory_mb=check.memory_mb)
+    )
+    note = f"; output truncated at {result.output_limit_bytes} bytes" if result.truncated else ""
+    if result.timed_out:
+        return CheckResult(False, f"timed out after {check.timeout_s:g} s (killed){note}")
+    if result.exit_code == 0:
+        return CheckResult(True, "all asserts passed" + note)
+    if result.signal is not None:
+        return CheckResult(False, f"killed by signal {result.signal} (CPU or memory limit){note}")
+    lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+    return CheckResult(False, (lines[-1] if lines else f"exit code {result.exit_code}")[:300] + note)

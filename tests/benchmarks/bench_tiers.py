@@ -19,9 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers.cost import device_manifest, record  # noqa: E402
-
 from bench.cost.pricing import price_records  # noqa: E402
+from tests.helpers.cost import device_manifest, record  # noqa: E402
 
 
 def main() -> None:

@@ -218,3 +218,20 @@ def test_summary_carries_warnings_as_json_ready_dicts() -> None:
     (w,) = summary["warnings"]
     assert set(w) == {"kind", "message", "remedy", "details"} and w["kind"] == "high_cv"
     assert json.dumps(summary)  # serializable as --json prints it
+
+
+def test_no_drift_across_the_gap_of_a_resumed_run() -> None:
+    """Issue 12 item 10: flat in each session, the resumed one a little slower after a 40-minute gap.
+    Regressed over both sessions (the gap counted as run time) this read as throttling."""
+    rng = np.random.default_rng(3)
+    first = [rec("tg", k, start_s=k * 6.0, tps=100.0 * (1 + rng.normal(0, 0.01))) for k in range(30)]
+    gap_s = 40 * 60
+    second = [
+        rec("tg", 30 + k, start_s=gap_s + k * 6.0, tps=90.0 * (1 + rng.normal(0, 0.01))) for k in range(30)
+    ]
+    resumed = {"same_boot": True, "start_ns": int((gap_s - 1) * 1e9), "records_before": 30}
+    assert "thermal_drift" not in kinds(first + second, manifest(resumes=[resumed]))
+    # a real drift inside one session is still found
+    hot = drifting_run(0.01)
+    late = [r.model_copy(update={"start_ns": r.start_ns + int(gap_s * 1e9)}) for r in hot]
+    assert "thermal_drift" in kinds(first + late, manifest(resumes=[resumed]))

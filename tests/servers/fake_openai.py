@@ -15,7 +15,10 @@ mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 
 counting that end-of-generation token, as llama-server does), ``401`` (refuses, echoing the Authorization header it got, as a
 careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks), ``paced:N:MS`` (N chunks,
 one every MS milliseconds: a steady decoder whose true rate the server stamps), ``anthropic-cache`` (usage
-with 600 cached and 300 cache-written prompt tokens, 200 of them at the 1-hour TTL).
+with 600 cached and 300 cache-written prompt tokens, 200 of them at the 1-hour TTL), ``no-choices`` (a 200 JSON
+body that is not a completion), ``echo-auth`` (streams back the Authorization header it got, inside the
+answer), ``echo-answer`` (answers with whatever follows ``ANSWER:`` in the prompt: a test writes the
+model's answer, e.g. hostile code for a python-test check).
 
 Every request is stamped with ``time.monotonic_ns()`` (on Linux the same clock as the client's
 ``perf_counter_ns``) when its body has been read and when the first response byte is written;
@@ -150,6 +153,22 @@ class FakeOpenAI:
         scenario = match.group(1) if match else "ok"
         n = self.attempts[prompt]
         self.attempts[prompt] += 1
+        if scenario == "no-choices":  # a 200 JSON body that is not a completion: an endpoint fault
+            await self.send_json(writer, 200, {"object": "chat.completion", "id": "x", "model": "fake-model"})
+            return True
+        if scenario in ("echo-auth", "echo-answer"):  # the credential, or the test's answer, as content
+            base = {"id": "cmpl-fake", "model": "fake-model", "created": 0}
+            texts = [f"you sent {auth}", " ok"]
+            if scenario == "echo-answer":
+                last = (req.get("messages") or [{}])[-1].get("content", "") if chat else prompt
+                texts = [str(last).split("ANSWER:", 1)[-1]]
+            await self.start_stream(writer)
+            for text in texts:
+                writer.write(_chunk(_event({**base, "choices": [{"index": 0, "delta": {"content": text}}]})))
+            end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            writer.write(_chunk(_event(end)) + _chunk(_event("[DONE]")) + b"0\r\n\r\n")
+            await writer.drain()
+            return True
         if scenario == "401":  # echo the credential, as a careless proxy might: the client must scrub it
             await self.send_json(writer, 401, {"error": {"message": f"Incorrect API key provided: {auth}"}})
             return True

@@ -100,10 +100,8 @@ def test_python_test_passes_and_fails() -> None:
     ("code", "reason"),
     [
         ("def add(a, b):\n    while True: pass\nadd(1, 2)\n", "timed out"),
-        ("import socket\nsocket.socket()\ndef add(a, b): return a + b\n", "guard"),
-        ("open('owned.txt', 'w').write('x')\ndef add(a, b): return a + b\n", "guard"),
-        ("import os\nos.system('true')\ndef add(a, b): return a + b\n", "guard"),
-        ("import subprocess\nsubprocess.run(['true'])\ndef add(a, b): return a + b\n", "guard"),
+        ("import os\nos.system('sleep 30')\ndef add(a, b): return a + b\n", "timed out"),
+        ("print('x' * 10**6)\ndef add(a, b): return a - b\n", "output truncated at 65536 bytes"),
         ("x = bytearray(2**34)\ndef add(a, b): return a + b\n", "MemoryError"),
     ],
 )
@@ -122,7 +120,10 @@ def test_python_test_child_runs_in_an_empty_temp_dir(tmp_path, monkeypatch) -> N
     assert evaluate(check(**spec), "pass").passed is True
 
 
-def test_json_check_with_unresolvable_ref_fails_instead_of_crashing() -> None:
-    spec = check(type="json", schema={"$ref": "https://example.invalid/nowhere.json"})
-    result = evaluate(spec, '{"a": 1}')
-    assert result.passed is False and "could not be applied" in result.detail
+def test_json_check_with_unresolvable_ref_is_refused_at_load() -> None:
+    # issue 12 item 9: it used to pass load-time validation and then fail every answer
+    for ref in ("https://example.invalid/nowhere.json", "#/$defs/missing", "#/definitions/x"):
+        with pytest.raises(ValueError, match="cannot be resolved"):
+            check(type="json", schema={"$ref": ref})
+    ok = check(type="json", schema={"$defs": {"n": {"type": "array"}}, "$ref": "#/$defs/n"})
+    assert evaluate(ok, "[1]").passed is True and evaluate(ok, "{}").passed is False

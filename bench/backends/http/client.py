@@ -410,6 +410,10 @@ class OpenAIHttpBackend:
                         watchdog.last_read = t
                         state.feed(raw.decode("utf-8", "replace"), t)
                         state.done = True
+                        if not state.n_choice_frames:  # 200 but not a completion: the endpoint's fault
+                            raise ChunkError(
+                                f"HTTP 200 answer has no 'choices' (not a completion): {raw[:120]!r}"
+                            )
                     else:
                         await self._read_stream(resp, att, parser, watchdog, progress)
                 finally:
@@ -440,6 +444,8 @@ class OpenAIHttpBackend:
         if watchdog is not None and watchdog.reason is not None and not state.done:
             att.failure, att.status = watchdog.reason, "timeout"
             att.retryable = False
+        if att.failure is None and att.status == "ok" and state.done and not state.n_choice_frames:
+            att.failure, att.status = "stream carried no 'choices' in any frame (not a completion)", "error"
         if att.failure is None and att.status == "ok" and not (state.done or state.finish_reason):
             att.failure, att.status = "stream ended without [DONE] or a finish_reason (cut?)", "error"
             att.retryable = not state.content_ns

@@ -166,6 +166,7 @@ class StreamState:
     timings: dict[str, float] | None = None
     server_model: str | None = None
     done: bool = False  # saw data: [DONE]
+    n_choice_frames: int = 0  # frames that carried a non-empty ``choices`` list
 
     def feed(self, data: str, t_ns: int) -> None:
         """One SSE data payload received at ``t_ns``; raises ``ChunkError`` for a fatal chunk."""
@@ -184,7 +185,8 @@ class StreamState:
             msg = err.get("message") if isinstance(err, dict) else err
             raise ChunkError(f"server error in stream: {str(msg)[:200]}")
         choices = obj.get("choices")
-        if choices:
+        if choices and isinstance(choices, list) and isinstance(choices[0], dict):
+            self.n_choice_frames += 1
             choice = choices[0]
             delta = choice.get("delta")
             if delta is None:
