@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench import __version__
+from bench.cli import db as db_cli
 from bench.errors import (
     EXIT_ENV_NOT_READY,
     EXIT_INTERNAL,
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="combine result bundles into a report (terminal, Markdown, HTML)")
     report.add_argument(
-        "bundles", nargs="+", metavar="BUNDLE_OR_DIR", help="bundles, run ids, or dirs of them"
+        "bundles", nargs="*", metavar="BUNDLE_OR_DIR", help="bundles, run ids, or dirs of them"
     )
     report.add_argument("-o", "--output", type=Path, help="write FILE.md (PNG charts beside it) or FILE.html")
     report.add_argument("--title", help="report title (default: the models and devices compared)")
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--pool", action="store_true", help="pool runs whose key properties are all equal")
     report.add_argument("--kwh-usd", type=float, help="electricity price for cost, overriding the profiles")
     report.add_argument("--hardware-usd", type=float, help="device price for cost, overriding the profiles")
+    db_cli.add_store_filters(report)
 
     compare = sub.add_parser("compare", help="compare two runs metric by metric, with significance")
     compare.add_argument("baseline", metavar="A", help="baseline bundle or run id")
@@ -207,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-root", type=Path, default=Path("reports/runs"), help="where run ids are looked up"
     )
     be.add_argument("--json", action="store_true", help="print the answer as JSON")
+    db_cli.add_parsers(sub)
     return p
 
 
@@ -505,7 +508,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     options = ReportOptions(
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
     )
-    report = make_report(args.bundles, options)
+    if db_cli.from_store(args):  # from a results database (--store, --where or INFERCOST_STORE)
+        report = db_cli.store_report(args, options)
+    else:
+        report = make_report(args.bundles, options)
     for note in report.notes:
         err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
     if args.output is None:
@@ -768,6 +774,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_breakeven(args)
         if args.command == "doctor":
             return _cmd_doctor(args)
+        if args.command == "db":
+            return db_cli.cmd_db(args, out, err)
+        if args.command == "push":
+            return db_cli.cmd_push(args, out)
+        if args.command == "history":
+            return db_cli.cmd_history(args, out, err)
         parser.error(f"unknown command {args.command}")
     except BenchError as exc:
         err.print(f"[red]infercost: error:[/] {escape(str(exc))}", markup=True, highlight=False)

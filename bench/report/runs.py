@@ -18,11 +18,18 @@ from typing import Any
 
 from bench.cost.enrich import EnrichOptions, enrich
 from bench.errors import BundleError
-from bench.results.bundle import DEFAULT_RUNS_ROOT, MANIFEST, gc_paused, read_bundle, resolve_bundle
+from bench.results.bundle import (
+    DEFAULT_RUNS_ROOT,
+    MANIFEST,
+    Bundle,
+    gc_paused,
+    read_bundle,
+    resolve_bundle,
+)
 from bench.results.comparability import key_properties
 from bench.results.schema import Manifest, Record
 
-__all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs"]
+__all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs", "runs_from_bundles"]
 
 POWER_CSV = "power.csv"
 
@@ -156,6 +163,15 @@ def load_runs(
                 )
             )
     return runs
+
+
+def runs_from_bundles(bundles: Iterable[Bundle], options: EnrichOptions | None = None) -> list[Run]:
+    """Runs from bundles already read (a results database gives them): enriched like ``load_runs``."""
+    with gc_paused():
+        return [
+            Run(paths=[b.path], manifests=[b.manifest], records=enrich(b, options), warnings=list(b.warnings))
+            for b in bundles
+        ]
 
 
 def _key_text(run: Run) -> str:

@@ -1,0 +1,286 @@
+"""``infercost db sync|query|migrate|status``, ``infercost push`` and ``infercost history``, and the
+``--store``/``--where`` reading of ``report``: the command logic; ``app.py`` only parses and dispatches.
+
+Store URLs come from ``--store`` or ``INFERCOST_STORE`` and are printed only without their password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bench.errors import EXIT_OK, UsageError
+from bench.results.bundle import DEFAULT_RUNS_ROOT
+
+__all__ = ["add_parsers", "cmd_db", "cmd_history", "cmd_push", "from_store", "store_report"]
+
+
+def add_parsers(sub: Any) -> None:
+    """The db, push and history subcommands (``sub``: the main parser's subparsers)."""
+    db = sub.add_parser("db", help="results database: sync bundles into it, query it, migrate it")
+    dbs = db.add_subparsers(dest="db_command", metavar="sync|query|migrate|status")
+    sync = dbs.add_parser("sync", help="index every bundle under the runs root (incremental)")
+    sync.add_argument("--runs-root", type=Path, default=DEFAULT_RUNS_ROOT, help="bundles (reports/runs)")
+    sync.add_argument("--store", default=None, help="database (default: reports/infercost.duckdb)")
+    sync.add_argument("--skip-bad", action="store_true", help="leave unreadable bundles out, saying so")
+    query = dbs.add_parser("query", help="run one read-only SQL statement")
+    query.add_argument("sql", help='e.g. "SELECT device_name, count(*) FROM current_runs GROUP BY 1"')
+    query.add_argument("--store", default=None, help="postgresql://... or duckdb:PATH (default: embedded)")
+    query.add_argument("--json", action="store_true", help="print rows as JSON")
+    migrate = dbs.add_parser("migrate", help="create or upgrade the tables (database owner)")
+    migrate.add_argument("--store", default=None, help="postgresql://... or duckdb:PATH (default: embedded)")
+    migrate.add_argument("--grant", metavar="ROLE", default=None, help="let ROLE push: SELECT, INSERT only")
+    status = dbs.add_parser("status", help="schema version and row counts")
+    status.add_argument("--store", default=None, help="postgresql://... or duckdb:PATH (default: embedded)")
+
+    push = sub.add_parser("push", help="upload bundles to a shared store (one transaction, idempotent)")
+    push.add_argument("runs", nargs="+", metavar="RUN", help="bundles, run ids, or dirs of them")
+    push.add_argument("--store", default=None, help="postgresql://USER@HOST/DB (or INFERCOST_STORE)")
+
+    hist = sub.add_parser(
+        "history", help="a metric over time from the results database, change points marked"
+    )
+    hist.add_argument("--metric", default="decode_tps", help="decode_tps (default), ttft_ms, cost_usd, ...")
+    hist.add_argument("--device", default=None, help="device name (or its start)")
+    hist.add_argument("--task", default=None, help="one task id (default: every task)")
+    add_store_filters(hist)
+    hist.add_argument("--min-effect", type=float, default=0.05, help="smallest change marked (0.05 = 5%%)")
+    hist.add_argument("-o", "--output", type=Path, default=None, help="FILE.png/.svg chart or FILE.md page")
+    hist.add_argument("--json", action="store_true", help="print the points as JSON")
+
+
+def add_store_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", default=None, help="read runs from postgresql://... or duckdb:PATH (or INFERCOST_STORE)"
+    )
+    parser.add_argument(
+        "--where", nargs="+", default=None, metavar="KEY=VALUE",
+        help="filter stored runs: device= model= suite= backend= run= since= until=",
+    )  # fmt: skip
+
+
+def _scrub(text: str, store: Any) -> str:
+    return str(store.url.scrubber().scrub(text))
+
+
+# ---------------------------------------------------------------------------------------- db
+def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from bench.results.db.open import open_store, resolve_store
+
+    if args.db_command is None:
+        raise UsageError(
+            "infercost db: say what to do", fix="infercost db sync | query SQL | migrate | status"
+        )
+    url = resolve_store(args.store)
+    if args.db_command == "sync":
+        if url.engine != "duckdb":
+            raise UsageError(
+                f"db sync --store {url.display}: sync indexes into an embedded file",
+                fix="push bundles to a shared store with: infercost push RUN... --store URL",
+            )
+        from bench.results.db.embedded import open_embedded
+
+        embedded = open_embedded(url)
+        try:
+            result = embedded.sync(args.runs_root, skip_bad=args.skip_bad)
+        finally:
+            embedded.close()
+        for bad in result.bad:
+            err.print(f"[yellow]skipped:[/] {escape(bad)}")
+        out.print(
+            f"{url.display}: {len(result.push.stored)} run(s) indexed ({result.push.records} records), "
+            f"{result.unchanged + len(result.push.skipped)} unchanged, {len(result.removed)} removed",
+            markup=False,
+        )
+        return EXIT_OK
+    if args.db_command == "migrate":
+        with open_store(url) as store:
+            applied = store.migrate()
+            if args.grant:
+                if url.engine != "postgres":
+                    raise UsageError("--grant: roles exist only on a PostgreSQL store")
+                store.grant(args.grant)  # type: ignore[attr-defined]
+        done = f"applied migration(s) {applied}" if applied else "up to date"
+        granted = f"; {args.grant} may SELECT and INSERT" if args.grant else ""
+        out.print(f"{url.display}: {done}{granted}", markup=False)
+        return EXIT_OK
+    if args.db_command == "status":
+        with open_store(url, read_only=True) as store:
+            version = store.version()
+            out.print(f"{url.display}: schema version {version}", markup=False)
+            for table, n in store.iter_tables():
+                out.print(f"  {table:16} {n:>10,}", markup=False)
+        return EXIT_OK
+    return _query(args, url, out)
+
+
+def _query(args: argparse.Namespace, url: Any, out: Console) -> int:
+    from bench.results.db.open import open_store
+
+    with open_store(url, read_only=True) as store:
+        if url.engine == "postgres":
+            result = store.user_query(args.sql)  # type: ignore[attr-defined]
+        else:
+            import duckdb
+
+            try:
+                result = store.query(args.sql)
+            except duckdb.Error as exc:
+                raise UsageError(f"query failed: {str(exc).splitlines()[0][:240]}") from None
+    if args.json:
+        print(json.dumps([dict(zip(result.columns, r, strict=True)) for r in result.rows], default=str))
+        return EXIT_OK
+    table = Table(box=None)
+    for c in result.columns:
+        table.add_column(escape(c))
+    for row in result.rows:
+        table.add_row(*(escape("–" if v is None else _cell(v)) for v in row))
+    out.print(table)
+    out.print(f"{len(result.rows)} row(s)", markup=False)
+    return EXIT_OK
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+# -------------------------------------------------------------------------------------- push
+def cmd_push(args: argparse.Namespace, out: Console) -> int:
+    from bench.report.runs import find_bundles
+    from bench.results.db.open import open_store
+    from bench.results.db.url import store_from_env
+
+    url = store_from_env(args.store)
+    if url is None:
+        raise UsageError(
+            "push: no store given", fix="pass --store postgresql://USER@HOST/DB or set INFERCOST_STORE"
+        )
+    paths = find_bundles(args.runs)  # every bundle resolved before the store is touched
+    with open_store(url) as store:
+        result = store.push(paths)
+    out.print(
+        f"{url.display}: {len(result.stored)} run(s) stored ({result.records} records), "
+        f"{len(result.skipped)} already there",
+        markup=False,
+    )
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------- reading
+def _open_for_reading(store_flag: str | None) -> Any:
+    """The named store, or the embedded default synced with reports/runs first (created on first use)."""
+    from bench.results.db.open import open_store, resolve_store
+    from bench.results.db.url import store_from_env
+
+    explicit = store_from_env(store_flag)
+    if explicit is not None:
+        return open_store(explicit, read_only=True)
+    from bench.results.db.embedded import open_embedded
+
+    url = resolve_store(None)
+    embedded = open_embedded(url)
+    try:
+        embedded.sync(DEFAULT_RUNS_ROOT)
+    finally:
+        embedded.close()
+    return open_store(url, read_only=True)
+
+
+def from_store(args: argparse.Namespace) -> bool:
+    """Whether ``report`` reads a database: --store or --where given, or no bundles and INFERCOST_STORE."""
+    import os
+
+    from bench.results.db.url import ENV_VAR
+
+    if args.store or args.where:
+        return True
+    if args.bundles:
+        return False
+    if os.environ.get(ENV_VAR):
+        return True
+    raise UsageError(
+        "report: no bundles given", fix="name bundles or run ids, or read a database with --store/--where"
+    )
+
+
+def store_report(args: argparse.Namespace, options: Any) -> Any:
+    """``report --store URL --where ...``: the runs the filters match, read from the database."""
+    from bench.report.build import build_report
+    from bench.report.runs import runs_from_bundles
+    from bench.results.bundle import gc_paused
+    from bench.results.db.filters import parse_where
+
+    where = parse_where(args.where)
+    with _open_for_reading(args.store) as store:
+        bundles = store.load_bundles(where)
+        display = store.display
+    if not bundles:
+        raise UsageError(f"{display}: no stored run matches {_where_text(args.where)}")
+    runs = runs_from_bundles(bundles, options.enrich)
+    with gc_paused():
+        return build_report(runs, options)
+
+
+def _where_text(items: Sequence[str] | None) -> str:
+    return " ".join(items) if items else "(no filter)"
+
+
+def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from bench.report.history_chart import text_bars, write_history
+    from bench.results.db.filters import parse_where
+    from bench.results.db.history import METRICS, history
+
+    if args.metric not in METRICS:
+        raise UsageError(f"--metric {args.metric}: unknown metric", fix=f"choose one of {', '.join(METRICS)}")
+    where = parse_where(args.where, device=args.device)
+    with _open_for_reading(args.store) as store:
+        points = history(store, args.metric, where, task=args.task, min_effect=args.min_effect)
+        display = store.display
+    spec = METRICS[args.metric]
+    if not points:
+        raise UsageError(
+            f"{display}: no {args.metric} values for {_where_text(args.where)}"
+            + (f" device={args.device}" if args.device else "") + (f" task={args.task}" if args.task else ""),
+            fix="widen the filters; infercost db query \"SELECT DISTINCT device_name FROM current_runs\"",
+        )  # fmt: skip
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(p) for p in points], indent=2))
+        return EXIT_OK
+    title = f"{spec.label} ({spec.unit})" if spec.unit else spec.label
+    title += f" over time · {args.device or 'every device'} · {args.task or 'every task'}"
+    table = Table(title=title, title_justify="left", box=None)
+    for col in ("started (UTC)", "run", "device", "model", "n", "mean", "median", "vs previous"):
+        table.add_column(col, justify="right" if col in ("n", "mean", "median") else "left")
+    md = ["| started (UTC) | run | device | model | n | mean | median | vs previous |",
+          "|---|---|---|---|--:|--:|--:|---|"]  # fmt: skip
+    for p in points:
+        mark = "◆ " if p.change_point else ""
+        cells = [p.started_utc[:19], p.run_id, p.device, p.model, str(p.n), f"{p.mean:.4g}",
+                 f"{p.median:.4g}", mark + p.verdict]  # fmt: skip
+        table.add_row(*(escape(c) for c in cells), style="bold" if p.change_point else None)
+        md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    out.print(table)
+    for line in text_bars(points):
+        out.print(line, markup=False, highlight=False)
+    n_cp = sum(p.change_point for p in points)
+    out.print(
+        f"◆ change point: significant (Mann–Whitney U, as compare) and at least {args.min_effect:.0%} "
+        f"against the device's previous run · {n_cp} found",
+        markup=False,
+    )
+    if args.output is not None:
+        for path in write_history(points, spec, title, args.output, md):
+            err.print(f"wrote {path}", markup=False)
+    return EXIT_OK
