@@ -115,8 +115,6 @@ class EmbeddedStore(Store):
     def sync(self, root: Path, skip_bad: bool = False) -> SyncResult:
         """Index every bundle under ``root``; one transaction (a bad bundle → nothing written, unless
         ``skip_bad``, which leaves it out and says so)."""
-        from bench.errors import BundleError
-
         self.ensure_schema()
         self.con.execute(_SOURCES)
         result = SyncResult()
@@ -134,24 +132,13 @@ class EmbeddedStore(Store):
                 self._replace_older(known[p][1])
                 self.con.execute("DELETE FROM sync_sources WHERE path = ?", [p])
                 result.removed.append(known[p][1])
-            good: list[str] = []
-            if skip_bad:
-                for p in todo:
-                    try:
-                        from bench.results.bundle import read_manifest
-
-                        read_manifest(p)
-                        good.append(p)
-                    except BundleError as exc:
-                        result.bad.append(str(exc))
-            else:
-                good = todo
-            pushed = self.write(good) if good else PushResult()
-            result.push = pushed
-            for p in good:
+            result.push = self.write(todo, bad=result.bad if skip_bad else None)
+            for p in todo:
                 run = self.con.execute(
                     "SELECT run_id FROM runs WHERE source = ? ORDER BY stored_utc DESC LIMIT 1", [p]
                 ).fetchone()
+                if run is None and any(p in b for b in result.bad):
+                    continue  # left out: tried again next sync
                 self.con.execute(
                     "INSERT OR REPLACE INTO sync_sources (path, fingerprint, run_id) VALUES (?, ?, ?)",
                     [p, found[p], run[0] if run else ""],

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import EnvironmentNotReady
+from bench.errors import BundleError, EnvironmentNotReady
 from bench.results.bundle import Bundle, read_bundle, read_manifest
 from bench.results.db.filters import Where
 from bench.results.db.mapping import (
@@ -191,23 +191,36 @@ class Store(ABC):
         result.stored.append(rows.run_id)
         result.records += rows.n_records
 
-    def write(self, refs: Sequence[str | Path], sources: Sequence[str] | None = None) -> PushResult:
+    def write(self, refs: Sequence[str | Path], bad: list[str] | None = None) -> PushResult:
         """Store bundles inside the caller's transaction.
 
         Order, the same for every writer: read every manifest (a bad one fails before anything is
         written), lock the run ids in sorted order, insert shared rows in key order, then each bundle's
         run, power summary and records (read one bundle at a time: a push of many bundles never holds
-        all their records in memory)."""
-        heads = [read_manifest(ref) for ref in refs]
+        all their records in memory). With ``bad`` given, an unreadable bundle is left out and its
+        error appended there instead of failing the whole write."""
+        heads = []
+        for ref in refs:
+            try:
+                heads.append(read_manifest(ref))
+            except BundleError as exc:
+                if bad is None:
+                    raise
+                bad.append(str(exc))
         self._lock(sorted({m.run_id for _, m in heads}))
         self._insert_dimensions(m for _, m in heads)
         result = PushResult()
         stamp = utc_now()
-        for i, (path, _m) in enumerate(heads):
-            bundle = read_bundle(path)
+        for path, _m in heads:
+            try:
+                bundle = read_bundle(path)
+            except BundleError as exc:
+                if bad is None:
+                    raise
+                bad.append(str(exc))
+                continue
             sha = content_sha256(bundle.path)
-            source = sources[i] if sources else str(path)
-            self._write_bundle(bundle_rows(bundle, sha, stamp, source), result)
+            self._write_bundle(bundle_rows(bundle, sha, stamp, str(path)), result)
         self._flush_records()
         return result
 
