@@ -108,7 +108,8 @@ def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
                 if url.engine != "postgres":
                     raise UsageError("--grant: roles exist only on a PostgreSQL store")
                 store.grant(args.grant)  # type: ignore[attr-defined]
-        done = f"applied migration(s) {applied}" if applied else f"at schema version {store.version()}"
+            version = store.version()
+        done = f"applied migration(s) {applied}" if applied else f"at schema version {version}"
         granted = f"; {args.grant} may SELECT and INSERT" if args.grant else ""
         out.print(f"{url.display}: {done}{granted}", markup=False)
         return EXIT_OK
