@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BundleError, EnvironmentNotReady
-from bench.results.bundle import Bundle, read_bundle, read_manifest
+from bench.results.bundle import Bundle, gc_paused, read_bundle, read_manifest
 from bench.results.db.filters import Where
 from bench.results.db.mapping import (
     POWER_COLUMNS,
@@ -199,6 +199,10 @@ class Store(ABC):
         run, power summary and records (read one bundle at a time: a push of many bundles never holds
         all their records in memory). With ``bad`` given, an unreadable bundle is left out and its
         error appended there instead of failing the whole write."""
+        with gc_paused():  # many long-lived objects per bundle: see bundle.gc_paused
+            return self._write(refs, bad)
+
+    def _write(self, refs: Sequence[str | Path], bad: list[str] | None) -> PushResult:
         heads = []
         for ref in refs:
             try:
@@ -246,8 +250,9 @@ class Store(ABC):
         """The current version of every run the filters match, as bundles, oldest first."""
         found = self.runs(where)
         bundles = []
-        for run_id, sha, *_rest in found.rows:
-            bundles.append(self.load_bundle(run_id, sha))
+        with gc_paused():
+            for run_id, sha, *_rest in found.rows:
+                bundles.append(self.load_bundle(run_id, sha))
         return [b for b in bundles if b.manifest.complete or not complete_only]
 
     def load_bundle(self, run_id: str, sha: str) -> Bundle:
