@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import itertools
+
 from synthetic_bundle import write_bundle  # noqa: E402
 
 from bench.results.bundle import read_bundle  # noqa: E402
@@ -128,7 +130,7 @@ def sqlite_history(db: Path, device: str, task: str) -> float:
         for run_id, v in rows:
             series.setdefault(run_id, []).append(v)
         values = list(series.values())
-        for a, b in zip(values, values[1:], strict=False):
+        for a, b in itertools.pairwise(values):
             compare_samples(a, b, higher_is_better=True)
     con.close()
     return t.wall
