@@ -23,6 +23,7 @@ This 2-core VM is shared and noisy: wall times swing with the neighbours; CPU se
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -37,8 +38,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import itertools
 
 from synthetic_bundle import write_bundle  # noqa: E402
 
