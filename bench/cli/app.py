@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--kwh-usd", type=float, help="electricity price for cost, overriding the profiles")
     report.add_argument("--hardware-usd", type=float, help="device price for cost, overriding the profiles")
     db_cli.add_store_filters(report)
+    report.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --store: headline figures per run, computed in the database",
+    )
 
     compare = sub.add_parser("compare", help="compare two runs metric by metric, with significance")
     compare.add_argument("baseline", metavar="A", help="baseline bundle or run id")
@@ -509,6 +514,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
     )
     if db_cli.from_store(args):  # from a results database (--store, --where or INFERCOST_STORE)
+        if args.summary:
+            return db_cli.summary_report(args, out)
         report = db_cli.store_report(args, options)
     else:
         report = make_report(args.bundles, options)

@@ -20,7 +20,15 @@ from rich.table import Table
 from bench.errors import EXIT_OK, UsageError
 from bench.results.bundle import DEFAULT_RUNS_ROOT
 
-__all__ = ["add_parsers", "cmd_db", "cmd_history", "cmd_push", "from_store", "store_report"]
+__all__ = [
+    "add_parsers",
+    "cmd_db",
+    "cmd_history",
+    "cmd_push",
+    "from_store",
+    "store_report",
+    "summary_report",
+]
 
 
 def add_parsers(sub: Any) -> None:
@@ -230,6 +238,34 @@ def store_report(args: argparse.Namespace, options: Any) -> Any:
     runs = runs_from_bundles(bundles, options.enrich)
     with gc_paused():
         return build_report(runs, options)
+
+
+def summary_report(args: argparse.Namespace, out: Console) -> int:
+    """``report --store URL --summary``: one row per run, aggregated by the database itself."""
+    from bench.results.db.filters import parse_where
+    from bench.results.db.summary import SUMMARY_COLUMNS, summary
+
+    where = parse_where(args.where)
+    with _open_for_reading(args.store) as store:
+        result = summary(store, where)
+        display = store.display
+    if not result.rows:
+        raise UsageError(f"{display}: no stored run matches {_where_text(args.where)}")
+    if args.json is not None:
+        rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
+        args.json.write_text(json.dumps(rows, indent=2, default=str) + "\n", encoding="utf-8")
+    table = Table(title=f"{display}: {len(result.rows)} run(s)", title_justify="left", box=None)
+    for _col, label, _fmt in SUMMARY_COLUMNS:
+        table.add_column(label, justify="left" if _fmt == "{}" else "right")
+    index = {c: i for i, c in enumerate(result.columns)}
+    for row in result.rows:
+        cells = []
+        for col, _label, fmt in SUMMARY_COLUMNS:
+            v = row[index[col]]
+            cells.append("–" if v is None else fmt.format(float(v) if fmt not in ("{}", "{:,}") else v))
+        table.add_row(*(escape(str(c)) for c in cells))
+    out.print(table)
+    return EXIT_OK
 
 
 def _where_text(items: Sequence[str] | None) -> str:
