@@ -262,6 +262,8 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
         cells = []
         for col, _label, fmt in SUMMARY_COLUMNS:
             v = row[index[col]]
+            if col == "started_utc":
+                v = str(v)[:16]
             cells.append("–" if v is None else fmt.format(float(v) if fmt not in ("{}", "{:,}") else v))
         table.add_row(*(escape(str(c)) for c in cells))
     out.print(table)

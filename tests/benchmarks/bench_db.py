@@ -187,24 +187,35 @@ def main() -> None:
             points = history(store, "decode_tps", parse_where([f"device={device}"]), task="task-003")
         results["duckdb_history_s"] = t.wall
         print(f"DuckDB history ({len(points)} runs, change points tested): {t.wall:.2f} s (goal <= 2 s)")
-        prefix = "night-00"  # night-0000 .. night-0099: 100 runs
+        # the 100,000-record report of bench_report.py: 4 runs x 25,000 records, added to the same file
+        big = tmp / "big"
+        for i in range(4):
+            write_bundle(big, i, 25_000, 25)
+        store.sync(big)
+        prefix = "synthetic-"
         with Timer() as t:
             bundles = store.load_bundles(parse_where([f"run={prefix}"]))
         n = sum(len(b.records) for b in bundles)
-        results["duckdb_read_100k_s"] = t.wall
-        print(f"DuckDB read back {n:,} records as bundles: {t.wall:.2f} s")
+        results["duckdb_read_100k_s"], results["duckdb_read_100k_cpu_s"] = t.wall, t.cpu
+        print(f"DuckDB read back {n:,} records as bundles: {t.wall:.2f} s wall, {t.cpu:.2f} s CPU")
+        del bundles
         store.close()
-        size = db.stat().st_size
-        results["duckdb_file_mb"] = size / 2**20
+        results["duckdb_file_mb"] = db.stat().st_size / 2**20
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        for fmt in ("terminal", "html"):
-            extra = [] if fmt == "terminal" else ["-o", str(tmp / "r.html")]
+        for name, extra in (("summary", ["--summary"]), ("terminal", [])):
             with Timer() as t:
                 subprocess.run([sys.executable, "-m", "bench", "report", "--store", f"duckdb:{db}",
                                 "--where", f"run={prefix}", *extra], env=env, check=True,
                                capture_output=True)  # fmt: skip
-            results[f"report_100k_{fmt}_s"] = t.wall
-            print(f"infercost report --store (100k records, {fmt}), child process: {t.wall:.1f} s")
+            results[f"report_100k_{name}_s"] = t.wall
+            print(f"infercost report --store --where run={prefix} ({name}, 100k of 1.1M records), "
+                  f"child process end to end: {t.wall:.1f} s")  # fmt: skip
+        with Timer() as t:
+            subprocess.run([sys.executable, "-m", "bench", "history", "--store", f"duckdb:{db}", "--device",
+                            "SYNTHETIC device X", "--task", "task-003"], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+        results["history_cli_s"] = t.wall
+        print(f"infercost history (CLI, child process end to end): {t.wall:.1f} s")
 
         if not a.skip_sqlite:
             sdb = tmp / "x.sqlite"
@@ -213,9 +224,9 @@ def main() -> None:
             print(f"SQLite index {n:,} records: {wall:.1f} s")
             results["sqlite_history_s"] = sqlite_history(sdb, device, "task-003")
             print(f"SQLite history: {results['sqlite_history_s']:.2f} s")
-            wall, n = sqlite_read(sdb, prefix)
+            wall, n = sqlite_read(sdb, "night-00")
             results["sqlite_read_100k_s"] = wall
-            print(f"SQLite read back {n:,} records (rows only, not yet bundles): {wall:.2f} s")
+            print(f"SQLite read back {n:,} records (100 runs; rows only, not yet bundles): {wall:.2f} s")
             results["sqlite_file_mb"] = sdb.stat().st_size / 2**20
             print(
                 f"file sizes: DuckDB {results['duckdb_file_mb']:.0f} MiB, SQLite {results['sqlite_file_mb']:.0f} MiB"
