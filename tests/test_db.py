@@ -147,6 +147,14 @@ def test_report_from_the_database_with_filters(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "r.json").read_text())
     text = json.dumps(doc)
     assert "jet-5" in text and "jet-6" in text and "jet-4" not in text and "box-" not in text
+    res = run_cli(
+        "report", "--store", db, "--where", "device=jetson", "--summary", "--json", str(tmp_path / "s.json")
+    )
+    assert res.returncode == 0, res.stderr
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert [r["run_id"] for r in rows] == [f"jet-{d}" for d in range(1, 7)]
+    assert all(r["n"] == 12 and r["errors"] == 0 and r["pass_rate"] == 0.5 for r in rows)
+    assert all(29 < r["decode_tps_mean"] < 31 and 5 <= r["ttft_p50_ms"] <= 9 for r in rows)
     res = run_cli("report", "--store", db, "--where", "device=nothing-like-this")
     assert res.returncode == 2 and "no stored run matches" in res.stderr
     res = run_cli("report", "--store", db, "--where", "colour=red")

@@ -8,6 +8,7 @@ reaches the output.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -196,5 +197,9 @@ def test_history_and_report_from_the_store(
     res = run_cli("report", "--store", pusher, "--where", "since=2026-11-03", "-o", str(tmp_path / "r.md"))
     assert res.returncode == 0, res.stderr
     text = (tmp_path / "r.md").read_text()
+    res = run_cli("report", "--summary", "--where", "device=bench", "--json", str(tmp_path / "s.json"))
+    assert res.returncode == 0, res.stderr
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert [r["run_id"] for r in rows] == ["n-1", "n-2", "n-3", "n-4"] and rows[3]["n"] == 12
     assert "n-3" in text and "n-4" in text and "n-1" not in text
     assert PUSHER_PASSWORD not in text
