@@ -215,7 +215,11 @@ class Store(ABC):
         self._insert_dimensions(m for _, m in heads)
         result = PushResult()
         stamp = utc_now()
-        for path, _m in heads:
+        for path, manifest in heads:
+            sha = content_sha256(path)  # before reading the records: a stored bundle is not read again
+            if self._has(manifest.run_id, sha):
+                result.skipped.append(manifest.run_id)
+                continue
             try:
                 bundle = read_bundle(path)
             except BundleError as exc:
@@ -223,7 +227,6 @@ class Store(ABC):
                     raise
                 bad.append(str(exc))
                 continue
-            sha = content_sha256(bundle.path)
             self._write_bundle(bundle_rows(bundle, sha, stamp, str(path)), result)
         self._flush_records()
         return result
