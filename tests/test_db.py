@@ -188,3 +188,15 @@ def test_newer_database_schema_is_refused(tmp_path: Path) -> None:
     res = run_cli("db", "status", "--store", f"duckdb:{path}")
     assert res.returncode == 2 and "not a DuckDB database" in res.stderr
     del store
+
+
+def test_embedded_default_is_created_on_first_use(tmp_path: Path) -> None:
+    """No --store: history syncs reports/runs/ into reports/infercost.duckdb, then reads it."""
+    _series(tmp_path / "reports" / "runs")
+    res = run_cli("history", "--device", "jetson", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "reports" / "infercost.duckdb").is_file() and "jet-6" in res.stdout
+    res = run_cli("db", "status", cwd=tmp_path)
+    assert res.returncode == 0 and "runs" in res.stdout and " 12" in res.stdout
+    res = run_cli("db", cwd=tmp_path)
+    assert res.returncode == 2 and "say what to do" in res.stderr
