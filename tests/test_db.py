@@ -200,3 +200,29 @@ def test_embedded_default_is_created_on_first_use(tmp_path: Path) -> None:
     assert res.returncode == 0 and "runs" in res.stdout and " 12" in res.stdout
     res = run_cli("db", cwd=tmp_path)
     assert res.returncode == 2 and "say what to do" in res.stderr
+
+
+def test_gate_baseline_and_choose_from_the_database(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _series(runs)
+    db = f"duckdb:{tmp_path / 'g.duckdb'}"
+    assert run_cli("db", "sync", "--runs-root", str(runs), "--store", db).returncode == 0
+    rules = tmp_path / "gate.toml"
+    rules.write_text('[absolute]\ndecode_tps = ">= 20"\n\n[relative]\ndecode_tps = "-5%"\n')
+    # the 20% drop of night 4 against the stored night 3: fails
+    res = run_cli("gate", str(runs / "box-4"), "--rules", str(rules), "--baseline", "box-3", "--store", db)
+    assert res.returncode == 1, res.stderr
+    assert "box-3" in res.stdout
+    # against the newest stored run of the same box and model since the drop: passes
+    res = run_cli("gate", str(runs / "box-6"), "--rules", str(rules), "--baseline", "latest", "--store", db,
+                  "--where", "device=bench", "until=2026-11-06")  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "box-5" in res.stdout
+    res = run_cli("gate", str(runs / "box-6"), "--rules", str(rules), "--baseline", "nope", "--store", db)
+    assert res.returncode == 2 and "no complete stored run" in res.stderr
+    # choose among the stored runs of one night: the jetson (30 tok/s) and the box (80) both qualify
+    res = run_cli("choose", "--rules", str(rules), "--by", "latency", "--store", db, "--where", "since=2026-11-06",
+                  "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert len(doc["candidates"]) == 2 and "box-6" in json.dumps(doc["candidates"])

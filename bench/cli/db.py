@@ -27,6 +27,8 @@ __all__ = [
     "cmd_push",
     "from_store",
     "store_report",
+    "stored_view",
+    "stored_views",
     "summary_report",
 ]
 
@@ -65,9 +67,12 @@ def add_parsers(sub: Any) -> None:
     hist.add_argument("--json", action="store_true", help="print the points as JSON")
 
 
-def add_store_filters(parser: argparse.ArgumentParser) -> None:
+def add_store_filters(parser: argparse.ArgumentParser, note: str = "") -> None:
     parser.add_argument(
-        "--store", default=None, help="read runs from postgresql://... or duckdb:PATH (or INFERCOST_STORE)"
+        "--store",
+        default=None,
+        help="read runs from postgresql://... or duckdb:PATH (or INFERCOST_STORE)"
+        + (f"; {note}" if note else ""),
     )
     parser.add_argument(
         "--where", nargs="+", default=None, metavar="KEY=VALUE",
@@ -205,20 +210,24 @@ def _open_for_reading(store_flag: str | None) -> Any:
     return open_store(url, read_only=True)
 
 
-def from_store(args: argparse.Namespace) -> bool:
-    """Whether ``report`` reads a database: --store or --where given, or no bundles and INFERCOST_STORE."""
+def from_store(args: argparse.Namespace, refs: Sequence[str] | None = None) -> bool:
+    """Whether ``report`` (``choose``) reads a database: --store or --where given, or no bundles named
+    and INFERCOST_STORE set; no bundles and no store is a usage error."""
     import os
 
     from bench.results.db.url import ENV_VAR
 
     if args.store or args.where:
         return True
-    if args.bundles:
+    if refs is None:
+        refs = args.bundles
+    if refs:
         return False
     if os.environ.get(ENV_VAR):
         return True
     raise UsageError(
-        "report: no bundles given", fix="name bundles or run ids, or read a database with --store/--where"
+        f"{args.command}: no bundles given",
+        fix="name bundles or run ids, or read a database with --store/--where",
     )
 
 
@@ -268,6 +277,56 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
         table.add_row(*(escape(str(c)) for c in cells))
     out.print(table)
     return EXIT_OK
+
+
+def _view(bundle: Any, display: str) -> Any:
+    """A stored run as the gate sees it (``gate.load_run``'s steps: complete, enriched, summarized)."""
+    from bench.ci.gate import RunView
+    from bench.cost.enrich import enrich
+    from bench.errors import BundleError
+    from bench.report.summary import group_metrics
+
+    if not bundle.manifest.complete:
+        raise BundleError(
+            f"{display}: stored run {bundle.manifest.run_id} did not finish (complete: false)",
+            fix="choose a complete run",
+        )
+    records = enrich(bundle)
+    return RunView(f"{display} {bundle.manifest.run_id}", bundle.manifest, records, group_metrics(records))
+
+
+def stored_view(store_flag: str | None, ref: str, where_items: Sequence[str] | None) -> Any:
+    """``gate --baseline REF --store URL``: the stored run whose id is (or starts with) REF, or with
+    ``latest`` the newest complete run matching ``--where``."""
+    from bench.results.db.filters import parse_where
+
+    where = parse_where(where_items) if ref == "latest" else parse_where([*(where_items or []), f"run={ref}"])
+    with _open_for_reading(store_flag) as store:
+        rows = [r for r in store.runs(where).rows if r[8]]  # complete runs, oldest first
+        exact = [r for r in rows if r[0] == ref]
+        if ref != "latest" and not exact and len(rows) > 1:
+            raise UsageError(
+                f"--baseline {ref}: {len(rows)} stored runs start with it",
+                fix="give more of the run id, or --baseline latest with --where filters",
+            )
+        pick = exact[0] if exact else (rows[-1] if rows else None)
+        if pick is None:
+            raise UsageError(
+                f"{store.display}: no complete stored run matches --baseline {ref} {_where_text(where_items)}"
+            )
+        return _view(store.load_bundle(pick[0], pick[1]), store.display)
+
+
+def stored_views(store_flag: str | None, where_items: Sequence[str] | None) -> list[Any]:
+    """``choose --store URL --where ...``: every complete stored run matching the filters."""
+    from bench.results.db.filters import parse_where
+
+    with _open_for_reading(store_flag) as store:
+        bundles = store.load_bundles(parse_where(where_items), complete_only=True)
+        display = store.display
+    if not bundles:
+        raise UsageError(f"{display}: no complete stored run matches {_where_text(where_items)}")
+    return [_view(b, display) for b in bundles]
 
 
 def _where_text(items: Sequence[str] | None) -> str:
