@@ -226,3 +226,18 @@ def test_gate_baseline_and_choose_from_the_database(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert len(doc["candidates"]) == 2 and "box-6" in json.dumps(doc["candidates"])
+
+
+def test_compare_stored_runs(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    _series(runs)
+    db = f"duckdb:{tmp_path / 'c.duckdb'}"
+    assert run_cli("db", "sync", "--runs-root", str(runs), "--store", db).returncode == 0
+    res = run_cli("compare", "box-3", "box-4", "--store", db, "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["baseline"]["run_ids"] == ["box-3"] and doc["candidate"]["run_ids"] == ["box-4"]
+    decode = doc["metrics"]["decode_tps_mean"]
+    assert decode["significant"] and decode["change"] < -0.15
+    res = run_cli("compare", "box", "box-4", "--store", db)  # ambiguous prefix
+    assert res.returncode == 2 and "stored runs start with it" in res.stderr

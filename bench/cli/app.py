@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("candidate", metavar="B", help="candidate bundle or run id")
     compare.add_argument("--min-effect", type=float, default=0.05, help="smallest change called (0.05 = 5%%)")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    db_cli.add_store_filters(compare, "with --store: A and B are stored run ids (or 'latest' per --where)")
     run.add_argument(
         "--min-time",
         type=_seconds,
@@ -536,7 +537,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from bench.report.runs import assign_labels, load_runs
     from bench.report.terminal import rich_table
 
-    runs = [load_runs([args.baseline])[0], load_runs([args.candidate])[0]]
+    if args.store or args.where:
+        runs = db_cli.stored_runs(args.store, [args.baseline, args.candidate], args.where)
+    else:
+        runs = [load_runs([args.baseline])[0], load_runs([args.candidate])[0]]
     assign_labels(runs)
     result = compare_runs(runs[0], runs[1], min_effect=args.min_effect)
     if args.json:

@@ -27,6 +27,7 @@ __all__ = [
     "cmd_push",
     "from_store",
     "store_report",
+    "stored_runs",
     "stored_view",
     "stored_views",
     "summary_report",
@@ -295,26 +296,40 @@ def _view(bundle: Any, display: str) -> Any:
     return RunView(f"{display} {bundle.manifest.run_id}", bundle.manifest, records, group_metrics(records))
 
 
-def stored_view(store_flag: str | None, ref: str, where_items: Sequence[str] | None) -> Any:
-    """``gate --baseline REF --store URL``: the stored run whose id is (or starts with) REF, or with
-    ``latest`` the newest complete run matching ``--where``."""
+def _stored_bundle(store: Any, ref: str, where_items: Sequence[str] | None) -> Any:
+    """The stored run whose id is (or starts with) ``ref``, or with ``latest`` the newest complete run
+    matching ``--where``."""
     from bench.results.db.filters import parse_where
 
     where = parse_where(where_items) if ref == "latest" else parse_where([*(where_items or []), f"run={ref}"])
+    rows = [r for r in store.runs(where).rows if r[8]]  # complete runs, oldest first
+    exact = [r for r in rows if r[0] == ref]
+    if ref != "latest" and not exact and len(rows) > 1:
+        raise UsageError(
+            f"{ref}: {len(rows)} stored runs start with it",
+            fix="give more of the run id, or latest with --where filters",
+        )
+    pick = exact[0] if exact else (rows[-1] if rows else None)
+    if pick is None:
+        raise UsageError(f"{store.display}: no complete stored run matches {ref} {_where_text(where_items)}")
+    return store.load_bundle(pick[0], pick[1])
+
+
+def stored_view(store_flag: str | None, ref: str, where_items: Sequence[str] | None) -> Any:
+    """``gate --baseline REF --store URL``: a stored run as the gate sees it."""
     with _open_for_reading(store_flag) as store:
-        rows = [r for r in store.runs(where).rows if r[8]]  # complete runs, oldest first
-        exact = [r for r in rows if r[0] == ref]
-        if ref != "latest" and not exact and len(rows) > 1:
-            raise UsageError(
-                f"--baseline {ref}: {len(rows)} stored runs start with it",
-                fix="give more of the run id, or --baseline latest with --where filters",
-            )
-        pick = exact[0] if exact else (rows[-1] if rows else None)
-        if pick is None:
-            raise UsageError(
-                f"{store.display}: no complete stored run matches --baseline {ref} {_where_text(where_items)}"
-            )
-        return _view(store.load_bundle(pick[0], pick[1]), store.display)
+        return _view(_stored_bundle(store, ref, where_items), store.display)
+
+
+def stored_runs(store_flag: str | None, refs: Sequence[str], where_items: Sequence[str] | None) -> list[Any]:
+    """``compare A B --store URL``: stored runs as reports see them (enriched, labelled)."""
+    from bench.report.runs import assign_labels, runs_from_bundles
+
+    with _open_for_reading(store_flag) as store:
+        bundles = [_stored_bundle(store, ref, where_items) for ref in refs]
+    runs = runs_from_bundles(bundles)
+    assign_labels(runs)
+    return runs
 
 
 def stored_views(store_flag: str | None, where_items: Sequence[str] | None) -> list[Any]:
