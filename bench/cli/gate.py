@@ -10,7 +10,9 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from bench.cli import db as db_cli
 from bench.cli.console import err, out
+from bench.cli.db import add_store_filters
 from bench.report.fields import FIELDS
 
 __all__ = ["register"]
@@ -22,13 +24,15 @@ def register(sub: Any) -> None:
     gate.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
     gate.add_argument("--baseline", default=None, help="bundle or run id that [relative] rules compare to")
     gate.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    add_store_filters(gate, "with --store: --baseline is a stored run id (prefix) or 'latest'")
     gate.set_defaults(handler=lambda args, _argv: cmd_gate(args))
 
     choose = sub.add_parser("choose", help="pick the best run that meets every [absolute] rule")
-    choose.add_argument("runs", nargs="+", help="bundle directories or run ids (same suite)")
+    choose.add_argument("runs", nargs="*", help="bundle directories or run ids (same suite)")
     choose.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
     choose.add_argument("--by", choices=["cost", "latency", "energy"], default="cost", help="rank by (cost)")
     choose.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    add_store_filters(choose, "with --store: the candidates are the stored runs matching --where")
     choose.set_defaults(handler=lambda args, _argv: cmd_choose(args))
 
 
@@ -43,7 +47,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules)
     view = load_run(args.run)
-    baseline = load_run(args.baseline) if args.baseline else None
+    if args.baseline and (args.store or args.where):
+        baseline = db_cli.stored_view(args.store, args.baseline, args.where)
+    else:
+        baseline = load_run(args.baseline) if args.baseline else None
     result = evaluate_gate(rules, view, baseline)
     for note in result.notes:
         err.print(f"[cyan]note:[/] {escape(note)}")
@@ -81,7 +88,10 @@ def cmd_choose(args: argparse.Namespace) -> int:
     from bench.ci.gate import load_rules, load_run
 
     rules = load_rules(args.rules)
-    choice = choose([load_run(r) for r in args.runs], rules, by=args.by)
+    views = [load_run(r) for r in args.runs]
+    if db_cli.from_store(args, args.runs):
+        views += db_cli.stored_views(args.store, args.where)
+    choice = choose(views, rules, by=args.by)
     for note in choice.notes:
         err.print(f"[cyan]note:[/] {escape(note)}")
     if args.json:

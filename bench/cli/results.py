@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.cli import db as db_cli
 from bench.cli.console import NOTED, err, out
+from bench.cli.db import add_store_filters
 from bench.errors import EXIT_OK
 from bench.run.flags import COST_FLAGS, add_flags, number
 
@@ -21,7 +23,7 @@ _STDOUT = Path("-")
 def register(sub: Any) -> None:
     report = sub.add_parser("report", help="combine result bundles into a report (terminal, Markdown, HTML)")
     report.add_argument(
-        "bundles", nargs="+", metavar="BUNDLE_OR_DIR", help="bundles, run ids, or dirs of them"
+        "bundles", nargs="*", metavar="BUNDLE_OR_DIR", help="bundles, run ids, or dirs of them"
     )
     report.add_argument("-o", "--output", type=Path, help="write FILE.md (PNG charts beside it) or FILE.html")
     report.add_argument("--title", help="report title (default: the models and devices compared)")
@@ -39,6 +41,12 @@ def register(sub: Any) -> None:
     report.add_argument(
         "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
     )
+    add_store_filters(report)
+    report.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --store: headline figures per run, computed in the database",
+    )
     report.set_defaults(handler=lambda args, _argv: cmd_report(args))
 
     compare = sub.add_parser("compare", help="compare two runs metric by metric, with significance")
@@ -48,6 +56,7 @@ def register(sub: Any) -> None:
         "--min-effect", type=number, default=0.05, help="smallest change called (0.05 = 5%%)"
     )
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_store_filters(compare, "with --store: A and B are stored run ids (or 'latest' per --where)")
     compare.set_defaults(handler=lambda args, _argv: cmd_compare(args))
 
 
@@ -68,7 +77,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = ReportOptions(
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
     )
-    report = make_report(args.bundles, options)
+    if db_cli.from_store(args):  # from a results database (--store, --where or INFERCOST_STORE)
+        if args.summary:
+            return db_cli.summary_report(args, out)
+        report = db_cli.store_report(args, options)
+    else:
+        report = make_report(args.bundles, options)
     for note in report.notes:
         if not any(seen in note for seen in NOTED):
             err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
@@ -92,7 +106,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.report.runs import assign_labels, load_runs
     from bench.report.terminal import rich_table
 
-    runs = [load_runs([args.baseline])[0], load_runs([args.candidate])[0]]
+    if args.store or args.where:
+        runs = db_cli.stored_runs(args.store, [args.baseline, args.candidate], args.where)
+    else:
+        runs = [load_runs([args.baseline])[0], load_runs([args.candidate])[0]]
     assign_labels(runs)
     result = compare_runs(runs[0], runs[1], min_effect=args.min_effect)
     if args.json:

@@ -19,11 +19,18 @@ from typing import Any
 from bench.cost.enrich import EnrichOptions, enrich
 from bench.errors import BundleError
 from bench.power.trace import POWER_CSV
-from bench.results.bundle import DEFAULT_RUNS_ROOT, MANIFEST, gc_paused, read_bundle, resolve_bundle
-from bench.results.comparability import key_properties
-from bench.results.schema import Manifest, ModelFacts, Record
+from bench.results.bundle import (
+    DEFAULT_RUNS_ROOT,
+    MANIFEST,
+    Bundle,
+    gc_paused,
+    read_bundle,
+    resolve_bundle,
+)
+from bench.results.comparability import key_properties, model_name
+from bench.results.schema import Manifest, Record
 
-__all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs"]
+__all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs", "runs_from_bundles"]
 
 
 @dataclass
@@ -35,6 +42,7 @@ class Run:
     records: list[Record]
     warnings: list[str] = field(default_factory=list)
     label: str = ""
+    source: str = ""  # where it was read from when not a directory (a results database), for messages
 
     @property
     def manifest(self) -> Manifest:
@@ -42,8 +50,8 @@ class Run:
 
     @property
     def path(self) -> str:
-        """Where the run was read from (the first bundle of a pool)."""
-        return str(self.paths[0])
+        """Where the run was read from (the first bundle of a pool, or the store it came from)."""
+        return self.source or str(self.paths[0])
 
     @functools.cached_property
     def metrics(self) -> dict[str, Any]:
@@ -103,12 +111,7 @@ class Run:
 
     @property
     def model_name(self) -> str:
-        model = self.manifest.model or ModelFacts()
-        name = model.catalog_name or model.file_name
-        if name:
-            return str(name).removesuffix(".gguf")
-        backend, device = self.manifest.backend, self.manifest.device
-        return str(device.get("model") or backend.model or "?")
+        return model_name(self.manifest)
 
     @property
     def device_name(self) -> str:
@@ -169,6 +172,15 @@ def load_runs(
 ) -> list[Run]:
     """Read and enrich every bundle named by ``refs``; one ``Run`` per bundle."""
     return [load_run(path, options, runs_root) for path in find_bundles(refs, runs_root)]
+
+
+def runs_from_bundles(bundles: Iterable[Bundle], options: EnrichOptions | None = None) -> list[Run]:
+    """Runs from bundles already read (a results database gives them): enriched like ``load_runs``."""
+    with gc_paused():
+        return [
+            Run(paths=[b.path], manifests=[b.manifest], records=enrich(b, options), warnings=list(b.warnings))
+            for b in bundles
+        ]
 
 
 def _key_text(run: Run) -> str:

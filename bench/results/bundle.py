@@ -46,6 +46,7 @@ __all__ = [
     "estimate_bundle_bytes",
     "gc_paused",
     "read_bundle",
+    "read_manifest",
     "records_frame",
     "resolve_bundle",
 ]
@@ -288,6 +289,13 @@ def _read_manifest(path: Path) -> Manifest:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BundleError(f"{file}: invalid manifest: {where}: {first['msg']}") from None
+
+
+def read_manifest(ref: str | Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> tuple[Path, Manifest]:
+    """A bundle's directory and manifest alone (what a database push locks and files a run under before
+    reading its records)."""
+    path = resolve_bundle(ref, runs_root)
+    return path, _read_manifest(path)
 
 
 def _line_error(exc: Exception) -> str:

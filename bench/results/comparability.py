@@ -13,7 +13,17 @@ from typing import Any
 
 from bench.results.schema import Manifest, ModelFacts
 
-__all__ = ["differences", "key_properties"]
+__all__ = ["differences", "key_properties", "model_name"]
+
+
+def model_name(manifest: Manifest) -> str:
+    """What a person calls the model: catalog name, else GGUF file stem, else the endpoint's model name.
+    One rule for report labels and the results database."""
+    model = manifest.model or ModelFacts()
+    name = model.catalog_name or model.file_name
+    if name:
+        return str(name).removesuffix(".gguf")
+    return str(manifest.device.get("model") or manifest.backend.model or "?")
 
 
 def key_properties(manifest: Manifest) -> dict[str, Any]:

@@ -1,0 +1,189 @@
+"""The relational schema of a results database, versioned, with its migrations.
+
+``DB_SCHEMA_VERSION`` counts migrations; ``schema_meta`` stores the version a database is at. Opening a
+database applies the migrations it lacks (in one transaction, under a lock on PostgreSQL, so eight
+machines pushing to a fresh store create the tables once); a database at a *newer* version is refused
+with what to do, never written.
+
+When the bundle schema (``bench/results/schema.py``) gains a field or changes a meaning, add a migration
+here (``ALTER TABLE records ADD COLUMN ...``) and the column to ``RECORD_COLUMNS``: a test checks that
+every ``Record`` field has a column, so a new field cannot be dropped silently on the way into a database.
+
+The SQL is the dialect both DuckDB and PostgreSQL accept (TEXT, BIGINT, DOUBLE PRECISION, BOOLEAN,
+window functions); a statement meant for one engine only is tagged with it.
+
+Rows are only ever inserted: a run is identified by ``(run_id, content_sha256)``, a bundle that changed
+(resumed, re-enriched) is stored as a new version beside the old, and readers see the newest version of
+each run through the ``current_runs`` and ``current_records`` views. This lets the shared store's pushing
+role hold INSERT and SELECT only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "DB_SCHEMA_VERSION",
+    "JSON_COLUMNS",
+    "MIGRATIONS",
+    "RECORD_COLUMNS",
+    "TABLES",
+    "Migration",
+    "Statement",
+]
+
+Engine = Literal["duckdb", "postgres"]
+
+# Record fields as columns: (name, SQL type). Lists and dicts are JSON text; the bundle's own run_id is the
+# key column, so a record's ``run_id`` is not repeated.
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("task_id", "TEXT"),
+    ("category", "TEXT"),
+    ("repetition", "INTEGER"),
+    ("warmup", "BOOLEAN"),
+    ("status", "TEXT"),
+    ("error", "TEXT"),
+    ("started_utc", "TEXT"),
+    ("start_ns", "BIGINT"),
+    ("end_ns", "BIGINT"),
+    ("ttft_ms", "DOUBLE PRECISION"),
+    ("e2e_ms", "DOUBLE PRECISION"),
+    ("itl_ms", "TEXT"),
+    ("tpot_ms", "DOUBLE PRECISION"),
+    ("decode_tps", "DOUBLE PRECISION"),
+    ("prefill_tps", "DOUBLE PRECISION"),
+    ("prefill_source", "TEXT"),
+    ("prompt_tokens", "BIGINT"),
+    ("completion_tokens", "BIGINT"),
+    ("reasoning_tokens", "BIGINT"),
+    ("token_count_source", "TEXT"),
+    ("finish_reason", "TEXT"),
+    ("passed", "BOOLEAN"),
+    ("check_detail", "TEXT"),
+    ("output_text", "TEXT"),
+    ("output_sha256", "TEXT"),
+    ("prompt_sha256", "TEXT"),
+    ("peak_rss_mb", "DOUBLE PRECISION"),
+    ("engine_timings", "TEXT"),
+    ("shape", "TEXT"),
+    ("cached_tokens", "BIGINT"),
+    ("energy_j", "DOUBLE PRECISION"),
+    ("energy_net_j", "DOUBLE PRECISION"),
+    ("energy_source", "TEXT"),
+    ("avg_power_w", "DOUBLE PRECISION"),
+    ("cost_usd", "DOUBLE PRECISION"),
+    ("cost_energy_usd", "DOUBLE PRECISION"),
+    ("cost_hardware_usd", "DOUBLE PRECISION"),
+    ("cost_api_usd", "DOUBLE PRECISION"),
+    ("cost_source", "TEXT"),
+    ("n_chunks", "BIGINT"),
+    ("chunk_tokens", "TEXT"),
+    ("http_status", "INTEGER"),
+    ("server_model", "TEXT"),
+    ("stream_end_ms", "DOUBLE PRECISION"),
+    ("retries", "TEXT"),
+    ("retry_delay_ms", "DOUBLE PRECISION"),
+    ("scheduled_ns", "BIGINT"),
+)
+JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
+
+TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    engines: tuple[Engine, ...] = ("duckdb", "postgres")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    why: str
+    statements: tuple[Statement, ...]
+
+
+_RECORDS_V1 = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in RECORD_COLUMNS)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "first version: bundle schema 1",
+        (
+            Statement("CREATE TABLE schema_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"),
+            Statement(
+                "CREATE TABLE devices (device_id TEXT PRIMARY KEY, name TEXT, kind TEXT, backend TEXT, "
+                "power_mode TEXT, profile_json TEXT)"
+            ),
+            Statement(
+                "CREATE TABLE models (model_id TEXT PRIMARY KEY, name TEXT, sha256 TEXT, file_name TEXT, "
+                "info_json TEXT)"
+            ),
+            Statement("CREATE TABLE suites (suite_hash TEXT PRIMARY KEY, name TEXT, n_tasks INTEGER)"),
+            Statement(
+                """CREATE TABLE runs (
+    run_id TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    bundle_schema_version INTEGER NOT NULL,
+    tool_version TEXT,
+    tool_commit TEXT,
+    started_utc TEXT NOT NULL,
+    finished_utc TEXT,
+    complete BOOLEAN NOT NULL,
+    interrupted BOOLEAN NOT NULL,
+    device_id TEXT,
+    device_name TEXT,
+    model_id TEXT,
+    model_name TEXT,
+    suite_hash TEXT,
+    suite_name TEXT,
+    backend TEXT,
+    host_cpu TEXT,
+    n_records BIGINT NOT NULL,
+    manifest_json TEXT NOT NULL,
+    stored_utc TEXT NOT NULL,
+    source TEXT,
+    PRIMARY KEY (run_id, content_sha256)
+)"""
+            ),
+            Statement(
+                "CREATE TABLE records (\n    run_id TEXT NOT NULL,\n    content_sha256 TEXT NOT NULL,\n"
+                f"    seq BIGINT NOT NULL,\n    {_RECORDS_V1}\n)"
+            ),
+            Statement("CREATE INDEX records_run ON records (run_id, content_sha256)", ("postgres",)),
+            Statement(
+                """CREATE TABLE power_summaries (
+    run_id TEXT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    sensor TEXT,
+    rate_hz DOUBLE PRECISION,
+    idle_w DOUBLE PRECISION,
+    n_requests BIGINT,
+    n_with_energy BIGINT,
+    energy_j DOUBLE PRECISION,
+    energy_net_j DOUBLE PRECISION,
+    energy_sources TEXT,
+    mean_power_w DOUBLE PRECISION,
+    PRIMARY KEY (run_id, content_sha256)
+)"""
+            ),
+            Statement(
+                """CREATE VIEW current_runs AS
+SELECT * FROM runs r
+WHERE NOT EXISTS (
+    SELECT 1 FROM runs n WHERE n.run_id = r.run_id
+    AND (n.stored_utc > r.stored_utc OR (n.stored_utc = r.stored_utc AND n.content_sha256 > r.content_sha256))
+)"""
+            ),
+            Statement(
+                """CREATE VIEW current_records AS
+SELECT c.started_utc AS run_started_utc, c.device_name, c.model_name, c.suite_name, c.backend, rec.*
+FROM records rec JOIN current_runs c
+ON rec.run_id = c.run_id AND rec.content_sha256 = c.content_sha256"""
+            ),
+        ),
+    ),
+)
+
+DB_SCHEMA_VERSION = MIGRATIONS[-1].version
