@@ -45,7 +45,7 @@ from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageErr
 from bench.report.fields import FIELDS
 from bench.results import stats
 from bench.results.comparability import differences, key_properties
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, Record, call_level, task_level
 from bench.userfiles import describe_validation_error, read_toml
 
 __all__ = [
@@ -128,7 +128,9 @@ def samples(rule: str, records: Sequence[Record]) -> list[float | None]:
     target = RULE_TARGETS[rule]
     if target.sample is None:
         return []
-    measured = [r for r in records if not r.warmup and (r.status == "ok" or not target.ok_only)]
+    # latencies come from model requests; pass rate, cost and energy from one record per task attempt
+    level = call_level(records) if target.ok_only else task_level(records)
+    measured = [r for r in level if not r.warmup and (r.status == "ok" or not target.ok_only)]
     return [target.sample(r) for r in measured]
 
 

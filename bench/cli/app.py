@@ -196,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--rate", type=_positive_float, default=None, help="open loop: Poisson arrivals per s")
     http.add_argument("--slo-ttft-ms", type=_positive_float, default=None, help="goodput: TTFT objective")
     http.add_argument("--slo-tpot-ms", type=_positive_float, default=None, help="goodput: TPOT objective")
+    agent = run.add_argument_group("agent tasks (docs/agents.md)")
+    agent.add_argument(
+        "--prefix-cache", choices=["on", "off"], default="on", help="keep the previous step's KV cache (on)"
+    )
+    agent.add_argument("--trace", type=Path, default=None, metavar="FILE", help="replay a recorded trace.jsonl")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")
@@ -311,6 +316,8 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         cache_bust=args.cache_bust,
         seed=args.seed,
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
+        prefix_cache=args.prefix_cache == "on",
+        trace=args.trace,
     )
     prepared = prepare_run(options)
     progress = Progress(

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from bench.cost import formulas as cost
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, Record, task_level
 
 __all__ = [
     "CostInputs",
@@ -230,7 +230,9 @@ def price_records(records: Sequence[Record], manifest: Manifest, options: Any = 
 
 # ------------------------------------------------------------------------------------------ aggregates
 def _measured(records: Iterable[Record]) -> list[Record]:
-    return [r for r in records if not r.warmup]
+    """Measured task-level records: an agent task counts once, by its summary (whose tokens are the sum
+    of its calls' and whose window spans its tool time), never again by its per-call records."""
+    return [r for r in task_level(records) if not r.warmup]
 
 
 def _sum(values: Iterable[float | None]) -> float | None:

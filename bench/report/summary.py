@@ -18,7 +18,7 @@ from bench.cost.roofline import roofline
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
 from bench.results import stats
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, Record, call_level, task_level
 from bench.results.variability import run_warnings
 
 __all__ = ["group_metrics", "llama_bench_rows", "summarize"]
@@ -37,8 +37,12 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
     absent is never shown as zero. ``intervals=False`` skips the bootstrap of the decode rate (its CI
     fields are None): reports use it for per-task rows, hundreds of groups whose tables show no interval.
     """
-    measured = [r for r in records if not r.warmup]
-    ok = [r for r in measured if r.status == "ok"]
+    every = [r for r in records if not r.warmup]
+    # agent tasks (docs/agents.md): pass rate, cost and energy per task from task-level records (single
+    # requests and agent summaries); latency and tokens per request from call-level ones (single
+    # requests and agent model calls). Without agent tasks both are every record, as before.
+    measured = task_level(every)
+    ok = [r for r in call_level(every) if r.status == "ok"]
     judged = [r for r in measured if r.passed is not None]
     passed = sum(1 for r in judged if r.passed)
     completion = [r.completion_tokens for r in ok if r.completion_tokens is not None]
@@ -56,7 +60,7 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
     energy_total = float(sum(energies)) if energies else None
     return {
         "n": len(measured),
-        "errors": len(measured) - len(ok),
+        "errors": sum(1 for r in measured if r.status != "ok"),
         "pass_rate": (passed / len(judged)) if judged else None,
         "pass_rate_ci_low": wilson[0] if wilson else None,
         "pass_rate_ci_high": wilson[1] if wilson else None,
@@ -89,7 +93,39 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
         "cost_api_per_task_usd": stats.mean(r.cost_api_usd for r in measured),
         "cost_basis": "+".join(sorted({r.cost_source for r in measured if r.cost_source})) or None,
         **energy_metrics(measured),
+        **agent_metrics(measured),
     }
+
+
+def agent_metrics(measured: Sequence[Record]) -> dict[str, Any]:
+    """Per agent task (summary records only; None without agent tasks): steps, where the time went and
+    how much input came from the cache (cost per successful task is ``cost_per_success_usd``, which
+    counts task-level records: an agent task once, with all its calls)."""
+    agents = [r for r in measured if r.kind == "agent"]
+    if not agents:
+        return dict.fromkeys(AGENT_FIELDS)
+    wall = sum(r.wall_s or 0.0 for r in agents)
+    prompt = sum(r.prompt_tokens or 0 for r in agents)
+    return {
+        "steps_mean": stats.mean(r.steps for r in agents),
+        "tool_calls_mean": stats.mean(r.tool_calls for r in agents),
+        "tool_errors_total": sum(r.tool_errors or 0 for r in agents),
+        "model_seconds_share": _ratio(sum(r.model_s or 0.0 for r in agents), wall),
+        "tool_seconds_share": _ratio(sum(r.tool_s or 0.0 for r in agents), wall),
+        "harness_seconds_share": _ratio(sum(r.harness_s or 0.0 for r in agents), wall),
+        "tool_cpu_s_mean": stats.mean(r.tool_cpu_s for r in agents),
+        "cached_input_share": _ratio(float(sum(r.cached_tokens or 0 for r in agents)), prompt),
+        "input_fresh_tokens_mean": stats.mean(r.input_fresh_tokens for r in agents),
+        "cached_tokens_mean": stats.mean(r.cached_tokens for r in agents),
+        "agent_wall_mean_s": stats.mean(r.wall_s for r in agents),
+    }
+
+
+AGENT_FIELDS = (
+    "steps_mean", "tool_calls_mean", "tool_errors_total", "model_seconds_share", "tool_seconds_share",
+    "harness_seconds_share", "tool_cpu_s_mean", "cached_input_share", "input_fresh_tokens_mean",
+    "cached_tokens_mean", "agent_wall_mean_s",
+)  # fmt: skip
 
 
 def _shape_rate(r: Record) -> float | None:

@@ -93,6 +93,8 @@ class RunOptions:
     cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
     seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
+    prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
+    trace: Path | None = None  # --trace FILE: replay a recorded agent session instead of a suite
 
 
 @dataclass
@@ -165,6 +167,8 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             **opts.traffic.manifest(),
         }
     )
+    if prepared.suite.has_agent_tasks:  # changes every agent step's prefill: runs differing are not pooled
+        manifest.settings["prefix_cache"] = opts.prefix_cache
     return manifest
 
 
@@ -223,6 +227,12 @@ def prepare_run(options: RunOptions) -> PreparedRun:
             f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
         ) from None
     options.traffic.validate(device)
+    if suite.has_agent_tasks and (options.traffic.is_load or options.cache_bust):
+        flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
+        raise UsageError(
+            f"{flag} does not apply to agent tasks (suite {suite.name})",
+            fix="run agent suites sequentially; --prefix-cache off re-prefills every step instead",
+        )
     if bundle is not None and options.traffic.is_load:
         raise UsageError(f"--resume {bundle.path}: a run under --concurrency/--rate cannot be resumed")
     n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
@@ -298,7 +308,19 @@ def execute_run(
                 m.resumes[-1]["session_warmup"] = runner.session_warmup
                 m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
 
-        runner = (
+        if prepared.suite.has_agent_tasks:
+            from bench.run.agent import AgentRunner, choose_protocol
+
+            protocol = choose_protocol(backend)  # type: ignore[arg-type]  # both backends chat
+            manifest.backend["agent_protocol"] = protocol
+            manifest.backend.setdefault("settings", {})["prefix_cache"] = opts.prefix_cache
+            agent_runner = AgentRunner(
+                prepared.suite, backend, writer, settings, on_progress, prior=prior,
+                before_finish=before_finish, prefix_cache=opts.prefix_cache,
+                model_name=run_id_stem(prepared),
+            )  # fmt: skip
+            runner = agent_runner
+        runner = runner or (
             LoadRunner(
                 prepared.suite,
                 backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an OpenAIHttpBackend
