@@ -21,7 +21,7 @@ from bench.results import stats
 from bench.results.schema import Manifest, Record, call_level, task_level
 from bench.results.variability import run_warnings
 
-__all__ = ["group_metrics", "llama_bench_rows", "summarize"]
+__all__ = ["agent_metrics", "agent_rows", "group_metrics", "llama_bench_rows", "summarize"]
 
 
 def _ratio(num: float | None, den: float | None, scale: float = 1.0) -> float | None:
@@ -121,6 +121,35 @@ def agent_metrics(measured: Sequence[Record]) -> dict[str, Any]:
     }
 
 
+def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """One row per agent task (means over its measured repetitions): what the after-run table prints."""
+    rows = []
+    agents = [r for r in records if r.kind == "agent" and not r.warmup]
+    for task_id in dict.fromkeys(r.task_id for r in agents):
+        rs = [r for r in agents if r.task_id == task_id]
+        costs = [r.cost_usd for r in rs if r.cost_usd is not None]
+        passed = sum(1 for r in rs if r.passed)
+        rows.append(
+            {
+                "task_id": task_id,
+                "category": rs[0].category,
+                "n": len(rs),
+                "passed": passed,
+                "stop_reasons": sorted({r.stop_reason for r in rs if r.stop_reason}),
+                **{
+                    name: stats.mean(getattr(r, name) for r in rs)
+                    for name in ("steps", "model_calls", "tool_calls", "tool_errors", "input_fresh_tokens",
+                                 "cached_tokens", "completion_tokens", "wall_s", "model_s", "tool_s",
+                                 "harness_s", "tool_cpu_s", "energy_j")
+                },  # fmt: skip
+                "tool_peak_rss_mb": max((r.tool_peak_rss_mb for r in rs if r.tool_peak_rss_mb), default=None),
+                "cost_per_task_usd": stats.mean(costs),
+                "cost_per_success_usd": _ratio(float(sum(costs)), passed) if costs else None,
+            }
+        )
+    return rows
+
+
 AGENT_FIELDS = (
     "steps_mean", "tool_calls_mean", "tool_errors_total", "model_seconds_share", "tool_seconds_share",
     "harness_seconds_share", "tool_cpu_s_mean", "cached_input_share", "input_fresh_tokens_mean",
@@ -192,6 +221,7 @@ def summarize(
         "model": (manifest.model or {}).get("file_name") or manifest.backend.get("model"),
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.get("prompt_format"),
+        "agent_protocol": manifest.backend.get("agent_protocol"),
         "power": power_summary(records, manifest),
         "overall": {
             **group_metrics(records),
@@ -203,6 +233,8 @@ def summarize(
     }
     if manifest.suite.get("is_shapes"):
         out["shapes"] = llama_bench_rows(records, manifest)
+    if any(r.kind == "agent" for r in records):
+        out["agents"] = agent_rows(records)
     out["cost"] = cost_section(records, manifest, options)
     out["roofline"] = roofline(records, manifest, options)
     out["warnings"] = [w.as_dict() for w in run_warnings(records, manifest)]

@@ -212,8 +212,14 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         raise UsageError(f"--cooldown {options.cooldown_s}: must be a number of seconds, 0 or more")
     check_cost_flags(options.cost_settings())
     try:
-        suite_path = resolve_suite_path(options.suite)
-        suite = load_suite(suite_path)
+        if options.trace is not None:  # --trace: the suite is the recorded session (bench.run.trace)
+            from bench.run.trace import load_trace, trace_suite
+
+            suite_path = options.trace
+            suite = trace_suite(suite_path, load_trace(suite_path))
+        else:
+            suite_path = resolve_suite_path(options.suite)
+            suite = load_suite(suite_path)
         device = apply_endpoint_overrides(
             load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
         )
@@ -227,6 +233,8 @@ def prepare_run(options: RunOptions) -> PreparedRun:
             f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
         ) from None
     options.traffic.validate(device)
+    if options.trace is not None and (options.traffic.is_load or options.cache_bust or bundle is not None):
+        raise UsageError("--trace replays sequentially: it does not combine with --concurrency, --rate, --cache-bust or --resume")
     if suite.has_agent_tasks and (options.traffic.is_load or options.cache_bust):
         flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
         raise UsageError(
@@ -308,7 +316,17 @@ def execute_run(
                 m.resumes[-1]["session_warmup"] = runner.session_warmup
                 m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
 
-        if prepared.suite.has_agent_tasks:
+        if opts.trace is not None:
+            from bench.run.agent import choose_protocol
+            from bench.run.trace import TraceRunner, load_trace
+
+            manifest.backend["agent_protocol"] = choose_protocol(backend)  # type: ignore[arg-type]
+            manifest.backend.setdefault("settings", {})["prefix_cache"] = opts.prefix_cache
+            runner = TraceRunner(
+                prepared.suite, backend, writer, settings, on_progress, prior=prior,
+                before_finish=before_finish, steps=load_trace(opts.trace), prefix_cache=opts.prefix_cache,
+            )  # fmt: skip
+        elif prepared.suite.has_agent_tasks:
             from bench.run.agent import AgentRunner, choose_protocol
 
             protocol = choose_protocol(backend)  # type: ignore[arg-type]  # both backends chat
