@@ -106,3 +106,22 @@ def test_agent_run_end_to_end_and_trace_replay(tmp_path: Path) -> None:
     assert [(r.prompt_tokens, r.completion_tokens) for r in replayed] == [
         (x["usage"]["prompt_tokens"], x["usage"]["completion_tokens"]) for x in lines
     ]
+
+
+@pytest.mark.parametrize("protocol", ["native", "text"])
+def test_agent_run_through_llama_cpp_server(llama_server: str, tmp_path: Path, protocol: str) -> None:
+    """llama_cpp.server takes ``tools`` but SmolLM2's template ignores them, so natively the model never
+    sees the tools (and answers in text); ``--agent-protocol text`` describes them in the prompt."""
+    from tests.http_fixtures import write_profile
+
+    profile = write_profile(tmp_path / "p.toml", llama_server, model="smollm2")
+    out = tmp_path / "runs"
+    done = run_cli("run", "--device", str(profile), "--suite", str(_mini_suite(tmp_path)), "-r", "1", "-w", "0",
+                   "--out", str(out), "--power", "none", "--agent-protocol", protocol)  # fmt: skip
+    assert done.returncode in (0, 3), done.stderr
+    bundle = read_bundle(next(out.iterdir()))
+    assert bundle.manifest.backend["agent_protocol"] == ("native_tools" if protocol == "native" else "text_json")
+    summary = bundle.records[-1]
+    assert summary.kind == "agent" and summary.steps and summary.harness_s is not None
+    model = [r for r in bundle.records if r.kind == "model"]
+    assert all(r.completion_tokens for r in model)

@@ -199,3 +199,27 @@ def test_native_tool_calls_streamed_from_a_server(fake_server: Any, tmp_path: Pa
     assert [r.cached_tokens for r in model] == [0, 30]  # usage.prompt_tokens_details.cached_tokens
     assert summary.cached_tokens == 30 and summary.prompt_tokens == 40 + 70
     assert model[0].ttft_ms is not None  # a reply of only tool calls is timed by its deltas
+
+
+def test_cli_agent_suite_over_http_with_native_tools(fake_server: Any, tmp_path: Path) -> None:
+    from bench.results.bundle import read_bundle
+    from tests.conftest import run_cli
+    from tests.http_fixtures import write_profile
+
+    profile = write_profile(tmp_path / "p.toml", fake_server.base_url)
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        '[[tasks]]\nid = "calc"\nmessages = [{ role = "user", content = "scenario=tools 6*7?" }]\n'
+        'check = { type = "number", value = 42 }\nagent = { tools = ["calculator"], max_steps = 4 }\n'
+    )
+    out = tmp_path / "runs"
+    done = run_cli("run", "--device", str(profile), "--suite", str(suite), "-r", "2", "-w", "0", "--out", str(out), "--power", "none", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "agent tasks" in done.stdout and "calc" in done.stdout
+    bundle = read_bundle(next(out.iterdir()))
+    assert bundle.manifest.backend["agent_protocol"] == "native_tools"
+    summaries = [r for r in bundle.records if r.kind == "agent"]
+    assert len(summaries) == 2 and all(r.passed and r.tool_errors == 1 for r in summaries)
+    assert all(r.repetition == i for i, r in enumerate(summaries))
+    lines = (bundle.path / "trace.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[1])["request"]["tools"][0]["function"]["name"] == "calculator"

@@ -200,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--prefix-cache", choices=["on", "off"], default="on", help="keep the previous step's KV cache (on)"
     )
+    agent.add_argument(
+        "--agent-protocol",
+        choices=["auto", "native", "text"],
+        default="auto",
+        help="tool calls: native tools, or one JSON object per call in text (auto: native where supported)",
+    )
     agent.add_argument("--trace", type=Path, default=None, metavar="FILE", help="replay a recorded trace.jsonl")
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
@@ -318,6 +324,7 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
         prefix_cache=args.prefix_cache == "on",
         trace=args.trace,
+        agent_protocol=args.agent_protocol,
     )
     prepared = prepare_run(options)
     progress = Progress(

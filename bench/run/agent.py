@@ -49,7 +49,14 @@ __all__ = ["AgentLoop", "AgentRunner", "TRACE_FILE", "choose_protocol"]
 TRACE_FILE = "trace.jsonl"
 
 
-def choose_protocol(backend: ChatBackend) -> Protocol:
+def choose_protocol(backend: ChatBackend, requested: str = "auto") -> Protocol:
+    """``auto``: native where the backend takes tools natively (HTTP; a chat template that renders
+    tools), else the text protocol. ``text`` forces the text protocol (e.g. a server whose model's
+    template ignores ``tools``); ``native`` forces native tools."""
+    if requested == "text":
+        return "text_json"
+    if requested == "native":
+        return "native_tools"
     return "native_tools" if backend.native_tools() else "text_json"
 
 
@@ -77,9 +84,10 @@ class AgentLoop:
         prefix_cache: bool = True,
         no_text: bool = False,
         model_name: str = "",
+        protocol: str = "auto",
     ) -> None:
         self.backend = backend
-        self.protocol: Protocol = choose_protocol(backend)
+        self.protocol: Protocol = choose_protocol(backend, protocol)
         self.run_id = run_id
         self.anchor_ns = anchor_ns
         self.append = append
@@ -335,7 +343,9 @@ class AgentRunner(Runner):
     """The run loop with agent tasks: a task with ``agent`` runs the loop (its call records and summary
     go to the bundle, the summary is the task's slot); every other task runs as a single request."""
 
-    def __init__(self, *args: Any, prefix_cache: bool = True, model_name: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, prefix_cache: bool = True, model_name: str = "", protocol: str = "auto", **kwargs: Any
+    ) -> None:
         if "prior" in kwargs:  # a resumed run's slots are its task-level records
             kwargs["prior"] = task_level(kwargs["prior"])
         super().__init__(*args, **kwargs)
@@ -349,6 +359,7 @@ class AgentRunner(Runner):
             prefix_cache=prefix_cache,
             no_text=self.settings.no_text,
             model_name=model_name,
+            protocol=protocol,
         )
 
     def _write_trace(self, line: dict[str, Any]) -> None:

@@ -95,6 +95,7 @@ class RunOptions:
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
     prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
     trace: Path | None = None  # --trace FILE: replay a recorded agent session instead of a suite
+    agent_protocol: str = "auto"  # --agent-protocol auto|native|text
 
 
 @dataclass
@@ -320,22 +321,23 @@ def execute_run(
             from bench.run.agent import choose_protocol
             from bench.run.trace import TraceRunner, load_trace
 
-            manifest.backend["agent_protocol"] = choose_protocol(backend)  # type: ignore[arg-type]
+            manifest.backend["agent_protocol"] = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]
             manifest.backend.setdefault("settings", {})["prefix_cache"] = opts.prefix_cache
             runner = TraceRunner(
                 prepared.suite, backend, writer, settings, on_progress, prior=prior,
                 before_finish=before_finish, steps=load_trace(opts.trace), prefix_cache=opts.prefix_cache,
+                protocol=opts.agent_protocol,
             )  # fmt: skip
         elif prepared.suite.has_agent_tasks:
             from bench.run.agent import AgentRunner, choose_protocol
 
-            protocol = choose_protocol(backend)  # type: ignore[arg-type]  # both backends chat
+            protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]  # both chat
             manifest.backend["agent_protocol"] = protocol
             manifest.backend.setdefault("settings", {})["prefix_cache"] = opts.prefix_cache
             agent_runner = AgentRunner(
                 prepared.suite, backend, writer, settings, on_progress, prior=prior,
                 before_finish=before_finish, prefix_cache=opts.prefix_cache,
-                model_name=run_id_stem(prepared),
+                model_name=run_id_stem(prepared), protocol=opts.agent_protocol,
             )  # fmt: skip
             runner = agent_runner
         runner = runner or (

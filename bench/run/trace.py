@@ -147,12 +147,14 @@ class TraceRunner(Runner):
     """Replays each traced task's steps in order; one ``model`` record per step and an ``agent``
     summary per task (model time only: tools are not re-run in an open-loop replay)."""
 
-    def __init__(self, *args: Any, steps: list[TraceStep], prefix_cache: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, steps: list[TraceStep], prefix_cache: bool = True, protocol: str = "auto", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.steps = steps
         self.prefix_cache = prefix_cache
         self.chat_backend: ChatBackend = self.backend  # type: ignore[assignment]
-        self.protocol = choose_protocol(self.chat_backend)
+        self.protocol = choose_protocol(self.chat_backend, protocol)
         self.loop = AgentLoop(self.chat_backend, run_id=self.run_id, anchor_ns=self.anchor_ns, append=self.writer.append, no_text=self.settings.no_text)
 
     def _request(self, s: TraceStep) -> ChatRequest:
