@@ -22,7 +22,12 @@ STEP1 = [{"role": "user", "content": "What is in config/settings.ini? Use a tool
 STEP2 = [
     *STEP1,
     {"role": "assistant", "content": '{"tool": "read_file", "arguments": {"path": "config/settings.ini"}}'},
-    {"role": "tool", "name": "read_file", "tool_call_id": "c0", "content": "[client]\nretries = 4\ntimeout_s = 30"},
+    {
+        "role": "tool",
+        "name": "read_file",
+        "tool_call_id": "c0",
+        "content": "[client]\nretries = 4\ntimeout_s = 30",
+    },
 ]
 
 
@@ -42,7 +47,10 @@ def test_prefix_reuse_prefills_only_the_suffix(llama_backend: Any) -> None:
     assert cached >= cold1.prompt_tokens - 1  # the whole first prompt (at least) stayed in the cache
     assert warm.engine_timings["prompt_eval_tokens"] == warm.prompt_tokens - cached  # engine's own count
     cold2 = llama_backend.chat(_req(STEP2, reuse=False))
-    assert cold2.extra["cached_tokens"] == 0 and cold2.engine_timings["prompt_eval_tokens"] == cold2.prompt_tokens
+    assert (
+        cold2.extra["cached_tokens"] == 0
+        and cold2.engine_timings["prompt_eval_tokens"] == cold2.prompt_tokens
+    )
     assert cold2.prompt_tokens == warm.prompt_tokens
     assert warm.text == cold2.text  # reusing the KV cache does not change what greedy decoding says
 
@@ -52,7 +60,7 @@ def test_divergent_prompt_is_trimmed_at_the_first_difference(llama_backend: Any)
     other = [{"role": "user", "content": "What is in config/settings.ini? Use a calculator."}]
     ids_a, _ = llama_backend.render_messages(to_text_protocol(STEP2, TOOLS))
     ids_b, _ = llama_backend.render_messages(to_text_protocol(other, TOOLS))
-    common = next(i for i, (a, b) in enumerate(zip(ids_a, ids_b)) if a != b)
+    common = next(i for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=False)) if a != b)
     gen = llama_backend.chat(_req(other, reuse=True))
     assert gen.extra["cached_tokens"] == common
     assert gen.engine_timings["prompt_eval_tokens"] == gen.prompt_tokens - common
@@ -82,7 +90,20 @@ def _mini_suite(tmp_path: Path) -> Path:
 
 def test_agent_run_end_to_end_and_trace_replay(tmp_path: Path) -> None:
     out = tmp_path / "runs"
-    done = run_cli("run", "--suite", str(_mini_suite(tmp_path)), "-r", "1", "-w", "0", "--out", str(out), "--power", "none", "--json")
+    done = run_cli(
+        "run",
+        "--suite",
+        str(_mini_suite(tmp_path)),
+        "-r",
+        "1",
+        "-w",
+        "0",
+        "--out",
+        str(out),
+        "--power",
+        "none",
+        "--json",
+    )
     assert done.returncode in (0, 3), done.stderr
     bundle = read_bundle(next(out.iterdir()))
     assert bundle.manifest.backend["agent_protocol"] == "text_json"
@@ -100,7 +121,20 @@ def test_agent_run_end_to_end_and_trace_replay(tmp_path: Path) -> None:
     assert len(lines) == summary.steps
     # replay open-loop on the in-process backend: every step's recorded token counts, exactly
     replay_out = tmp_path / "replay"
-    rep = run_cli("run", "--trace", str(trace), "-r", "1", "-w", "0", "--out", str(replay_out), "--power", "none", "--json")
+    rep = run_cli(
+        "run",
+        "--trace",
+        str(trace),
+        "-r",
+        "1",
+        "-w",
+        "0",
+        "--out",
+        str(replay_out),
+        "--power",
+        "none",
+        "--json",
+    )
     assert rep.returncode == 0, rep.stderr
     replayed = [r for r in read_bundle(next(replay_out.iterdir())).records if r.kind == "model"]
     assert [(r.prompt_tokens, r.completion_tokens) for r in replayed] == [
@@ -120,7 +154,9 @@ def test_agent_run_through_llama_cpp_server(llama_server: str, tmp_path: Path, p
                    "--out", str(out), "--power", "none", "--agent-protocol", protocol)  # fmt: skip
     assert done.returncode in (0, 3), done.stderr
     bundle = read_bundle(next(out.iterdir()))
-    assert bundle.manifest.backend["agent_protocol"] == ("native_tools" if protocol == "native" else "text_json")
+    assert bundle.manifest.backend["agent_protocol"] == (
+        "native_tools" if protocol == "native" else "text_json"
+    )
     summary = bundle.records[-1]
     assert summary.kind == "agent" and summary.steps and summary.harness_s is not None
     model = [r for r in bundle.records if r.kind == "model"]

@@ -44,7 +44,9 @@ class Scripted:
         if isinstance(reply, dict):  # native tool calls
             extra["tool_calls"], text = reply["tool_calls"], ""
         t1 = time.perf_counter_ns()
-        return Generation(t0, t1 + 1000, [t1], text, 20 + 10 * len(self.requests), 7, "engine", "stop", extra=extra)
+        return Generation(
+            t0, t1 + 1000, [t1], text, 20 + 10 * len(self.requests), 7, "engine", "stop", extra=extra
+        )
 
 
 def _task(task_id: str) -> Task:
@@ -101,7 +103,7 @@ def test_prefix_cache_off_never_reuses() -> None:
 def test_endless_tool_calls_stop_at_max_steps() -> None:
     task = _task("cfg-worst-case-wait")  # max_steps = 6
     backend = Scripted(['{"tool": "calculator", "arguments": {"expression": "1+1"}}'] * 50)
-    summary, calls, _ = _run(backend, task)
+    summary, _calls, _ = _run(backend, task)
     assert summary.stop_reason == "max_steps" and summary.steps == 6 and summary.passed is False
     assert summary.status == "ok"  # a result, not an error
 
@@ -127,7 +129,9 @@ def test_bad_tool_calls_become_counted_tool_errors(reply: str, needle: str) -> N
 
 def test_failed_request_ends_the_task_with_error() -> None:
     task = _task("cfg-worst-case-wait")
-    summary, calls, _ = _run(Scripted(['{"tool": "list_files", "arguments": {}}', RequestFailed("boom")]), task)
+    summary, calls, _ = _run(
+        Scripted(['{"tool": "list_files", "arguments": {}}', RequestFailed("boom")]), task
+    )
     assert summary.stop_reason == "error" and summary.status == "error" and summary.passed is False
     assert calls[-1].kind == "model" and calls[-1].status == "error"
 
@@ -167,8 +171,12 @@ def test_text_protocol_rendering_and_parsing() -> None:
     assert msgs[0]["role"] == "system" and "- grep(pattern: string, path: string?)" in msgs[0]["content"]
     assert msgs[-1] == {"role": "user", "content": "Tool result (grep):\n(no matches)"}
     assert parse_text_calls("The answer is 42.", 0) == []
-    assert parse_text_calls('Sure: {"tool": "grep", "arguments": {"pattern": "a"}} then', 1)[0].arguments == {"pattern": "a"}
-    assert parse_text_calls('{"name": "grep", "arguments": "{\\"pattern\\": \\"b\\"}"}', 2)[0].arguments == {"pattern": "b"}
+    assert parse_text_calls('Sure: {"tool": "grep", "arguments": {"pattern": "a"}} then', 1)[0].arguments == {
+        "pattern": "a"
+    }
+    assert parse_text_calls('{"name": "grep", "arguments": "{\\"pattern\\": \\"b\\"}"}', 2)[0].arguments == {
+        "pattern": "b"
+    }
 
 
 # ------------------------------------------------------------------------------------- over HTTP
@@ -185,7 +193,7 @@ def test_native_tool_calls_streamed_from_a_server(fake_server: Any, tmp_path: Pa
             "id": "t", "messages": [{"role": "user", "content": "scenario=tools what is 6*7?"}],
             "check": {"type": "number", "value": 42}, "agent": {"tools": ["calculator"], "max_steps": 4},
         })  # fmt: skip
-        summary, calls, trace = _run(backend, task)  # type: ignore[arg-type]
+        summary, calls, _trace = _run(backend, task)  # type: ignore[arg-type]
     finally:
         backend.close()
     tools = [r for r in calls if r.kind == "tool"]
@@ -213,7 +221,22 @@ def test_cli_agent_suite_over_http_with_native_tools(fake_server: Any, tmp_path:
         'check = { type = "number", value = 42 }\nagent = { tools = ["calculator"], max_steps = 4 }\n'
     )
     out = tmp_path / "runs"
-    done = run_cli("run", "--device", str(profile), "--suite", str(suite), "-r", "2", "-w", "0", "--out", str(out), "--power", "none", timeout=120)
+    done = run_cli(
+        "run",
+        "--device",
+        str(profile),
+        "--suite",
+        str(suite),
+        "-r",
+        "2",
+        "-w",
+        "0",
+        "--out",
+        str(out),
+        "--power",
+        "none",
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "agent tasks" in done.stdout and "calc" in done.stdout
     bundle = read_bundle(next(out.iterdir()))

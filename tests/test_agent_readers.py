@@ -20,14 +20,52 @@ from tests.conftest import run_cli
 
 
 def _rec(**kw: object) -> Record:
-    base = dict(run_id="r", task_id="t", category="c", repetition=0, warmup=False, status="ok", started_utc="x", start_ns=0, end_ns=10**9)
+    base = dict(
+        run_id="r",
+        task_id="t",
+        category="c",
+        repetition=0,
+        warmup=False,
+        status="ok",
+        started_utc="x",
+        start_ns=0,
+        end_ns=10**9,
+    )
     return Record(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def _agent_task() -> list[Record]:
-    m0 = _rec(kind="model", step=0, start_ns=0, end_ns=4 * 10**8, ttft_ms=100.0, e2e_ms=400.0, prompt_tokens=100, cached_tokens=0, completion_tokens=10)
-    t0 = _rec(kind="tool", step=0, start_ns=4 * 10**8, end_ns=6 * 10**8, e2e_ms=200.0, tool_name="python", tool_cpu_s=0.1)
-    m1 = _rec(kind="model", step=1, start_ns=6 * 10**8, end_ns=10**9, ttft_ms=50.0, e2e_ms=400.0, prompt_tokens=150, cached_tokens=110, completion_tokens=5)
+    m0 = _rec(
+        kind="model",
+        step=0,
+        start_ns=0,
+        end_ns=4 * 10**8,
+        ttft_ms=100.0,
+        e2e_ms=400.0,
+        prompt_tokens=100,
+        cached_tokens=0,
+        completion_tokens=10,
+    )
+    t0 = _rec(
+        kind="tool",
+        step=0,
+        start_ns=4 * 10**8,
+        end_ns=6 * 10**8,
+        e2e_ms=200.0,
+        tool_name="python",
+        tool_cpu_s=0.1,
+    )
+    m1 = _rec(
+        kind="model",
+        step=1,
+        start_ns=6 * 10**8,
+        end_ns=10**9,
+        ttft_ms=50.0,
+        e2e_ms=400.0,
+        prompt_tokens=150,
+        cached_tokens=110,
+        completion_tokens=5,
+    )
     summary = _rec(
         kind="agent", start_ns=0, end_ns=10**9, e2e_ms=1000.0, prompt_tokens=250, cached_tokens=110, completion_tokens=15,
         input_fresh_tokens=140, passed=True, steps=2, tool_calls=1, model_s=0.8, tool_s=0.2, harness_s=0.0, wall_s=1.0,
@@ -83,12 +121,18 @@ def test_gate_samples_by_level() -> None:
 
 BAD_TRACES = [
     ('{"model": "x"}', "line 1: messages"),
-    ('not json', "line 1: (line): not valid JSON"),
+    ("not json", "line 1: (line): not valid JSON"),
     ('{"messages": [{"role": "user", "content": "q"}]}', "line 1: usage"),
-    ('{"messages": [{"role": "robot", "content": "q"}], "usage": {"completion_tokens": 1}}', "messages[0].role"),
-    ('{"request": {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": null, '
-     '"tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{bad"}}]}]}, '
-     '"usage": {"completion_tokens": 2}}', "messages[1].tool_calls[0].function.arguments: not valid JSON"),
+    (
+        '{"messages": [{"role": "robot", "content": "q"}], "usage": {"completion_tokens": 1}}',
+        "messages[0].role",
+    ),
+    (
+        '{"request": {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": null, '
+        '"tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{bad"}}]}]}, '
+        '"usage": {"completion_tokens": 2}}',
+        "messages[1].tool_calls[0].function.arguments: not valid JSON",
+    ),
 ]
 
 
@@ -120,6 +164,8 @@ def test_cli_bad_trace_exits_2(tmp_path: Path) -> None:
 
 def test_cli_bad_agent_suite_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text('[[tasks]]\nid = "a"\nmessages = [{ role = "user", content = "q" }]\nagent = { tools = ["nope"] }\ncheck = { type = "number", value = 1 }\n')
+    path.write_text(
+        '[[tasks]]\nid = "a"\nmessages = [{ role = "user", content = "q" }]\nagent = { tools = ["nope"] }\ncheck = { type = "number", value = 1 }\n'
+    )
     done = run_cli("run", "--suite", str(path), timeout=60)
     assert done.returncode == 2 and "unknown tool 'nope'" in done.stderr and str(path) in done.stderr

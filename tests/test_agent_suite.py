@@ -45,12 +45,19 @@ def test_reference_trajectory_replays(task) -> None:  # type: ignore[no-untyped-
     assert verdict.passed, verdict.detail
     seen = "\n".join(outputs)
     if isinstance(task.check, NumberCheck):  # the value the check wants came out of a tool
-        assert evaluate(NumberCheck(type="number", value=task.check.value, tolerance=task.check.tolerance + 1e-6, pick="any"), seen).passed
+        assert evaluate(
+            NumberCheck(
+                type="number", value=task.check.value, tolerance=task.check.tolerance + 1e-6, pick="any"
+            ),
+            seen,
+        ).passed
     elif isinstance(task.check, ContainsCheck):
         assert evaluate(task.check, seen).passed, seen[:500]
     elif isinstance(task.check, PythonTestCheck):
         assert "tests pass" in outputs[-1]
-        assert not evaluate(task.check, run_tool("read_file", {"path": "code/" + _module(task)}, ctx).content).passed
+        assert not evaluate(
+            task.check, run_tool("read_file", {"path": "code/" + _module(task)}, ctx).content
+        ).passed
 
 
 def _module(task) -> str:  # type: ignore[no-untyped-def]
@@ -83,7 +90,11 @@ def ctx() -> ToolContext:
         ("sqlite_query", {"query": "ATTACH DATABASE ':memory:' AS m"}, "not authorized"),
         ("sqlite_query", {"query": "PRAGMA writable_schema = 1"}, "not authorized"),
         ("sqlite_query", {"query": "SELECT 1; SELECT 2"}, "sqlite"),
-        ("sqlite_query", {"query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}, "too long"),
+        (
+            "sqlite_query",
+            {"query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"},
+            "too long",
+        ),
         ("calculator", {"expression": "__import__('os').system('true')"}, "not allowed"),
         ("calculator", {"expression": "9**9**9"}, "too large"),
         ("calculator", {"expression": "1/0"}, "division by zero"),
@@ -126,12 +137,28 @@ def test_database_is_not_modified(ctx: ToolContext) -> None:
 
 
 BAD = [
-    ("agent = { tools = [\"calculator\"] }\n", "check", "required field is missing"),
-    ("agent = { tools = [\"teleport\"] }\ncheck = { type = \"number\", value = 1 }\n", "agent", "unknown tool 'teleport'"),
-    ("agent = { tools = [\"read_file\"], workspace = \"../bench\" }\ncheck = { type = \"number\", value = 1 }\n", "agent", "outside prompts/"),
-    ("agent = { tools = [\"calculator\"] }\ncheck = { type = \"none\" }\n", "tasks[0]", "needs a check"),
-    ("agent = { tools = [\"sqlite_query\"] }\ncheck = { type = \"number\", value = 1 }\n", "agent", "needs a database"),
-    ("agent = { tools = [\"calculator\"], solution = [{ tool = \"calculator\", arguments = { expr = \"1\" } }] }\ncheck = { type = \"number\", value = 1 }\n", "solution[0]", "bad arguments"),
+    ('agent = { tools = ["calculator"] }\n', "check", "required field is missing"),
+    (
+        'agent = { tools = ["teleport"] }\ncheck = { type = "number", value = 1 }\n',
+        "agent",
+        "unknown tool 'teleport'",
+    ),
+    (
+        'agent = { tools = ["read_file"], workspace = "../bench" }\ncheck = { type = "number", value = 1 }\n',
+        "agent",
+        "outside prompts/",
+    ),
+    ('agent = { tools = ["calculator"] }\ncheck = { type = "none" }\n', "tasks[0]", "needs a check"),
+    (
+        'agent = { tools = ["sqlite_query"] }\ncheck = { type = "number", value = 1 }\n',
+        "agent",
+        "needs a database",
+    ),
+    (
+        'agent = { tools = ["calculator"], solution = [{ tool = "calculator", arguments = { expr = "1" } }] }\ncheck = { type = "number", value = 1 }\n',
+        "solution[0]",
+        "bad arguments",
+    ),
 ]
 
 

@@ -93,8 +93,7 @@ class ChatBackend(Protocol):
 
     name: str
 
-    def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
-        ...
+    def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation: ...
 
     def native_tools(self) -> bool:
         """True when tools go to the model natively (HTTP ``tools``, or a chat template that renders

@@ -170,8 +170,10 @@ class LlamaCppBackend:
         """Chat messages (and, where the template renders them, tools) → token ids and stop strings."""
         if self._formatter is not None:
             try:
-                result = self._formatter(messages=messages, tools=tools) if tools else self._formatter(
-                    messages=messages
+                result = (
+                    self._formatter(messages=messages, tools=tools)
+                    if tools
+                    else self._formatter(messages=messages)
                 )
             except Exception as exc:  # a template that rejects these messages fails this request only
                 raise RequestFailed(f"chat template failed: {exc}") from None

@@ -206,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="tool calls: native tools, or one JSON object per call in text (auto: native where supported)",
     )
-    agent.add_argument("--trace", type=Path, default=None, metavar="FILE", help="replay a recorded trace.jsonl")
+    agent.add_argument(
+        "--trace", type=Path, default=None, metavar="FILE", help="replay a recorded trace.jsonl"
+    )
 
     sub.add_parser("suites", help="list the prompt suites in prompts/")
     sub.add_parser("models", help="list the catalog models and whether they are installed")

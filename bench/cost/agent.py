@@ -27,7 +27,9 @@ def agent_task_cost(summary: Record, calls: Sequence[Record], inp: CostInputs) -
     energy = hardware = None
     if inp.kind == "local":
         energy, hardware, _source = _local_parts(summary, inp)  # over the whole task window
-    elif inp.pricing == "tokens" and inp.input_usd_per_mtok is not None and inp.output_usd_per_mtok is not None:
+    elif (
+        inp.pricing == "tokens" and inp.input_usd_per_mtok is not None and inp.output_usd_per_mtok is not None
+    ):
         prices = [
             token_price(r, inp.input_usd_per_mtok, inp.output_usd_per_mtok, inp.cached_input_usd_per_mtok)
             for r in calls

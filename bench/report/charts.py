@@ -449,7 +449,9 @@ def agent_time_split(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
         agents = [r for r in run.records if r.kind == "agent" and not r.warmup]
         for task_id in dict.fromkeys(r.task_id for r in agents):
             rs = [r for r in agents if r.task_id == task_id]
-            mean = [float(np.mean([getattr(r, f) or 0.0 for r in rs])) for f in ("model_s", "tool_s", "harness_s")]
+            mean = [
+                float(np.mean([getattr(r, f) or 0.0 for r in rs])) for f in ("model_s", "tool_s", "harness_s")
+            ]
             label = task_id if len(runs) == 1 else f"{run.label}: {task_id}"
             bars.append((label, mean[0], mean[1], mean[2]))
     if not bars:

@@ -138,10 +138,22 @@ def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
                 "stop_reasons": sorted({r.stop_reason for r in rs if r.stop_reason}),
                 **{
                     name: stats.mean(getattr(r, name) for r in rs)
-                    for name in ("steps", "model_calls", "tool_calls", "tool_errors", "input_fresh_tokens",
-                                 "cached_tokens", "completion_tokens", "wall_s", "model_s", "tool_s",
-                                 "harness_s", "tool_cpu_s", "energy_j")
-                },  # fmt: skip
+                    for name in (
+                        "steps",
+                        "model_calls",
+                        "tool_calls",
+                        "tool_errors",
+                        "input_fresh_tokens",
+                        "cached_tokens",
+                        "completion_tokens",
+                        "wall_s",
+                        "model_s",
+                        "tool_s",
+                        "harness_s",
+                        "tool_cpu_s",
+                        "energy_j",
+                    )
+                },
                 "tool_peak_rss_mb": max((r.tool_peak_rss_mb for r in rs if r.tool_peak_rss_mb), default=None),
                 "cost_per_task_usd": stats.mean(costs),
                 "cost_per_success_usd": _ratio(float(sum(costs)), passed) if costs else None,

@@ -44,7 +44,7 @@ from bench.suite.checks import CheckResult, evaluate
 from bench.suite.loader import Task
 from bench.suite.tools import ToolContext, ToolResult, openai_tools, run_tool
 
-__all__ = ["AgentLoop", "AgentRunner", "TRACE_FILE", "choose_protocol"]
+__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "choose_protocol"]
 
 TRACE_FILE = "trace.jsonl"
 
@@ -111,9 +111,14 @@ class AgentLoop:
         self, task: Task, rep: int, warmup: bool, step: int, started: str, gen: Generation | None,
         status: str, error: str | None, t_fallback: int,
     ) -> Record:  # fmt: skip
-        fields: dict[str, Any] = {"start_ns": t_fallback - self.anchor_ns, "end_ns": time.perf_counter_ns() - self.anchor_ns}
+        fields: dict[str, Any] = {
+            "start_ns": t_fallback - self.anchor_ns,
+            "end_ns": time.perf_counter_ns() - self.anchor_ns,
+        }
         if gen is not None:
-            tm = derive_timing(gen.t_dispatch_ns, gen.content_ns, gen.t_end_ns, gen.completion_tokens, gen.prompt_tokens)
+            tm = derive_timing(
+                gen.t_dispatch_ns, gen.content_ns, gen.t_end_ns, gen.completion_tokens, gen.prompt_tokens
+            )
             fields = {
                 "start_ns": gen.t_dispatch_ns - self.anchor_ns,
                 "end_ns": gen.t_end_ns - self.anchor_ns,
@@ -132,7 +137,11 @@ class AgentLoop:
                 "cached_tokens": gen.extra.get("cached_tokens"),
                 "output_text": None if self.no_text else gen.text,
                 "output_sha256": _sha256(gen.text),
-                **{k: gen.extra[k] for k in ("n_chunks", "http_status", "server_model", "stream_end_ms") if k in gen.extra},
+                **{
+                    k: gen.extra[k]
+                    for k in ("n_chunks", "http_status", "server_model", "stream_end_ms")
+                    if k in gen.extra
+                },
             }
             if gen.prompt_tokens and gen.extra.get("cached_tokens") is not None:
                 fields["prefix_hit_ratio"] = round(gen.extra["cached_tokens"] / gen.prompt_tokens, 4)
@@ -142,7 +151,15 @@ class AgentLoop:
         )  # fmt: skip
 
     def _tool_record(
-        self, task: Task, rep: int, warmup: bool, step: int, started: str, t0: int, result: ToolResult, args: str
+        self,
+        task: Task,
+        rep: int,
+        warmup: bool,
+        step: int,
+        started: str,
+        t0: int,
+        result: ToolResult,
+        args: str,
     ) -> Record:
         return Record(
             **self._base(task, rep, warmup, step),
@@ -167,12 +184,16 @@ class AgentLoop:
         native = gen.extra.get("tool_calls")
         if native:
             return [
-                parse_native_call(c.get("id") or f"call_{step}_{i}", c.get("name") or "?", c.get("arguments") or "")
+                parse_native_call(
+                    c.get("id") or f"call_{step}_{i}", c.get("name") or "?", c.get("arguments") or ""
+                )
                 for i, c in enumerate(native)
             ]
         return parse_text_calls(gen.text, step)
 
-    def _request(self, task: Task, messages: list[dict[str, Any]], tools: list[dict[str, Any]], step: int, budget: int) -> ChatRequest:
+    def _request(
+        self, task: Task, messages: list[dict[str, Any]], tools: list[dict[str, Any]], step: int, budget: int
+    ) -> ChatRequest:
         assert task.agent is not None
         native = self.protocol == "native_tools"
         return ChatRequest(
@@ -191,7 +212,9 @@ class AgentLoop:
         t_start = time.perf_counter_ns()
         started = utc_now()
         tools = openai_tools(spec.tools)
-        ctx = ToolContext(spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s)
+        ctx = ToolContext(
+            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s
+        )
         messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
         model_ns = tool_ns = 0
         prompt = cached = completion = reasoning = 0
@@ -247,19 +270,27 @@ class AgentLoop:
             for i, call in enumerate(calls):
                 t_tool, tool_started = time.perf_counter_ns(), utc_now()
                 if i >= MAX_CALLS_PER_STEP:
-                    result = ToolResult(call.name, f"refused: more than {MAX_CALLS_PER_STEP} tool calls in one reply", True, 0)
+                    result = ToolResult(
+                        call.name, f"refused: more than {MAX_CALLS_PER_STEP} tool calls in one reply", True, 0
+                    )
                 elif call.problem is not None:
                     result = ToolResult(call.name, call.problem, True, time.perf_counter_ns() - t_tool)
                 else:
                     result = run_tool(call.name, call.arguments, ctx)
-                self.append(self._tool_record(task, repetition, warmup, step, tool_started, t_tool, result, call.arguments_text))
+                self.append(
+                    self._tool_record(
+                        task, repetition, warmup, step, tool_started, t_tool, result, call.arguments_text
+                    )
+                )
                 n_tool += 1
                 n_tool_err += int(result.error)
                 tool_ns += result.wall_ns
                 cpu_s += result.cpu_s
                 if result.peak_rss_mb is not None:
                     peak = max(peak or 0.0, result.peak_rss_mb)
-                messages.append({"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content})
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content}
+                )
             step += 1
         t_end = time.perf_counter_ns()
         wall_ns = t_end - t_start
@@ -326,7 +357,11 @@ class AgentLoop:
             "response": {
                 "content": gen.text,
                 "tool_calls": [
-                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_text}}
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments_text},
+                    }
                     for c in calls
                 ],
                 "finish_reason": gen.finish_reason,
@@ -344,7 +379,12 @@ class AgentRunner(Runner):
     go to the bundle, the summary is the task's slot); every other task runs as a single request."""
 
     def __init__(
-        self, *args: Any, prefix_cache: bool = True, model_name: str = "", protocol: str = "auto", **kwargs: Any
+        self,
+        *args: Any,
+        prefix_cache: bool = True,
+        model_name: str = "",
+        protocol: str = "auto",
+        **kwargs: Any,
     ) -> None:
         if "prior" in kwargs:  # a resumed run's slots are its task-level records
             kwargs["prior"] = task_level(kwargs["prior"])
@@ -381,7 +421,15 @@ class AgentRunner(Runner):
         self._emit(base)
         rec = self.loop.run_task(task, repetition, warmup)
         self._done += 1
-        self._emit(replace(base, kind="request_end", done_requests=self._done, record=rec, tokens=rec.completion_tokens or 0))
+        self._emit(
+            replace(
+                base,
+                kind="request_end",
+                done_requests=self._done,
+                record=rec,
+                tokens=rec.completion_tokens or 0,
+            )
+        )
         return rec
 
     def run(self) -> RunOutcome:

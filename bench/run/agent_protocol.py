@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
-    "MAX_ARGUMENT_CHARS", "MAX_CALLS_PER_STEP", "ParsedCall", "Protocol", "parse_native_call", "parse_text_calls",
+    "MAX_ARGUMENT_CHARS", "MAX_CALLS_PER_STEP", "ParsedCall", "Protocol", "parse_native_call",
+    "parse_text_calls",
     "to_text_protocol",
 ]  # fmt: skip
 
@@ -68,12 +69,22 @@ def to_text_protocol(messages: list[dict[str, Any]], tools: list[dict[str, Any]]
         if role == "system":
             system = f"{m.get('content') or ''}\n\n{system}"
         elif role == "tool":
-            out.append({"role": "user", "content": f"Tool result ({m.get('name', 'tool')}):\n{m.get('content') or ''}"})
+            out.append(
+                {
+                    "role": "user",
+                    "content": f"Tool result ({m.get('name', 'tool')}):\n{m.get('content') or ''}",
+                }
+            )
         elif role == "assistant":
             text = str(m.get("content") or "")
             if not text and m.get("tool_calls"):
                 text = "\n".join(
-                    json.dumps({"tool": c["function"]["name"], "arguments": _loads_or_text(c["function"]["arguments"])})
+                    json.dumps(
+                        {
+                            "tool": c["function"]["name"],
+                            "arguments": _loads_or_text(c["function"]["arguments"]),
+                        }
+                    )
                     for c in m["tool_calls"]
                 )
             out.append({"role": "assistant", "content": text})
@@ -119,14 +130,21 @@ def parse_text_calls(text: str, step: int) -> list[ParsedCall]:
             calls.append(ParsedCall(f"call_{step}_{len(calls)}", name, json.dumps(args), args))
     if not calls and '"tool"' in text:
         snippet = text.strip()[:200]
-        calls.append(ParsedCall(f"call_{step}_0", "?", snippet, problem="tool call is not valid JSON: " + snippet))
+        calls.append(
+            ParsedCall(f"call_{step}_0", "?", snippet, problem="tool call is not valid JSON: " + snippet)
+        )
     return calls
 
 
 def parse_native_call(call_id: str, name: str, arguments_text: str) -> ParsedCall:
     """A native tool call whose arguments arrive as JSON text (which the model may have got wrong)."""
     if len(arguments_text) > MAX_ARGUMENT_CHARS:
-        return ParsedCall(call_id, name, arguments_text[:200], problem=f"arguments too long ({len(arguments_text)} characters)")
+        return ParsedCall(
+            call_id,
+            name,
+            arguments_text[:200],
+            problem=f"arguments too long ({len(arguments_text)} characters)",
+        )
     try:
         args = json.loads(arguments_text) if arguments_text.strip() else {}
     except (ValueError, RecursionError) as exc:

@@ -235,7 +235,10 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         ) from None
     options.traffic.validate(device)
     if options.trace is not None and (options.traffic.is_load or options.cache_bust or bundle is not None):
-        raise UsageError("--trace replays sequentially: it does not combine with --concurrency, --rate, --cache-bust or --resume")
+        raise UsageError(
+            "--trace replays sequentially: it does not combine with "
+            "--concurrency, --rate, --cache-bust or --resume"
+        )
     if suite.has_agent_tasks and (options.traffic.is_load or options.cache_bust):
         flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
         raise UsageError(

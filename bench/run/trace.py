@@ -58,7 +58,9 @@ def _check_messages(path: Path, lineno: int, messages: Any) -> list[dict[str, An
             raise _fail(path, lineno, f"messages[{i}].role", f"not one of {sorted(_ROLES)}")
         content = m.get("content")
         if content is not None and not isinstance(content, str):
-            raise _fail(path, lineno, f"messages[{i}].content", "not a string (multi-part content is not replayed)")
+            raise _fail(
+                path, lineno, f"messages[{i}].content", "not a string (multi-part content is not replayed)"
+            )
         for j, call in enumerate(m.get("tool_calls") or []):
             fn = call.get("function") if isinstance(call, dict) else None
             where = f"messages[{i}].tool_calls[{j}].function"
@@ -91,7 +93,10 @@ def load_trace(path: Path) -> list[TraceStep]:
         req: dict[str, Any] = obj["request"] if isinstance(obj.get("request"), dict) else obj
         messages = _check_messages(path, lineno, req.get("messages"))
         tools = req.get("tools")
-        if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, dict) and isinstance(t.get("function"), dict) for t in tools)):
+        if tools is not None and (
+            not isinstance(tools, list)
+            or not all(isinstance(t, dict) and isinstance(t.get("function"), dict) for t in tools)
+        ):
             raise _fail(path, lineno, "tools", "not a list of {type, function} objects")
         usage = obj.get("usage") or (obj.get("response") or {}).get("usage")
         if not isinstance(usage, dict):
@@ -140,7 +145,9 @@ def trace_suite(path: Path, steps: list[TraceStep]) -> PromptSuite:
         )
         for tid in ids
     ]
-    return PromptSuite(name=f"trace-{path.stem}", version=digest[:16], description=f"replay of {path}", tasks=tasks)
+    return PromptSuite(
+        name=f"trace-{path.stem}", version=digest[:16], description=f"replay of {path}", tasks=tasks
+    )
 
 
 class TraceRunner(Runner):
@@ -148,14 +155,25 @@ class TraceRunner(Runner):
     summary per task (model time only: tools are not re-run in an open-loop replay)."""
 
     def __init__(
-        self, *args: Any, steps: list[TraceStep], prefix_cache: bool = True, protocol: str = "auto", **kwargs: Any
+        self,
+        *args: Any,
+        steps: list[TraceStep],
+        prefix_cache: bool = True,
+        protocol: str = "auto",
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.steps = steps
         self.prefix_cache = prefix_cache
         self.chat_backend: ChatBackend = self.backend  # type: ignore[assignment]
         self.protocol = choose_protocol(self.chat_backend, protocol)
-        self.loop = AgentLoop(self.chat_backend, run_id=self.run_id, anchor_ns=self.anchor_ns, append=self.writer.append, no_text=self.settings.no_text)
+        self.loop = AgentLoop(
+            self.chat_backend,
+            run_id=self.run_id,
+            anchor_ns=self.anchor_ns,
+            append=self.writer.append,
+            no_text=self.settings.no_text,
+        )
 
     def _request(self, s: TraceStep) -> ChatRequest:
         native = self.protocol == "native_tools" or not s.tools
@@ -191,9 +209,16 @@ class TraceRunner(Runner):
                 raise
             except Exception as exc:
                 status, error = "error", f"{type(exc).__name__}: {exc}"
-            rec = self.loop._model_record(task, repetition, warmup, s.step, call_started, gen, status, error, t_call)
+            rec = self.loop._model_record(
+                task, repetition, warmup, s.step, call_started, gen, status, error, t_call
+            )
             if s.prompt_tokens is not None:
-                rec = rec.model_copy(update={"check_detail": f"recorded prompt_tokens {s.prompt_tokens}, completion_tokens {s.completion_tokens}"})
+                rec = rec.model_copy(
+                    update={
+                        "check_detail": f"recorded prompt_tokens {s.prompt_tokens}, "
+                        f"completion_tokens {s.completion_tokens}"
+                    }
+                )
             self.writer.append(rec)
             n += 1
             if gen is not None:
@@ -209,8 +234,10 @@ class TraceRunner(Runner):
             run_id=self.run_id, task_id=task.id, category=task.category, repetition=repetition, warmup=warmup,
             kind="agent", status=status, error=error, started_utc=started,
             start_ns=t0 - self.anchor_ns, end_ns=t1 - self.anchor_ns, e2e_ms=wall / 1e6,
-            prompt_tokens=prompt, completion_tokens=out, cached_tokens=cached, input_fresh_tokens=prompt - cached,
-            prefix_hit_ratio=round(cached / prompt, 4) if prompt else None, steps=n, model_calls=n, tool_calls=0,
+            prompt_tokens=prompt, completion_tokens=out, cached_tokens=cached,
+            input_fresh_tokens=prompt - cached,
+            prefix_hit_ratio=round(cached / prompt, 4) if prompt else None,
+            steps=n, model_calls=n, tool_calls=0,
             tool_errors=0, stop_reason="answer" if status == "ok" else "error", wall_s=wall / 1e9,
             model_s=model_ns / 1e9, tool_s=0.0, harness_s=max(wall - model_ns, 0) / 1e9,
             check_detail="trace replay: no verdict", peak_rss_mb=_peak_rss_mb(),

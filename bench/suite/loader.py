@@ -116,7 +116,7 @@ class AgentSpec(_Strict):
             if root not in db.parents or not db.is_file():
                 raise ValueError(f"database '{self.database}' is not a file inside the workspace")
         if "sqlite_query" in self.tools and self.database is None:
-            raise ValueError("sqlite_query needs a database (database = \"FILE\" inside the workspace)")
+            raise ValueError('sqlite_query needs a database (database = "FILE" inside the workspace)')
         for i, call in enumerate(self.solution):
             if call.tool not in self.tools:
                 raise ValueError(f"solution[{i}]: tool '{call.tool}' is not in this task's tools")

@@ -274,11 +274,21 @@ class FakeOpenAI:
             return _event({**base, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
 
         if req.get("tools") and (not messages or messages[-1].get("role") != "tool"):
-            first = {"index": 0, "id": "call_a", "type": "function", "function": {"name": "calculator", "arguments": ""}}
+            first = {
+                "index": 0,
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": ""},
+            }
             frames.append(delta({"tool_calls": [first]}))
             for piece in ('{"expr', 'ession": ', '"6 * ', '7"}'):
                 frames.append(delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
-            second = {"index": 1, "id": "call_b", "type": "function", "function": {"name": "calculator", "arguments": "{not json"}}
+            second = {
+                "index": 1,
+                "id": "call_b",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": "{not json"},
+            }
             frames.append(delta({"tool_calls": [second]}))
             frames.append(delta({}, "tool_calls"))
             n_out = 12

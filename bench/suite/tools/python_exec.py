@@ -53,7 +53,9 @@ def _drain(stream: object, sink: bytearray, cap: int, flags: list[bool]) -> None
             flags[0] = True
 
 
-def run_code(code: str, *, timeout_s: float = 10.0, memory_mb: int = 512, max_output_bytes: int = 16384) -> CodeRun:
+def run_code(
+    code: str, *, timeout_s: float = 10.0, memory_mb: int = 512, max_output_bytes: int = 16384
+) -> CodeRun:
     """Run ``code`` in the guarded child; its stdout/stderr (capped) and rusage come back."""
     limits = PythonTestCheck(type="python-test", asserts="pass", timeout_s=timeout_s, memory_mb=memory_mb)
     payload = json.dumps({"code": code, "asserts": "pass"}).encode()

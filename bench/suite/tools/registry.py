@@ -67,7 +67,10 @@ TOOL_NAMES = frozenset(TOOL_SPECS)
 def openai_tools(names: list[str]) -> list[dict[str, Any]]:
     """The declarations of ``names`` as the OpenAI ``tools`` request field."""
     return [
-        {"type": "function", "function": {"name": n, "description": TOOL_SPECS[n][0], "parameters": TOOL_SPECS[n][1]}}
+        {
+            "type": "function",
+            "function": {"name": n, "description": TOOL_SPECS[n][0], "parameters": TOOL_SPECS[n][1]},
+        }
         for n in names
     ]
 
@@ -126,7 +129,12 @@ def _python(ctx: ToolContext, code: str) -> tuple[str, bool, float, float | None
         return text + f"\n[killed after {ctx.python_timeout_s:g} s]", True, run.cpu_s, run.peak_rss_mb
     if run.exit_code != 0:
         tail = "\n".join(run.stderr.strip().splitlines()[-6:])
-        return (text + "\n" if text else "") + (tail or f"exit code {run.exit_code}"), True, run.cpu_s, run.peak_rss_mb
+        return (
+            (text + "\n" if text else "") + (tail or f"exit code {run.exit_code}"),
+            True,
+            run.cpu_s,
+            run.peak_rss_mb,
+        )
     return text or "(no output)", False, run.cpu_s, run.peak_rss_mb
 
 
@@ -146,7 +154,10 @@ def run_tool(name: str, arguments: Any, ctx: ToolContext) -> ToolResult:
                 content, error, cpu_s, rss = _python(ctx, arguments["code"])
             elif name == "read_file":
                 content = workspace.read_file(
-                    ctx.workspace, arguments["path"], arguments.get("offset_line", 0), arguments.get("max_lines", 200)
+                    ctx.workspace,
+                    arguments["path"],
+                    arguments.get("offset_line", 0),
+                    arguments.get("max_lines", 200),
                 )
             elif name == "list_files":
                 content = workspace.list_files(ctx.workspace, arguments.get("path", "."))

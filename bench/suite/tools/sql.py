@@ -15,7 +15,12 @@ from bench.suite.tools.workspace import ToolFailure
 
 __all__ = ["sqlite_query"]
 
-_ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+_ALLOWED = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+}
 _MAX_ROWS = 50
 _TIME_BUDGET_S = 2.0
 
