@@ -121,6 +121,15 @@ def agent_metrics(measured: Sequence[Record]) -> dict[str, Any]:
     }
 
 
+def _per_attempt(records: Sequence[Record], task_id: str, kind: str) -> float | None:
+    """Mean over measured attempts of Σ energy of the task's ``kind`` records (None: no energy)."""
+    totals: dict[int, float] = {}
+    for r in records:
+        if r.task_id == task_id and r.kind == kind and not r.warmup and r.energy_j is not None:
+            totals[r.repetition] = totals.get(r.repetition, 0.0) + r.energy_j
+    return stats.mean(totals.values()) if totals else None
+
+
 def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
     """One row per agent task (means over its measured repetitions): what the after-run table prints."""
     rows = []
@@ -155,6 +164,9 @@ def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
                     )
                 },
                 "tool_peak_rss_mb": max((r.tool_peak_rss_mb for r in rs if r.tool_peak_rss_mb), default=None),
+                # energy split: the task's model-call windows vs its tool windows (per attempt)
+                "energy_model_j": _per_attempt(records, task_id, "model"),
+                "energy_tool_j": _per_attempt(records, task_id, "tool"),
                 "cost_per_task_usd": stats.mean(costs),
                 "cost_per_success_usd": _ratio(float(sum(costs)), passed) if costs else None,
             }
