@@ -169,3 +169,29 @@ def test_cli_bad_agent_suite_exits_2(tmp_path: Path) -> None:
     )
     done = run_cli("run", "--suite", str(path), timeout=60)
     assert done.returncode == 2 and "unknown tool 'nope'" in done.stderr and str(path) in done.stderr
+
+
+def test_gate_rules_on_agent_metrics() -> None:
+    from bench.ci.gate import RunView, evaluate_gate, parse_rules
+    from bench.results.schema import Manifest
+
+    records = _agent_task()
+    manifest = Manifest(
+        tool_version="x",
+        run_id="r",
+        started_utc="x",
+        anchor_perf_ns=0,
+        host={},
+        device={},
+        backend={},
+        suite={},
+        settings={},
+    )
+    view = RunView("r", manifest, records, group_metrics(records))
+    rules = parse_rules(
+        {"absolute": {"steps": "<= 3", "tool_seconds_share": "<= 0.1", "cached_input_share": ">= 0.4"}},
+        "g.toml",
+    )
+    result = evaluate_gate(rules, view, None)
+    status = {o.rule: o.status for o in result.outcomes}
+    assert status == {"steps": "pass", "tool_seconds_share": "fail", "cached_input_share": "pass"}

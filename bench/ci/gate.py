@@ -112,6 +112,11 @@ RULE_TARGETS: dict[str, RuleTarget] = {
     "tpot_ms":              RuleTarget("tpot_mean_ms",         lambda r: r.tpot_ms),
     "decode_tps":           RuleTarget("decode_tps_mean",      lambda r: r.decode_tps),
     "prefill_tps":          RuleTarget("prefill_tps_mean",     lambda r: r.prefill_tps),
+    # agent tasks (docs/agents.md): per task summary; shares are ratios of sums (absolute rules only)
+    "steps":                RuleTarget("steps_mean",           lambda r: r.steps,          ok_only=False),
+    "tool_seconds_share":   RuleTarget("tool_seconds_share",   None),
+    "harness_seconds_share": RuleTarget("harness_seconds_share", None),
+    "cached_input_share":   RuleTarget("cached_input_share",   None),
 }
 # fmt: on
 

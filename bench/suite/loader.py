@@ -209,8 +209,12 @@ class PromptSuite(_Strict):
     @property
     def suite_hash(self) -> str:
         """sha256 over the canonical JSON of the validated content (format and layout independent)."""
+        content = self.model_dump(mode="json", by_alias=True)
+        for task in content["tasks"]:  # a task without `agent` hashes as it did before agent tasks existed
+            if task.get("agent") is None:
+                task.pop("agent", None)
         canonical = json.dumps(
-            self.model_dump(mode="json", by_alias=True),
+            content,
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -75,19 +76,33 @@ class Forced:
         return gen
 
 
+SINK = open(os.devnull, "w")  # noqa: SIM115 - records are serialized and written as the bundle writer does
+
+
 def one_task(forced: Forced, prefix_cache: bool) -> tuple[Record, list[Record], list[dict[str, Any]]]:
     forced.replies = [json.dumps(c) for c in SIX_STEPS] + ["3 widgets with tax cost 40.50 EUR."]
     forced.gens = []
     records: list[Record] = []
     trace: list[dict[str, Any]] = []
+
+    def append(rec: Record) -> None:  # what BundleWriter.append does: one JSON line, flushed
+        SINK.write(rec.model_dump_json(exclude_none=False) + "\n")
+        SINK.flush()
+        records.append(rec)
+
+    def write_trace(line: dict[str, Any]) -> None:  # what AgentRunner writes to trace.jsonl
+        SINK.write(json.dumps(line, ensure_ascii=False) + "\n")
+        SINK.flush()
+        trace.append(line)
+
     loop = AgentLoop(
-        forced,
+        forced,  # type: ignore[arg-type]
         run_id="bench",
         anchor_ns=0,
-        append=records.append,
-        trace=trace.append,
+        append=append,
+        trace=write_trace,
         prefix_cache=prefix_cache,
-    )  # type: ignore[arg-type]
+    )
     summary = loop.run_task(TASK, 0, False)
     return summary, records, trace
 
