@@ -19,6 +19,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,11 +108,49 @@ def one_task(forced: Forced, prefix_cache: bool) -> tuple[Record, list[Record], 
     return summary, records, trace
 
 
+class Instant:
+    """A model that answers at once with the scripted replies: the loop's own cost, without an engine
+    competing for the CPU (on a 2-core VM the engine's threads leave the harness preempted)."""
+
+    name = "instant"
+
+    def __init__(self) -> None:
+        self.replies: list[str] = []
+        self.gens: list[Generation] = []
+
+    def native_tools(self) -> bool:
+        return False
+
+    def chat(self, request: ChatRequest, *, progress: Any = None) -> Generation:
+        t0 = time.perf_counter_ns()
+        gen = Generation(t0, t0 + 1, [t0 + 1], self.replies.pop(0), 100, 8, "engine", "stop")
+        self.gens.append(gen)
+        return gen
+
+
+def instant_harness_ms(n: int) -> list[float]:
+    backend = Instant()
+    out = []
+    for _ in range(n):
+        summary, _r, _t = one_task(backend, True)  # type: ignore[arg-type]
+        out.append((summary.harness_s or 0.0) / 6 * 1e3)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--instant-only", action="store_true", help="only the loop's own cost (no engine)")
     args = ap.parse_args()
+    instant = instant_harness_ms(30)
+    if args.instant_only:
+        print(
+            json.dumps(
+                {"instant_harness_ms_per_step": {"median": statistics.median(instant), "max": max(instant)}}
+            )
+        )
+        return
     backend = LlamaCppBackend(resolve_model("smollm2-135m"), LlamaCppSettings(n_ctx=4096))
     backend.load()
     forced = Forced(backend)
@@ -147,6 +186,7 @@ def main() -> None:
         "host": {k: host_facts().get(k) for k in ("cpu_model", "cpu_count", "platform")},
         "rounds": args.rounds,
         "harness_ms_per_step": {"median": statistics.median(harness_per_step), "max": max(harness_per_step)},
+        "harness_ms_per_step_instant_model": {"median": statistics.median(instant), "max": max(instant)},
         "six_step_task": {
             "prompt_tokens_per_step": prompt_tokens,
             "prefill_tokens_reuse_on": statistics.median(on_prefill),
