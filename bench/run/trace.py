@@ -5,7 +5,8 @@ agent run and as OpenAI-format proxy logs look: the request (``messages``, optio
 the top level or under ``request``, and the recorded usage (``usage`` at the top level or under
 ``response``). Each step sends the recorded context and generates exactly the recorded number of output
 tokens (end-of-generation ignored), so two backends are compared on the same token work. Lines group
-into tasks by ``task_id`` (one task, ``trace``, when absent), in file order; within a task each step
+into tasks by ``task_id`` and ``repetition`` (one task, ``trace``, when absent), in file order
+(infercost's warmup lines are skipped); within a task each step
 after the first may reuse the previous step's KV cache (``--prefix-cache``).
 
 Every problem is a one-line ``SuiteError`` naming the file, line and field, before anything runs.
@@ -105,7 +106,11 @@ def load_trace(path: Path) -> list[TraceStep]:
         if not isinstance(out, int) or isinstance(out, bool) or out < 0:
             raise _fail(path, lineno, "usage.completion_tokens", "not a whole number, 0 or more")
         prompt = usage.get("prompt_tokens")
+        if obj.get("warmup") is True:  # infercost's own warmup attempts are not part of the workload
+            continue
         raw_id = str(obj.get("task_id") or "trace")
+        if isinstance(obj.get("repetition"), int) and not isinstance(obj.get("repetition"), bool):
+            raw_id += f".r{obj['repetition']}"  # each recorded attempt replays as its own task
         task_id = re.sub(r"[^A-Za-z0-9_.:+-]", "-", raw_id)[:128] or "trace"
         step = counters.get(task_id, 0)
         counters[task_id] = step + 1
