@@ -137,12 +137,88 @@ def instant_harness_ms(n: int) -> list[float]:
     return out
 
 
+class Nonce:
+    """Through a server: ``off`` puts a unique line first in every request, so the server's own KV
+    prefix reuse (llama_cpp.server keeps the previous prompt's cache) finds nothing to reuse."""
+
+    def __init__(self, inner: Any, off: bool) -> None:
+        self.inner, self.off, self.n = inner, off, 0
+        self.name = "nonce"
+
+    def native_tools(self) -> bool:
+        return False
+
+    def chat(self, request: ChatRequest, *, progress: Any = None) -> Generation:
+        if self.off:
+            self.n += 1
+            first = {
+                **request.messages[0],
+                "content": f"[request {self.n} {time.time_ns()}]\n" + request.messages[0]["content"],
+            }
+            request = ChatRequest(
+                [first, *request.messages[1:]], None, request.max_tokens, request.temperature, request.seed
+            )
+        return self.inner.chat(request)
+
+
+def server_figures(rounds: int) -> dict[str, Any]:
+    """Step TTFT of the 6-step task through llama_cpp.server, its prefix reuse on vs defeated."""
+    import subprocess
+
+    import httpx
+
+    from bench.backends.http.client import OpenAIHttpBackend
+    from bench.devices.profiles import load_device
+    from tests.http_fixtures import free_port, llama_server_command, write_profile
+
+    port = free_port()
+    proc = subprocess.Popen(
+        llama_server_command(resolve_model("smollm2-135m").path, port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            profile = load_device(str(write_profile(Path(tmp) / "p.toml", base, model="smollm2")))
+        http = OpenAIHttpBackend(profile)
+        http.load()
+        ttft: dict[str, list[list[float]]] = {"on": [], "off": []}
+        for _ in range(rounds):
+            for mode in ("on", "off"):
+                forced = Forced(Nonce(http, mode == "off"))  # type: ignore[arg-type]
+                _s, records, _t = one_task(forced, True)
+                ttft[mode].append([r.ttft_ms or 0.0 for r in records if r.kind == "model"])
+        http.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {
+        f"step_ttft_ms_server_reuse_{m}": [
+            round(statistics.median(col), 1) for col in zip(*rows, strict=True)
+        ]
+        for m, rows in ttft.items()
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--instant-only", action="store_true", help="only the loop's own cost (no engine)")
+    ap.add_argument("--server-only", action="store_true", help="only the llama_cpp.server TTFT figure")
     args = ap.parse_args()
+    if args.server_only:
+        print(json.dumps(server_figures(args.rounds), indent=2))
+        return
     instant = instant_harness_ms(30)
     if args.instant_only:
         print(
