@@ -195,3 +195,21 @@ def test_gate_rules_on_agent_metrics() -> None:
     result = evaluate_gate(rules, view, None)
     status = {o.rule: o.status for o in result.outcomes}
     assert status == {"steps": "pass", "tool_seconds_share": "fail", "cached_input_share": "pass"}
+
+
+def test_energy_of_a_task_and_of_its_calls_never_split(tmp_path: Path) -> None:
+    """The summary's window spans its calls' windows: each layer gets the trace's full energy."""
+    from bench.power.records import apply_energy
+    from bench.results.schema import Manifest
+
+    rows = ["t_ns,power_w,energy_j"] + [f"{i * 10**7},10.0,{(i + 10) * 0.1:.6f}" for i in range(-10, 121)]  # 10 W
+    (tmp_path / "power.csv").write_text("\n".join(rows) + "\n")
+    manifest = Manifest(tool_version="x", run_id="r", started_utc="x", anchor_perf_ns=0, host={}, device={},
+                        backend={}, suite={}, settings={},
+                        power={"sensor": "test", "kind": "counter", "period_s": 0.01, "idle_w": 2.0})  # fmt: skip
+    out = apply_energy(_agent_task(), manifest, tmp_path)
+    energy = {(r.kind, r.step): r.energy_j for r in out}
+    assert energy[("agent", None)] == pytest.approx(10.0, rel=0.02)
+    assert energy[("model", 0)] == pytest.approx(4.0, rel=0.05)
+    assert energy[("tool", 0)] == pytest.approx(2.0, rel=0.05)
+    assert energy[("model", 1)] == pytest.approx(4.0, rel=0.05)
