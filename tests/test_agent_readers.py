@@ -202,7 +202,9 @@ def test_energy_of_a_task_and_of_its_calls_never_split(tmp_path: Path) -> None:
     from bench.power.records import apply_energy
     from bench.results.schema import Manifest
 
-    rows = ["t_ns,power_w,energy_j"] + [f"{i * 10**7},10.0,{(i + 10) * 0.1:.6f}" for i in range(-10, 121)]  # 10 W
+    rows = ["t_ns,power_w,energy_j"] + [
+        f"{i * 10**7},10.0,{(i + 10) * 0.1:.6f}" for i in range(-10, 121)
+    ]  # 10 W
     (tmp_path / "power.csv").write_text("\n".join(rows) + "\n")
     manifest = Manifest(tool_version="x", run_id="r", started_utc="x", anchor_perf_ns=0, host={}, device={},
                         backend={}, suite={}, settings={},
