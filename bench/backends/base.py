@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from bench.results.schema import Status, TokenCountSource
 from bench.suite.loader import Task
 
-__all__ = ["Backend", "Generation", "ProgressFn", "RequestFailed"]
+__all__ = ["Backend", "ChatBackend", "ChatRequest", "Generation", "ProgressFn", "RequestFailed"]
 
 # Called by a backend while a request streams: (tokens so far, ns since dispatch). Backends throttle it
 # (a few calls per second) so drawing progress never costs measurable throughput.
@@ -39,6 +39,24 @@ class Generation:
     engine_timings: dict[str, float] | None = None
     prefill_source: str = "client"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One model call of an agent task (or of a replayed trace): OpenAI-shaped messages and tools.
+
+    ``reuse_prefix``: keep the engine's KV cache from the previous call and prefill only the new suffix
+    (an in-process engine; a server decides for itself). ``exact_tokens``: generate exactly this many
+    tokens, end-of-generation ignored (trace replay reproduces recorded output lengths).
+    """
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int = 1234
+    reuse_prefix: bool = False
+    exact_tokens: int | None = None
 
 
 class RequestFailed(Exception):
@@ -65,4 +83,19 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Free the engine or connections."""
+        ...
+
+
+class ChatBackend(Protocol):
+    """A backend that can drive an agent: one chat call with tools. ``Generation.extra`` carries
+    ``tool_calls`` (``[{"id", "name", "arguments"}]``, arguments as the JSON text the model wrote) when
+    the model called tools natively, and ``cached_tokens`` (prompt tokens served from a cache)."""
+
+    name: str
+
+    def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation: ...
+
+    def native_tools(self) -> bool:
+        """True when tools go to the model natively (HTTP ``tools``, or a chat template that renders
+        them); False when the harness must describe them in text (docs/agents.md, text protocol)."""
         ...

@@ -27,7 +27,7 @@ from typing import Any
 
 import psutil
 
-from bench.backends.base import Generation, ProgressFn, RequestFailed
+from bench.backends.base import ChatRequest, Generation, ProgressFn, RequestFailed
 from bench.devices.profiles import LlamaCppSettings, default_threads
 from bench.errors import BackendError
 from bench.models.catalog import ResolvedModel
@@ -65,6 +65,8 @@ class LlamaCppBackend:
         self.prompt_format = "chat_template"
         self.n_ctx = 0
         self.n_vocab = 0
+        self.template_tools = False
+        self._kv: list[int] = []  # the token ids whose KV the context holds (prefix reuse in agent tasks)
         self._piece_buf = ctypes.create_string_buffer(256)
         self._one = (ctypes.c_int32 * 1)()
 
@@ -105,6 +107,8 @@ class LlamaCppBackend:
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
         self._formatter = chat_formatter(ll, model, self._vocab)
         self.prompt_format = "chat_template" if self._formatter is not None else "plain_completion"
+        template = ll.llama_model_chat_template(model, None) or b""
+        self.template_tools = b"tools" in template  # the template renders a tools list (agent tasks)
         rss_after = psutil.Process().memory_info().rss
         return {
             "name": self.name,
@@ -126,6 +130,7 @@ class LlamaCppBackend:
             # --resume, pooling and comparisons match exactly
             "flash_attn_used": flash_attn_used(s.flash_attn),
             "prompt_format": self.prompt_format,
+            "template_supports_tools": self.template_tools,
             "plain_completion_stop": PLAIN_STOP if self.prompt_format == "plain_completion" else None,
             "model_load_ms": round(load_ms, 2),
             "rss_after_load_mb": round(rss_after / 2**20, 1),
@@ -157,15 +162,25 @@ class LlamaCppBackend:
         if task.prompt is not None:
             return self.tokenize(task.prompt, add_special=True, parse_special=False), []
         assert task.messages is not None
-        messages = [m.model_dump() for m in task.messages]
+        return self.render_messages([m.model_dump() for m in task.messages])
+
+    def render_messages(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> tuple[list[int], list[str]]:
+        """Chat messages (and, where the template renders them, tools) → token ids and stop strings."""
         if self._formatter is not None:
             try:
-                result = self._formatter(messages=messages)
+                result = (
+                    self._formatter(messages=messages, tools=tools)
+                    if tools
+                    else self._formatter(messages=messages)
+                )
             except Exception as exc:  # a template that rejects these messages fails this request only
                 raise RequestFailed(f"chat template failed: {exc}") from None
             ids = self.tokenize(result.prompt, add_special=not result.added_special, parse_special=True)
             return ids, []
-        ids = self.tokenize(plain_transcript(messages), add_special=True, parse_special=False)
+        plain = [{"role": m["role"], "content": str(m.get("content") or "")} for m in messages]
+        ids = self.tokenize(plain_transcript(plain), add_special=True, parse_special=False)
         return ids, [PLAIN_STOP]
 
     def synthetic_prompt(self, n: int, seed: int) -> list[int]:
@@ -181,7 +196,6 @@ class LlamaCppBackend:
     def generate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
         if self._ctx is None:
             raise BackendError("backend used before load()")
-        ll = init_engine()
         t_dispatch = time.perf_counter_ns()
         stops: list[str] = []
         if task.shape is not None:
@@ -192,6 +206,66 @@ class LlamaCppBackend:
         else:
             prompt, stops = self.render_prompt(task)
             n_gen, ignore_eos = task.max_tokens, False
+        return self._run(
+            prompt, n_gen, ignore_eos, stops, task.temperature, task.seed, progress, t_dispatch, reuse=False
+        )
+
+    def native_tools(self) -> bool:
+        return self.template_tools
+
+    def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
+        """One agent step: render, then prefill only what the KV cache does not already hold (when
+        ``request.reuse_prefix``), and generate. ``extra["cached_tokens"]`` = reused KV tokens."""
+        if self._ctx is None:
+            raise BackendError("backend used before load()")
+        t_dispatch = time.perf_counter_ns()
+        prompt, stops = self.render_messages(request.messages, request.tools if self.template_tools else None)
+        exact = request.exact_tokens
+        n_gen, ignore_eos = (exact, True) if exact is not None else (request.max_tokens, False)
+        return self._run(
+            prompt,
+            max(n_gen, 0),
+            ignore_eos,
+            [] if exact is not None else stops,
+            request.temperature,
+            request.seed,
+            progress,
+            t_dispatch,
+            reuse=request.reuse_prefix,
+        )
+
+    def _reuse(self, ll: Any, prompt: list[int], reuse: bool) -> int:
+        """Keep the longest common token prefix of the KV cache and ``prompt`` (at least one prompt
+        token is always decoded: the next token's logits come from it); drop the rest. Returns the number
+        of reused positions (0: the cache was cleared)."""
+        mem = ll.llama_get_memory(self._ctx)
+        common = 0
+        if reuse:
+            held = self._kv
+            limit = min(len(held), len(prompt) - 1)
+            while common < limit and held[common] == prompt[common]:
+                common += 1
+        if common > 0 and ll.llama_memory_seq_rm(mem, 0, common, -1):
+            self._kv = self._kv[:common]
+            return common
+        ll.llama_memory_clear(mem, True)
+        self._kv = []
+        return 0
+
+    def _run(
+        self,
+        prompt: list[int],
+        n_gen: int,
+        ignore_eos: bool,
+        stops: list[str],
+        temperature: float,
+        seed: int,
+        progress: ProgressFn | None,
+        t_dispatch: int,
+        *,
+        reuse: bool,
+    ) -> Generation:
+        ll = init_engine()
         n_prompt = len(prompt)
         if n_prompt >= self.n_ctx:
             raise RequestFailed(
@@ -200,31 +274,34 @@ class LlamaCppBackend:
             )
         n_gen = min(n_gen, self.n_ctx - n_prompt)
         ctx, vocab = self._ctx, self._vocab
-        ll.llama_memory_clear(ll.llama_get_memory(ctx), True)
+        cached = self._reuse(ll, prompt, reuse)
         ll.llama_perf_context_reset(ctx)
         chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-        if task.temperature <= 0:
+        if temperature <= 0:
             ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
         else:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(task.temperature))
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(task.seed))
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(temperature))
+            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
         stamps: list[int] = []  # every generated token
         content: list[int] = []  # tokens that added visible text
         pieces: list[str] = []
+        decoded: list[int] = []  # generated tokens fed back into the KV cache
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         finish = "length"
         t_stop: int | None = None
         try:
             n_batch = self.settings.n_batch
             arr = (ctypes.c_int32 * n_prompt)(*prompt)
-            for start in range(0, n_prompt, n_batch):
+            for start in range(cached, n_prompt, n_batch):
                 n = min(n_batch, n_prompt - start)
                 batch = ll.llama_batch_get_one(ctypes.cast(ctypes.byref(arr, start * 4), ll.llama_token_p), n)
                 rc = ll.llama_decode(ctx, batch)
                 if rc != 0:
+                    self._kv = []
                     raise RequestFailed(
                         f"llama_decode failed on the prompt (code {rc}): {last_engine_error()}"
                     )
+            self._kv = list(prompt)
             one, buf = self._one, self._piece_buf
             sample, decode, to_piece = ll.llama_sampler_sample, ll.llama_decode, ll.llama_token_to_piece
             is_eog, batch_one, now = ll.llama_vocab_is_eog, ll.llama_batch_get_one, time.perf_counter_ns
@@ -258,16 +335,21 @@ class LlamaCppBackend:
                     raise RequestFailed(
                         f"llama_decode failed at token {i + 1} (code {rc}): {last_engine_error()}"
                     )
+                decoded.append(token)
+            self._kv.extend(decoded)
         except RequestFailed as exc:
+            self._kv = []  # unknown state: the next call starts cold
             exc.partial = self._generation(
                 t_dispatch, stamps, content, pieces, stops, n_prompt, "error", ignore_eos
             )
             raise
         finally:
             ll.llama_sampler_free(chain)
-        return self._generation(
+        gen = self._generation(
             t_dispatch, stamps, content, pieces, stops, n_prompt, finish, ignore_eos, t_stop=t_stop
         )
+        gen.extra["cached_tokens"] = cached
+        return gen
 
     def _generation(
         self,

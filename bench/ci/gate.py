@@ -47,7 +47,7 @@ from bench.report.runs import Run
 from bench.report.runs import load_run as load_report_run
 from bench.results import stats
 from bench.results.comparability import differences, key_properties
-from bench.results.schema import Record
+from bench.results.schema import Record, call_level, task_level
 from bench.userfiles import describe_validation_error, read_toml
 
 __all__ = [
@@ -113,6 +113,11 @@ RULE_TARGETS: dict[str, RuleTarget] = {
     "tpot_ms":              RuleTarget("tpot_mean_ms",         lambda r: r.tpot_ms),
     "decode_tps":           RuleTarget("decode_tps_mean",      lambda r: r.decode_tps),
     "prefill_tps":          RuleTarget("prefill_tps_mean",     lambda r: r.prefill_tps),
+    # agent tasks (docs/agents.md): per task summary; shares are ratios of sums (absolute rules only)
+    "steps":                RuleTarget("steps_mean",           lambda r: r.steps,          ok_only=False),
+    "tool_seconds_share":   RuleTarget("tool_seconds_share",   None),
+    "harness_seconds_share": RuleTarget("harness_seconds_share", None),
+    "cached_input_share":   RuleTarget("cached_input_share",   None),
 }
 # fmt: on
 
@@ -129,7 +134,9 @@ def samples(rule: str, records: Sequence[Record]) -> list[float | None]:
     target = RULE_TARGETS[rule]
     if target.sample is None:
         return []
-    measured = [r for r in records if not r.warmup and (r.status == "ok" or not target.ok_only)]
+    # latencies come from model requests; pass rate, cost and energy from one record per task attempt
+    level = call_level(records) if target.ok_only else task_level(records)
+    measured = [r for r in level if not r.warmup and (r.status == "ok" or not target.ok_only)]
     return [target.sample(r) for r in measured]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -88,6 +89,19 @@ def register(sub: Any) -> None:
     http.add_argument("--rate", type=positive_number, default=None, help="open loop: Poisson arrivals per s")
     http.add_argument("--slo-ttft-ms", type=positive_number, default=None, help="goodput: TTFT objective")
     http.add_argument("--slo-tpot-ms", type=positive_number, default=None, help="goodput: TPOT objective")
+    agent = run.add_argument_group("agent tasks (docs/agents.md)")
+    agent.add_argument(
+        "--prefix-cache", choices=["on", "off"], default="on", help="keep the previous step's KV cache (on)"
+    )
+    agent.add_argument(
+        "--agent-protocol",
+        choices=["auto", "native", "text"],
+        default="auto",
+        help="tool calls: native tools, or one JSON object per call in text (auto: native where supported)",
+    )
+    agent.add_argument(
+        "--trace", type=Path, default=None, metavar="FILE", help="replay a recorded trace.jsonl"
+    )
     run.set_defaults(handler=cmd_run)
 
 
@@ -155,6 +169,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         cache_bust=args.cache_bust,
         seed=args.seed,
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
+        prefix_cache=args.prefix_cache == "on",
+        trace=args.trace,
+        agent_protocol=args.agent_protocol,
     )
     prepared = prepare_run(options)
     progress = Progress(

@@ -38,6 +38,18 @@ def print_summary(summary: dict[str, Any]) -> None:
         print_llama_bench(summary["shapes"])
     else:
         out.print(summary_table(summary))
+    if summary.get("agents"):
+        from bench.cli.agent_view import agent_table
+
+        out.print(agent_table(summary["agents"]))
+        o = summary["overall"]
+        out.print(
+            f"agent time: model {FIELDS['model_seconds_share'].format(o['model_seconds_share'])} · tools "
+            f"{FIELDS['tool_seconds_share'].format(o['tool_seconds_share'])} · harness "
+            f"{FIELDS['harness_seconds_share'].format(o['harness_seconds_share'])}; cached input "
+            f"{FIELDS['cached_input_share'].format(o['cached_input_share'])} "
+            f"(protocol {summary.get('agent_protocol')})"
+        )
     note = power_note(summary)
     if note:
         out.print(note)

@@ -24,7 +24,7 @@ from bench.cost import formulas as cost
 from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, Record, task_level
 
 __all__ = [
     "CostInputs",
@@ -35,7 +35,6 @@ __all__ = [
     "price_record",
     "price_records",
     "priced_on_cloud",
-    "token_price",
 ]
 
 CostSource = Literal["measured", "estimated", "tokens", "subscription", "hardware", "rented"]
@@ -219,24 +218,6 @@ def _request_s(rec: Record) -> float:
     return max(rec.end_ns - rec.start_ns, 0) / 1e9
 
 
-def token_price(
-    rec: Record, input_usd_per_mtok: float, output_usd_per_mtok: float, cached_usd_per_mtok: float | None
-) -> float | None:
-    """A record's token counts at a token API's prices (None: the record has no token counts)."""
-    if rec.prompt_tokens is None or rec.completion_tokens is None:
-        return None
-    cached = min(rec.cached_tokens or 0, rec.prompt_tokens)
-    return cost.token_cost_usd(
-        prompt_tokens=rec.prompt_tokens,
-        completion_tokens=rec.completion_tokens,
-        reasoning_tokens=rec.reasoning_tokens or 0,
-        cached_tokens=cached,
-        input_usd_per_mtok=input_usd_per_mtok,
-        output_usd_per_mtok=output_usd_per_mtok,
-        cached_input_usd_per_mtok=cached_usd_per_mtok,
-    )
-
-
 def _local_parts(rec: Record, inp: CostInputs) -> tuple[float | None, float | None, CostSource | None]:
     energy_usd: float | None = None
     source: CostSource | None = None
@@ -321,7 +302,9 @@ def price_records(records: Sequence[Record], manifest: Manifest, options: Any = 
 
 # ------------------------------------------------------------------------------------------ aggregates
 def _measured(records: Iterable[Record]) -> list[Record]:
-    return [r for r in records if not r.warmup]
+    """Measured task-level records: an agent task counts once, by its summary (whose tokens are the sum
+    of its calls' and whose window spans its tool time), never again by its per-call records."""
+    return [r for r in task_level(records) if not r.warmup]
 
 
 def _sum(values: Iterable[float | None]) -> float | None:

@@ -56,14 +56,24 @@ def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> li
     trace = load_trace(run_dir, manifest)
     if trace is None or len(trace) < 2:
         return records
-    shares = attribute(
-        [Window(r.task_id, r.start_ns, r.end_ns) for r in records],
-        trace,
-        kind=power["kind"],
-        period_s=float(power.get("period_s") or 0.0),  # 0: the trace's own interval decides
-        idle_w=idle_baseline_w(power, trace),
-        estimated=bool(power.get("estimated")),
-    )
+    # An agent task's summary window spans its calls' windows: attribute the two layers separately, so
+    # overlapping windows never split one joule between a task and its own calls.
+    layers = [[i for i, r in enumerate(records) if r.kind in (None, "agent")]]
+    layers.append([i for i, r in enumerate(records) if r.kind in ("model", "tool")])
+    shares: list[Any] = [None] * len(records)
+    for layer in layers:
+        if not layer:
+            continue
+        got = attribute(
+            [Window(records[i].task_id, records[i].start_ns, records[i].end_ns) for i in layer],
+            trace,
+            kind=power["kind"],
+            period_s=float(power.get("period_s") or 0.0),  # 0: the trace's own interval decides
+            idle_w=idle_baseline_w(power, trace),
+            estimated=bool(power.get("estimated")),
+        )
+        for i, share in zip(layer, got, strict=True):
+            shares[i] = share
     out: list[Record] = []
     for r, s in zip(records, shares, strict=True):
         if s.energy_j is None:

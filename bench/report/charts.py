@@ -449,6 +449,38 @@ def power(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
     return Chart(key, title, caption, fig)
 
 
+def agent_time_split(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
+    """Where each agent task's time went: model (TTFT + decode per call), tools, harness (the rest)."""
+    key, title = "agent-time-split", "Where each agent task's time went"
+    bars: list[tuple[str, float, float, float]] = []
+    for run in runs:
+        agents = [r for r in run.records if r.kind == "agent" and not r.warmup]
+        for task_id in dict.fromkeys(r.task_id for r in agents):
+            rs = [r for r in agents if r.task_id == task_id]
+            mean = [
+                float(np.mean([getattr(r, f) or 0.0 for r in rs])) for f in ("model_s", "tool_s", "harness_s")
+            ]
+            label = task_id if len(runs) == 1 else f"{run.label}: {task_id}"
+            bars.append((label, mean[0], mean[1], mean[2]))
+    if not bars:
+        return Omitted(key, title, "No run has agent tasks.")
+    fig, ax = _figure(7.5, 0.9 + 0.32 * len(bars))
+    ax = ax[0][0]
+    labels = [b[0] for b in bars][::-1]
+    left = np.zeros(len(bars))
+    for i, (part, color) in enumerate((("model", "#4c72b0"), ("tools", "#dd8452"), ("harness", "#8c8c8c"))):
+        values = np.asarray([b[i + 1] for b in bars][::-1])
+        ax.barh(labels, values, left=left, color=color, label=part)
+        left += values
+    ax.set_xlabel("seconds per task (mean over measured repetitions)")
+    ax.legend(loc="lower right", fontsize=8)
+    caption = (
+        "Model: Σ dispatch → stream end over the task's model calls; tools: Σ tool wall time; harness: "
+        "the rest of the task's wall time (prompt building, parsing, bookkeeping)."
+    )
+    return Chart(key, title, caption, fig)
+
+
 def build_charts(
     runs: Sequence[Run], frame: pd.DataFrame, options: EnrichOptions | None = None
 ) -> list[ChartResult]:
@@ -462,4 +494,6 @@ def build_charts(
     out += pareto(runs, frame)
     out += breakeven_charts(runs, frame, options)
     out.append(power(runs, frame))
+    if any(r.kind == "agent" for run in runs for r in run.records):
+        out.append(agent_time_split(runs, frame))
     return out

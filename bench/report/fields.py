@@ -80,7 +80,7 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("completion_tokens_mean",  "out tok",       "tokens",   None,  "mean completion tokens per request",                    "{:.0f}"),
     ("completion_tokens_total", "out tok Σ",     "tokens",   None,  "completion tokens over measured requests",              "{:d}"),
     ("cost_per_task_usd",       "$/task",        "USD",      False, "mean cost of one request (one attempt at a task)",      "sig:3"),
-    ("cost_per_success_usd",    "$/success",     "USD",      False, "total cost / passed requests",                          "sig:3"),
+    ("cost_per_success_usd",    "$/success",     "USD",      False, "total cost / passed tasks (an agent task: all its calls and tool time)", "sig:3"),
     ("usd_per_mtok_out",        "$/1M out",      "USD",      False, "total cost per million completion tokens",              "sig:3"),
     ("energy_per_task_j",       "J/task",        "J",        False, "mean gross energy of one request",                      "{:.2f}"),
     ("j_per_token",             "J/tok",         "J",        False, "total gross energy / completion tokens",                "{:.3f}"),
@@ -97,6 +97,18 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("output_tps_total",        "out tok/s Σ",   "tok/s",    True,  "completion tokens of all streams per second of window", "{:.1f}"),
     ("goodput_rps",             "goodput",       "req/s",    True,  "requests meeting every --slo-* objective, per second",  "{:.2f}"),
     ("slo_attainment",          "SLO met",       "fraction", True,  "share of measured requests meeting every objective",    "{:.0%}"),
+    # agent tasks (docs/agents.md), from the per-task summary records only
+    ("steps_mean",              "steps",         "calls",    False, "mean model calls per agent task",                       "{:.1f}"),
+    ("tool_calls_mean",         "tool calls",    "calls",    None,  "mean tool calls per agent task",                        "{:.1f}"),
+    ("tool_errors_total",       "tool errors",   "calls",    None,  "tool calls that returned an error (unknown tool, bad arguments, failure)", "{:d}"),
+    ("model_seconds_share",     "model time",    "fraction", None,  "Σ model time (dispatch to stream end per call) / Σ agent task wall time", "{:.0%}"),
+    ("tool_seconds_share",      "tool time",     "fraction", False, "Σ tool wall time / Σ agent task wall time",             "{:.0%}"),
+    ("harness_seconds_share",   "harness time",  "fraction", False, "Σ (wall − model − tool) / Σ agent task wall time",      "{:.1%}"),
+    ("tool_cpu_s_mean",         "tool CPU s",    "s",        None,  "mean tool CPU-seconds (children's rusage) per agent task", "{:.3f}"),
+    ("cached_input_share",      "cached in",     "fraction", True,  "Σ cached input tokens / Σ input tokens over agent tasks", "{:.0%}"),
+    ("input_fresh_tokens_mean", "fresh in tok",  "tokens",   None,  "mean input tokens not served from a cache, per agent task", "{:.0f}"),
+    ("cached_tokens_mean",      "cached in tok", "tokens",   None,  "mean input tokens served from the prefix cache, per agent task", "{:.0f}"),
+    ("agent_wall_mean_s",       "task wall",     "s",        False, "mean wall time of one agent task",                      "{:.2f}"),
 ]
 # fmt: on
 

@@ -18,10 +18,10 @@ from bench.cost.roofline import roofline
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
 from bench.results import stats
-from bench.results.schema import Manifest, ModelFacts, Record
+from bench.results.schema import Manifest, ModelFacts, Record, call_level, task_level
 from bench.results.variability import run_warnings
 
-__all__ = ["group_metrics", "llama_bench_rows", "summarize"]
+__all__ = ["agent_metrics", "agent_rows", "group_metrics", "llama_bench_rows", "summarize"]
 
 
 def _ratio(num: float | None, den: float | None, scale: float = 1.0) -> float | None:
@@ -37,8 +37,12 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
     absent is never shown as zero. ``intervals=False`` skips the bootstrap of the decode rate (its CI
     fields are None): reports use it for per-task rows, hundreds of groups whose tables show no interval.
     """
-    measured = [r for r in records if not r.warmup]
-    ok = [r for r in measured if r.status == "ok"]
+    every = [r for r in records if not r.warmup]
+    # agent tasks (docs/agents.md): pass rate, cost and energy per task from task-level records (single
+    # requests and agent summaries); latency and tokens per request from call-level ones (single
+    # requests and agent model calls). Without agent tasks both are every record, as before.
+    measured = task_level(every)
+    ok = [r for r in call_level(every) if r.status == "ok"]
     judged = [r for r in measured if r.passed is not None]
     passed = sum(1 for r in judged if r.passed)
     completion = [r.completion_tokens for r in ok if r.completion_tokens is not None]
@@ -56,7 +60,7 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
     energy_total = float(sum(energies)) if energies else None
     return {
         "n": len(measured),
-        "errors": len(measured) - len(ok),
+        "errors": sum(1 for r in measured if r.status != "ok"),
         "pass_rate": (passed / len(judged)) if judged else None,
         "pass_rate_ci_low": wilson[0] if wilson else None,
         "pass_rate_ci_high": wilson[1] if wilson else None,
@@ -89,7 +93,92 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
         "cost_api_per_task_usd": stats.mean(r.cost_api_usd for r in measured),
         "cost_basis": "+".join(sorted({r.cost_source for r in measured if r.cost_source})) or None,
         **energy_metrics(measured),
+        **agent_metrics(measured),
     }
+
+
+def agent_metrics(measured: Sequence[Record]) -> dict[str, Any]:
+    """Per agent task (summary records only; None without agent tasks): steps, where the time went and
+    how much input came from the cache (cost per successful task is ``cost_per_success_usd``, which
+    counts task-level records: an agent task once, with all its calls)."""
+    agents = [r for r in measured if r.kind == "agent"]
+    if not agents:
+        return dict.fromkeys(AGENT_FIELDS)
+    wall = sum(r.wall_s or 0.0 for r in agents)
+    prompt = sum(r.prompt_tokens or 0 for r in agents)
+    return {
+        "steps_mean": stats.mean(r.steps for r in agents),
+        "tool_calls_mean": stats.mean(r.tool_calls for r in agents),
+        "tool_errors_total": sum(r.tool_errors or 0 for r in agents),
+        "model_seconds_share": _ratio(sum(r.model_s or 0.0 for r in agents), wall),
+        "tool_seconds_share": _ratio(sum(r.tool_s or 0.0 for r in agents), wall),
+        "harness_seconds_share": _ratio(sum(r.harness_s or 0.0 for r in agents), wall),
+        "tool_cpu_s_mean": stats.mean(r.tool_cpu_s for r in agents),
+        "cached_input_share": _ratio(float(sum(r.cached_tokens or 0 for r in agents)), prompt),
+        "input_fresh_tokens_mean": stats.mean(r.input_fresh_tokens for r in agents),
+        "cached_tokens_mean": stats.mean(r.cached_tokens for r in agents),
+        "agent_wall_mean_s": stats.mean(r.wall_s for r in agents),
+    }
+
+
+def _per_attempt(records: Sequence[Record], task_id: str, kind: str) -> float | None:
+    """Mean over measured attempts of Σ energy of the task's ``kind`` records (None: no energy)."""
+    totals: dict[int, float] = {}
+    for r in records:
+        if r.task_id == task_id and r.kind == kind and not r.warmup and r.energy_j is not None:
+            totals[r.repetition] = totals.get(r.repetition, 0.0) + r.energy_j
+    return stats.mean(totals.values()) if totals else None
+
+
+def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """One row per agent task (means over its measured repetitions): what the after-run table prints."""
+    rows = []
+    agents = [r for r in records if r.kind == "agent" and not r.warmup]
+    for task_id in dict.fromkeys(r.task_id for r in agents):
+        rs = [r for r in agents if r.task_id == task_id]
+        costs = [r.cost_usd for r in rs if r.cost_usd is not None]
+        passed = sum(1 for r in rs if r.passed)
+        rows.append(
+            {
+                "task_id": task_id,
+                "category": rs[0].category,
+                "n": len(rs),
+                "passed": passed,
+                "stop_reasons": sorted({r.stop_reason for r in rs if r.stop_reason}),
+                **{
+                    name: stats.mean(getattr(r, name) for r in rs)
+                    for name in (
+                        "steps",
+                        "model_calls",
+                        "tool_calls",
+                        "tool_errors",
+                        "input_fresh_tokens",
+                        "cached_tokens",
+                        "completion_tokens",
+                        "wall_s",
+                        "model_s",
+                        "tool_s",
+                        "harness_s",
+                        "tool_cpu_s",
+                        "energy_j",
+                    )
+                },
+                "tool_peak_rss_mb": max((r.tool_peak_rss_mb for r in rs if r.tool_peak_rss_mb), default=None),
+                # energy split: the task's model-call windows vs its tool windows (per attempt)
+                "energy_model_j": _per_attempt(records, task_id, "model"),
+                "energy_tool_j": _per_attempt(records, task_id, "tool"),
+                "cost_per_task_usd": stats.mean(costs),
+                "cost_per_success_usd": _ratio(float(sum(costs)), passed) if costs else None,
+            }
+        )
+    return rows
+
+
+AGENT_FIELDS = (
+    "steps_mean", "tool_calls_mean", "tool_errors_total", "model_seconds_share", "tool_seconds_share",
+    "harness_seconds_share", "tool_cpu_s_mean", "cached_input_share", "input_fresh_tokens_mean",
+    "cached_tokens_mean", "agent_wall_mean_s",
+)  # fmt: skip
 
 
 def _shape_rate(r: Record) -> float | None:
@@ -156,6 +245,7 @@ def summarize(
         "model": (manifest.model.file_name if manifest.model else None) or manifest.backend.model,
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.prompt_format,
+        "agent_protocol": manifest.backend.agent_protocol,
         "power": power_summary(records, manifest),
         "overall": {
             **group_metrics(records),
@@ -165,6 +255,8 @@ def summarize(
     }
     if manifest.suite.is_shapes:
         out["shapes"] = llama_bench_rows(records, manifest)
+    if any(r.kind == "agent" for r in records):
+        out["agents"] = agent_rows(records)
     out["cost"] = cost_section(records, manifest, options)
     out["roofline"] = roofline(records, manifest, options)
     out["warnings"] = [w.as_dict() for w in run_warnings(records, manifest)]

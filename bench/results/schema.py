@@ -5,10 +5,16 @@ and readers ignore fields they do not know):
 
 - 1 (infercost 0.1): first version. ``records.jsonl`` lines are ``Record``; ``manifest.json`` is
   ``Manifest``. Timing stamps are ``perf_counter_ns`` relative to ``Manifest.anchor_perf_ns``.
+  Agent tasks (docs/agents.md) added optional fields, no version bump: ``kind`` is None for a
+  single-shot request (every record before them), ``"model"`` / ``"tool"`` for one call inside an agent
+  task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's summary. Readers that
+  aggregate per task use the task-level records (``kind`` None or ``"agent"``, see ``task_level``); per
+  call latency uses the call-level ones (``kind`` None or ``"model"``, see ``call_level``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,16 +26,22 @@ __all__ = [
     "Manifest",
     "ModelFacts",
     "Record",
+    "RecordKind",
     "RunSettingsFacts",
     "Status",
+    "StopReason",
     "SuiteFacts",
     "TokenCountSource",
+    "call_level",
+    "task_level",
 ]
 
 SCHEMA_VERSION = 1
 
 Status = Literal["ok", "error", "timeout", "cancelled"]
 TokenCountSource = Literal["engine", "usage", "tokenizer", "chunks"]
+RecordKind = Literal["model", "tool", "agent"]
+StopReason = Literal["answer", "max_steps", "token_budget", "error"]
 
 
 class Record(BaseModel):
@@ -103,6 +115,39 @@ class Record(BaseModel):
     retry_delay_ms: float | None = None
     # open-loop load (--rate): when the seeded Poisson schedule said this request should start
     scheduled_ns: int | None = Field(default=None, description="relative to the manifest anchor")
+    # agent tasks (docs/agents.md): None = a single-shot request; model/tool = one call of an agent
+    # task at ``step``; agent = the task's summary (its window spans the whole task)
+    kind: RecordKind | None = None
+    step: int | None = None
+    tool_name: str | None = None
+    tool_error: bool | None = None
+    tool_cpu_s: float | None = Field(default=None, description="child CPU seconds (user + system)")
+    tool_peak_rss_mb: float | None = None
+    tool_output_bytes: int | None = None
+    # summary only: the time split (model = Σ dispatch→stream end per call, tool = Σ tool wall,
+    # harness = wall − model − tool, never negative), counts, tokens by tier and why the loop stopped
+    steps: int | None = None
+    model_calls: int | None = None
+    tool_calls: int | None = None
+    tool_errors: int | None = None
+    stop_reason: StopReason | None = None
+    wall_s: float | None = None
+    model_s: float | None = None
+    tool_s: float | None = None
+    harness_s: float | None = None
+    input_fresh_tokens: int | None = None
+    prefix_hit_ratio: float | None = None
+
+
+def task_level(records: Iterable[Record]) -> list[Record]:
+    """One record per attempt at a task: single-shot requests and agent summaries (pass rate, cost,
+    energy per task). Per-call agent records are left out so nothing is counted twice."""
+    return [r for r in records if r.kind is None or r.kind == "agent"]
+
+
+def call_level(records: Iterable[Record]) -> list[Record]:
+    """One record per model request: single-shot requests and agent model calls (latency, tokens)."""
+    return [r for r in records if r.kind is None or r.kind == "model"]
 
 
 class _Part(BaseModel):
@@ -161,6 +206,7 @@ class BackendFacts(_Part):
     plain_completion_stop: str | None = None
     gpu_offload_supported: bool | None = None
     system_info: str | None = None  # llama.cpp's build features (AVX2, CUDA, Metal, ...)
+    agent_protocol: str | None = None  # agent suites: "native" tool calls or the "text" JSON protocol
 
 
 class SuiteFacts(_Part):
@@ -199,6 +245,7 @@ class RunSettingsFacts(_Part):
     slo_ttft_ms: float | None = None
     slo_tpot_ms: float | None = None
     synthetic: bool = False  # the suite's prompts were generated, not written (reports say so)
+    prefix_cache: bool | None = None  # agent suites: the previous step's KV cache kept (None: no agents)
 
 
 class Manifest(BaseModel):

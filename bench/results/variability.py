@@ -72,8 +72,10 @@ class RunWarning:
 def _by_task(records: Sequence[Record]) -> dict[str, list[Record]]:
     groups: dict[str, list[Record]] = defaultdict(list)
     for r in records:
+        if r.kind in ("tool", "agent"):  # agent tasks: their model calls, grouped per step below
+            continue
         if not r.warmup and r.status == "ok":
-            groups[r.task_id].append(r)
+            groups[r.task_id if r.step is None else f"{r.task_id} step {r.step}"].append(r)
     return groups
 
 

@@ -95,6 +95,9 @@ class RunOptions:
     cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
     seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
+    prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
+    trace: Path | None = None  # --trace FILE: replay a recorded agent session instead of a suite
+    agent_protocol: str = "auto"  # --agent-protocol auto|native|text
 
 
 @dataclass
@@ -169,6 +172,8 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             **opts.traffic.manifest(),
         }
     )
+    if prepared.suite.has_agent_tasks:  # changes every agent step's prefill: runs differing are not pooled
+        manifest.settings.prefix_cache = opts.prefix_cache
     return manifest
 
 
@@ -227,8 +232,14 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         raise UsageError(f"--cooldown {options.cooldown_s}: must be a number of seconds, 0 or more")
     check_cost_flags(options.cost_settings())
     try:
-        suite_path = resolve_suite_path(options.suite)
-        suite = load_suite(suite_path)
+        if options.trace is not None:  # --trace: the suite is the recorded session (bench.run.trace)
+            from bench.run.trace import load_trace, trace_suite
+
+            suite_path = options.trace
+            suite = trace_suite(suite_path, load_trace(suite_path))
+        else:
+            suite_path = resolve_suite_path(options.suite)
+            suite = load_suite(suite_path)
         device = apply_endpoint_overrides(
             load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
         )
@@ -244,6 +255,17 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     options.traffic.validate(device)
     if options.batch:
         check_batch_tier(device)
+    if options.trace is not None and (options.traffic.is_load or options.cache_bust or bundle is not None):
+        raise UsageError(
+            "--trace replays sequentially: it does not combine with "
+            "--concurrency, --rate, --cache-bust or --resume"
+        )
+    if suite.has_agent_tasks and (options.traffic.is_load or options.cache_bust):
+        flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
+        raise UsageError(
+            f"{flag} does not apply to agent tasks (suite {suite.name})",
+            fix="run agent suites sequentially; --prefix-cache off re-prefills every step instead",
+        )
     if bundle is not None and options.traffic.is_load:
         raise UsageError(f"--resume {bundle.path}: a run under --concurrency/--rate cannot be resumed")
     n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
@@ -319,7 +341,30 @@ def execute_run(
                 m.resumes[-1]["session_warmup"] = runner.session_warmup
                 m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
 
-        runner = (
+        if opts.trace is not None:
+            from bench.run.agent import choose_protocol
+            from bench.run.trace import TraceRunner, load_trace
+
+            manifest.backend.agent_protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]
+            manifest.backend.settings["prefix_cache"] = opts.prefix_cache
+            runner = TraceRunner(
+                prepared.suite, backend, writer, settings, on_progress, prior=prior,
+                before_finish=before_finish, steps=load_trace(opts.trace), prefix_cache=opts.prefix_cache,
+                protocol=opts.agent_protocol,
+            )  # fmt: skip
+        elif prepared.suite.has_agent_tasks:
+            from bench.run.agent import AgentRunner, choose_protocol
+
+            protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]  # both chat
+            manifest.backend.agent_protocol = protocol
+            manifest.backend.settings["prefix_cache"] = opts.prefix_cache
+            agent_runner = AgentRunner(
+                prepared.suite, backend, writer, settings, on_progress, prior=prior,
+                before_finish=before_finish, prefix_cache=opts.prefix_cache,
+                model_name=run_id_stem(prepared), protocol=opts.agent_protocol,
+            )  # fmt: skip
+            runner = agent_runner
+        runner = runner or (
             LoadRunner(
                 prepared.suite,
                 backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an OpenAIHttpBackend

@@ -37,9 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bench.errors import SuiteError
 from bench.suite.checks import Check, NoneCheck
+from bench.suite.tools import TOOL_NAMES, validate_arguments
 from bench.userfiles import describe_validation_error, read_text_file, read_toml
 
-__all__ = ["Message", "PromptSuite", "Shape", "Task", "list_suites", "load_suite", "resolve_suite_path"]
+__all__ = [
+    "AgentSpec", "Message", "PromptSuite", "Shape", "Task", "ToolCallSpec", "list_suites", "load_suite",
+    "resolve_suite_path",
+]  # fmt: skip
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -75,6 +79,65 @@ class Shape(_Strict):
         return f"pp{self.prompt_tokens}+tg{self.gen_tokens}"
 
 
+class ToolCallSpec(_Strict):
+    """One step of a reference trajectory: a tool call the tests replay without a model."""
+
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentSpec(_Strict):
+    """``agent = { tools = [...], max_steps, max_tokens_total }``: the task is a loop of model and tool
+    calls (docs/agents.md). ``workspace`` is a directory under ``prompts/`` the file tools are confined
+    to; ``database`` a SQLite file inside it for ``sqlite_query``; ``solution`` the reference trajectory
+    (tool calls, then the task's ``reference`` as the final answer)."""
+
+    tools: list[str] = Field(min_length=1)
+    max_steps: int = Field(default=8, ge=1, le=100)
+    max_tokens_total: int = Field(default=16384, ge=1, le=10_000_000)
+    max_tokens_per_call: int = Field(default=256, ge=1, le=131072)
+    workspace: str = "agent_workspace"
+    database: str | None = None
+    python_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    solution: list[ToolCallSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known(self) -> AgentSpec:
+        for name in self.tools:
+            if name not in TOOL_NAMES:
+                raise ValueError(f"unknown tool '{name}' (known: {', '.join(sorted(TOOL_NAMES))})")
+        if len(set(self.tools)) != len(self.tools):
+            raise ValueError("a tool is listed twice")
+        root = self.workspace_path  # raises for a path outside prompts/
+        if not root.is_dir():
+            raise ValueError(f"workspace '{self.workspace}' is not a directory under prompts/")
+        if self.database is not None:
+            db = (root / self.database).resolve()
+            if root not in db.parents or not db.is_file():
+                raise ValueError(f"database '{self.database}' is not a file inside the workspace")
+        if "sqlite_query" in self.tools and self.database is None:
+            raise ValueError('sqlite_query needs a database (database = "FILE" inside the workspace)')
+        for i, call in enumerate(self.solution):
+            if call.tool not in self.tools:
+                raise ValueError(f"solution[{i}]: tool '{call.tool}' is not in this task's tools")
+            problem = validate_arguments(call.tool, call.arguments)
+            if problem:
+                raise ValueError(f"solution[{i}]: {problem}")
+        return self
+
+    @property
+    def workspace_path(self) -> Path:
+        base = PROMPTS_DIR.resolve()
+        root = (base / self.workspace).resolve()
+        if root == base or base not in root.parents:
+            raise ValueError(f"workspace '{self.workspace}' is outside prompts/ (give a directory under it)")
+        return root
+
+    @property
+    def database_path(self) -> Path | None:
+        return (self.workspace_path / self.database).resolve() if self.database else None
+
+
 class Task(_Strict):
     """One task: the input (messages, prompt or shape), generation settings and the success check."""
 
@@ -89,6 +152,7 @@ class Task(_Strict):
     check: Check
     reference: str | None = None
     description: str | None = None
+    agent: AgentSpec | None = None
 
     @model_validator(mode="after")
     def _one_input(self) -> Task:
@@ -103,6 +167,11 @@ class Task(_Strict):
                 raise ValueError("messages is empty; add at least one user message")
             if self.messages[-1].role != "user":
                 raise ValueError('the last message must have role = "user"')
+        if self.agent is not None:
+            if self.messages is None:
+                raise ValueError("an agent task needs messages (its first user turn), not prompt or shape")
+            if isinstance(self.check, NoneCheck):
+                raise ValueError('an agent task needs a check that judges its final answer, not "none"')
         if self.shape is not None and not isinstance(self.check, NoneCheck):
             raise ValueError('a synthetic shape has no answer to check: use check = { type = "none" }')
         return self
@@ -140,13 +209,21 @@ class PromptSuite(_Strict):
     @property
     def suite_hash(self) -> str:
         """sha256 over the canonical JSON of the validated content (format and layout independent)."""
+        content = self.model_dump(mode="json", by_alias=True)
+        for task in content["tasks"]:  # a task without `agent` hashes as it did before agent tasks existed
+            if task.get("agent") is None:
+                task.pop("agent", None)
         canonical = json.dumps(
-            self.model_dump(mode="json", by_alias=True),
+            content,
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def has_agent_tasks(self) -> bool:
+        return any(t.agent is not None for t in self.tasks)
 
     @property
     def is_shapes(self) -> bool:

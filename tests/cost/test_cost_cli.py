@@ -24,9 +24,9 @@ def test_auto_run_with_cost_flags(tmp_path: Path) -> None:
     bundle = read_bundle(summary["run_dir"])
     settings = bundle.manifest.settings
     assert (
-        settings["hardware_usd"] == 800
-        and settings["kwh_usd"] == 0.25
-        and settings["memory_bandwidth_gbs"] == 20
+        settings.hardware_usd == 800
+        and settings.kwh_usd == 0.25
+        and settings.memory_bandwidth_gbs == 20
     )
     assert all(r.cost_usd is None for r in bundle.records)  # derived at read time, never stored
     inputs = summary["cost"]["inputs"]

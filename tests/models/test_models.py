@@ -77,7 +77,7 @@ def test_missing_catalog_model_prints_install_command(monkeypatch) -> None:  # t
     [
         (("--model", "llama-9000"), "unknown model 'llama-9000'"),
         (("--model", "/nonexistent/m.gguf"), "model file not found"),
-        (("--repetitions", "0"), "--repetitions 0: must be at least 1"),
+        (("--repetitions", "0"), "argument --repetitions/-r: expected 1 or more, got 0"),
         (("--device", "nope"), "unknown device 'nope'"),
     ],
 )

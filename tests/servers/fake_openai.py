@@ -18,7 +18,10 @@ one every MS milliseconds: a steady decoder whose true rate the server stamps), 
 with 600 cached and 300 cache-written prompt tokens, 200 of them at the 1-hour TTL), ``no-choices`` (a 200 JSON
 body that is not a completion), ``echo-auth`` (streams back the Authorization header it got, inside the
 answer), ``echo-answer`` (answers with whatever follows ``ANSWER:`` in the prompt: a test writes the
-model's answer, e.g. hostile code for a python-test check).
+model's answer, e.g. hostile code for a python-test check), ``tools`` (a request with
+``tools`` whose last message is not a tool result gets a streamed ``tool_calls`` reply: a calculator call
+whose arguments arrive split over several deltas, and a second call with arguments that are not JSON;
+after a tool result, a plain answer; usage with cached tokens growing per step).
 
 Every request is stamped with ``time.monotonic_ns()`` (on Linux the same clock as the client's
 ``perf_counter_ns``) when its body has been read and when the first response byte is written;
@@ -227,6 +230,8 @@ class FakeOpenAI:
         writer: asyncio.StreamWriter,
         recv_ns: int,
     ) -> bool:
+        if scenario == "tools":
+            return await self.tools(req, writer)
         if scenario.startswith("fast:"):
             return await self.fast(int(scenario.split(":")[1]), req, chat, writer, recv_ns)
         if scenario.startswith("paced:"):
@@ -276,6 +281,54 @@ class FakeOpenAI:
                 await asyncio.sleep(3.0)
             if scenario == "slow" or (scenario == "eos" and b'"finish_reason": "' in frame):
                 await asyncio.sleep(0.05)  # eos: the end-of-generation token takes a decode step too
+            writer.write(_chunk(frame))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    async def tools(self, req: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        """Native tool calling as OpenAI streams it (see the module docstring, scenario ``tools``)."""
+        base = {"id": "cmpl-fake", "model": req.get("model", "fake-model"), "created": 0}
+        messages = req.get("messages") or []
+        step = sum(1 for m in messages if m.get("role") == "assistant")
+        frames = [_event({**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]})]
+
+        def delta(d: dict[str, Any], finish: str | None = None) -> bytes:
+            return _event({**base, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
+
+        if req.get("tools") and (not messages or messages[-1].get("role") != "tool"):
+            first = {
+                "index": 0,
+                "id": "call_a",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": ""},
+            }
+            frames.append(delta({"tool_calls": [first]}))
+            for piece in ('{"expr', 'ession": ', '"6 * ', '7"}'):
+                frames.append(delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+            second = {
+                "index": 1,
+                "id": "call_b",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": "{not json"},
+            }
+            frames.append(delta({"tool_calls": [second]}))
+            frames.append(delta({}, "tool_calls"))
+            n_out = 12
+        else:
+            for word in ("The", " answer", " is", " 42."):
+                frames.append(delta({"content": word}))
+            frames.append(delta({}, "stop"))
+            n_out = 4
+        prompt = 40 + 30 * step
+        usage = {"prompt_tokens": prompt, "completion_tokens": n_out, "total_tokens": prompt + n_out,
+                 "prompt_tokens_details": {"cached_tokens": 30 * step}}  # fmt: skip
+        if (req.get("stream_options") or {}).get("include_usage"):
+            frames.append(_event({**base, "choices": [], "usage": usage}))
+        frames.append(_event("[DONE]"))
+        await self.start_stream(writer)
+        for frame in frames:
             writer.write(_chunk(frame))
             await writer.drain()
         writer.write(b"0\r\n\r\n")

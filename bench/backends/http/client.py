@@ -39,13 +39,14 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-from bench.backends.base import Generation, ProgressFn, RequestFailed
+from bench.backends.base import ChatRequest, Generation, ProgressFn, RequestFailed
 from bench.backends.http.retry import RETRYABLE_STATUS, FailedAttempt, RetryBudget, parse_retry_after
 from bench.backends.http.sse import SSEParser
 from bench.backends.http.wire import (
     ChunkError,
     RequestPlan,
     StreamState,
+    build_chat_request,
     build_request,
     error_body_message,
 )
@@ -334,12 +335,37 @@ class OpenAIHttpBackend:
         if slot > now:
             await asyncio.sleep((slot - now) / 1e9)
 
+    def native_tools(self) -> bool:
+        return True
+
+    def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
+        """One agent step with native tools; ``extra["tool_calls"]`` holds the reassembled calls."""
+        return self.run(self.achat(request, progress=progress))
+
+    async def achat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
+        await self._pace()
+        t_first = time.perf_counter_ns()
+        plan = build_chat_request(
+            request.messages,
+            request.tools,
+            self.model,
+            self.settings,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+            exact_tokens=request.exact_tokens,
+        )
+        return await self._send(plan, t_first, progress)
+
     async def agenerate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
         await self._pace()
         t_first = time.perf_counter_ns()
         plan = build_request(
             task, self.model, self.settings, tokenizer=self.tokenizer, plain_chat=self.plain_chat
         )
+        return await self._send(plan, t_first, progress)
+
+    async def _send(self, plan: RequestPlan, t_first: int, progress: ProgressFn | None) -> Generation:
         body = json.dumps(plan.body, ensure_ascii=False).encode("utf-8")
         budget = RetryBudget(self.settings, self._rng)
         failures: list[FailedAttempt] = []
@@ -513,7 +539,8 @@ class OpenAIHttpBackend:
             prompt = self._count_prompt(plan) if prompt is None else prompt
         if completion is None and state.content_ns:
             completion, source = len(state.content_ns), "chunks"
-        t_end = state.content_ns[-1] if state.content_ns else att.t_stream_end
+        content_ns = state.content_ns or state.tool_ns  # a reply that only calls tools: its deltas
+        t_end = content_ns[-1] if content_ns else att.t_stream_end
         if source == "usage" and state.finish_ns is not None and state.finish_ns > t_end:
             # the server's count includes the end-of-generation token (llama-server and vLLM count EOS),
             # which has no text but whose generation ends at the finish chunk: time it to there, so the
@@ -530,13 +557,15 @@ class OpenAIHttpBackend:
         }
         if tok is not None and state.pieces:
             extra["chunk_tokens"] = [tok.count_text(p) for p in state.pieces]
+        if state.tool_parts:
+            extra["tool_calls"] = state.tool_calls
         if failures:
             extra["retries"] = [f.as_dict() for f in failures]
             extra["retry_delay_ms"] = round((att.t_dispatch - t_first) / 1e6, 3)
         return Generation(
             t_dispatch_ns=att.t_dispatch,
             t_end_ns=t_end,
-            content_ns=state.content_ns,
+            content_ns=content_ns,
             text=text,
             prompt_tokens=prompt,
             completion_tokens=completion,
@@ -551,5 +580,8 @@ class OpenAIHttpBackend:
     def _count_prompt(self, plan: RequestPlan) -> int | None:
         assert self.tokenizer is not None
         if plan.messages is not None:
-            return self.tokenizer.count_chat(plan.messages)
+            try:
+                return self.tokenizer.count_chat(plan.messages)
+            except Exception:  # a template that cannot render these messages (tool turns): no count
+                return None
         return self.tokenizer.count_prompt(plan.prompt or "")

@@ -36,7 +36,7 @@ from bench.devices.http_settings import HttpSettings
 from bench.models.tokenizer import PLAIN_STOP, GgufTokenizer, plain_transcript
 from bench.suite.loader import Task
 
-__all__ = ["ChunkError", "RequestPlan", "StreamState", "build_request", "shape_text"]
+__all__ = ["ChunkError", "RequestPlan", "StreamState", "build_chat_request", "build_request", "shape_text"]
 
 # Common short English words: with a leading space each is one token in the BPE vocabularies of the
 # Llama, Qwen, Gemma, SmolLM and GPT families, so N words ≈ N tokens even without a tokenizer.
@@ -81,7 +81,7 @@ class RequestPlan:
     path: str  # "/chat/completions" or "/completions"
     body: dict[str, Any]
     prompt_format: str  # "chat" | "completion" | "plain_completion" | "shape_text"
-    messages: list[dict[str, str]] | None
+    messages: list[dict[str, Any]] | None
     prompt: str | None
     stops: list[str]
 
@@ -143,6 +143,42 @@ def build_request(
     )
 
 
+def build_chat_request(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    model: str,
+    settings: HttpSettings,
+    *,
+    max_tokens: int,
+    temperature: float,
+    seed: int,
+    exact_tokens: int | None = None,
+) -> RequestPlan:
+    """One agent step as a chat-completions request with native ``tools`` / ``tool_choice: auto``.
+    ``exact_tokens`` (trace replay): ask for exactly that many tokens, end-of-generation ignored where
+    the profile says how (``shape_eos``)."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if tools:
+        body["tools"] = tools
+        body["tool_choice"] = "auto"
+    body[settings.max_tokens_field] = exact_tokens if exact_tokens is not None else max_tokens
+    body["temperature"] = temperature
+    body["seed"] = seed
+    if exact_tokens is not None and settings.shape_eos == "ignore_eos":
+        body["ignore_eos"] = True
+    elif exact_tokens is not None and settings.shape_eos == "min_tokens":
+        body["min_tokens"] = exact_tokens
+    body["stream"] = True
+    if settings.stream_usage:
+        body["stream_options"] = {"include_usage": True}
+    body.update(settings.extra_body)
+    for name in settings.omit_params:
+        body.pop(name, None)
+    return RequestPlan(
+        path="/chat/completions", body=body, prompt_format="chat", messages=messages, prompt=None, stops=[]
+    )
+
+
 class ChunkError(Exception):
     """A chunk that ends the request: malformed JSON, or an error object from the server."""
 
@@ -167,6 +203,9 @@ class StreamState:
     server_model: str | None = None
     done: bool = False  # saw data: [DONE]
     n_choice_frames: int = 0  # frames that carried a non-empty ``choices`` list
+    # native tool calls, reassembled from streamed deltas by their index: {index: {id, name, arguments}}
+    tool_parts: dict[int, dict[str, str]] = field(default_factory=dict)
+    tool_ns: list[int] = field(default_factory=list)  # arrival of each tool-call delta
 
     def feed(self, data: str, t_ns: int) -> None:
         """One SSE data payload received at ``t_ns``; raises ``ChunkError`` for a fatal chunk."""
@@ -200,6 +239,8 @@ class StreamState:
             if text:
                 self.pieces.append(text)
                 self.content_ns.append(t_ns)
+            if delta is not None and delta.get("tool_calls"):
+                self._feed_tool_calls(delta["tool_calls"], t_ns)
             if reasoning:
                 self.reasoning_chunks += 1
                 if self.first_reasoning_ns is None:
@@ -215,6 +256,34 @@ class StreamState:
             self.timings = {k: float(v) for k, v in timings.items() if isinstance(v, int | float)}
         if self.server_model is None and isinstance(obj.get("model"), str):
             self.server_model = obj["model"]
+
+    def _feed_tool_calls(self, calls: Any, t_ns: int) -> None:
+        """OpenAI streams a tool call as deltas: the first names it (id, function.name), the rest append
+        pieces of ``function.arguments``; ``index`` says which call a delta belongs to."""
+        if not isinstance(calls, list):
+            raise ChunkError(f"stream frame {self.n_frames}: tool_calls is not a list")
+        for pos, call in enumerate(calls):
+            if not isinstance(call, dict):
+                raise ChunkError(f"stream frame {self.n_frames}: a tool_calls entry is not an object")
+            index = call.get("index", pos)
+            if not isinstance(index, int) or isinstance(index, bool):
+                raise ChunkError(f"stream frame {self.n_frames}: tool call index is not an integer")
+            part = self.tool_parts.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            if isinstance(call.get("id"), str):
+                part["id"] = call["id"]
+            fn = call.get("function") or {}
+            if isinstance(fn, dict):
+                if isinstance(fn.get("name"), str):
+                    part["name"] += fn["name"]
+                if isinstance(fn.get("arguments"), str):
+                    part["arguments"] += fn["arguments"]
+                elif isinstance(fn.get("arguments"), dict):  # a server that sends parsed arguments
+                    part["arguments"] += json.dumps(fn["arguments"])
+        self.tool_ns.append(t_ns)
+
+    @property
+    def tool_calls(self) -> list[dict[str, str]]:
+        return [self.tool_parts[i] for i in sorted(self.tool_parts)]
 
     @property
     def text(self) -> str:

@@ -85,6 +85,29 @@ RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("retries", "TEXT"),
     ("retry_delay_ms", "DOUBLE PRECISION"),
     ("scheduled_ns", "BIGINT"),
+    # billing tiers (docs/prices.md)
+    ("cache_write_tokens", "BIGINT"),
+    ("cache_write_1h_tokens", "BIGINT"),
+    ("cost_tier", "TEXT"),
+    # agent tasks (docs/agents.md): per model/tool call and the task's summary record
+    ("kind", "TEXT"),
+    ("step", "INTEGER"),
+    ("tool_name", "TEXT"),
+    ("tool_error", "BOOLEAN"),
+    ("tool_cpu_s", "DOUBLE PRECISION"),
+    ("tool_peak_rss_mb", "DOUBLE PRECISION"),
+    ("tool_output_bytes", "BIGINT"),
+    ("steps", "INTEGER"),
+    ("model_calls", "INTEGER"),
+    ("tool_calls", "INTEGER"),
+    ("tool_errors", "INTEGER"),
+    ("stop_reason", "TEXT"),
+    ("wall_s", "DOUBLE PRECISION"),
+    ("model_s", "DOUBLE PRECISION"),
+    ("tool_s", "DOUBLE PRECISION"),
+    ("harness_s", "DOUBLE PRECISION"),
+    ("input_fresh_tokens", "BIGINT"),
+    ("prefix_hit_ratio", "DOUBLE PRECISION"),
 )
 JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
 

@@ -1,0 +1,45 @@
+"""The after-run table of an agent suite: per task, success, steps, calls, tokens by tier, where the time
+went, tool CPU, energy and dollars (rows from ``bench.report.summary.agent_rows``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from bench.report.fields import FIELDS
+
+__all__ = ["agent_table"]
+
+
+def _n(value: Any, fmt: str = "{:.0f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def agent_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="agent tasks (means per attempt)", title_justify="left", box=None)
+    cols = ["task", "pass", "steps", "tool calls", "err", "fresh in", "cached in", "out", "model s",
+            "tool s", "harness s", "tool CPU s", "J", "$/task", "$/success", "stop"]  # fmt: skip
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("task", "stop") else "right", no_wrap=True)
+    usd = FIELDS["cost_per_task_usd"]
+    for r in rows:
+        table.add_row(
+            r["task_id"],
+            f"{r['passed']}/{r['n']}",
+            _n(r["steps"], "{:.1f}"),
+            _n(r["tool_calls"], "{:.1f}"),
+            _n(r["tool_errors"], "{:.1f}"),
+            _n(r["input_fresh_tokens"]),
+            _n(r["cached_tokens"]),
+            _n(r["completion_tokens"]),
+            _n(r["model_s"], "{:.2f}"),
+            _n(r["tool_s"], "{:.3f}"),
+            _n(r["harness_s"], "{:.4f}"),
+            _n(r["tool_cpu_s"], "{:.3f}"),
+            _n(r["energy_j"], "{:.1f}"),
+            usd.format(r["cost_per_task_usd"]),
+            usd.format(r["cost_per_success_usd"]),
+            ",".join(r["stop_reasons"]),
+        )
+    return table

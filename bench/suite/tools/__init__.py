@@ -1,0 +1,28 @@
+"""Agent tools: what an agent task's model may call, implemented for real by the harness.
+
+Each tool has an OpenAI-shaped declaration (name, description, JSON-schema parameters) and a runner that
+never raises: unknown names, arguments that do not match the schema and failures inside the tool all
+come back as a ``ToolResult`` with ``error`` set, which the agent loop hands to the model as the tool's
+result and counts. Outputs are capped in bytes (``MAX_OUTPUT_BYTES``) so a tool cannot flood the
+context. File tools are confined to the task's read-only workspace (a directory under ``prompts/``).
+"""
+
+from bench.suite.tools.registry import (
+    MAX_OUTPUT_BYTES,
+    TOOL_NAMES,
+    ToolContext,
+    ToolResult,
+    openai_tools,
+    run_tool,
+    validate_arguments,
+)
+
+__all__ = [
+    "MAX_OUTPUT_BYTES",
+    "TOOL_NAMES",
+    "ToolContext",
+    "ToolResult",
+    "openai_tools",
+    "run_tool",
+    "validate_arguments",
+]
