@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.cost import formulas as cost
-from bench.cost.pricing import cost_inputs, priced_on_cloud
+from bench.cost.pricing import CostInputs, cost_inputs, priced_on_cloud
 from bench.cost.tiers import field_getter, rates_from
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
@@ -94,6 +94,17 @@ class DeviceEconomics:
         return out
 
 
+def idle_watts(manifest: Manifest, inp: CostInputs) -> tuple[float | None, str]:
+    """The device's idle draw for the fixed monthly cost: measured before the run where the power layer
+    did, else the profile's; (None, "unknown") without either. One rule for ``breakeven`` and reports."""
+    measured = (manifest.power or {}).get("idle_w")
+    if isinstance(measured, (int, float)):
+        return float(measured), "measured before the run"
+    if inp.idle_w is not None:
+        return inp.idle_w, "profile"
+    return None, "unknown"
+
+
 def device_economics(records: Sequence[Record], manifest: Manifest, options: Any = None) -> DeviceEconomics:
     """Fixed and per-task cost of the device that ran ``records`` (a local run)."""
     inp = cost_inputs(manifest, options)
@@ -125,14 +136,9 @@ def device_economics(records: Sequence[Record], manifest: Manifest, options: Any
     lifetime = inp.lifetime_years
     if lifetime is None:
         raise UsageError(f"device '{inp.device}': lifetime_years is unknown; add it to the profile")
-    power = manifest.power or {}
-    measured_idle = power.get("idle_w")
-    if isinstance(measured_idle, (int, float)):
-        idle_w, idle_from = float(measured_idle), "measured before the run"
-    elif inp.idle_w is not None:
-        idle_w, idle_from = inp.idle_w, "profile"
-    else:
-        idle_w, idle_from = 0.0, "unknown"
+    known_idle_w, idle_from = idle_watts(manifest, inp)
+    idle_w = known_idle_w if known_idle_w is not None else 0.0
+    if known_idle_w is None:
         notes.append("idle power unknown: the fixed cost leaves out idle energy")
     net_j = [r.energy_net_j for r in ok if r.energy_net_j is not None]
     gross = [(r.energy_j, r) for r in ok if r.energy_j is not None]

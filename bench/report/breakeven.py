@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.cost import formulas as cost
+from bench.cost.breakeven import idle_watts
 from bench.cost.enrich import EnrichOptions
-from bench.cost.pricing import cloud_profiles, priced_on_cloud
+from bench.cost.pricing import cloud_profiles, cost_inputs, priced_on_cloud
 from bench.devices.staleness import price_age
 from bench.report.runs import Run
 from bench.results.stats import mean
@@ -56,21 +57,17 @@ class CloudLine:
 
 def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLine | None, str | None]:
     """The run's monthly cost line, or (None, the missing inputs)."""
-    d = run.manifest.device
-    options = options or EnrichOptions()
-    price = options.hardware_usd if options.hardware_usd is not None else d.get("price_usd")
-    kwh = options.kwh_usd if options.kwh_usd is not None else d.get("kwh_usd")
-    inputs = {
-        "price_usd": price,
-        "lifetime_years": d.get("lifetime_years"),
-        "idle_w": d.get("idle_w"),
-        "kwh_usd": kwh,
-    }
+    # the inputs every reader uses (reader flag > the run's --hardware-usd/--kwh-usd > profile; idle
+    # watts measured before the run where they were), the same as `infercost breakeven`
+    inp = cost_inputs(run.manifest, options or EnrichOptions())
+    price, kwh, lifetime = inp.hardware_usd, inp.kwh_usd, inp.lifetime_years
+    idle_w, _idle_from = idle_watts(run.manifest, inp)
+    inputs = {"price_usd": price, "lifetime_years": lifetime, "idle_w": idle_w, "kwh_usd": kwh}
     missing = [k for k, v in inputs.items() if v is None]
     net_j = mean(r.energy_net_j for r in run.measured)
     e2e_ms = mean(r.e2e_ms for r in run.measured if r.status == "ok")
     label = run.label
-    max_w, idle_w = d.get("max_w"), d.get("idle_w")
+    max_w = inp.max_w
     if net_j is None and e2e_ms is not None and max_w is not None and idle_w is not None:
         # no sensor: the profile's stated watts above idle for the whole request, an upper bound (as
         # bench/cost/breakeven.py), and the line says so
@@ -82,11 +79,12 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
         missing.append("net energy per task (no power sensor)")
     if missing or net_j is None or e2e_ms is None or price is None or kwh is None:
         return None, "missing " + ", ".join(missing or ["request times"])
-    wall = float(d.get("wall_factor") or 1.0)
+    assert lifetime is not None and idle_w is not None  # both checked by `missing`
+    wall = float(inp.wall_factor or 1.0)
     fixed = cost.local_fixed_usd_per_month(
         price_usd=float(price),
-        lifetime_years=float(d["lifetime_years"]),
-        idle_w=float(d["idle_w"]),
+        lifetime_years=float(lifetime),
+        idle_w=float(idle_w),
         kwh_usd=float(kwh),
         wall_factor=wall,
     )

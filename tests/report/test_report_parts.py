@@ -150,6 +150,22 @@ def test_breakeven_by_hand() -> None:
     assert zero is not None and zero.fixed_usd == pytest.approx(50.0) and zero.usd_per_task == 0
 
 
+def test_breakeven_line_uses_the_runs_recorded_prices_and_measured_idle() -> None:
+    """`run --hardware-usd 1200` on a profile without a price: the report's line is priced like
+    `infercost breakeven` (one source of cost inputs), with the idle watts measured before the run."""
+    device = {"name": "auto", "kind": "local", "lifetime_years": 2.0, "idle_w": 99.0, "kwh_usd": 0.20}
+    m = manifest(device=device, settings={"hardware_usd": 1200.0}, power={"sensor": "rapl", "idle_w": 10.0})
+    run = run_of(m, [record(i, e2e=1000.0, energy_net_j=36.0) for i in range(4)])
+    line, reason = breakeven.local_line(run)
+    assert reason is None and line is not None
+    # $1,200 / 24 months + 10 W (measured, not the profile's 99 W) × 730 h × $0.20 = $50 + $1.46
+    assert line.fixed_usd == pytest.approx(50.0 + 10.0 * 730 / 1000 * 0.20)
+    from bench.cost.breakeven import device_economics
+
+    econ = device_economics(run.records, m)
+    assert econ.fixed_usd_per_month == pytest.approx(line.fixed_usd)
+
+
 def test_breakeven_names_missing_inputs() -> None:
     run = run_of(manifest(device={"name": "d", "kind": "local", "price_usd": 500.0}), [record(0)])
     line, reason = breakeven.local_line(run)
