@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.cost import formulas as cost
+from bench.cost.options import EnrichOptions
 from bench.cost.pricing import CostInputs, cost_inputs, priced_on_cloud
 from bench.cost.tiers import field_getter, rates_from
 from bench.devices.cost_flags import check_cost_flags
@@ -105,7 +106,9 @@ def idle_watts(manifest: Manifest, inp: CostInputs) -> tuple[float | None, str]:
     return None, "unknown"
 
 
-def device_economics(records: Sequence[Record], manifest: Manifest, options: Any = None) -> DeviceEconomics:
+def device_economics(
+    records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
+) -> DeviceEconomics:
     """Fixed and per-task cost of the device that ran ``records`` (a local run)."""
     inp = cost_inputs(manifest, options)
     if inp.kind != "local":
@@ -301,20 +304,20 @@ def analyse(
     records: Sequence[Record],
     manifest: Manifest,
     clouds: Sequence[tuple[str, DeviceProfile]],
-    options: Any = None,
+    options: EnrichOptions | None = None,
     tasks_per_day: float | None = None,
 ) -> dict[str, Any]:
     """The whole break-even answer for a local run against ``clouds`` (JSON-able)."""
     check_cost_flags(
         {
             "tasks_per_day": tasks_per_day,
-            "kwh_usd": getattr(options, "kwh_usd", None),
-            "hardware_usd": getattr(options, "hardware_usd", None),
+            "kwh_usd": options.kwh_usd if options else None,
+            "hardware_usd": options.hardware_usd if options else None,
         }
     )
     econ = device_economics(records, manifest, options)
     volume = tasks_per_day * DAYS_PER_MONTH if tasks_per_day is not None else None
-    batch = bool(getattr(options, "batch", False))
+    batch = bool(options and options.batch)
     profiles = dict(clouds)
     rows = [(row, profiles[row["profile"]]) for row in priced_on_cloud(records, clouds, batch=batch)]
     if not batch:  # the batch tier as rows of its own, beside the interactive prices

@@ -14,25 +14,13 @@ reads, so they all see the same numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from bench.cost.options import EnrichOptions
 from bench.cost.pricing import price_records
 from bench.power.records import apply_energy
 from bench.results.bundle import Bundle
 from bench.results.schema import Record
 
 __all__ = ["EnrichOptions", "enrich"]
-
-
-@dataclass(frozen=True)
-class EnrichOptions:
-    """Reader-side overrides of the profile (None: what the run recorded, else the profile's own)."""
-
-    kwh_usd: float | None = None
-    hardware_usd: float | None = None
-    tasks_per_month: float | None = None  # a subscription's stated volume
-    memory_bandwidth_gbs: float | None = None  # the roofline's bandwidth (read by bench.cost.roofline)
-    batch: bool = False  # price token APIs at their batch tier (--batch; docs/prices.md)
 
 
 def enrich(bundle: Bundle, options: EnrichOptions | None = None) -> list[Record]:

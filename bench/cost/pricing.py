@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bench.cost import formulas as cost
+from bench.cost.options import EnrichOptions
 from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
@@ -120,14 +121,14 @@ class CostInputs:
         return out
 
 
-def cost_inputs(manifest: Manifest, options: Any = None) -> CostInputs:
+def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> CostInputs:
     """Resolve the prices for a bundle: reader's options > run flags (manifest.settings) > profile."""
     dev = manifest.device or {}
     settings = manifest.settings
-    read_kwh = getattr(options, "kwh_usd", None)
-    read_hw = getattr(options, "hardware_usd", None)
-    read_tasks = getattr(options, "tasks_per_month", None)
-    batch = bool(getattr(options, "batch", False) or settings.batch)
+    read_kwh = options.kwh_usd if options else None
+    read_hw = options.hardware_usd if options else None
+    read_tasks = options.tasks_per_month if options else None
+    batch = bool((options and options.batch) or settings.batch)
     kind = str(dev.get("kind") or "local")
     common: dict[str, Any] = {
         "device": str(dev.get("name") or "?"),
@@ -286,7 +287,9 @@ def _with(rec: Record, update: dict[str, Any]) -> Record:
     return new
 
 
-def price_records(records: Sequence[Record], manifest: Manifest, options: Any = None) -> list[Record]:
+def price_records(
+    records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
+) -> list[Record]:
     """Every record priced by the bundle's resolved inputs (``enrich``'s cost step)."""
     inp = cost_inputs(manifest, options)
     # the copies are acyclic, so the cyclic garbage collector has nothing to find in them; left on, its
@@ -474,7 +477,9 @@ def priced_on_cloud(
     return sorted(table, key=lambda r: (r["cost_per_task_usd"] is None, r["cost_per_task_usd"] or 0.0))
 
 
-def cost_section(records: Sequence[Record], manifest: Manifest, options: Any = None) -> dict[str, Any]:
+def cost_section(
+    records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
+) -> dict[str, Any]:
     """The summary's cost block: inputs with origins, what the cost leaves out, per-task figures, and (for
     a local run) the same tokens priced on every cloud profile."""
     inp = cost_inputs(manifest, options)
@@ -487,9 +492,7 @@ def cost_section(records: Sequence[Record], manifest: Manifest, options: Any = N
         clouds, skipped = cloud_profiles()
         section["priced_on_cloud"] = {
             "label": PRICED_NOT_RUN,
-            "rows": priced_on_cloud(
-                records, clouds, batch=inp.batch or bool(getattr(options, "batch", False))
-            ),
+            "rows": priced_on_cloud(records, clouds, batch=inp.batch or bool(options and options.batch)),
         }
         section["notes"] += [f"skipped an invalid cloud profile: {s}" for s in skipped]
     return section

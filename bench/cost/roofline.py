@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.cost.formulas import decode_bound_tps
+from bench.cost.options import EnrichOptions
 from bench.results import stats
 from bench.results.schema import Manifest, ModelFacts, Record
 
@@ -110,7 +111,7 @@ NO_DECODE = "no decode rate was measured"
 _FIXES = {NO_BANDWIDTH: "give --memory-bandwidth-gbs", NO_DECODE: "tasks must generate 2 tokens or more"}
 
 
-def bound_inputs(manifest: Manifest, options: Any = None) -> tuple[float, str, int] | str:
+def bound_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> tuple[float, str, int] | str:
     """(bandwidth GB/s, where it came from, model bytes), or why the bound cannot be computed.
 
     The bandwidth comes from the reader's option, then the run's ``--memory-bandwidth-gbs``, then the
@@ -119,7 +120,7 @@ def bound_inputs(manifest: Manifest, options: Any = None) -> tuple[float, str, i
     if device.get("kind") == "cloud":
         return CLOUD
     candidates = (
-        (getattr(options, "memory_bandwidth_gbs", None), "--memory-bandwidth-gbs"),
+        (options.memory_bandwidth_gbs if options else None, "--memory-bandwidth-gbs"),
         (manifest.settings.memory_bandwidth_gbs, "run --memory-bandwidth-gbs"),
         (device.get("memory_bandwidth_gbs"), "profile"),
     )
@@ -136,7 +137,7 @@ def bound_inputs(manifest: Manifest, options: Any = None) -> tuple[float, str, i
 
 
 def roofline_fraction(
-    manifest: Manifest, decode_tps_mean: float | None, options: Any = None
+    manifest: Manifest, decode_tps_mean: float | None, options: EnrichOptions | None = None
 ) -> tuple[float | None, str | None]:
     """(measured / bound, None) or (None, reason): the report's roofline column for one row."""
     inputs = bound_inputs(manifest, options)
@@ -148,7 +149,9 @@ def roofline_fraction(
     return decode_tps_mean / decode_bound_tps(bandwidth, model_bytes), None
 
 
-def roofline(records: Sequence[Record], manifest: Manifest, options: Any = None) -> dict[str, Any]:
+def roofline(
+    records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
+) -> dict[str, Any]:
     """The roofline block of a run's summary (``status`` = ok | omitted, with ``reason``)."""
     inputs = bound_inputs(manifest, options)
     if isinstance(inputs, str):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.cost.options import EnrichOptions
 from bench.cost.pricing import cost_section
 from bench.cost.roofline import roofline
 from bench.report.energy import energy_metrics, power_summary, shape_energy
@@ -232,7 +233,10 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
 
 
 def summarize(
-    records: Sequence[Record], manifest: Manifest, run_dir: str | None = None, options: Any = None
+    records: Sequence[Record],
+    manifest: Manifest,
+    run_dir: str | None = None,
+    options: EnrichOptions | None = None,
 ) -> dict[str, Any]:
     """The after-run summary; ``options`` (``EnrichOptions``) are the reader's price/bandwidth overrides."""
     categories = list(dict.fromkeys(r.category for r in records))
