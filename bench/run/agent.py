@@ -29,7 +29,6 @@ from typing import IO, Any
 
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
-from bench.results.metrics import derive_timing
 from bench.results.schema import Record, StopReason, task_level
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
@@ -39,7 +38,15 @@ from bench.run.agent_protocol import (
     parse_text_calls,
     to_text_protocol,
 )
-from bench.run.runner import ProgressEvent, Runner, RunOutcome, _peak_rss_mb, _sha256, utc_now
+from bench.run.runner import (
+    ProgressEvent,
+    Runner,
+    RunOutcome,
+    _peak_rss_mb,
+    _sha256,
+    generation_fields,
+    utc_now,
+)
 from bench.suite.checks import CheckResult, evaluate
 from bench.suite.loader import Task
 from bench.suite.tools import ToolContext, ToolResult, openai_tools, run_tool
@@ -116,34 +123,10 @@ class AgentLoop:
             "end_ns": time.perf_counter_ns() - self.anchor_ns,
         }
         if gen is not None:
-            tm = derive_timing(
-                gen.t_dispatch_ns, gen.content_ns, gen.t_end_ns, gen.completion_tokens, gen.prompt_tokens
-            )
             fields = {
-                "start_ns": gen.t_dispatch_ns - self.anchor_ns,
-                "end_ns": gen.t_end_ns - self.anchor_ns,
-                "ttft_ms": tm.ttft_ms,
-                "e2e_ms": tm.e2e_ms,
-                "itl_ms": [round(x, 4) for x in tm.itl_ms],
-                "tpot_ms": tm.tpot_ms,
-                "decode_tps": tm.decode_tps,
-                "prefill_tps": tm.prefill_tps,
-                "prompt_tokens": gen.prompt_tokens,
-                "completion_tokens": gen.completion_tokens,
-                "reasoning_tokens": gen.reasoning_tokens,
-                "token_count_source": gen.token_count_source,
-                "finish_reason": gen.finish_reason,
-                "engine_timings": gen.engine_timings,
-                "cached_tokens": gen.extra.get("cached_tokens"),
-                "cache_write_tokens": gen.extra.get("cache_write_tokens"),
-                "cache_write_1h_tokens": gen.extra.get("cache_write_1h_tokens"),
+                **generation_fields(gen, self.anchor_ns),
                 "output_text": None if self.no_text else gen.text,
                 "output_sha256": _sha256(gen.text),
-                **{
-                    k: gen.extra[k]
-                    for k in ("n_chunks", "http_status", "server_model", "stream_end_ms")
-                    if k in gen.extra
-                },
             }
             if gen.prompt_tokens and gen.extra.get("cached_tokens") is not None:
                 fields["prefix_hit_ratio"] = round(gen.extra["cached_tokens"] / gen.prompt_tokens, 4)

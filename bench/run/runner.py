@@ -107,6 +107,36 @@ def _prompt_text(task: Task) -> str:
     return task.shape.label if task.shape else ""
 
 
+def generation_fields(gen: Generation, anchor_ns: int) -> dict[str, Any]:
+    """A finished generation as ``Record`` fields, for single requests and agent model calls alike: the
+    raw stamps relative to the run's anchor, the timing derived from them, token counts, and the
+    backend's raw facts (``extra``: fields Record declares, such as n_chunks or cached_tokens; the rest
+    it ignores)."""
+    timing = derive_timing(
+        gen.t_dispatch_ns, gen.content_ns, gen.t_end_ns, gen.completion_tokens, gen.prompt_tokens
+    )
+    return {
+        "start_ns": gen.t_dispatch_ns - anchor_ns,
+        "end_ns": gen.t_end_ns - anchor_ns,
+        "ttft_ms": timing.ttft_ms,
+        "e2e_ms": timing.e2e_ms,
+        "itl_ms": [round(x, 4) for x in timing.itl_ms],
+        "tpot_ms": timing.tpot_ms,
+        "decode_tps": timing.decode_tps,
+        "prefill_tps": timing.prefill_tps,
+        "prefill_source": gen.prefill_source,
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": gen.completion_tokens,
+        "reasoning_tokens": gen.reasoning_tokens,
+        "token_count_source": gen.token_count_source,
+        "finish_reason": gen.finish_reason,
+        "engine_timings": gen.engine_timings,
+        # the reassembled native tool calls are the agent loop's to run, not a record field (an agent
+        # summary's ``tool_calls`` is a count)
+        **{k: v for k, v in gen.extra.items() if k != "tool_calls"},
+    }
+
+
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
@@ -374,27 +404,7 @@ class Runner:
         text = ""
         if gen is not None:
             text = gen.text
-            timing = derive_timing(
-                gen.t_dispatch_ns, gen.content_ns, gen.t_end_ns, gen.completion_tokens, gen.prompt_tokens
-            )
-            fields = {
-                "start_ns": gen.t_dispatch_ns - self.anchor_ns,
-                "end_ns": gen.t_end_ns - self.anchor_ns,
-                "ttft_ms": timing.ttft_ms,
-                "e2e_ms": timing.e2e_ms,
-                "itl_ms": [round(x, 4) for x in timing.itl_ms],
-                "tpot_ms": timing.tpot_ms,
-                "decode_tps": timing.decode_tps,
-                "prefill_tps": timing.prefill_tps,
-                "prefill_source": gen.prefill_source,
-                "prompt_tokens": gen.prompt_tokens,
-                "completion_tokens": gen.completion_tokens,
-                "reasoning_tokens": gen.reasoning_tokens,
-                "token_count_source": gen.token_count_source,
-                "finish_reason": gen.finish_reason,
-                "engine_timings": gen.engine_timings,
-                **gen.extra,  # backend-specific raw facts that Record declares (n_chunks, retries, ...)
-            }
+            fields = generation_fields(gen, self.anchor_ns)
         else:
             fields = {"start_ns": t_fallback - self.anchor_ns, "end_ns": t_end - self.anchor_ns}
         if status == "ok":
