@@ -23,11 +23,7 @@ def test_auto_run_with_cost_flags(tmp_path: Path) -> None:
     summary = json.loads(proc.stdout)
     bundle = read_bundle(summary["run_dir"])
     settings = bundle.manifest.settings
-    assert (
-        settings.hardware_usd == 800
-        and settings.kwh_usd == 0.25
-        and settings.memory_bandwidth_gbs == 20
-    )
+    assert settings.hardware_usd == 800 and settings.kwh_usd == 0.25 and settings.memory_bandwidth_gbs == 20
     assert all(r.cost_usd is None for r in bundle.records)  # derived at read time, never stored
     inputs = summary["cost"]["inputs"]
     assert inputs["hardware_from"] == "run --hardware-usd" and inputs["kwh_from"] == "run --kwh-usd"
