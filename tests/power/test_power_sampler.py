@@ -71,7 +71,10 @@ def test_rows_reach_the_disk_while_the_run_goes(tmp_path: Path) -> None:
     time.sleep(0.5)
     on_disk = (tmp_path / "power.csv").read_text().splitlines()  # as a crash would leave it
     sampler.stop(settle=False)
-    assert len(on_disk) > 20 and on_disk[0].startswith("t_ns,power_w,energy_j,VDD_IN_w")
+    # ~50 ticks at 100 Hz, flushed every 0.1 s; without flushing only the header would be there. A busy
+    # CI machine delays ticks (the sampler may even lower its rate, recorded in the manifest), so the
+    # bound is what a sampler at a fifth of its rate still leaves on disk.
+    assert len(on_disk) - 1 >= 5 and on_disk[0].startswith("t_ns,power_w,energy_j,VDD_IN_w")
     sensor.close()
 
 
