@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -409,16 +408,7 @@ class AgentRunner(Runner):
         )  # fmt: skip
         self._emit(base)
         rec = self.loop.run_task(task, repetition, warmup)
-        self._done += 1
-        self._emit(
-            replace(
-                base,
-                kind="request_end",
-                done_requests=self._done,
-                record=rec,
-                tokens=rec.completion_tokens or 0,
-            )
-        )
+        self._finished(base, rec)
         return rec
 
     def run(self) -> RunOutcome:

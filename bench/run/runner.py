@@ -334,6 +334,19 @@ class Runner:
         if self.on_progress is not None:
             self.on_progress(event)
 
+    def _finished(self, start: ProgressEvent, rec: Record) -> None:
+        """Count a finished slot (single request, agent task or replayed trace) and say so."""
+        self._done += 1
+        self._emit(
+            replace(
+                start,
+                kind="request_end",
+                done_requests=self._done,
+                record=rec,
+                tokens=rec.completion_tokens or 0,
+            )
+        )
+
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:
         base = ProgressEvent(
             kind="request_start",
@@ -376,16 +389,7 @@ class Runner:
             status, error = "error", f"{type(exc).__name__}: {exc}"
         rec = self._record(task, repetition, warmup, started, t_fallback, gen, status, error)
         self.writer.append(rec)
-        self._done += 1
-        self._emit(
-            replace(
-                base,
-                kind="request_end",
-                done_requests=self._done,
-                record=rec,
-                tokens=rec.completion_tokens or 0,
-            )
-        )
+        self._finished(base, rec)
         return rec
 
     def _record(

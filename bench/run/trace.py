@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +248,5 @@ class TraceRunner(Runner):
             check_detail="trace replay: no verdict", peak_rss_mb=_peak_rss_mb(),
         )  # fmt: skip
         self.writer.append(summary)
-        self._done += 1
-        self._emit(replace(base, kind="request_end", done_requests=self._done, record=summary, tokens=out))
+        self._finished(base, summary)
         return summary
