@@ -296,8 +296,7 @@ class LlamaCppBackend:
                 n = min(n_batch, n_prompt - start)
                 batch = ll.llama_batch_get_one(ctypes.cast(ctypes.byref(arr, start * 4), ll.llama_token_p), n)
                 rc = ll.llama_decode(ctx, batch)
-                if rc != 0:
-                    self._kv = []
+                if rc != 0:  # the except below clears the KV bookkeeping
                     raise RequestFailed(
                         f"llama_decode failed on the prompt (code {rc}): {last_engine_error()}"
                     )

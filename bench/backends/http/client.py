@@ -546,14 +546,15 @@ class OpenAIHttpBackend:
             # which has no text but whose generation ends at the finish chunk: time it to there, so the
             # decode rate divides the tokens counted by the time they took
             t_end = state.finish_ns
+        written, written_1h = state.cache_write_counts()  # parsed once for both fields
         extra: dict[str, Any] = {
             "n_chunks": len(state.content_ns),
             "http_status": att.http_status,
             "stream_end_ms": round((att.t_stream_end - att.t_dispatch) / 1e6, 4),
             "server_model": state.server_model,
             "cached_tokens": cached,
-            "cache_write_tokens": state.cache_write_counts()[0],
-            "cache_write_1h_tokens": state.cache_write_counts()[1],
+            "cache_write_tokens": written,
+            "cache_write_1h_tokens": written_1h,
         }
         if tok is not None and state.pieces:
             extra["chunk_tokens"] = [tok.count_text(p) for p in state.pieces]
