@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_RUNS_ROOT",
     "Bundle",
     "BundleWriter",
+    "atomic_write_json",
     "check_writable",
     "effective_records",
     "estimate_bundle_bytes",
@@ -100,7 +101,8 @@ def _free_bytes(path: Path) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
-def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write, fsync, rename: a reader (or a kill -9) sees the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as f:
         f.write(scrub_secrets(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False)))
@@ -142,11 +144,11 @@ class BundleWriter:
             raise BundleError(f"{self.run_dir}: already exists; a new run never writes into an old bundle")
         partial = self.run_dir.with_name(f".{self.run_dir.name}.partial")
         partial.mkdir(parents=True)
-        _atomic_write_json(partial / MANIFEST, self.manifest.model_dump(mode="json"))
+        atomic_write_json(partial / MANIFEST, self.manifest.model_dump(mode="json"))
         os.replace(partial, self.run_dir)
 
     def write_manifest(self) -> None:
-        _atomic_write_json(self.run_dir / MANIFEST, self.manifest.model_dump(mode="json"))
+        atomic_write_json(self.run_dir / MANIFEST, self.manifest.model_dump(mode="json"))
 
     def append(self, record: Record) -> None:
         """One line per request, flushed at once: a kill -9 after this returns loses nothing."""
