@@ -118,21 +118,10 @@ def build_request(
         body["messages"] = messages
     else:
         body["prompt"] = prompt
-    body[settings.max_tokens_field] = task.generation_limit
-    body["temperature"] = task.temperature
-    body["seed"] = task.seed
     if stops:
         body["stop"] = stops
-    if task.shape is not None and settings.shape_eos == "ignore_eos":
-        body["ignore_eos"] = True
-    elif task.shape is not None and settings.shape_eos == "min_tokens":
-        body["min_tokens"] = task.shape.gen_tokens
-    body["stream"] = True
-    if settings.stream_usage:
-        body["stream_options"] = {"include_usage": True}
-    body.update(settings.extra_body)
-    for name in settings.omit_params:
-        body.pop(name, None)
+    exact = task.shape.gen_tokens if task.shape is not None else None
+    _finish_body(body, settings, task.generation_limit, task.temperature, task.seed, exact)
     return RequestPlan(
         path="/chat/completions" if messages is not None else "/completions",
         body=body,
@@ -161,7 +150,26 @@ def build_chat_request(
     if tools:
         body["tools"] = tools
         body["tool_choice"] = "auto"
-    body[settings.max_tokens_field] = exact_tokens if exact_tokens is not None else max_tokens
+    limit = exact_tokens if exact_tokens is not None else max_tokens
+    _finish_body(body, settings, limit, temperature, seed, exact_tokens)
+    return RequestPlan(
+        path="/chat/completions", body=body, prompt_format="chat", messages=messages, prompt=None, stops=[]
+    )
+
+
+def _finish_body(
+    body: dict[str, Any],
+    settings: HttpSettings,
+    max_tokens: int,
+    temperature: float,
+    seed: int,
+    exact_tokens: int | None,
+) -> None:
+    """What every request body shares: limits, sampling, streaming, and the profile's own edits last
+    (``extra_body`` may set anything; ``omit_params`` removes what an endpoint rejects). ``exact_tokens``:
+    a synthetic shape or a trace step wants exactly that many tokens, end-of-generation ignored the way
+    the profile says (``shape_eos``)."""
+    body[settings.max_tokens_field] = max_tokens
     body["temperature"] = temperature
     body["seed"] = seed
     if exact_tokens is not None and settings.shape_eos == "ignore_eos":
@@ -174,9 +182,6 @@ def build_chat_request(
     body.update(settings.extra_body)
     for name in settings.omit_params:
         body.pop(name, None)
-    return RequestPlan(
-        path="/chat/completions", body=body, prompt_format="chat", messages=messages, prompt=None, stops=[]
-    )
 
 
 class ChunkError(Exception):
