@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +19,13 @@ from rich.table import Table
 
 from bench.errors import EXIT_OK, UsageError
 from bench.results.bundle import DEFAULT_RUNS_ROOT
+
+if TYPE_CHECKING:  # imported lazily at run time: `infercost --help` must not load DuckDB or pandas
+    from bench.report.build import Report, ReportOptions
+    from bench.report.runs import Run
+    from bench.results.bundle import Bundle
+    from bench.results.db.store import Store
+    from bench.results.db.url import StoreURL
 
 __all__ = [
     "add_parsers",
@@ -93,7 +100,7 @@ def add_store_filters(parser: argparse.ArgumentParser, note: str = "") -> None:
     )  # fmt: skip
 
 
-def _scrub(text: str, store: Any) -> str:
+def _scrub(text: str, store: Store) -> str:
     return str(store.url.scrubber().scrub(text))
 
 
@@ -149,7 +156,7 @@ def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
     return _query(args, url, out)
 
 
-def _query(args: argparse.Namespace, url: Any, out: Console) -> int:
+def _query(args: argparse.Namespace, url: StoreURL, out: Console) -> int:
     from bench.results.db.open import open_store
 
     with open_store(url, read_only=True) as store:
@@ -204,7 +211,7 @@ def cmd_push(args: argparse.Namespace, out: Console) -> int:
 
 
 # ----------------------------------------------------------------------------------- reading
-def _open_for_reading(store_flag: str | None) -> Any:
+def _open_for_reading(store_flag: str | None) -> Store:
     """The named store, or the embedded default synced with reports/runs first (created on first use)."""
     from bench.results.db.open import open_store, resolve_store
     from bench.results.db.url import store_from_env
@@ -244,7 +251,7 @@ def from_store(args: argparse.Namespace, refs: Sequence[str] | None = None) -> b
     )
 
 
-def store_report(args: argparse.Namespace, options: Any) -> Any:
+def store_report(args: argparse.Namespace, options: ReportOptions) -> Report:
     """``report --store URL --where ...``: the runs the filters match, read from the database."""
     from bench.report.build import build_report
     from bench.report.runs import runs_from_bundles
@@ -292,7 +299,7 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
     return EXIT_OK
 
 
-def _view(bundle: Any, display: str) -> Any:
+def _view(bundle: Bundle, display: str) -> Run:
     """A stored run as the gate sees it (``gate.load_run``'s steps: complete, enriched, summarized)."""
     from bench.cost.enrich import enrich
     from bench.errors import BundleError
@@ -307,7 +314,7 @@ def _view(bundle: Any, display: str) -> Any:
     return Run([bundle.path], [bundle.manifest], enrich(bundle), list(bundle.warnings), source=source)
 
 
-def _stored_bundle(store: Any, ref: str, where_items: Sequence[str] | None) -> Any:
+def _stored_bundle(store: Store, ref: str, where_items: Sequence[str] | None) -> Bundle:
     """The stored run whose id is (or starts with) ``ref``, or with ``latest`` the newest complete run
     matching ``--where``."""
     from bench.results.db.filters import parse_where
@@ -326,13 +333,13 @@ def _stored_bundle(store: Any, ref: str, where_items: Sequence[str] | None) -> A
     return store.load_bundle(pick[0], pick[1])
 
 
-def stored_view(store_flag: str | None, ref: str, where_items: Sequence[str] | None) -> Any:
+def stored_view(store_flag: str | None, ref: str, where_items: Sequence[str] | None) -> Run:
     """``gate --baseline REF --store URL``: a stored run as the gate sees it."""
     with _open_for_reading(store_flag) as store:
         return _view(_stored_bundle(store, ref, where_items), store.display)
 
 
-def stored_runs(store_flag: str | None, refs: Sequence[str], where_items: Sequence[str] | None) -> list[Any]:
+def stored_runs(store_flag: str | None, refs: Sequence[str], where_items: Sequence[str] | None) -> list[Run]:
     """``compare A B --store URL``: stored runs as reports see them (enriched, labelled)."""
     from bench.report.runs import assign_labels, runs_from_bundles
 
@@ -343,7 +350,7 @@ def stored_runs(store_flag: str | None, refs: Sequence[str], where_items: Sequen
     return runs
 
 
-def stored_views(store_flag: str | None, where_items: Sequence[str] | None) -> list[Any]:
+def stored_views(store_flag: str | None, where_items: Sequence[str] | None) -> list[Run]:
     """``choose --store URL --where ...``: every complete stored run matching the filters."""
     from bench.results.db.filters import parse_where
 

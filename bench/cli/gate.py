@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -14,6 +14,9 @@ from bench.cli import db as db_cli
 from bench.cli.console import err, out
 from bench.cli.db import add_store_filters
 from bench.report.fields import FIELDS
+
+if TYPE_CHECKING:
+    from bench.report.runs import Run
 
 __all__ = ["register"]
 
@@ -47,10 +50,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules)
     view = load_run(args.run)
+    baseline: Run | None = None
     if args.baseline and (args.store or args.where):
         baseline = db_cli.stored_view(args.store, args.baseline, args.where)
-    else:
-        baseline = load_run(args.baseline) if args.baseline else None
+    elif args.baseline:
+        baseline = load_run(args.baseline)
     result = evaluate_gate(rules, view, baseline)
     for note in result.notes:
         err.print(f"[cyan]note:[/] {escape(note)}")
