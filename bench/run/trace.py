@@ -30,7 +30,7 @@ from bench.run.agent_protocol import to_text_protocol
 from bench.run.runner import ProgressEvent, Runner, _peak_rss_mb, utc_now
 from bench.suite.loader import PromptSuite, Task
 
-__all__ = ["TraceRunner", "TraceStep", "load_trace", "trace_suite"]
+__all__ = ["TraceRunner", "TraceStep", "load_trace", "steps_by_task", "trace_suite"]
 
 _ROLES = {"system", "user", "assistant", "tool"}
 
@@ -133,22 +133,30 @@ def load_trace(path: Path) -> list[TraceStep]:
     return steps
 
 
+def steps_by_task(steps: list[TraceStep]) -> dict[str, list[TraceStep]]:
+    """Each traced task's steps in trace order, tasks in order of first appearance (grouped once: a
+    trace of thousands of steps is not rescanned per task)."""
+    grouped: dict[str, list[TraceStep]] = {}
+    for s in steps:
+        grouped.setdefault(s.task_id, []).append(s)
+    return grouped
+
+
 def trace_suite(path: Path, steps: list[TraceStep]) -> PromptSuite:
     """A suite with one task per traced task id; its hash covers the trace's bytes."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    ids = list(dict.fromkeys(s.task_id for s in steps))
     tasks = [
         Task.model_validate(
             {
                 "id": tid,
                 "category": "trace",
                 "messages": [{"role": "user", "content": f"replay of {tid}"}],
-                "max_tokens": max(1, max(s.completion_tokens for s in steps if s.task_id == tid)),
+                "max_tokens": max(1, max(s.completion_tokens for s in own)),
                 "check": {"type": "none"},
-                "description": f"{sum(1 for s in steps if s.task_id == tid)} steps",
+                "description": f"{len(own)} steps",
             }
         )
-        for tid in ids
+        for tid, own in steps_by_task(steps).items()
     ]
     return PromptSuite(
         name=f"trace-{path.stem}", version=digest[:16], description=f"replay of {path}", tasks=tasks
@@ -168,7 +176,7 @@ class TraceRunner(Runner):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.steps = steps
+        self.steps = steps_by_task(steps)
         self.prefix_cache = prefix_cache
         self.chat_backend: ChatBackend = self.backend  # type: ignore[assignment]
         self.protocol = choose_protocol(self.chat_backend, protocol)
@@ -203,7 +211,7 @@ class TraceRunner(Runner):
         model_ns = prompt = out = cached = 0
         status, error = "ok", None
         n = 0
-        for s in (x for x in self.steps if x.task_id == task.id):
+        for s in self.steps.get(task.id, []):
             call_started, t_call = utc_now(), time.perf_counter_ns()
             gen: Generation | None = None
             try:
