@@ -11,7 +11,6 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.cli.console import err
-from bench.cli.summary import print_summary, print_warnings
 from bench.errors import EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import (
     CORE_RUN_FLAGS,
@@ -185,6 +184,8 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     with progress:
         outcome = execute_run(prepared, on_progress=ProgressView(progress))
+    from bench.cli.summary import print_summary, print_warnings
+
     bundle = read_bundle(outcome.run_dir)
     summary = summarize(enrich(bundle), bundle.manifest, run_dir=str(outcome.run_dir))
     if args.json:

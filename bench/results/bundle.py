@@ -27,15 +27,17 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import ValidationError
 
 from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.paths import DEFAULT_RUNS_ROOT
 from bench.redaction import scrub_secrets
 from bench.results.schema import SCHEMA_VERSION, Manifest, Record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_RUNS_ROOT",
@@ -242,6 +244,8 @@ def effective_records(records: list[Record]) -> list[Record]:
 
 
 def records_frame(records: list[Record]) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: pandas costs ~0.3 s of every command's start-up
+
     """Records as a pandas frame, one row per request (lists such as ``itl_ms`` stay lists)."""
     if not records:
         return pd.DataFrame(columns=list(Record.model_fields))

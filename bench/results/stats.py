@@ -24,6 +24,7 @@ we" answer in infercost comes from this one module.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 __all__ = [
     "BOOTSTRAP_MAX_N",
@@ -59,6 +59,15 @@ DEFAULT_SEED = 20261126
 BOOTSTRAP_MAX_N = 2000
 MIN_SAMPLES_FOR_SIGNIFICANCE = 3
 MIN_BOOTSTRAP_SAMPLES = 10
+
+
+@functools.cache
+def _sps() -> Any:  # scipy ships no type stubs
+    """scipy.stats, imported on first use: it costs ~0.6 s, and most commands (``--help``, ``run``
+    before its summary, ``db``) never test anything."""
+    from scipy import stats
+
+    return stats
 
 
 def clean(values: Iterable[float | None]) -> np.ndarray:
@@ -106,8 +115,8 @@ def expanded_confidence(n: int, confidence: float = 0.95) -> float:
     """
     if n < 2:
         raise ValueError(f"need at least 2 samples, got {n}")
-    t = float(sps.t.ppf((1 + confidence) / 2, n - 1))
-    return 1 - 2 * float(sps.norm.sf(math.sqrt(n / (n - 1)) * t))
+    t = float(_sps().t.ppf((1 + confidence) / 2, n - 1))
+    return 1 - 2 * float(_sps().norm.sf(math.sqrt(n / (n - 1)) * t))
 
 
 def bootstrap_ci(
@@ -139,7 +148,7 @@ def bootstrap_ci(
             with warnings.catch_warnings():
                 # scipy warns (DegenerateDataWarning) where BCa is undefined; we fall back instead.
                 warnings.simplefilter("ignore")
-                res = sps.bootstrap(
+                res = _sps().bootstrap(
                     (arr,),
                     statistic,
                     confidence_level=level,
@@ -175,7 +184,7 @@ def t_interval(values: Iterable[float | None], confidence: float = 0.95) -> tupl
     if arr.size < 2:
         return None
     m, se = float(arr.mean()), float(arr.std(ddof=1) / math.sqrt(arr.size))
-    h = float(sps.t.ppf((1 + confidence) / 2, arr.size - 1)) * se
+    h = float(_sps().t.ppf((1 + confidence) / 2, arr.size - 1)) * se
     return m - h, m + h
 
 
@@ -185,7 +194,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         return None
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be between 0 and n ({n}), got {successes}")
-    z = float(sps.norm.ppf((1 + confidence) / 2))
+    z = float(_sps().norm.ppf((1 + confidence) / 2))
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -267,7 +276,7 @@ def compare_samples(
         p, significant = (0.0 if a[0] != b[0] else 1.0), bool(a[0] != b[0])
         note = "significant" if significant else "not significant"
     else:
-        p = float(sps.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+        p = float(_sps().mannwhitneyu(a, b, alternative="two-sided").pvalue)
         significant = p < alpha
         note = "significant" if significant else "not significant"
     better = None if higher_is_better is None or ratio == 1 else (ratio > 1) == higher_is_better
@@ -330,5 +339,5 @@ def linear_trend(
         p_down = 0.0 if slope < 0 else 1.0
     else:
         t = slope / se
-        p_up, p_down = float(sps.t.sf(t, dof)), float(sps.t.cdf(t, dof))
+        p_up, p_down = float(_sps().t.sf(t, dof)), float(_sps().t.cdf(t, dof))
     return Trend(slope=slope, stderr=se, p_increasing=p_up, p_decreasing=p_down, n=n)

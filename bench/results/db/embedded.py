@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from bench.errors import EnvironmentNotReady, UsageError
 from bench.results.bundle import MANIFEST, RECORDS
@@ -93,6 +92,8 @@ class EmbeddedStore(Store):
         if not self._buffer["seq"]:
             return
         # object columns keep None as NULL (a float column would too: DuckDB reads pandas NaN as NULL)
+        import pandas as pd  # only when indexing: it costs ~0.3 s of start-up
+
         frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in self._buffer.items()})
         self.con.register("_infercost_batch", frame)
         try:
