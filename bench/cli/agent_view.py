@@ -9,7 +9,7 @@ from rich.table import Table
 
 from bench.report.fields import FIELDS
 
-__all__ = ["agent_table"]
+__all__ = ["agent_table", "energy_lines"]
 
 
 def _n(value: Any, fmt: str = "{:.0f}") -> str:
@@ -43,3 +43,40 @@ def agent_table(rows: list[dict[str, Any]]) -> Table:
             ",".join(r["stop_reasons"]),
         )
     return table
+
+
+def _total(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(sum(known)) if known else None
+
+
+def _j(value: float | None) -> str:
+    return _n(value, "{:.1f}")
+
+
+def energy_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Where the agent tasks' energy went (J per attempt, summed over tasks): model calls, tools, the
+    rest of the task, and how much of it the idle baseline accounts for; then the same per rail. Nothing
+    when no energy was measured."""
+    task = _total([r.get("energy_j") for r in rows])
+    if not task:
+        return []
+    model, tool, rest, idle = (
+        _total([r.get(k) for r in rows])
+        for k in ("energy_model_j", "energy_tool_j", "energy_harness_j", "energy_idle_j")
+    )
+    lines = [
+        f"agent energy (J per attempt, all tasks): {task:.1f} = model {_j(model)} · tools {_j(tool)} · "
+        f"rest {_j(rest)}; idle baseline {_j(idle)} of it"
+    ]
+    rails: dict[str, dict[str, list[float | None]]] = {}
+    for r in rows:
+        for name, split in (r.get("energy_rails_j") or {}).items():
+            for what, value in split.items():
+                rails.setdefault(name, {}).setdefault(what, []).append(value)
+    for name, split in rails.items():
+        lines.append(
+            f"  rail {name}: {_j(_total(split.get('task', [])))} J "
+            f"(model {_j(_total(split.get('model', [])))} · tools {_j(_total(split.get('tool', [])))})"
+        )
+    return lines

@@ -50,6 +50,10 @@ def print_summary(summary: dict[str, Any]) -> None:
             f"{FIELDS['cached_input_share'].format(o['cached_input_share'])} "
             f"(protocol {summary.get('agent_protocol')})"
         )
+        from bench.cli.agent_view import energy_lines
+
+        for line in energy_lines(summary["agents"]):
+            out.print(line, highlight=False)
     note = power_note(summary)
     if note:
         out.print(note)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.power.attribution import EnergyCurve, Window, attribute, idle_power_w
+from bench.power.attribution import EnergyCurve, EnergyShare, Window, attribute, idle_power_w
 from bench.power.csv_trace import CsvTrace
 from bench.power.trace import POWER_CSV, Trace, read_trace, trace_from_samples
 from bench.results.schema import Manifest, Record
 
-__all__ = ["apply_energy", "idle_baseline_w", "load_trace"]
+__all__ = ["apply_energy", "idle_baseline_w", "load_trace", "rail_energies"]
 
 
 def load_trace(run_dir: Path, manifest: Manifest) -> Trace | None:
@@ -49,18 +49,21 @@ def idle_baseline_w(power: dict[str, Any], trace: Trace) -> float | None:
         return None
 
 
-def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> list[Record]:
+def _measurable(manifest: Manifest, run_dir: Path) -> Trace | None:
     power = manifest.power or {}
     if power.get("sensor") in (None, "none") or power.get("kind") not in ("counter", "power"):
-        return records
+        return None
     trace = load_trace(run_dir, manifest)
-    if trace is None or len(trace) < 2:
-        return records
-    # An agent task's summary window spans its calls' windows: attribute the two layers separately, so
-    # overlapping windows never split one joule between a task and its own calls.
+    return trace if trace is not None and len(trace) >= 2 else None
+
+
+def _shares(records: list[Record], trace: Trace, power: dict[str, Any]) -> list[EnergyShare]:
+    """Every record's share of ``trace``. An agent task's summary window spans its calls' windows: the
+    two layers are attributed separately, so overlapping windows never split one joule between a task
+    and its own calls."""
     layers = [[i for i, r in enumerate(records) if r.kind in (None, "agent")]]
     layers.append([i for i, r in enumerate(records) if r.kind in ("model", "tool")])
-    shares: list[Any] = [None] * len(records)
+    shares = [EnergyShare()] * len(records)
     for layer in layers:
         if not layer:
             continue
@@ -74,8 +77,15 @@ def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> li
         )
         for i, share in zip(layer, got, strict=True):
             shares[i] = share
+    return shares
+
+
+def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> list[Record]:
+    trace = _measurable(manifest, run_dir)
+    if trace is None:
+        return records
     out: list[Record] = []
-    for r, s in zip(records, shares, strict=True):
+    for r, s in zip(records, _shares(records, trace, manifest.power or {}), strict=True):
         if s.energy_j is None:
             out.append(r)
             continue
@@ -90,3 +100,15 @@ def apply_energy(records: list[Record], manifest: Manifest, run_dir: Path) -> li
             )
         )
     return out
+
+
+def rail_energies(records: list[Record], manifest: Manifest, run_dir: Path) -> dict[str, list[float | None]]:
+    """Per rail (Jetson VDD_CPU_CV vs VDD_GPU_SOC, Apple CPU/GPU/ANE, amdgpu cards), every record's gross
+    energy on that rail, attributed exactly as the total is (same windows, layers and fallbacks). Empty
+    when the trace has no rail columns. Read time only; nothing is stored."""
+    trace = _measurable(manifest, run_dir)
+    if trace is None or not trace.rails:
+        return {}
+    power = {**(manifest.power or {}), "idle_w": None}  # gross per rail: the idle baseline is a total
+    power["kind"] = "counter" if trace.rail_counters else "power"
+    return {name: [s.energy_j for s in _shares(records, trace.rail(name), power)] for name in trace.rails}

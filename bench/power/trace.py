@@ -16,7 +16,7 @@ import csv
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -100,15 +100,26 @@ class TraceWriter:
 class Trace:
     """A trace read back: times (ns, relative to the anchor) with total power and/or cumulative energy.
 
-    Missing values are NaN; a column that is entirely missing is None.
+    Missing values are NaN; a column that is entirely missing is None. ``rails`` holds the per-rail
+    columns by rail name (watts for power sensors, cumulative joules for counters: the column suffix says
+    which), for splitting energy by rail (Jetson CPU vs GPU, Apple CPU/GPU/ANE).
     """
 
     t_ns: IntArray
     power_w: FloatArray | None
     energy_j: FloatArray | None
+    rails: dict[str, FloatArray] = field(default_factory=dict)
+    rail_counters: bool = False  # the rail columns are cumulative joules (``_j``), not watts (``_w``)
 
     def __len__(self) -> int:
         return int(self.t_ns.size)
+
+    def rail(self, name: str) -> Trace:
+        """One rail as a trace of its own (its column as the total), for the same attribution."""
+        values = self.rails[name]
+        if self.rail_counters:
+            return Trace(t_ns=self.t_ns, power_w=None, energy_j=values)
+        return Trace(t_ns=self.t_ns, power_w=values, energy_j=None)
 
 
 def _array(values: list[float]) -> FloatArray | None:
@@ -137,21 +148,33 @@ def read_trace(path: Path) -> Trace:
         header = next(reader, None)
         if not header or header[:3] != ["t_ns", "power_w", "energy_j"]:
             raise ValueError(f"{path}: not an infercost power trace (header {header!r})")
+        names = [c[:-2] for c in header[3:]]
+        counters = bool(header[3:]) and all(c.endswith("_j") for c in header[3:])
+        rails: list[list[float]] = [[] for _ in names]
+        nan = math.nan
         for row in reader:
             if len(row) < 3:
                 continue
             try:
                 ti = int(row[0])
-                pi = float(row[1]) if row[1] else math.nan
-                ei = float(row[2]) if row[2] else math.nan
+                pi = float(row[1]) if row[1] else nan
+                ei = float(row[2]) if row[2] else nan
+                ri = [float(v) if v else nan for v in row[3 : 3 + len(names)]]
             except ValueError:
                 continue
             t.append(ti)
             p.append(pi)
             e.append(ei)
+            for k, column in enumerate(rails):
+                column.append(ri[k] if k < len(ri) else nan)
     order = np.argsort(np.asarray(t, dtype=np.int64), kind="stable")
+    rail_arrays = {
+        n: arr[order] for n, col in zip(names, rails, strict=True) if (arr := _array(col)) is not None
+    }
     return Trace(
         t_ns=np.asarray(t, dtype=np.int64)[order],
         power_w=None if (arr := _array(p)) is None else arr[order],
         energy_j=None if (arr2 := _array(e)) is None else arr2[order],
+        rails=rail_arrays,
+        rail_counters=counters,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from bench.cost.options import EnrichOptions
 from bench.cost.pricing import cost_section
 from bench.cost.roofline import roofline
+from bench.power.records import rail_energies
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
 from bench.results import stats
@@ -122,17 +124,54 @@ def agent_metrics(measured: Sequence[Record]) -> dict[str, Any]:
     }
 
 
-def _per_attempt(records: Sequence[Record], task_id: str, kind: str) -> float | None:
-    """Mean over measured attempts of Σ energy of the task's ``kind`` records (None: no energy)."""
+def _per_attempt(
+    records: Sequence[Record], task_id: str, kind: str, energy: Sequence[float | None] | None = None
+) -> float | None:
+    """Mean over measured attempts of Σ energy of the task's ``kind`` records (None: no energy);
+    ``energy`` gives each record's energy on one rail instead of its total."""
     totals: dict[int, float] = {}
-    for r in records:
-        if r.task_id == task_id and r.kind == kind and not r.warmup and r.energy_j is not None:
-            totals[r.repetition] = totals.get(r.repetition, 0.0) + r.energy_j
+    for i, r in enumerate(records):
+        e = r.energy_j if energy is None else energy[i]
+        if r.task_id == task_id and r.kind == kind and not r.warmup and e is not None:
+            totals[r.repetition] = totals.get(r.repetition, 0.0) + e
     return stats.mean(totals.values()) if totals else None
 
 
-def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
-    """One row per agent task (means over its measured repetitions): what the after-run table prints."""
+def _energy_split(
+    records: Sequence[Record], task_id: str, rs: Sequence[Record], rails: dict[str, list[float | None]]
+) -> dict[str, Any]:
+    """Where an agent task's energy went, per attempt: its model-call windows, its tool windows, the
+    rest of the task (harness, gaps between calls), the idle baseline's share of it (what the machine
+    draws doing nothing over the task's time: gross minus net), and the same split per sensor rail."""
+    task = stats.mean(r.energy_j for r in rs)
+    model = _per_attempt(records, task_id, "model")
+    tool = _per_attempt(records, task_id, "tool")
+    idle = stats.mean(
+        r.energy_j - r.energy_net_j for r in rs if r.energy_j is not None and r.energy_net_j is not None
+    )
+    rest = None if task is None else max(task - (model or 0.0) - (tool or 0.0), 0.0)
+    per_rail = {
+        name: {
+            "task": _per_attempt(records, task_id, "agent", values),
+            "model": _per_attempt(records, task_id, "model", values),
+            "tool": _per_attempt(records, task_id, "tool", values),
+        }
+        for name, values in rails.items()
+    }
+    return {
+        "energy_model_j": model,
+        "energy_tool_j": tool,
+        "energy_harness_j": rest,
+        "energy_idle_j": idle,
+        "energy_rails_j": per_rail or None,
+    }
+
+
+def agent_rows(
+    records: Sequence[Record], rails: dict[str, list[float | None]] | None = None
+) -> list[dict[str, Any]]:
+    """One row per agent task (means over its measured repetitions): what the after-run table prints.
+    ``rails``: every record's energy per sensor rail (``bench.power.records.rail_energies``)."""
     rows = []
     agents = [r for r in records if r.kind == "agent" and not r.warmup]
     for task_id in dict.fromkeys(r.task_id for r in agents):
@@ -165,9 +204,7 @@ def agent_rows(records: Sequence[Record]) -> list[dict[str, Any]]:
                     )
                 },
                 "tool_peak_rss_mb": max((r.tool_peak_rss_mb for r in rs if r.tool_peak_rss_mb), default=None),
-                # energy split: the task's model-call windows vs its tool windows (per attempt)
-                "energy_model_j": _per_attempt(records, task_id, "model"),
-                "energy_tool_j": _per_attempt(records, task_id, "tool"),
+                **_energy_split(records, task_id, rs, rails or {}),
                 "cost_per_task_usd": stats.mean(costs),
                 "cost_per_success_usd": _ratio(float(sum(costs)), passed) if costs else None,
             }
@@ -260,7 +297,8 @@ def summarize(
     if manifest.suite.is_shapes:
         out["shapes"] = llama_bench_rows(records, manifest)
     if any(r.kind == "agent" for r in records):
-        out["agents"] = agent_rows(records)
+        rails = rail_energies(list(records), manifest, Path(run_dir)) if run_dir else {}
+        out["agents"] = agent_rows(records, rails)
     out["cost"] = cost_section(records, manifest, options)
     out["roofline"] = roofline(records, manifest, options)
     out["warnings"] = [w.as_dict() for w in run_warnings(records, manifest)]
