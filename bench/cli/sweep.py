@@ -98,7 +98,7 @@ def _given(argv: Sequence[str], *flags: str) -> bool:
 def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.errors import UsageError
     from bench.paths import DEFAULT_RUNS_ROOT
-    from bench.report.sweep_table import load_sweep, sweep_table
+    from bench.report.sweep_table import load_sweep, sweep_json, sweep_table
     from bench.report.terminal import rich_table
     from bench.run.sweep import SweepPlan, new_sweep, open_sweep, run_sweep
 
@@ -127,23 +127,7 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     view = load_sweep(sweep_dir)
     table = sweep_table(view)
     if args.json:
-        doc = {
-            "sweep_dir": str(sweep_dir),
-            "cells": [
-                {
-                    "id": r.cell_id,
-                    "settings": r.settings,
-                    "status": r.status,
-                    "error": r.error,
-                    "path": str(r.path),
-                    "pareto": r.fronts,
-                    "dominated": r.dominated,
-                    "metrics": {k: r.metrics.get(k) for k in _JSON_METRICS},
-                }
-                for r in view.rows
-            ],
-        }
-        print(json.dumps(doc, indent=2, default=str))
+        print(json.dumps(sweep_json(view), indent=2, default=str))
     else:
         out.print(rich_table(table))
         for note in table.notes:
@@ -152,21 +136,6 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     failed = [r for r in view.rows if r.status != "done"]
     errors = sum(int(r.metrics.get("errors") or 0) for r in view.rows)
     return EXIT_REQUEST_ERRORS if failed or errors else EXIT_OK
-
-
-_JSON_METRICS = (
-    "n",
-    "errors",
-    "pass_rate",
-    "ttft_p95_ms",
-    "e2e_p95_ms",
-    "decode_tps_mean",
-    "output_tps_total",
-    "request_throughput_rps",
-    "energy_per_task_j",
-    "cost_per_task_usd",
-    "cost_per_success_usd",
-)
 
 
 def _print_cell(ev: Any) -> None:

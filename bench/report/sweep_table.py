@@ -30,7 +30,7 @@ from bench.report.throughput import throughput_metrics
 from bench.results.pareto import pareto_mask
 from bench.results.sweep import SweepManifest, read_sweep
 
-__all__ = ["FRONTS", "SweepRow", "SweepView", "load_sweep", "sweep_table"]
+__all__ = ["FRONTS", "SweepRow", "SweepView", "load_sweep", "sweep_json", "sweep_table"]
 
 # front name → the two metrics it minimises
 FRONTS: dict[str, tuple[str, str]] = {
@@ -169,3 +169,41 @@ def sweep_table(view: SweepView) -> TextTable:
             "J/task – : no power sensor measured that cell (or its requests ran in a resumed session)"
         )
     return TextTable(columns=columns, rows=rows, notes=notes)
+
+
+_JSON_METRICS = (
+    "n",
+    "errors",
+    "pass_rate",
+    "ttft_p95_ms",
+    "e2e_p95_ms",
+    "decode_tps_mean",
+    "output_tps_total",
+    "request_throughput_rps",
+    "energy_per_task_j",
+    "cost_per_task_usd",
+    "cost_per_success_usd",
+)
+
+
+def sweep_json(view: SweepView) -> dict[str, Any]:
+    """The table as data (``sweep --json``, ``report SWEEP_DIR --json``)."""
+    return {
+        "sweep_dir": str(view.path),
+        "sweep_id": view.manifest.sweep_id,
+        "suite": view.manifest.suite,
+        "axes": view.manifest.axes,
+        "cells": [
+            {
+                "id": r.cell_id,
+                "settings": r.settings,
+                "status": r.status,
+                "error": r.error,
+                "path": str(r.path),
+                "pareto": r.fronts,
+                "dominated": r.dominated,
+                "metrics": {k: r.metrics.get(k) for k in _JSON_METRICS},
+            }
+            for r in view.rows
+        ],
+    }

@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
+from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile, load_device
 from bench.errors import BenchError, UsageError
 from bench.models.catalog import CATALOG, DEFAULT_MODEL
+from bench.power.registry import check_power_options
 from bench.results.bundle import MANIFEST, read_bundle
 from bench.results.sweep import SweepCell, SweepManifest, is_sweep_dir, read_sweep, write_sweep
 from bench.run.orchestrate import RunOptions, execute_run, prepare_run
@@ -205,7 +207,7 @@ def _check_applies(axes: dict[str, list[Any]], base: dict[str, Any], devices: li
 def _sweep_id(suite_name: str) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in suite_name)
-    return f"{stamp}-sweep-{safe}-{secrets.token_hex(2)}"
+    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
 
 
 def _round_orders(cell_ids: Sequence[str], rounds: int, seed: int) -> list[list[str]]:
@@ -236,6 +238,15 @@ def new_sweep(plan: SweepPlan) -> tuple[Path, SweepManifest]:
     suite = load_suite(suite_path)
     devices = _devices(plan.axes, plan.base)
     _check_applies(plan.axes, plan.base, devices)
+    defaults = RunOptions()
+    check_cost_flags({k: plan.base.get(k) for k in defaults.cost_settings()})
+    for device in devices:  # a sensor typo or an estimate without wattages: before any cell runs
+        check_power_options(
+            plan.base.get("power"),
+            device,
+            rate_hz=plan.base.get("power_hz", defaults.power_hz),
+            idle_s=plan.base.get("idle_seconds", defaults.idle_seconds),
+        )
     if suite.has_agent_tasks and any(k in plan.axes for k in _LOAD_AXES):
         raise UsageError(f"--concurrency/--rate do not apply to agent tasks (suite {suite.name})")
     seed = plan.seed if plan.seed is not None else secrets.randbelow(2**31)
