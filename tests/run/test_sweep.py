@@ -70,9 +70,7 @@ def test_grid_cells_ids_settings_and_a_seeded_interleaved_order(tmp_path: Path) 
         assert sorted(order) == [c.id for c in m.cells]
     assert m.order == m.round_orders[0]
     assert len({tuple(o) for o in m.round_orders}) > 1  # rounds are shuffled anew
-    _, again = new_sweep(
-        plan(tmp_path / "b", {"threads": [1, 2], "n_ctx": [512, 1024, 2048]}, repetitions=3)
-    )
+    _, again = new_sweep(plan(tmp_path / "b", {"threads": [1, 2], "n_ctx": [512, 1024, 2048]}, repetitions=3))
     assert again.round_orders == m.round_orders  # the recorded seed repeats the order
     assert read_sweep(sweep_dir).model_dump() == m.model_dump()  # written before anything runs
     assert (sweep_dir / "cells").is_dir()
