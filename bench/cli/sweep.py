@@ -15,7 +15,7 @@ from typing import Any
 from rich.markup import escape
 
 from bench.cli.console import err, out
-from bench.errors import EXIT_OK, EXIT_REQUEST_ERRORS
+from bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import COST_FLAGS, add_flags, positive_int, seconds, whole_from_zero
 
 __all__ = ["register"]
@@ -100,6 +100,7 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.paths import DEFAULT_RUNS_ROOT
     from bench.report.sweep_table import load_sweep, sweep_json, sweep_table
     from bench.report.terminal import rich_table
+    from bench.run.runner import RunInterrupted
     from bench.run.sweep import SweepPlan, new_sweep, open_sweep, run_sweep
 
     axes = _axes(args)  # malformed lists are refused first, on --resume too
@@ -123,7 +124,16 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
         sweep_dir, manifest = new_sweep(plan)
         err.print(f"sweep {sweep_dir}: {len(manifest.cells)} cells", markup=False, highlight=False)
-    run_sweep(sweep_dir, manifest, on_cell=_print_cell)
+    try:
+        run_sweep(sweep_dir, manifest, on_cell=_print_cell)
+    except (KeyboardInterrupt, RunInterrupted):
+        err.print(
+            f"[yellow]infercost:[/] sweep interrupted; finished cells are kept. Resume with: "
+            f"infercost sweep --resume {escape(str(sweep_dir))}",
+            markup=True,
+            highlight=False,
+        )
+        return EXIT_INTERRUPTED
     view = load_sweep(sweep_dir)
     table = sweep_table(view)
     if args.json:

@@ -280,7 +280,10 @@ def new_sweep(plan: SweepPlan) -> tuple[Path, SweepManifest]:
         tool_version=__version__,
     )
     sweep_dir = plan.out / sweep_id
-    (sweep_dir / "cells").mkdir(parents=True, exist_ok=False)
+    try:
+        (sweep_dir / "cells").mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise UsageError(f"--out {plan.out}: cannot create {sweep_dir} ({exc.strerror})") from None
     write_sweep(sweep_dir, manifest)
     return sweep_dir, manifest
 
@@ -292,14 +295,20 @@ def open_sweep(
     if not is_sweep_dir(sweep_dir):
         raise UsageError(f"--resume {sweep_dir}: not a sweep directory (no sweep.json)")
     manifest = read_sweep(sweep_dir)
-    if suite is not None:
-        loaded = load_suite(resolve_suite_path(suite))
-        if loaded.suite_hash != manifest.suite_hash:
+    recorded = str(manifest.base.get("suite") or manifest.suite)
+    loaded = load_suite(resolve_suite_path(suite if suite is not None else recorded))
+    if loaded.suite_hash != manifest.suite_hash:
+        if suite is None:
             raise UsageError(
-                f"--resume {sweep_dir}: the sweep ran suite '{manifest.suite}' "
-                f"({manifest.suite_hash[:12]}), not '{loaded.name}' ({loaded.suite_hash[:12]})",
-                fix="drop --suite to resume with the recorded one, or start a new sweep",
+                f"--resume {sweep_dir}: suite file {recorded} changed since the sweep started "
+                f"(hash {manifest.suite_hash[:12]}, now {loaded.suite_hash[:12]})",
+                fix="restore the suite file, or start a new sweep",
             )
+        raise UsageError(
+            f"--resume {sweep_dir}: the sweep ran suite '{manifest.suite}' "
+            f"({manifest.suite_hash[:12]}), not '{loaded.name}' ({loaded.suite_hash[:12]})",
+            fix="drop --suite to resume with the recorded one, or start a new sweep",
+        )
     for name, values in (axes or {}).items():
         if manifest.axes.get(name) != values:
             raise UsageError(
@@ -371,7 +380,10 @@ def _run_round(
     round_index: int,
     rounds: int,
     on_progress: Callable[[ProgressEvent], None] | None,
+    on_start: Callable[[], None] | None = None,
 ) -> None:
+    """One session of one cell: its next round (or all of it), fresh or resumed; ``on_start`` is called
+    once the session is recorded in ``sweep.json`` (a cell found finished runs nothing and starts none)."""
     options = cell_options(sweep_dir, manifest, cell)
     under_load = options.traffic.is_load
     bundle = sweep_dir / cell.path
@@ -393,6 +405,8 @@ def _run_round(
     cell.attempts = cell.attempts + 1
     cell.error = None
     write_sweep(sweep_dir, manifest)
+    if on_start is not None:
+        on_start()
     try:
         prepared = prepare_run(options)
         outcome = execute_run(prepared, on_progress=on_progress)
@@ -427,9 +441,12 @@ def run_sweep(
             if cell.status in ("done", "failed") or done_rounds > round_index:
                 continue
             event = CellEvent("start", cell, round_index, rounds, position, len(order))
-            if on_cell is not None:
-                on_cell(event)
-            _run_round(sweep_dir, manifest, cell, round_index, rounds, on_progress)
+
+            def started(event: CellEvent = event) -> None:
+                if on_cell is not None:
+                    on_cell(event)
+
+            _run_round(sweep_dir, manifest, cell, round_index, rounds, on_progress, started)
             if on_cell is not None:
                 kind = cell.status if cell.status in ("done", "failed") else "round"
                 on_cell(replace(event, kind=kind, detail=cell.error or ""))

@@ -1,15 +1,16 @@
 """Sweep figure: ``kill -9`` a sweep of 8 cells several times; ``--resume`` finishes it, no cell run twice.
 
 This starts ``python -m bench sweep`` (the real CLI) on a tiny suite with a grid of 8 in-process cells
-(``--threads 1,2 --n-ctx 512,1024 --flash-attn on,off``), SIGKILLs it at seeded moments (after the k-th
-cell has started, plus a random fraction of a second, so kills land inside cells and between them), then
+(``--threads 1,2 --n-ctx 512,1024 --flash-attn on,off``), SIGKILLs it at seeded moments (once one or two more
+cells have ended, plus a random moment up to 2 s, so kills land inside cells and between them), then
 ``--resume``s it until it exits. A *witness* file, appended by the child when each cell (round) starts
 and ends (the CLI's own one-line progress hook), says what every process ran. Checks:
 
 1. the sweep finishes: every cell ``done``;
 2. no cell was run twice: no cell (round) that had ended ``done`` was ever started again;
 3. every cell's bundle holds exactly the slots of an uninterrupted run (no duplicate, none missing);
-4. ``sweep.json``'s ``attempts`` of each cell equals the sessions the witness saw start for it.
+4. ``sweep.json``'s ``attempts`` of each cell equals the sessions the witness saw start for it (or one
+   more: a kill between the manifest's write and the witness line).
 
     python tests/benchmarks/sweep_kill.py [--kills 3] [--seed 7] [--repetitions 1] [--out FILE]
 
@@ -90,7 +91,7 @@ def measure(workdir: Path, kills: int, seed: int, repetitions: int = 1) -> dict[
     out, witness = workdir / "sweeps", workdir / "witness.tsv"
     first = ["sweep", "--suite", str(SUITE), *GRID, "-r", str(repetitions), "-w", "0"]
     first += ["--power", "none", "--seed", str(seed), "--out", str(out)]
-    n_cells, t0 = 8, time.monotonic()
+    t0 = time.monotonic()
     kill_log: list[dict[str, Any]] = []
     sessions = 0
     exit_code: int | None = None
@@ -100,12 +101,12 @@ def measure(workdir: Path, kills: int, seed: int, repetitions: int = 1) -> dict[
         child = _spawn(witness, argv)
         sessions += 1
         if len(kill_log) < kills:
-            starts_before = sum(1 for e in _events(witness) if e[1] == "start")
-            # kill after 1-3 more cells have started, a random moment into the last one
-            target = starts_before + rng.randint(1, max(1, min(3, n_cells * repetitions // (kills + 1))))
-            extra = rng.uniform(0.0, 1.5)
+            ends_before = sum(1 for e in _events(witness) if e[1] != "start")
+            # kill once 1-2 more cells have ended, a random moment later (inside the next cell or between)
+            target = ends_before + rng.randint(1, 2)
+            extra = rng.uniform(0.0, 2.0)
             while child.poll() is None:
-                if sum(1 for e in _events(witness) if e[1] == "start") >= target:
+                if sum(1 for e in _events(witness) if e[1] != "start") >= target:
                     time.sleep(extra)
                     break
                 time.sleep(0.01)
@@ -113,7 +114,8 @@ def measure(workdir: Path, kills: int, seed: int, repetitions: int = 1) -> dict[
                 child.send_signal(signal.SIGKILL)
                 child.wait()
                 ev = _events(witness)
-                kill_log.append({"after_starts": target, "delay_s": round(extra, 3), "events": len(ev)})
+                inside = bool(ev) and ev[-1][1] == "start"  # a cell had started and not ended
+                kill_log.append({"after_ends": target, "delay_s": round(extra, 3), "inside_a_cell": inside})
                 continue
         exit_code = child.wait(timeout=900)
         break
@@ -148,7 +150,8 @@ def measure(workdir: Path, kills: int, seed: int, repetitions: int = 1) -> dict[
         resumed_sessions += len(bundle.manifest.resumes)
         if slots != expected or not bundle.manifest.complete:
             slot_problems.append(cell.id)
-    attempts_mismatch = [c.id for c in manifest.cells if c.attempts != starts[c.id]]
+    # a kill between sweep.json's write and the witness line leaves one attempt the witness did not see
+    attempts_mismatch = [c.id for c in manifest.cells if not starts[c.id] <= c.attempts <= starts[c.id] + 1]
     return {
         "cells": len(manifest.cells),
         "repetitions": repetitions,
@@ -157,6 +160,7 @@ def measure(workdir: Path, kills: int, seed: int, repetitions: int = 1) -> dict[
         "final_exit": exit_code,
         "all_done": all(c.status == "done" for c in manifest.cells),
         "cells_run_twice": rerun,
+        "kills_inside_a_cell": sum(1 for k in kill_log if k["inside_a_cell"]),
         "cell_rounds_interrupted_and_resumed": sum(1 for n in interrupted.values() if n > 1),
         "bundle_resume_sessions": resumed_sessions,
         "bundles_with_wrong_slots": slot_problems,

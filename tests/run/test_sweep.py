@@ -154,3 +154,21 @@ def test_round_limit_runs_one_repetition_per_round_and_owes_the_rest() -> None:
     assert [s for s in second if not s.warmup] == [Slot(1, False)]
     last = TaskSchedule(SchedulePolicy(repetitions=3, warmup=0), prior=[_rec(0), _rec(1)])
     assert list(last) == [Slot(2, False)] and not last.owes_beyond_limit
+
+
+def test_resume_refuses_a_suite_file_edited_since(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(Path(SUITE).read_text())
+    sweep_dir, _ = new_sweep(
+        SweepPlan(suite=str(suite), axes={"threads": [1]}, base={"repetitions": 1}, out=tmp_path / "o")
+    )
+    suite.write_text(Path(SUITE).read_text().replace("max_tokens = 4", "max_tokens = 5"))
+    with pytest.raises(UsageError, match="changed since the sweep started"):
+        open_sweep(sweep_dir)
+
+
+def test_an_unwritable_out_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UsageError, match=r"--out .*cannot create"):
+        new_sweep(plan(blocker, {"threads": [1]}))

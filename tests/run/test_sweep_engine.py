@@ -30,7 +30,8 @@ def test_kill_9_mid_sweep_then_resume_runs_no_cell_twice(tmp_path: Path) -> None
     assert r["cells"] == 8 and r["kills"] == 1 and r["final_exit"] == 0, r
     assert r["all_done"] and r["cells_run_twice"] == [], r
     assert r["bundles_with_wrong_slots"] == [] and r["attempts_mismatch"] == [], r
-    assert r["cell_rounds_interrupted_and_resumed"] >= 1, r  # the kill landed inside a cell
+    if r["kills_inside_a_cell"]:  # the kill landed inside a cell: that cell was resumed, not restarted twice
+        assert r["cell_rounds_interrupted_and_resumed"] >= 1, r
 
 
 def _sweep_dir(out: Path) -> Path:
