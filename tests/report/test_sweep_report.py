@@ -121,3 +121,38 @@ def test_choose_picks_among_done_cells(sweep_dir: Path, tmp_path: Path) -> None:
     labels = [c["label"] for c in doc["candidates"]]
     assert sorted(label.split()[0] for label in labels) == ["c00", "c01", "c02"]  # the failed cell is not one
     assert "cell c03 (model=gemma3-270m threads=1) is not a candidate: failed" in proc.stderr
+
+
+def test_throughput_chart_draws_one_line_per_other_setting(tmp_path: Path) -> None:
+    from bench.report.charts import Chart, render_svg
+    from bench.report.sweep_table import SweepRow, SweepView
+    from bench.report.sweep_view import sweep_charts
+
+    cells = [
+        SweepCell(id=f"c0{i}", settings={"threads": t, "concurrency": c}, path=f"cells/c0{i}", status="done")
+        for i, (t, c) in enumerate([(1, 1), (1, 4), (2, 1), (2, 4)])
+    ]
+    m = SweepManifest(
+        sweep_id="s", created_utc="2026-11-28T00:00:00Z", suite="mini", suite_hash="x", device="srv",
+        axes={"threads": [1, 2], "concurrency": [1, 4]}, order=[c.id for c in cells], cells=cells,
+    )  # fmt: skip
+    rows = []
+    for c in cells:
+        conc = c.settings["concurrency"]
+        metrics = {
+            "output_tps_total": 10.0 * conc,
+            "decode_tps_mean": 12.0 - conc,
+            "e2e_p95_ms": 100.0 * conc,
+        }
+        rows.append(SweepRow(c.id, c.settings, "done", None, tmp_path, metrics=metrics))
+    charts = {ch.key: ch for ch in sweep_charts(SweepView(tmp_path, m, rows))}
+    chart = charts["throughput"]
+    assert isinstance(chart, Chart)
+    ax = chart.figure.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == [
+        "threads=1 aggregate", "threads=1 per stream", "threads=2 aggregate", "threads=2 per stream"
+    ]  # fmt: skip
+    assert list(ax.get_lines()[0].get_ydata()) == [10.0, 40.0]
+    assert render_svg(chart).startswith(b"<?xml")
+    assert "No cell has both figures" in charts["pareto-cost"].reason  # type: ignore[union-attr]
