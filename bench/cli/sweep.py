@@ -51,7 +51,14 @@ def register(sub: Any) -> None:
     p.add_argument("--concurrency", "-c", default=None, metavar="LIST", help="requests in flight, e.g. 1,4")
     p.add_argument("--rate", default=None, metavar="LIST", help="open-loop arrivals per s, e.g. 0.5,1")
     p.add_argument("--power-mode", default=None, metavar="LIST", help="the profile's power modes")
-    p.add_argument("--repetitions", "-r", type=positive_int, default=1, metavar="N", help="rounds (1)")
+    p.add_argument(
+        "--repetitions",
+        "-r",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="repetitions per task, run as interleaved rounds (1)",
+    )
     p.add_argument("--warmup", "-w", type=whole_from_zero, default=1, metavar="N", help="warmups (1)")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="where the sweep directory goes")
     p.add_argument("--resume", type=Path, default=None, metavar="SWEEP_DIR", help="finish a sweep")
