@@ -32,7 +32,7 @@ from bench.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bench.report.fields import FIELDS
 from bench.report.runs import Run
 
-__all__ = ["BY_METRIC", "Choice", "Verdict", "candidate_labels", "choose"]
+__all__ = ["BY_METRIC", "Choice", "Verdict", "candidate_labels", "choose", "sweep_candidates"]
 
 By = Literal["cost", "latency", "energy"]
 
@@ -151,15 +151,39 @@ def _check_same_suite(views: Sequence[Run]) -> None:
         )
 
 
-def choose(views: Sequence[Run], rules: Rules, by: str = "cost") -> Choice:
-    """The best qualifying candidate and a one-line verdict for every candidate."""
+def sweep_candidates(path: str | Path) -> tuple[list[Run], list[str], list[str]]:
+    """The done cells of a sweep as candidates, labelled by cell and settings (``c03 threads=2 ...``), and
+    a note for each cell that cannot be one (failed, unfinished)."""
+    from bench.report.sweep_table import load_sweep
+
+    view = load_sweep(path)
+    runs, labels, notes = [], [], []
+    for row in view.rows:
+        if row.run is not None and row.run.manifest.complete:
+            runs.append(row.run)
+            labels.append(f"{row.cell_id} {row.label}")
+        else:
+            why = f": {row.error}" if row.error else ""
+            notes.append(f"{path}: cell {row.cell_id} ({row.label}) is not a candidate: {row.status}{why}")
+    if not runs:
+        raise UsageError(f"{path}: no cell of the sweep finished, so there is nothing to choose from")
+    return runs, labels, notes
+
+
+def choose(
+    views: Sequence[Run], rules: Rules, by: str = "cost", labels: Sequence[str | None] | None = None
+) -> Choice:
+    """The best qualifying candidate and a one-line verdict for every candidate. ``labels``: names for
+    some candidates (a sweep's cells); the others are named ``model on device``."""
     if by not in BY_METRIC:
         raise UsageError(f"--by {by}: use one of {', '.join(BY_METRIC)}")
     if not views:
         raise UsageError("choose needs at least one run")
     metric = BY_METRIC[by]
     what, worse = _WORDS[by]
-    labels = candidate_labels(views)
+    named = candidate_labels(views)
+    given = list(labels) if labels is not None else [None] * len(views)
+    shown_labels: list[str] = [g or n for g, n in zip(given, named, strict=True)]
     _check_same_suite(views)
     notes = []
     if rules.relative:
@@ -167,7 +191,7 @@ def choose(views: Sequence[Run], rules: Rules, by: str = "cost") -> Choice:
         notes.append(f"[relative] rules ({names}) are ignored: they need a baseline (use infercost gate)")
     verdicts = [
         Verdict(lab, v, [evaluate_absolute(r, v) for r in rules.absolute], metric_value(metric, v))
-        for lab, v in zip(labels, views, strict=True)
+        for lab, v in zip(shown_labels, views, strict=True)
     ]
     for i, rule in enumerate(rules.absolute):
         if all(vd.outcomes[i].status == "no data" for vd in verdicts):

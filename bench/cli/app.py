@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from rich.markup import escape
 
 from bench import __version__
-from bench.cli import catalog, cost, db, doctor, gate, results, run
+from bench.cli import catalog, cost, db, doctor, gate, results, run, sweep
 from bench.cli.console import NOTED, err
 from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, BenchError
 from bench.redaction import ScrubbingStream
@@ -27,7 +27,7 @@ from bench.run.runner import RunInterrupted
 __all__ = ["build_parser", "main"]
 
 # the order commands appear in `infercost --help`
-_COMMAND_GROUPS = (run, gate, doctor, results, catalog, cost, db)
+_COMMAND_GROUPS = (run, sweep, gate, doctor, results, catalog, cost, db)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,9 @@ def register(sub: Any) -> None:
     gate.set_defaults(handler=lambda args, _argv: cmd_gate(args))
 
     choose = sub.add_parser("choose", help="pick the best run that meets every [absolute] rule")
-    choose.add_argument("runs", nargs="*", help="bundle directories or run ids (same suite)")
+    choose.add_argument(
+        "runs", nargs="*", help="bundle directories, run ids or sweep directories (same suite)"
+    )
     choose.add_argument("--rules", required=True, type=Path, help="rules file (see gate.example.toml)")
     choose.add_argument("--by", choices=["cost", "latency", "energy"], default="cost", help="rank by (cost)")
     choose.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
@@ -88,15 +90,29 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_choose(args: argparse.Namespace) -> int:
-    from bench.ci.choose import BY_METRIC, choose
+    from bench.ci.choose import BY_METRIC, choose, sweep_candidates
     from bench.ci.gate import load_rules, load_run
+    from bench.results.sweep import is_sweep_dir
 
     rules = load_rules(args.rules)
-    views = [load_run(r) for r in args.runs]
+    views: list[Any] = []
+    labels: list[str | None] = []
+    notes: list[str] = []
+    for ref in args.runs:  # a sweep directory stands for its done cells
+        if is_sweep_dir(ref):
+            cell_runs, cell_labels, cell_notes = sweep_candidates(ref)
+            views += cell_runs
+            labels += cell_labels
+            notes += cell_notes
+        else:
+            views.append(load_run(ref))
+            labels.append(None)
     if db_cli.from_store(args, args.runs):
-        views += db_cli.stored_views(args.store, args.where)
-    choice = choose(views, rules, by=args.by)
-    for note in choice.notes:
+        stored = db_cli.stored_views(args.store, args.where)
+        views += stored
+        labels += [None] * len(stored)
+    choice = choose(views, rules, by=args.by, labels=labels)
+    for note in [*notes, *choice.notes]:
         err.print(f"[cyan]note:[/] {escape(note)}")
     if args.json:
         rows = [{"label": v.label, "path": v.view.path, "qualified": v.qualified, "value": v.value,

@@ -77,6 +77,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = ReportOptions(
         title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
     )
+    if len(args.bundles) == 1 and not db_cli.from_store(args):
+        from bench.results.sweep import is_sweep_dir
+
+        if is_sweep_dir(args.bundles[0]):
+            return sweep_report(args, enrich_options)
     if db_cli.from_store(args):  # from a results database (--store, --where or INFERCOST_STORE)
         if args.summary:
             return db_cli.summary_report(args, out)
@@ -98,6 +103,36 @@ def cmd_report(args: argparse.Namespace) -> int:
             out.print(renderable)
     for path in write_outputs(report, outputs, options):
         err.print(f"wrote {path}", markup=False)
+    return EXIT_OK
+
+
+def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
+    """``infercost report SWEEP_DIR``: the sweep's table with Pareto marks; -o writes its charts too."""
+    from bench.errors import UsageError
+    from bench.report.sweep_table import load_sweep, sweep_json, sweep_table
+    from bench.report.sweep_view import write_sweep_report
+    from bench.report.terminal import rich_table
+
+    if args.csv is not None or args.pool:
+        raise UsageError(
+            f"{args.bundles[0]}: a sweep directory takes -o, --json and --title, not --csv or --pool"
+        )
+    view = load_sweep(args.bundles[0], enrich_options)
+    if args.json is not None:
+        text = json.dumps(sweep_json(view), indent=2, default=str)
+        if args.json == _STDOUT:
+            print(text)
+        else:
+            args.json.write_text(text + "\n", encoding="utf-8")
+            err.print(f"wrote {args.json}", markup=False)
+    if args.output is None and args.json is None:
+        table = sweep_table(view)
+        out.print(rich_table(table))
+        for note in table.notes:
+            out.print(f"  {note}", markup=False, highlight=False)
+    if args.output is not None:
+        for path in write_sweep_report(view, args.output, args.title):
+            err.print(f"wrote {path}", markup=False)
     return EXIT_OK
 
 

@@ -51,6 +51,11 @@ class SweepCell(BaseModel):
     status: CellStatus = "pending"
     error: str | None = None  # one line: why a failed cell could not run
     run_id: str | None = None
+    # optional (added with the sweep command): sessions started for this cell (a kill -9 or a round adds
+    # one; a cell run twice would show more than its rounds) and rounds finished (``--repetitions R``
+    # runs R rounds, one repetition of each cell per round)
+    attempts: int = 0
+    rounds_done: int = 0
 
 
 class SweepManifest(BaseModel):
@@ -68,6 +73,9 @@ class SweepManifest(BaseModel):
     order: list[str] = Field(default_factory=list)  # cell ids in the order they run
     seed: int | None = None  # the seed of the run order (interleaving), recorded to repeat it
     cells: list[SweepCell]
+    # optional: each round's run order when the sweep runs R > 1 rounds (``order`` is the first's)
+    round_orders: list[list[str]] | None = None
+    tool_version: str | None = None
 
     def cell(self, cell_id: str) -> SweepCell:
         for c in self.cells:

@@ -20,11 +20,19 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bench.backends.base import Backend
 from bench.backends.http.client import OpenAIHttpBackend
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.endpoint import apply_endpoint_overrides
-from bench.devices.profiles import MAX_THREADS, DeviceProfile, default_threads, load_device
+from bench.devices.profiles import (
+    MAX_THREADS,
+    DeviceProfile,
+    LlamaCppSettings,
+    default_threads,
+    load_device,
+)
 from bench.errors import BenchError, UsageError
 from bench.models.catalog import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
@@ -54,6 +62,7 @@ __all__ = [
     "make_backend",
     "prepare_run",
     "run_id_stem",
+    "with_engine_settings",
 ]
 
 
@@ -98,6 +107,13 @@ class RunOptions:
     prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
     trace: Path | None = None  # --trace FILE: replay a recorded agent session instead of a suite
     agent_protocol: str = "auto"  # --agent-protocol auto|native|text
+    # infercost sweep: per-cell overrides of the profile's [llama_cpp] section (n_gpu_layers, flash_attn,
+    # n_ctx); they land in the manifest's device profile, so a resume or a comparison sees them
+    llama_cpp: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None  # infercost sweep: the cell's run id (its bundle directory under ``out``)
+    # infercost sweep rounds: run only repetitions below this, leaving the bundle incomplete (resumable)
+    # when more remain; not recorded (the manifest says the repetitions the run will have)
+    repetition_limit: int | None = None
 
 
 @dataclass
@@ -139,6 +155,7 @@ def run_settings(options: RunOptions) -> RunSettings:
         no_text=options.no_text,
         min_time_s=options.min_time_s,
         cooldown_s=options.cooldown_s,
+        repetition_limit=options.repetition_limit,
     )
 
 
@@ -200,6 +217,23 @@ def base_manifest(
     )
 
 
+def with_engine_settings(device: DeviceProfile, overrides: dict[str, Any]) -> DeviceProfile:
+    """``device`` with some of its ``[llama_cpp]`` settings replaced (a sweep cell's n_gpu_layers,
+    flash_attn, n_ctx), validated as the profile's own would be."""
+    if device.backend != "llama_cpp":
+        keys = ", ".join(sorted(overrides))
+        raise UsageError(f"{keys}: device '{device.name}' runs over HTTP; llama.cpp settings do not apply")
+    try:
+        settings = LlamaCppSettings.model_validate({**device.llama_cpp.model_dump(), **overrides})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise UsageError(f"llama_cpp.{where}: {first['msg']}") from None
+    resolved = device.model_copy(update={"llama_cpp": settings})
+    resolved.origin = device.origin
+    return resolved
+
+
 def check_batch_tier(device: DeviceProfile) -> None:
     """``--batch`` prices a token API at its batch tier: the profile must publish one."""
     if device.kind == "rented" or device.pricing == "subscription":
@@ -243,6 +277,8 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         device = apply_endpoint_overrides(
             load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
         )
+        if options.llama_cpp:
+            device = with_engine_settings(device, options.llama_cpp)
         model = None
         if device.backend == "llama_cpp":
             model = resolve_model(options.model or DEFAULT_MODEL)
@@ -329,7 +365,7 @@ def execute_run(
             )
             writer = BundleWriter(prepared.resume.path, manifest, append=True)
         else:
-            run_id = new_run_id(run_id_stem(prepared), prepared.suite.name)
+            run_id = opts.run_id or new_run_id(run_id_stem(prepared), prepared.suite.name)
             manifest = _provisional_manifest(prepared, run_id, backend_facts)
             manifest.hygiene = {"start": hygiene_start}
             writer = BundleWriter(opts.out / manifest.run_id, manifest)

@@ -55,6 +55,9 @@ class RunSettings:
     no_text: bool = False
     min_time_s: float | None = None  # keep repeating a task until its measured requests add up to this
     cooldown_s: float = 0.0  # pause between tasks (thermal recovery)
+    # infercost sweep rounds: only repetitions below this run; the bundle stays incomplete (resumable)
+    # while any task owes more. Not recorded: the manifest says how many repetitions the run will have.
+    repetition_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +217,9 @@ class Runner:
         self.anchor_ns = writer.manifest.anchor_perf_ns
         self.run_id = writer.manifest.run_id
         self.session_warmup: dict[str, Any] | None = None
-        policy = SchedulePolicy(settings.repetitions, settings.warmup, settings.min_time_s)
+        policy = SchedulePolicy(
+            settings.repetitions, settings.warmup, settings.min_time_s, limit=settings.repetition_limit
+        )
         self._schedules = [
             TaskSchedule(policy, (r for r in self.prior if r.task_id == t.id)) for t in suite.tasks
         ]
@@ -244,7 +249,8 @@ class Runner:
         except BaseException:
             self._finish(outcome, interrupted=False, complete=False)
             raise
-        self._finish(outcome, interrupted=False)
+        owing = any(s.owes_beyond_limit for s in self._schedules)
+        self._finish(outcome, interrupted=False, complete=not owing)
         return outcome
 
     def record_generation(

@@ -37,6 +37,8 @@ class SchedulePolicy:
     warmup: int
     min_time_s: float | None = None
     max_repetitions: int = MAX_REPETITIONS
+    # infercost sweep rounds: yield only repetitions below this (None: all); see ``owes_beyond_limit``
+    limit: int | None = None
 
 
 class TaskSchedule:
@@ -68,13 +70,23 @@ class TaskSchedule:
     def planned_remaining(self) -> int:
         """Slots of the fixed plan (warmups + ``repetitions``) not yet done; ``--min-time`` may add more."""
         fixed = [Slot(w, True) for w in range(self.policy.warmup)]
-        fixed += [Slot(r, False) for r in range(self.policy.repetitions)]
+        last = self.policy.repetitions if self.policy.limit is None else self.policy.limit
+        fixed += [Slot(r, False) for r in range(min(self.policy.repetitions, last))]
         return sum(1 for s in fixed if not self.is_done(s))
+
+    @property
+    def owes_beyond_limit(self) -> bool:
+        """Whether fixed-plan slots at or above ``policy.limit`` are still to run (a later round's)."""
+        limit = self.policy.limit
+        if limit is None:
+            return False
+        return any(not self.is_done(Slot(r, False)) for r in range(limit, self.policy.repetitions))
 
     def _wants_more_time(self) -> bool:
         target = self.policy.min_time_s
         return (
             target is not None
+            and self.policy.limit is None
             and self.measured_ns < target * 1e9
             and self._last_ok
             and self._next_extra < self.policy.max_repetitions
@@ -85,7 +97,8 @@ class TaskSchedule:
         for w in range(self.policy.warmup):
             if not self.is_done(Slot(w, True)):
                 yield Slot(w, True)
-        for r in range(self.policy.repetitions):
+        last = self.policy.repetitions if self.policy.limit is None else self.policy.limit
+        for r in range(min(self.policy.repetitions, last)):
             if not self.is_done(Slot(r, False)):
                 yield Slot(r, False)
         while self._wants_more_time():
