@@ -11,6 +11,11 @@ record without it is costed from the profile's ``max_w`` for the request's durat
 rated maximum the whole time, an upper bound, and labelled ``cost_source = "estimated"`` everywhere it
 shows. (A finer estimate from CPU utilization belongs to the power layer's ``estimate`` sensor, whose
 energy arrives as ``energy_source = "estimated"`` and is labelled the same way.)
+
+Requests that overlapped (``--concurrency N``) share the device: each carries the hardware amortization
+(and a ``max_w`` estimate) for its *share* of the busy time, each instant divided among the requests in
+flight (bench/cost/capacity.py), as the power layer shares their energy. The shares add up to the hours the
+device served, so N streams do not pay N device-hours; one request at a time, a share is its own window.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bench.cost import formulas as cost
+from bench.cost.capacity import concurrent_load, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
@@ -219,7 +225,13 @@ def _request_s(rec: Record) -> float:
     return max(rec.end_ns - rec.start_ns, 0) / 1e9
 
 
-def _local_parts(rec: Record, inp: CostInputs) -> tuple[float | None, float | None, CostSource | None]:
+def _local_parts(
+    rec: Record, inp: CostInputs, busy_s: float | None = None
+) -> tuple[float | None, float | None, CostSource | None]:
+    """``busy_s``: the request's share of the device's time when requests overlapped (concurrency N:
+    bench/cost/capacity.py), so N streams carry one device-hour of amortization and max_w, not N; None:
+    its own window (one request at a time)."""
+    seconds = _request_s(rec) if busy_s is None else busy_s
     energy_usd: float | None = None
     source: CostSource | None = None
     if inp.kwh_usd is not None:
@@ -227,21 +239,22 @@ def _local_parts(rec: Record, inp: CostInputs) -> tuple[float | None, float | No
             energy_usd = cost.energy_cost_usd(rec.energy_j / cost.J_PER_KWH, inp.kwh_usd, inp.wall_factor)
             source = "estimated" if rec.energy_source == "estimated" else "measured"
         elif inp.max_w is not None:
-            gross_kwh = inp.max_w * _request_s(rec) / cost.J_PER_KWH
+            gross_kwh = inp.max_w * seconds / cost.J_PER_KWH
             energy_usd = cost.energy_cost_usd(gross_kwh, inp.kwh_usd, inp.wall_factor)
             source = "estimated"
     per_hour = inp.hardware_usd_per_hour
-    hardware_usd = per_hour * _request_s(rec) / 3600.0 if per_hour is not None else None
+    hardware_usd = per_hour * seconds / 3600.0 if per_hour is not None else None
     if source is None and hardware_usd is not None:
         source = "hardware"
     return energy_usd, hardware_usd, source
 
 
-def price_record(rec: Record, inp: CostInputs) -> Record:
-    """One record with ``cost_*`` filled from ``inp`` (a new Record; the input is not changed)."""
+def price_record(rec: Record, inp: CostInputs, busy_s: float | None = None) -> Record:
+    """One record with ``cost_*`` filled from ``inp`` (a new Record; the input is not changed).
+    ``busy_s``: a local request's share of the device's time when requests overlapped (``_local_parts``)."""
     update: dict[str, Any] = {}
     if inp.kind == "local":
-        energy_usd, hardware_usd, source = _local_parts(rec, inp)
+        energy_usd, hardware_usd, source = _local_parts(rec, inp, busy_s)
         parts = [x for x in (energy_usd, hardware_usd) if x is not None]
         update = {
             "cost_energy_usd": energy_usd,
@@ -297,6 +310,9 @@ def price_records(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        shares = shared_seconds(records) if inp.kind == "local" and concurrent_load(manifest) else None
+        if shares is not None:
+            return [price_record(r, inp, s) for r, s in zip(records, shares, strict=True)]
         return [price_record(r, inp) for r in records]
     finally:
         if was_enabled:
