@@ -38,7 +38,15 @@ from bench.errors import BundleError, UsageError
 from bench.results import stats
 from bench.results.schema import Manifest, Record
 
-__all__ = ["DAYS_PER_MONTH", "DeviceEconomics", "analyse", "compare", "device_economics"]
+__all__ = [
+    "DAYS_PER_MONTH",
+    "DeviceEconomics",
+    "analyse",
+    "compare",
+    "device_economics",
+    "idle_watts",
+    "missing_inputs",
+]
 
 DAYS_PER_MONTH = cost.HOURS_PER_MONTH / 24  # 30.42
 KWH_FACTORS = (0.0, 0.5, 1.0, 2.0)
@@ -112,6 +120,34 @@ def idle_watts(manifest: Manifest, inp: CostInputs) -> tuple[float | None, str]:
     if inp.idle_w is not None:
         return inp.idle_w, "profile"
     return None, "unknown"
+
+
+def missing_inputs(
+    records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
+) -> list[str]:
+    """What ``device_economics`` would count as $0 or cannot know (a chart leaves such a device out
+    rather than draw a flattering line): price, lifetime, idle power, electricity price, net energy."""
+    inp = cost_inputs(manifest, options)
+    idle_w, _idle_from = idle_watts(manifest, inp)
+    missing = [
+        name
+        for name, value in (
+            ("price_usd", inp.hardware_usd),
+            ("lifetime_years", inp.lifetime_years),
+            ("idle_w", idle_w),
+            ("kwh_usd", inp.kwh_usd),
+        )
+        if value is None
+    ]
+    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    has_energy = (
+        any(r.energy_net_j is not None for r in ok)
+        or (idle_w is not None and any(r.energy_j is not None for r in ok))
+        or inp.max_w is not None
+    )
+    if not has_energy:
+        missing.append("net energy per task (no power sensor)")
+    return missing
 
 
 def device_economics(
