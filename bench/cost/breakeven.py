@@ -407,10 +407,13 @@ def analyse(
     volume = tasks_per_day * DAYS_PER_MONTH if tasks_per_day is not None else None
     batch = bool(options and options.batch)
     profiles = dict(clouds)
-    rows = [(row, profiles[row["profile"]]) for row in priced_on_cloud(records, clouds, batch=batch)]
+    rows = [
+        (row, profiles[row["profile"]])
+        for row in priced_on_cloud(records, clouds, batch=batch, manifest=manifest)
+    ]
     if not batch:  # the batch tier as rows of its own, beside the interactive prices
         tiered = [(k, p) for k, p in clouds if p.batch_discount is not None or p.batch_input_usd_per_mtok]
-        for row in priced_on_cloud(records, tiered, batch=True):
+        for row in priced_on_cloud(records, tiered, batch=True, manifest=manifest):
             profile = profiles[row["profile"]]
             row["profile"] += " (batch)"
             rows.append((row, profile))
@@ -459,7 +462,12 @@ def analyse(
         "tasks_per_month": volume,
         "label": (
             "cloud cost per task = this run's token counts at list prices (priced, not run); rented GPU = "
-            "its hourly rate × this run's time per task (projected)"
+            "its hourly rate × this run's time per task (projected"
+            + (
+                f"; at concurrency {econ.concurrency}: each task's share of the device's time)"
+                if econ.concurrency > 1
+                else ")"
+            )
         ),
         "batch": batch,
         "clouds": options_out,

@@ -439,14 +439,21 @@ def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, 
 
 
 def priced_on_cloud(
-    records: Sequence[Record], clouds: Sequence[tuple[str, DeviceProfile]], batch: bool = False
+    records: Sequence[Record],
+    clouds: Sequence[tuple[str, DeviceProfile]],
+    batch: bool = False,
+    manifest: Manifest | None = None,
 ) -> list[dict[str, Any]]:
     """A local run's measured token counts at each cloud profile's prices (priced, not run), and its
     measured time per task at each rented GPU's hourly rate (projected). ``batch``: at the batch tier
-    where a profile has one."""
+    where a profile has one. ``manifest``: the run's; a run whose requests overlapped (``--concurrency``)
+    projects each task's share of the device's time, one stream (its own concurrency is in that share:
+    dividing by the profile's streams as well would count it twice)."""
     rows = [r for r in _measured(records) if r.prompt_tokens is not None and r.completion_tokens is not None]
     out_tokens = sum(r.completion_tokens or 0 for r in rows)
     timed = [r for r in _measured(records) if r.status == "ok"]
+    shares = shared_seconds(records) if manifest is not None and concurrent_load(manifest) else None
+    busy = {id(r): s for r, s in zip(records, shares, strict=True)} if shares else {}
     table: list[dict[str, Any]] = []
     for key, p in clouds:
         rates, batch_note = rates_from(field_getter(p), batch)
@@ -483,8 +490,11 @@ def priced_on_cloud(
             row["cost_per_task_usd"] = share
             row["cost_total_usd"] = share * len(rows)
         elif p.pricing == "rented" and p.usd_per_hour is not None and timed:
-            streams, util = p.concurrent_streams or 1, p.utilization or 1.0
-            total = sum(cost.rented_usd_per_task(p.usd_per_hour, _request_s(r), streams, util) for r in timed)
+            streams, util = (1 if busy else p.concurrent_streams or 1), p.utilization or 1.0
+            total = sum(
+                cost.rented_usd_per_task(p.usd_per_hour, busy.get(id(r), _request_s(r)), streams, util)
+                for r in timed
+            )
             row["cost_total_usd"] = total
             row["cost_per_task_usd"] = total / len(timed)
             row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
@@ -508,7 +518,9 @@ def cost_section(
         clouds, skipped = cloud_profiles()
         section["priced_on_cloud"] = {
             "label": PRICED_NOT_RUN,
-            "rows": priced_on_cloud(records, clouds, batch=inp.batch or bool(options and options.batch)),
+            "rows": priced_on_cloud(
+                records, clouds, batch=inp.batch or bool(options and options.batch), manifest=manifest
+            ),
         }
         section["notes"] += [f"skipped an invalid cloud profile: {s}" for s in skipped]
     return section

@@ -281,3 +281,23 @@ def test_breakeven_levels_bad_input_exits_2(tmp_path: Path, extra: tuple[str, ..
     lines = proc.stderr.strip().splitlines()
     # a value argparse refuses comes after its usage line, as for every command; the rest is one line
     assert len(lines) == 1 or (lines[0].startswith("usage:") and needle in lines[-1]), proc.stderr
+
+
+def test_rented_projection_uses_the_device_time_per_task() -> None:
+    """A rented GPU projected from a run at concurrency 2: the hourly rate × each task's share of the
+    device's time (1.5 s), one stream; the profile's own streams would count the concurrency twice."""
+    from bench.cost.pricing import priced_on_cloud
+
+    name = "lambda-h100-sxm"
+    p = load_device(name)
+    m = _manifest(2)
+    recs = price_records(_requests(2, 3.0), m)
+    (row,) = priced_on_cloud(recs, [(name, p)], manifest=m)
+    assert p.usd_per_hour is not None
+    expected = p.usd_per_hour * 1.5 / 3600 / (p.utilization or 1.0)
+    assert row["cost_per_task_usd"] == pytest.approx(expected)
+    # one at a time (no manifest, as before): the request time ÷ the profile's streams
+    (old,) = priced_on_cloud(recs, [(name, p)])
+    assert old["cost_per_task_usd"] == pytest.approx(
+        p.usd_per_hour * 3.0 / 3600 / (p.concurrent_streams or 1) / (p.utilization or 1.0)
+    )
