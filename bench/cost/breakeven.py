@@ -273,7 +273,10 @@ def _verdict(
             return {
                 "verdict": "device_cheaper",
                 "breakeven_tasks_per_month": _finite(below),
-                "text": f"the device is cheaper at any volume it can serve (up to {cap:,.0f} tasks/month)",
+                "text": (
+                    f"the device is cheaper at any volume it can serve (up to {cap:,.0f} tasks/month at "
+                    f"concurrency {econ.concurrency}, measured)"
+                ),
             }
         return {
             "verdict": "cheaper_below",
