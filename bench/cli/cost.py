@@ -10,14 +10,34 @@ from typing import Any
 from bench.cli.console import out
 from bench.errors import EXIT_OK
 from bench.results.bundle import DEFAULT_RUNS_ROOT
-from bench.run.flags import COST_FLAGS, add_flags, number
+from bench.run.flags import COST_FLAGS, add_flags, int_at_least, number, positive_number
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     be = sub.add_parser("breakeven", help="monthly volume at which a local run's device beats each cloud API")
-    be.add_argument("run", help="bundle directory or run id")
+    be.add_argument(
+        "run",
+        nargs="+",
+        help="bundle directory or run id; several (or a sweep directory): one device and model at "
+        "different --concurrency levels",
+    )
+    be.add_argument(
+        "--concurrency",
+        type=int_at_least(1),
+        default=None,
+        metavar="N",
+        help="answer at this measured concurrency level (default: the highest that meets --max-latency-ms, "
+        "else the one with the most capacity)",
+    )
+    be.add_argument(
+        "--max-latency-ms",
+        type=positive_number,
+        default=None,
+        metavar="MS",
+        help="latency bound: the chosen level's p95 request time must not exceed it",
+    )
     be.add_argument(
         "--cloud", action="append", default=None, metavar="NAME", help="cloud profile (repeat; default: all)"
     )
@@ -29,17 +49,52 @@ def register(sub: Any) -> None:
     be.set_defaults(handler=lambda args, _argv: cmd_breakeven(args))
 
 
+def _levels(refs: list[str], runs_root: Path, options: Any) -> tuple[list[Any], list[str]]:
+    """Each argument's bundles (a sweep directory: its finished cells), enriched; and notes on cells
+    left out."""
+    from bench.cost.enrich import enrich
+    from bench.cost.levels import MeasuredLevel
+    from bench.results.bundle import read_bundle
+    from bench.results.sweep import is_sweep_dir, read_sweep
+
+    levels, notes = [], []
+    for ref in refs:
+        if is_sweep_dir(ref):
+            sweep = read_sweep(ref)
+            for cell in sweep.cells:
+                if cell.status != "done":
+                    notes.append(f"sweep cell {cell.id} ({cell.status}) left out")
+                    continue
+                bundle = read_bundle(Path(ref) / cell.path, runs_root=runs_root)
+                levels.append(MeasuredLevel(str(bundle.path), enrich(bundle, options), bundle.manifest))
+            continue
+        bundle = read_bundle(ref, runs_root=runs_root)
+        levels.append(MeasuredLevel(str(bundle.path), enrich(bundle, options), bundle.manifest))
+    if not levels:
+        from bench.errors import UsageError
+
+        raise UsageError(f"{refs[0]}: the sweep has no finished cell to read")
+    return levels, notes
+
+
 def cmd_breakeven(args: argparse.Namespace) -> int:
-    from bench.cost.breakeven import analyse
-    from bench.cost.enrich import EnrichOptions, enrich
+    from bench.cost.enrich import EnrichOptions
+    from bench.cost.levels import analyse_levels
     from bench.cost.pricing import cloud_profiles
     from bench.report import cost_view
-    from bench.results.bundle import read_bundle
 
-    bundle = read_bundle(args.run, runs_root=args.runs_root)
     options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
     clouds, _skipped = cloud_profiles(args.cloud)
-    result = analyse(enrich(bundle, options), bundle.manifest, clouds, options, args.tasks_per_day)
+    levels, notes = _levels(args.run, args.runs_root, options)
+    result = analyse_levels(
+        levels,
+        clouds,
+        options,
+        args.tasks_per_day,
+        concurrency=args.concurrency,
+        max_latency_ms=args.max_latency_ms,
+    )
+    result["notes"] = notes
     if args.json:
         print(json.dumps(result, indent=2, default=str))
         return EXIT_OK

@@ -5,9 +5,11 @@ wall_factor + N × net_kwh_per_task × kwh_usd × wall_factor``; cloud = ``N × 
 
 - The device's per-task inputs come from a measured local run: net energy per task (the power layer's
   ``energy_net_j``; else gross minus idle; else the profile's ``(max_w − idle_w)`` × request time,
-  labelled estimated) and the time per task, which also caps the volume: a device serving one request
-  at a time handles at most 730 h / time-per-task a month. A break-even volume above that is not a
-  volume the device can reach, and the answer says so instead of printing a number as if it were.
+  labelled estimated) and its capacity (bench/cost/capacity.py), which caps the volume: one request at
+  a time, 730 h / mean request time a month; a run at ``--concurrency N``, 730 h × the aggregate tasks/s
+  it measured (the fixed cost is spread over that many tasks). A break-even volume above it is not a
+  volume the device reached, and the answer says so instead of printing a number as if it were; above
+  the largest measured concurrency nothing is extrapolated (bench/cost/levels.py, docs/capacity.md).
 - The cloud's per-task cost is the same run's token counts at the API's list prices (priced, not run).
   A subscription is a flat fee: the device is cheaper *below* some volume instead of above it.
 - Sensitivity: the break-even volume at 0×, ½×, 1× and 2× the electricity price, and which side is
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bench.cost import formulas as cost
+from bench.cost.capacity import concurrent_load, measured_capacity, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.pricing import CostInputs, cost_inputs, priced_on_cloud
 from bench.cost.tiers import field_getter, rates_from
@@ -35,7 +38,15 @@ from bench.errors import BundleError, UsageError
 from bench.results import stats
 from bench.results.schema import Manifest, Record
 
-__all__ = ["DAYS_PER_MONTH", "DeviceEconomics", "analyse", "compare", "device_economics"]
+__all__ = [
+    "DAYS_PER_MONTH",
+    "DeviceEconomics",
+    "analyse",
+    "compare",
+    "device_economics",
+    "idle_watts",
+    "missing_inputs",
+]
 
 DAYS_PER_MONTH = cost.HOURS_PER_MONTH / 24  # 30.42
 KWH_FACTORS = (0.0, 0.5, 1.0, 2.0)
@@ -63,13 +74,18 @@ class DeviceEconomics:
     idle_from: str
     net_kwh_per_task: float
     energy_basis: str
-    seconds_per_task: float
+    seconds_per_task: float  # each request's mean end-to-end time (what a user waits)
     n_requests: int
     notes: list[str] = field(default_factory=list)
+    # the throughput behind the capacity (bench/cost/capacity.py): one request at a time, the device is
+    # busy ``seconds_per_task`` per task; at concurrency N, the measured busy time ÷ tasks (aggregate)
+    concurrency: int = 1
+    device_s_per_task: float | None = None  # None: seconds_per_task (one at a time)
+    capacity_from: str = "one request at a time: 1 / mean request time"
 
     @property
     def capacity_tasks_per_month(self) -> float:
-        return cost.capacity_tasks_per_month(self.seconds_per_task)
+        return cost.capacity_tasks_per_month(self.device_s_per_task or self.seconds_per_task)
 
     @property
     def fixed_usd_per_month(self) -> float:
@@ -106,6 +122,34 @@ def idle_watts(manifest: Manifest, inp: CostInputs) -> tuple[float | None, str]:
     return None, "unknown"
 
 
+def missing_inputs(
+    records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
+) -> list[str]:
+    """What ``device_economics`` would count as $0 or cannot know (a chart leaves such a device out
+    rather than draw a flattering line): price, lifetime, idle power, electricity price, net energy."""
+    inp = cost_inputs(manifest, options)
+    idle_w, _idle_from = idle_watts(manifest, inp)
+    missing = [
+        name
+        for name, value in (
+            ("price_usd", inp.hardware_usd),
+            ("lifetime_years", inp.lifetime_years),
+            ("idle_w", idle_w),
+            ("kwh_usd", inp.kwh_usd),
+        )
+        if value is None
+    ]
+    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    has_energy = (
+        any(r.energy_net_j is not None for r in ok)
+        or (idle_w is not None and any(r.energy_j is not None for r in ok))
+        or inp.max_w is not None
+    )
+    if not has_energy:
+        missing.append("net energy per task (no power sensor)")
+    return missing
+
+
 def device_economics(
     records: Sequence[Record], manifest: Manifest, options: EnrichOptions | None = None
 ) -> DeviceEconomics:
@@ -126,6 +170,7 @@ def device_economics(
         r.e2e_ms / 1e3 if r.e2e_ms is not None else (r.end_ns - r.start_ns) / 1e9 for r in ok
     )
     assert seconds is not None
+    capacity = measured_capacity(records, manifest)
     kwh = inp.kwh_usd
     if kwh is None:
         kwh = 0.0
@@ -150,11 +195,25 @@ def device_economics(
         estimated = any(r.energy_source == "estimated" for r in ok if r.energy_net_j is not None)
         basis = "estimated (power layer)" if estimated else "measured"
     elif gross and idle_from != "unknown":
-        net = stats.mean(max(e - idle_w * (r.end_ns - r.start_ns) / 1e9, 0.0) for e, r in gross) or 0.0
+        # idle over the time the request is attributed: its share of the busy time when requests overlap
+        # (its gross energy is that share of the device's), its own window one at a time
+        shares = shared_seconds(records) if concurrent_load(manifest) else None
+        share_s = {id(r): s for r, s in zip(records, shares, strict=True)} if shares else {}
+        net = (
+            stats.mean(
+                max(e - idle_w * share_s.get(id(r), (r.end_ns - r.start_ns) / 1e9), 0.0) for e, r in gross
+            )
+            or 0.0
+        )
         basis = "measured gross minus idle"
     elif inp.max_w is not None:
-        net = (inp.max_w - idle_w) * seconds
+        # the device at max_w for the time it spends on a task: the request time one at a time, its share
+        # of the busy time when requests overlap (N streams share one device's watts)
+        busy = capacity.device_s_per_task if capacity.aggregate else seconds
+        net = (inp.max_w - idle_w) * busy
         basis = f"estimated: (max_w {inp.max_w:g} W − idle {idle_w:g} W) × request time, an upper bound"
+        if capacity.aggregate:
+            basis = basis.replace("request time", "device time per task")
     else:
         net = 0.0
         basis = "unknown"
@@ -175,10 +234,29 @@ def device_economics(
         seconds_per_task=seconds,
         n_requests=len(ok),
         notes=notes,
+        concurrency=capacity.concurrency,
+        device_s_per_task=capacity.device_s_per_task if capacity.aggregate else None,
+        capacity_from=capacity.source,
     )
 
 
-def _verdict(econ: DeviceEconomics, usd_per_task: float | None, fee: float | None) -> dict[str, Any]:
+Levels = Sequence[tuple[int, float]]  # (concurrency, capacity tasks/month) of every measured level
+
+
+def _beyond(econ: DeviceEconomics, n: float, levels: Levels | None) -> str:
+    """What to say about a volume ``n`` above this level's capacity: a measured level that serves it,
+    or that it lies beyond the largest measured level (never a number extrapolated past it)."""
+    measured = sorted(levels or [(econ.concurrency, econ.capacity_tasks_per_month)])
+    serves = [(c, cap) for c, cap in measured if cap >= n]
+    if serves:
+        c, cap = serves[0]
+        return f"concurrency {c} (measured) serves up to {cap:,.0f}/month"
+    return f"beyond the largest measured concurrency ({measured[-1][0]}); not extrapolated"
+
+
+def _verdict(
+    econ: DeviceEconomics, usd_per_task: float | None, fee: float | None, levels: Levels | None = None
+) -> dict[str, Any]:
     """Break-even volume and verdict against a token price (``usd_per_task``) or a flat ``fee``."""
     fixed, var, cap = econ.fixed_usd_per_month, econ.variable_usd_per_task, econ.capacity_tasks_per_month
     if fee is not None:
@@ -195,7 +273,10 @@ def _verdict(econ: DeviceEconomics, usd_per_task: float | None, fee: float | Non
             return {
                 "verdict": "device_cheaper",
                 "breakeven_tasks_per_month": _finite(below),
-                "text": f"the device is cheaper at any volume it can serve (up to {cap:,.0f} tasks/month)",
+                "text": (
+                    f"the device is cheaper at any volume it can serve (up to {cap:,.0f} tasks/month at "
+                    f"concurrency {econ.concurrency}, measured)"
+                ),
             }
         return {
             "verdict": "cheaper_below",
@@ -218,7 +299,7 @@ def _verdict(econ: DeviceEconomics, usd_per_task: float | None, fee: float | Non
             "breakeven_tasks_per_month": n,
             "text": (
                 f"above capacity: it would break even at {n:,.0f} tasks/month, but serves at most "
-                f"{cap:,.0f}/month one at a time at its measured speed"
+                f"{cap:,.0f}/month at concurrency {econ.concurrency} (measured); {_beyond(econ, n, levels)}"
             ),
         }
     return {
@@ -231,7 +312,11 @@ def _verdict(econ: DeviceEconomics, usd_per_task: float | None, fee: float | Non
 
 
 def _at_volume(
-    econ: DeviceEconomics, n: float, usd_per_task: float | None, fee: float | None
+    econ: DeviceEconomics,
+    n: float,
+    usd_per_task: float | None,
+    fee: float | None,
+    levels: Levels | None = None,
 ) -> dict[str, Any]:
     cap = econ.capacity_tasks_per_month
     if n > cap:
@@ -239,8 +324,9 @@ def _at_volume(
             "tasks_per_month": n,
             "defined": False,
             "text": (
-                f"{n:,.0f} tasks/month exceed what the device serves ({cap:,.0f}/month at its measured "
-                "throughput): its cost at this volume is undefined"
+                f"{n:,.0f} tasks/month exceed what the device serves at concurrency {econ.concurrency} "
+                f"({cap:,.0f}/month measured): its cost at this volume is undefined; "
+                f"{_beyond(econ, n, levels)}"
             ),
         }
     local = econ.fixed_usd_per_month + n * econ.variable_usd_per_task
@@ -263,13 +349,16 @@ def compare(
     subscription_usd_per_month: float | None = None,
     tasks_per_month: float | None = None,
     plan_max_tasks_per_month: float | None = None,
+    levels: Levels | None = None,
 ) -> dict[str, Any]:
-    """One cloud option against the device: verdict, volume check, and sensitivity."""
+    """One cloud option against the device: verdict, volume check, and sensitivity. ``levels``: every
+    measured (concurrency, capacity) of this device and model, so a volume above this level's capacity
+    names a measured level that serves it, or says it is beyond the largest one."""
     fee = subscription_usd_per_month
-    out = _verdict(econ, usd_per_task, fee)
+    out = _verdict(econ, usd_per_task, fee, levels)
     out["at_volume"] = None
     if tasks_per_month is not None:
-        at = _at_volume(econ, tasks_per_month, usd_per_task, fee)
+        at = _at_volume(econ, tasks_per_month, usd_per_task, fee, levels)
         if plan_max_tasks_per_month is not None and tasks_per_month > plan_max_tasks_per_month:
             at["text"] += f" (but the plan allows about {plan_max_tasks_per_month:,.0f} tasks/month)"
         out["at_volume"] = at
@@ -277,13 +366,13 @@ def compare(
         {
             "kwh_usd": econ.kwh_usd * f,
             "factor": f,
-            **_verdict(replace(econ, kwh_usd=econ.kwh_usd * f), usd_per_task, fee),
+            **_verdict(replace(econ, kwh_usd=econ.kwh_usd * f), usd_per_task, fee, levels),
         }
         for f in KWH_FACTORS
     ]
-    levels = sorted({*UTILIZATIONS, *([econ.utilization] if econ.utilization else [])})
+    shares = sorted({*UTILIZATIONS, *([econ.utilization] if econ.utilization else [])})
     rows = []
-    for u in levels:
+    for u in shares:
         n = u * econ.capacity_tasks_per_month
         device = econ.fixed_usd_per_month / n + econ.variable_usd_per_task
         cloud = fee / n if fee is not None else (usd_per_task or 0.0)
@@ -306,8 +395,10 @@ def analyse(
     clouds: Sequence[tuple[str, DeviceProfile]],
     options: EnrichOptions | None = None,
     tasks_per_day: float | None = None,
+    levels: Levels | None = None,
 ) -> dict[str, Any]:
-    """The whole break-even answer for a local run against ``clouds`` (JSON-able)."""
+    """The whole break-even answer for a local run against ``clouds`` (JSON-able). ``levels``: every
+    measured concurrency level of this device and model (``bench.cost.levels``); default: this run's."""
     check_cost_flags(
         {
             "tasks_per_day": tasks_per_day,
@@ -319,10 +410,13 @@ def analyse(
     volume = tasks_per_day * DAYS_PER_MONTH if tasks_per_day is not None else None
     batch = bool(options and options.batch)
     profiles = dict(clouds)
-    rows = [(row, profiles[row["profile"]]) for row in priced_on_cloud(records, clouds, batch=batch)]
+    rows = [
+        (row, profiles[row["profile"]])
+        for row in priced_on_cloud(records, clouds, batch=batch, manifest=manifest)
+    ]
     if not batch:  # the batch tier as rows of its own, beside the interactive prices
         tiered = [(k, p) for k, p in clouds if p.batch_discount is not None or p.batch_input_usd_per_mtok]
-        for row in priced_on_cloud(records, tiered, batch=True):
+        for row in priced_on_cloud(records, tiered, batch=True, manifest=manifest):
             profile = profiles[row["profile"]]
             row["profile"] += " (batch)"
             rows.append((row, profile))
@@ -350,6 +444,7 @@ def analyse(
                     subscription_usd_per_month=fee,
                     tasks_per_month=volume,
                     plan_max_tasks_per_month=profile.max_tasks_per_month,
+                    levels=levels,
                 )
             )
         rates, _ = rates_from(field_getter(profile), bool(row.get("batch")))
@@ -358,7 +453,7 @@ def analyse(
                 {
                     "cached_share": share,
                     "usd_per_task": (usd := rates.at_cached_share(prompt, output, share) / len(measured)),
-                    **_verdict(econ, usd, None),
+                    **_verdict(econ, usd, None, levels),
                 }
                 for share in CACHED_SHARES
             ]
@@ -370,7 +465,12 @@ def analyse(
         "tasks_per_month": volume,
         "label": (
             "cloud cost per task = this run's token counts at list prices (priced, not run); rented GPU = "
-            "its hourly rate × this run's time per task (projected)"
+            "its hourly rate × this run's time per task (projected"
+            + (
+                f"; at concurrency {econ.concurrency}: each task's share of the device's time)"
+                if econ.concurrency > 1
+                else ")"
+            )
         ),
         "batch": batch,
         "clouds": options_out,

@@ -11,6 +11,11 @@ record without it is costed from the profile's ``max_w`` for the request's durat
 rated maximum the whole time, an upper bound, and labelled ``cost_source = "estimated"`` everywhere it
 shows. (A finer estimate from CPU utilization belongs to the power layer's ``estimate`` sensor, whose
 energy arrives as ``energy_source = "estimated"`` and is labelled the same way.)
+
+Requests that overlapped (``--concurrency N``) share the device: each carries the hardware amortization
+(and a ``max_w`` estimate) for its *share* of the busy time, each instant divided among the requests in
+flight (bench/cost/capacity.py), as the power layer shares their energy. The shares add up to the hours the
+device served, so N streams do not pay N device-hours; one request at a time, a share is its own window.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from bench.cost import formulas as cost
+from bench.cost.capacity import concurrent_load, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
@@ -219,7 +225,13 @@ def _request_s(rec: Record) -> float:
     return max(rec.end_ns - rec.start_ns, 0) / 1e9
 
 
-def _local_parts(rec: Record, inp: CostInputs) -> tuple[float | None, float | None, CostSource | None]:
+def _local_parts(
+    rec: Record, inp: CostInputs, busy_s: float | None = None
+) -> tuple[float | None, float | None, CostSource | None]:
+    """``busy_s``: the request's share of the device's time when requests overlapped (concurrency N:
+    bench/cost/capacity.py), so N streams carry one device-hour of amortization and max_w, not N; None:
+    its own window (one request at a time)."""
+    seconds = _request_s(rec) if busy_s is None else busy_s
     energy_usd: float | None = None
     source: CostSource | None = None
     if inp.kwh_usd is not None:
@@ -227,21 +239,22 @@ def _local_parts(rec: Record, inp: CostInputs) -> tuple[float | None, float | No
             energy_usd = cost.energy_cost_usd(rec.energy_j / cost.J_PER_KWH, inp.kwh_usd, inp.wall_factor)
             source = "estimated" if rec.energy_source == "estimated" else "measured"
         elif inp.max_w is not None:
-            gross_kwh = inp.max_w * _request_s(rec) / cost.J_PER_KWH
+            gross_kwh = inp.max_w * seconds / cost.J_PER_KWH
             energy_usd = cost.energy_cost_usd(gross_kwh, inp.kwh_usd, inp.wall_factor)
             source = "estimated"
     per_hour = inp.hardware_usd_per_hour
-    hardware_usd = per_hour * _request_s(rec) / 3600.0 if per_hour is not None else None
+    hardware_usd = per_hour * seconds / 3600.0 if per_hour is not None else None
     if source is None and hardware_usd is not None:
         source = "hardware"
     return energy_usd, hardware_usd, source
 
 
-def price_record(rec: Record, inp: CostInputs) -> Record:
-    """One record with ``cost_*`` filled from ``inp`` (a new Record; the input is not changed)."""
+def price_record(rec: Record, inp: CostInputs, busy_s: float | None = None) -> Record:
+    """One record with ``cost_*`` filled from ``inp`` (a new Record; the input is not changed).
+    ``busy_s``: a local request's share of the device's time when requests overlapped (``_local_parts``)."""
     update: dict[str, Any] = {}
     if inp.kind == "local":
-        energy_usd, hardware_usd, source = _local_parts(rec, inp)
+        energy_usd, hardware_usd, source = _local_parts(rec, inp, busy_s)
         parts = [x for x in (energy_usd, hardware_usd) if x is not None]
         update = {
             "cost_energy_usd": energy_usd,
@@ -297,6 +310,9 @@ def price_records(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        shares = shared_seconds(records) if inp.kind == "local" and concurrent_load(manifest) else None
+        if shares is not None:
+            return [price_record(r, inp, s) for r, s in zip(records, shares, strict=True)]
         return [price_record(r, inp) for r in records]
     finally:
         if was_enabled:
@@ -423,14 +439,21 @@ def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, 
 
 
 def priced_on_cloud(
-    records: Sequence[Record], clouds: Sequence[tuple[str, DeviceProfile]], batch: bool = False
+    records: Sequence[Record],
+    clouds: Sequence[tuple[str, DeviceProfile]],
+    batch: bool = False,
+    manifest: Manifest | None = None,
 ) -> list[dict[str, Any]]:
     """A local run's measured token counts at each cloud profile's prices (priced, not run), and its
     measured time per task at each rented GPU's hourly rate (projected). ``batch``: at the batch tier
-    where a profile has one."""
+    where a profile has one. ``manifest``: the run's; a run whose requests overlapped (``--concurrency``)
+    projects each task's share of the device's time, one stream (its own concurrency is in that share:
+    dividing by the profile's streams as well would count it twice)."""
     rows = [r for r in _measured(records) if r.prompt_tokens is not None and r.completion_tokens is not None]
     out_tokens = sum(r.completion_tokens or 0 for r in rows)
     timed = [r for r in _measured(records) if r.status == "ok"]
+    shares = shared_seconds(records) if manifest is not None and concurrent_load(manifest) else None
+    busy = {id(r): s for r, s in zip(records, shares, strict=True)} if shares else {}
     table: list[dict[str, Any]] = []
     for key, p in clouds:
         rates, batch_note = rates_from(field_getter(p), batch)
@@ -467,8 +490,11 @@ def priced_on_cloud(
             row["cost_per_task_usd"] = share
             row["cost_total_usd"] = share * len(rows)
         elif p.pricing == "rented" and p.usd_per_hour is not None and timed:
-            streams, util = p.concurrent_streams or 1, p.utilization or 1.0
-            total = sum(cost.rented_usd_per_task(p.usd_per_hour, _request_s(r), streams, util) for r in timed)
+            streams, util = (1 if busy else p.concurrent_streams or 1), p.utilization or 1.0
+            total = sum(
+                cost.rented_usd_per_task(p.usd_per_hour, busy.get(id(r), _request_s(r)), streams, util)
+                for r in timed
+            )
             row["cost_total_usd"] = total
             row["cost_per_task_usd"] = total / len(timed)
             row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
@@ -492,7 +518,9 @@ def cost_section(
         clouds, skipped = cloud_profiles()
         section["priced_on_cloud"] = {
             "label": PRICED_NOT_RUN,
-            "rows": priced_on_cloud(records, clouds, batch=inp.batch or bool(options and options.batch)),
+            "rows": priced_on_cloud(
+                records, clouds, batch=inp.batch or bool(options and options.batch), manifest=manifest
+            ),
         }
         section["notes"] += [f"skipped an invalid cloud profile: {s}" for s in skipped]
     return section

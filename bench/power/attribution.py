@@ -24,7 +24,11 @@ gap between readings that changed).
 
 Requests that overlap (concurrent requests) share each instant's energy equally among the requests in
 flight, so the energy of a run is never counted twice. Net energy subtracts the idle baseline over the
-time attributed to the request; ``avg_power_w`` is energy over that time.
+time attributed to the request; ``avg_power_w`` is energy over that time. A short request in a run whose
+requests overlap is not apportioned from its task's window: that window's energy also fed the other
+requests in flight, so shares of it would count those joules again. It gets the run's mean power while
+requests were in flight × its share of the busy time (each instant divided among the requests in
+flight), so the shares of all requests add up to the busy energy once (docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -228,6 +232,8 @@ def attribute(
     busy_ns = float(direct_t[known].sum())
     run_power_w = float(direct_e[known].sum()) / (busy_ns / 1e9) if busy_ns >= threshold_ns else None
     measured: EnergySource = "counter" if kind == "counter" else "sampled"
+    # overlapping windows: a request's share of the time is less than its length somewhere
+    overlapping = float(direct_t.sum()) < float((ends - starts).sum()) * (1 - 1e-9)
 
     for k, i in enumerate(valid):
         d = float(ends[k] - starts[k])
@@ -236,6 +242,10 @@ def attribute(
             energy = None if np.isnan(direct_e[k]) else float(direct_e[k])
             t_ns = float(direct_t[k])
             source = measured
+        elif overlapping:
+            t_ns = float(direct_t[k])
+            energy = None if run_power_w is None else run_power_w * t_ns / 1e9
+            source = "apportioned"
         else:
             e_win, len_win, sum_d = group_span[windows[i].group]
             if e_win is not None:

@@ -5,10 +5,11 @@ The cost model of docs/cost.md, per month:
 - local = ``price_usd / (lifetime_years × 12) + idle_w × 730 h × kwh_usd × wall_factor
   + N × net_kwh_per_task × kwh_usd × wall_factor`` (net, idle-subtracted energy: idle is in the fixed part);
 - cloud = ``N × cloud_usd_per_task``;
-- undefined beyond what the device can serve at its measured throughput (sequential requests:
-  730 h / mean request time).
+- undefined beyond what the device can serve at its measured throughput (one request at a time: 730 h /
+  mean request time; at ``--concurrency N``: the measured aggregate, bench/cost/capacity.py).
 
-The formulas are ``bench/cost/formulas.py``'s; this module only gathers their inputs from a report's runs.
+The device side is ``bench/cost/breakeven.device_economics``, the same function ``infercost breakeven``
+answers with; this module only turns it into lines for a chart.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.cost import formulas as cost
-from bench.cost.breakeven import idle_watts
+from bench.cost.breakeven import device_economics, missing_inputs
 from bench.cost.enrich import EnrichOptions
-from bench.cost.pricing import cloud_profiles, cost_inputs, priced_on_cloud
+from bench.cost.pricing import cloud_profiles, priced_on_cloud
 from bench.devices.staleness import price_age
+from bench.errors import BenchError
 from bench.report.runs import Run
 from bench.results.stats import mean
 
@@ -34,7 +36,7 @@ class LocalLine:
     label: str
     fixed_usd: float  # per month: amortization + idle energy
     usd_per_task: float  # marginal: net energy per task
-    capacity_tasks: float  # per month at the measured request time, one request at a time
+    capacity_tasks: float  # per month at the measured throughput, at the run's concurrency
     run: str = ""  # the run's label (its colour), when ``label`` says more
 
     def monthly_usd(self, n_tasks: float) -> float:
@@ -56,41 +58,28 @@ class CloudLine:
 
 
 def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLine | None, str | None]:
-    """The run's monthly cost line, or (None, the missing inputs)."""
-    # the inputs every reader uses (reader flag > the run's --hardware-usd/--kwh-usd > profile; idle
-    # watts measured before the run where they were), the same as `infercost breakeven`
-    inp = cost_inputs(run.manifest, options or EnrichOptions())
-    price, kwh, lifetime = inp.hardware_usd, inp.kwh_usd, inp.lifetime_years
-    idle_w, _idle_from = idle_watts(run.manifest, inp)
-    inputs = {"price_usd": price, "lifetime_years": lifetime, "idle_w": idle_w, "kwh_usd": kwh}
-    missing = [k for k, v in inputs.items() if v is None]
-    net_j = mean(r.energy_net_j for r in run.measured)
-    e2e_ms = mean(r.e2e_ms for r in run.measured if r.status == "ok")
+    """The run's monthly cost line, or (None, the missing inputs): ``bench.cost.breakeven.device_economics``
+    (the one implementation ``infercost breakeven`` uses too: the same inputs, idle watts, energy basis and
+    capacity at the run's concurrency), drawn only where no input had to be counted as $0."""
+    options = options or EnrichOptions()
+    missing = missing_inputs(run.records, run.manifest, options)
+    if missing:
+        return None, "missing " + ", ".join(missing)
+    try:
+        econ = device_economics(run.records, run.manifest, options)
+    except BenchError as exc:
+        return None, str(exc)
     label = run.label
-    max_w = inp.max_w
-    if net_j is None and e2e_ms is not None and max_w is not None and idle_w is not None:
-        # no sensor: the profile's stated watts above idle for the whole request, an upper bound (as
-        # bench/cost/breakeven.py), and the line says so
-        net_j = (float(max_w) - float(idle_w)) * e2e_ms / 1000
+    if econ.energy_basis.startswith("estimated:"):
         label += " (energy estimated from stated watts)"
-    elif net_j is not None and any(r.energy_source == "estimated" for r in run.measured):
+    elif econ.energy_basis.startswith("estimated"):
         label += " (energy estimated, not measured)"
-    if net_j is None:
-        missing.append("net energy per task (no power sensor)")
-    if missing or net_j is None or e2e_ms is None or price is None or kwh is None:
-        return None, "missing " + ", ".join(missing or ["request times"])
-    assert lifetime is not None and idle_w is not None  # both checked by `missing`
-    wall = float(inp.wall_factor or 1.0)
-    fixed = cost.local_fixed_usd_per_month(
-        price_usd=float(price),
-        lifetime_years=float(lifetime),
-        idle_w=float(idle_w),
-        kwh_usd=float(kwh),
-        wall_factor=wall,
+    if econ.concurrency > 1:
+        label += f" (concurrency {econ.concurrency})"
+    line = LocalLine(
+        label, econ.fixed_usd_per_month, econ.variable_usd_per_task, econ.capacity_tasks_per_month, run.label
     )
-    per_task = cost.local_variable_usd_per_task(net_j / cost.J_PER_KWH, float(kwh), wall)
-    capacity = cost.capacity_tasks_per_month(e2e_ms / 1000)
-    return LocalLine(label, fixed, per_task, capacity, run.label), None
+    return line, None
 
 
 def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:

@@ -353,12 +353,68 @@ def _volume_cell(v: dict[str, Any]) -> str:
     return f"{n} (> capacity)" if v["verdict"] == "above_capacity" else n
 
 
+MAX_LEVEL_CLOUDS = 3  # break-even columns in the levels table; the table below has every cloud option
+
+
+def _levels_view(result: dict[str, Any]) -> list[Any]:
+    """Several measured concurrency levels side by side, and the one the answer below is at."""
+    levels = result.get("levels") or []
+    chosen = result.get("chosen") or {}
+    if len(levels) < 2:
+        return []
+    table = Table(
+        title="capacity by measured concurrency (aggregate; nothing beyond the largest is extrapolated)",
+        title_justify="left",
+        box=None,
+    )
+    clouds = [c["profile"] for c in levels[0]["breakeven"] if "(batch)" not in c["profile"]][
+        :MAX_LEVEL_CLOUDS
+    ]
+    head = ("streams", "tasks/s", "tasks/month", "p95 s", "J/task", "$/task full")
+    for col in (*head, *[f"vs {c}" for c in clouds]):
+        table.add_column(col, justify="left" if col == "streams" else "right", no_wrap=True)
+    for row in levels:
+        mark = " ◀" if row["concurrency"] == chosen.get("concurrency") else ""
+        if row.get("meets_latency_bound") is False:
+            mark += " slow"
+        cells = {b["profile"]: b for b in row["breakeven"]}
+        table.add_row(
+            f"{row['concurrency']}{mark}",
+            f"{row['tasks_per_s']:.3g}",
+            _count(row["capacity_tasks_per_month"]),
+            "?" if row["p95_latency_s"] is None else f"{row['p95_latency_s']:.3g}",
+            f"{row['net_j_per_task']:.3g}",
+            usd(row["usd_per_task_at_capacity"]),
+            *[_volume_cell(cells[c]) if c in cells else "" for c in clouds],
+        )
+    out: list[Any] = [table]
+    out.append(
+        "[dim]$/task full: a month of owning the device over every task it serves at that level, plus each "
+        "task's energy; vs: break-even tasks/month"
+        + (
+            f" (the first {len(clouds)} cloud options; --json has every one)"
+            if len(levels[0]["breakeven"]) > len(clouds)
+            else ""
+        )
+        + ("; slow: p95 request time above --max-latency-ms" if chosen.get("max_latency_ms") else "")
+        + "[/]"
+    )
+    out.append(
+        f"answer below at concurrency {chosen['concurrency']}: {chosen['why']} "
+        f"(largest measured: {chosen['largest_measured']})"
+    )
+    return out
+
+
 def breakeven_views(result: dict[str, Any]) -> list[Any]:
     """Device economics, one row per cloud option, then the two sensitivity tables."""
     d = result["device"]
-    out: list[Any] = [
-        f"device · {d['device']} · {d['n_requests']} measured requests, {d['seconds_per_task']:.3g} s/task "
-        f"→ capacity {_count(d['capacity_tasks_per_month'])} tasks/month (one at a time)",
+    out: list[Any] = [*_levels_view(result)]
+    out += [
+        f"device · {d['device']} · {d['n_requests']} measured requests, "
+        f"{d['seconds_per_task']:.3g} s/request at concurrency {d.get('concurrency', 1)} "
+        f"→ capacity {_count(d['capacity_tasks_per_month'])} tasks/month "
+        f"({d.get('capacity_from', 'one request at a time')})",
         f"fixed · {usd(d['fixed_usd_per_month'])}/month = hardware {usd(d['hardware_usd'])} "
         f"({d['hardware_from']}) / "
         f"({d['lifetime_years']:g} y × 12) + idle {d['idle_w']:g} W ({d['idle_from']}) × 730 h × "
@@ -453,6 +509,7 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
             f"{d['device']}; the rented GPU's own speed would differ (run on it to measure)"
         )
     out += [f"stale: {w}" for w in _stale_rows(result["clouds"])]
+    out += [f"note: {n}" for n in result.get("notes") or []]
     return out
 
 

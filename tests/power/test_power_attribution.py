@@ -209,6 +209,19 @@ def test_overlapping_requests_share_energy_and_idle() -> None:
     assert b.energy_net_j == pytest.approx(50.0 - 20.0 * 0.5) and b.avg_power_w == pytest.approx(100.0)
 
 
+def test_short_overlapping_requests_are_not_counted_twice() -> None:
+    """Two tasks' short requests run side by side (concurrency 2): each task's window spans the other's
+    requests too, so shares of that window would count the device's energy twice (400 J for 200 J)."""
+    trace = trace_from_samples(constant_trace([(0.0, 3.0, 100.0)]))
+    half = SEC // 2
+    windows = [Window(g, i * half, (i + 1) * half) for g in ("a", "b") for i in range(4)]
+    shares = attribute(windows, trace, kind="power", period_s=0.1, idle_w=20.0)  # 1 s threshold: all short
+    assert {s.source for s in shares} == {"apportioned"}
+    assert sum(s.energy_j or 0.0 for s in shares) == pytest.approx(200.0, rel=1e-6)  # 100 W × 2 s busy, once
+    assert all(s.energy_j == pytest.approx(25.0, rel=1e-6) for s in shares)  # 100 W × 0.25 s (half of 0.5 s)
+    assert all(s.energy_net_j == pytest.approx(25.0 - 20.0 * 0.25, rel=1e-6) for s in shares)
+
+
 def test_net_energy_and_average_power() -> None:
     trace = trace_from_samples(constant_trace([(0.0, 1.0, 20.0), (1.0, 3.0, 80.0), (3.0, 4.0, 20.0)]))
     (s,) = attribute([Window("a", SEC, 3 * SEC)], trace, kind="power", period_s=0.01, idle_w=20.0)

@@ -166,6 +166,26 @@ def test_breakeven_line_uses_the_runs_recorded_prices_and_measured_idle() -> Non
     assert econ.fixed_usd_per_month == pytest.approx(line.fixed_usd)
 
 
+def test_breakeven_line_at_concurrency_uses_the_measured_aggregate() -> None:
+    """A run at --concurrency 2 whose requests overlapped in pairs of 1 s each: the device served 2
+    tasks/s, so the chart's capacity is 730 h × 3600 × 2, not the 1-per-second of one stream; the line is
+    `infercost breakeven`'s own (device_economics), labelled with the concurrency."""
+    from bench.cost.breakeven import device_economics
+
+    device = {"name": "d", "kind": "local", "price_usd": 1200.0, "lifetime_years": 2.0, "idle_w": 10.0,
+              "kwh_usd": 0.20, "wall_factor": 1.25}  # fmt: skip
+    m = manifest(device=device, settings={"concurrency": 2, "mode": "closed_loop"})
+    recs = [
+        record(i, e2e=1000.0, energy_net_j=36.0, start_ns=i // 2 * 10**9, end_ns=i // 2 * 10**9 + 10**9)
+        for i in range(8)
+    ]
+    line, reason = breakeven.local_line(run_of(m, recs))
+    assert reason is None and line is not None
+    assert line.capacity_tasks == pytest.approx(730 * 3600 * 2)
+    assert line.capacity_tasks == device_economics(recs, m).capacity_tasks_per_month
+    assert line.fixed_usd == pytest.approx(51.825) and "(concurrency 2)" in line.label
+
+
 def test_breakeven_names_missing_inputs() -> None:
     run = run_of(manifest(device={"name": "d", "kind": "local", "price_usd": 500.0}), [record(0)])
     line, reason = breakeven.local_line(run)
