@@ -111,9 +111,14 @@ class DeviceEconomics:
         return out
 
 
-def idle_watts(manifest: Manifest, inp: CostInputs) -> tuple[float | None, str]:
-    """The device's idle draw for the fixed monthly cost: measured before the run where the power layer
-    did, else the profile's; (None, "unknown") without either. One rule for ``breakeven`` and reports."""
+def idle_watts(
+    manifest: Manifest, inp: CostInputs, options: EnrichOptions | None = None
+) -> tuple[float | None, str]:
+    """The device's idle draw for the fixed monthly cost: the reader's figure (one for several runs of
+    the device), else measured before the run where the power layer did, else the profile's;
+    (None, "unknown") without any. One rule for ``breakeven`` and reports."""
+    if options is not None and options.idle_w is not None:
+        return options.idle_w, options.idle_from or "given"
     measured = (manifest.power or {}).get("idle_w")
     if isinstance(measured, (int, float)):
         return float(measured), "measured before the run"
@@ -128,7 +133,7 @@ def missing_inputs(
     """What ``device_economics`` would count as $0 or cannot know (a chart leaves such a device out
     rather than draw a flattering line): price, lifetime, idle power, electricity price, net energy."""
     inp = cost_inputs(manifest, options)
-    idle_w, _idle_from = idle_watts(manifest, inp)
+    idle_w, _idle_from = idle_watts(manifest, inp, options)
     missing = [
         name
         for name, value in (
@@ -184,7 +189,7 @@ def device_economics(
     lifetime = inp.lifetime_years
     if lifetime is None:
         raise UsageError(f"device '{inp.device}': lifetime_years is unknown; add it to the profile")
-    known_idle_w, idle_from = idle_watts(manifest, inp)
+    known_idle_w, idle_from = idle_watts(manifest, inp, options)
     idle_w = known_idle_w if known_idle_w is not None else 0.0
     if known_idle_w is None:
         notes.append("idle power unknown: the fixed cost leaves out idle energy")

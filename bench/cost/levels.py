@@ -15,7 +15,7 @@ the level to answer with, and runs the whole break-even (``bench.cost.breakeven.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.cost.breakeven import DAYS_PER_MONTH, DeviceEconomics, analyse, device_economics
@@ -72,6 +72,21 @@ def _check_same(levels: Sequence[MeasuredLevel]) -> None:
                 )
 
 
+def _shared_idle(levels: Sequence[MeasuredLevel], options: EnrichOptions | None) -> EnrichOptions | None:
+    """One device has one idle draw: where several runs each measured theirs (a few tenths of a watt
+    apart, from sensor noise), every level uses their mean, so the levels differ only in what they
+    measured under load (capacity, energy per task), never in the fixed monthly cost."""
+    if len(levels) < 2 or (options is not None and options.idle_w is not None):
+        return options
+    idle = [(lv.manifest.power or {}).get("idle_w") for lv in levels]
+    watts = [float(w) for w in idle if isinstance(w, (int, float))]
+    if len(watts) != len(levels):
+        return options  # some run did not measure it: each falls back to the profile's figure alike
+    mean_w = sum(watts) / len(watts)
+    why = f"measured before each run: mean of {len(watts)} runs ({min(watts):.2f}–{max(watts):.2f} W)"
+    return replace(options or EnrichOptions(), idle_w=mean_w, idle_from=why)
+
+
 def _bound_ok(p95_s: float | None, max_latency_ms: float | None) -> bool:
     return max_latency_ms is None or (p95_s is not None and p95_s * 1e3 <= max_latency_ms)
 
@@ -119,6 +134,7 @@ def analyse_levels(
     if max_latency_ms is not None and max_latency_ms <= 0:
         raise UsageError(f"--max-latency-ms {max_latency_ms:g}: must be greater than 0")
     _check_same(levels)
+    options = _shared_idle(levels, options)
     measured: dict[int, tuple[MeasuredLevel, DeviceEconomics, float | None, str]] = {}
     for lv in levels:
         cap = measured_capacity(lv.records, lv.manifest)

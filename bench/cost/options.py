@@ -22,3 +22,7 @@ class EnrichOptions:
     tasks_per_month: float | None = None  # a subscription's stated volume
     memory_bandwidth_gbs: float | None = None  # the roofline's bandwidth (read by bench.cost.roofline)
     batch: bool = False  # price token APIs at their batch tier (--batch; docs/prices.md)
+    # one idle draw for several runs of one device (``bench.cost.levels``: the mean of the idle watts each
+    # run measured, so the levels share one fixed cost); with its provenance
+    idle_w: float | None = None
+    idle_from: str | None = None
