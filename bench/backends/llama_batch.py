@@ -117,6 +117,8 @@ class BatchEngine:
         t_dispatch = time.perf_counter_ns()
         try:
             prompt, n_gen, ignore_eos, stops = self._prepare(task)
+            if not prompt:  # nothing to decode: no logits to sample the first token from
+                raise RequestFailed("the prompt has no tokens")
             if len(prompt) >= self.n_ctx_seq:
                 raise RequestFailed(
                     f"prompt has {len(prompt)} tokens but each of the {self.n_seq} sequences holds "
