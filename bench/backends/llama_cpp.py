@@ -52,12 +52,22 @@ class LlamaCppBackend:
     name = "llama_cpp"
 
     def __init__(
-        self, model: ResolvedModel, settings: LlamaCppSettings, *, threads: int | None = None
+        self,
+        model: ResolvedModel,
+        settings: LlamaCppSettings,
+        *,
+        threads: int | None = None,
+        n_seq: int = 1,
     ) -> None:
+        """``n_seq``: sequences the context holds (llama.cpp's ``n_seq_max``): 1 for this class's own
+        one-request-at-a-time ``generate``; N for ``bench.backends.llama_batch.BatchEngine``, which
+        serves N streams on this context, each in ``n_ctx / N`` cells of the KV cache."""
         self.model_ref = model
         self.settings = settings
         self.n_threads = threads or settings.n_threads or default_threads()
         self.n_threads_batch = settings.n_threads_batch or self.n_threads
+        self.n_seq = n_seq
+        self.n_ctx_seq = 0  # KV cells per sequence: n_ctx, or n_ctx / n_seq (padded) when n_seq > 1
         self._model: Any = None
         self._ctx: Any = None
         self._vocab: Any = None
@@ -91,6 +101,7 @@ class LlamaCppBackend:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads_batch
         cparams.no_perf = False
+        cparams.n_seq_max = self.n_seq
         if s.flash_attn is not None:
             cparams.flash_attn_type = 1 if s.flash_attn else 0
         FLASH_ATTN_LOG.clear()
@@ -104,6 +115,7 @@ class LlamaCppBackend:
         self._model, self._ctx = model, ctx
         self._vocab = ll.llama_model_get_vocab(model)
         self.n_ctx = ll.llama_n_ctx(ctx)
+        self.n_ctx_seq = ll.llama_n_ctx_seq(ctx)
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
         self._formatter = chat_formatter(ll, model, self._vocab)
         self.prompt_format = "chat_template" if self._formatter is not None else "plain_completion"
@@ -125,6 +137,8 @@ class LlamaCppBackend:
                 "n_gpu_layers": s.n_gpu_layers,
                 "flash_attn": s.flash_attn,
                 "use_mmap": s.use_mmap,
+                # several streams on one context (bench.backends.llama_batch): each holds n_ctx_seq
+                **({"n_seq_max": self.n_seq, "n_ctx_seq": self.n_ctx_seq} if self.n_seq > 1 else {}),
             },
             # an outcome of the settings on this device, not a setting: outside "settings", which
             # --resume, pooling and comparisons match exactly
@@ -150,6 +164,12 @@ class LlamaCppBackend:
         if self._model:
             ll.llama_model_free(self._model)
             self._model = None
+
+    def handles(self) -> tuple[Any, Any]:
+        """The loaded llama.cpp context and vocab, for ``BatchEngine`` (which drives this context)."""
+        if self._ctx is None:
+            raise BackendError("backend used before load()")
+        return self._ctx, self._vocab
 
     # ------------------------------------------------------------------------------------ helpers
     def tokenize(self, text: str, *, add_special: bool, parse_special: bool) -> list[int]:

@@ -134,13 +134,15 @@ def make_backend(
     *,
     max_connections: int = 1,
     seed: int | None = None,
+    n_seq: int = 1,
 ) -> Backend:
-    """The backend a profile asks for."""
+    """The backend a profile asks for (``n_seq``: sequences an in-process context holds, the run's
+    ``--concurrency``; ``max_connections``: an HTTP backend's pool)."""
     if device.backend == "llama_cpp":
         from bench.backends.llama_cpp import LlamaCppBackend
 
         assert model is not None
-        return LlamaCppBackend(model, device.llama_cpp, threads=threads)
+        return LlamaCppBackend(model, device.llama_cpp, threads=threads, n_seq=n_seq)
     if device.backend == "openai_http":
         return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
     raise UsageError(
@@ -336,6 +338,7 @@ def execute_run(
         opts.threads,
         max_connections=traffic.max_connections,
         seed=prepared.seed,
+        n_seq=traffic.concurrency,
     )
     if opts.cache_bust and not traffic.is_load:  # under load, bench.run.traffic applies the same prefixes
         backend = CacheBustingBackend(backend, prepared.seed)
@@ -400,6 +403,15 @@ def execute_run(
                 model_name=run_id_stem(prepared), protocol=opts.agent_protocol,
             )  # fmt: skip
             runner = agent_runner
+        if runner is None and traffic.is_load and prepared.device.backend == "llama_cpp":
+            from bench.backends.llama_cpp import LlamaCppBackend
+            from bench.run.batched import BatchedRunner
+
+            assert isinstance(backend, LlamaCppBackend)  # TrafficOptions.validate: closed loop only
+            runner = BatchedRunner(
+                prepared.suite, backend, writer, settings, on_progress,
+                traffic=traffic, seed=prepared.seed, cache_bust=opts.cache_bust,
+            )  # fmt: skip
         runner = runner or (
             LoadRunner(
                 prepared.suite,

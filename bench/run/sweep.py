@@ -11,7 +11,7 @@ Everything that can be checked before a request runs is checked first, once for 
 lists themselves (``--threads 1,,2`` is refused), the suite, every device profile and power mode, and
 whether each axis applies to each device (threads on a cloud profile does not). A cell that cannot run
 for a reason only running it reveals (the model does not fit, the engine refuses a setting, an in-process
-device refuses ``--concurrency``) becomes a *failed* cell with that reason in one line, and the sweep goes
+device refuses ``--rate``) becomes a *failed* cell with that reason in one line, and the sweep goes
 on.
 
 Order (drift must not look like a settings effect): cells run in an order shuffled with a seed recorded

@@ -15,6 +15,10 @@ requests (closed loop at the same concurrency, flagged ``warmup``) then measured
 ordered repetition by repetition (every task once, then every task again), a realistic mix at any
 moment. Every request that was dispatched ends as a record: ok, error, timeout, or cancelled (Ctrl-C, or
 another request's fatal error such as a refused key).
+
+An in-process device (backend ``llama_cpp``) takes ``--concurrency N`` too, as a closed loop of N streams
+on one llama.cpp context (``bench.run.batched``: continuous batching, the same plan and records);
+``--rate`` is refused there.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from bench.run.cachebust import bust_task
 from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.suite.loader import PromptSuite, Task
 
-__all__ = ["LoadRunner", "TrafficOptions", "poisson_schedule"]
+__all__ = ["LoadItem", "LoadRunner", "TrafficOptions", "load_plan", "poisson_schedule"]
 
 _SPIN_NS = 1_500_000  # sleep until this close to a scheduled start, then yield-spin to the instant
 
@@ -71,9 +75,25 @@ class TrafficOptions:
         for flag, value in (("--slo-ttft-ms", self.slo_ttft_ms), ("--slo-tpot-ms", self.slo_tpot_ms)):
             if value is not None and not value > 0:
                 raise UsageError(f"{flag} {value}: must be a positive number of milliseconds")
-        if self.is_load and device.backend != "openai_http":
+        if device.backend == "llama_cpp":  # bench.run.batched: N streams on one context
+            from bench.backends.llama_batch import MAX_SEQUENCES
+
+            if self.rate is not None:
+                raise UsageError(
+                    f"--rate: device '{device.name}' runs one in-process engine, which serves --concurrency "
+                    "N streams as a closed loop; open-loop arrivals on one in-process engine are not "
+                    "supported yet",
+                    fix="use --concurrency N, or serve the model over HTTP (llama-server -np N "
+                    "--cont-batching) and load it with an endpoint profile, e.g. --device local-server",
+                )
+            if self.concurrency > MAX_SEQUENCES:
+                raise UsageError(
+                    f"--concurrency {self.concurrency}: one llama.cpp context holds at most "
+                    f"{MAX_SEQUENCES} sequences"
+                )
+        elif self.is_load and device.backend != "openai_http":
             raise UsageError(
-                f"--concurrency/--rate: device '{device.name}' runs one in-process engine, which serves one "
+                f"--concurrency/--rate: device '{device.name}' (backend {device.backend}) serves one "
                 "request at a time",
                 fix="load an endpoint profile instead, e.g. --device local-server",
             )
@@ -124,12 +144,24 @@ async def _sleep_until(target_ns: int) -> None:
 
 
 @dataclass(frozen=True)
-class _Item:
+class LoadItem:
+    """One request of a run under load."""
+
     index: int  # position of the task in the suite
     task: Task
     repetition: int
     warmup: bool
     bust_index: int  # the task's request number, warmups first (as the sequential runner counts)
+
+
+def load_plan(suite: PromptSuite, settings: RunSettings, *, warmup: bool) -> list[LoadItem]:
+    """The warmup or the measured requests of a run under load, repetition by repetition (every task
+    once, then every task again: a realistic mix at any moment)."""
+    n = settings.warmup if warmup else settings.repetitions
+    offset = 0 if warmup else settings.warmup
+    return [
+        LoadItem(i, task, rep, warmup, offset + rep) for rep in range(n) for i, task in enumerate(suite.tasks)
+    ]
 
 
 class LoadRunner(Runner):
@@ -157,14 +189,8 @@ class LoadRunner(Runner):
         self._main_task: asyncio.Task[Any] | None = None
         self._fatal: BaseException | None = None
 
-    def _plan(self, warmup: bool) -> list[_Item]:
-        n = self.settings.warmup if warmup else self.settings.repetitions
-        offset = 0 if warmup else self.settings.warmup
-        return [
-            _Item(i, task, rep, warmup, offset + rep)
-            for rep in range(n)
-            for i, task in enumerate(self.suite.tasks)
-        ]
+    def _plan(self, warmup: bool) -> list[LoadItem]:
+        return load_plan(self.suite, self.settings, warmup=warmup)
 
     def run(self) -> RunOutcome:
         outcome = RunOutcome(run_dir=self.writer.run_dir, manifest=self.writer.manifest)
@@ -199,7 +225,7 @@ class LoadRunner(Runner):
         else:
             await self._closed(measured, self.traffic.concurrency, outcome)
 
-    async def _closed(self, items: list[_Item], n: int, outcome: RunOutcome) -> None:
+    async def _closed(self, items: list[LoadItem], n: int, outcome: RunOutcome) -> None:
         queue = deque(items)
 
         async def worker() -> None:
@@ -208,7 +234,7 @@ class LoadRunner(Runner):
 
         await self._all(asyncio.ensure_future(worker()) for _ in range(min(n, len(items))))
 
-    async def _open(self, items: list[_Item], rate: float, outcome: RunOutcome) -> None:
+    async def _open(self, items: list[LoadItem], rate: float, outcome: RunOutcome) -> None:
         offsets = poisson_schedule(len(items), rate, self.seed)
         cap = asyncio.Semaphore(self.traffic.concurrency) if self.traffic.concurrency > 1 else None
         loop = asyncio.get_running_loop()
@@ -249,7 +275,7 @@ class LoadRunner(Runner):
 
     async def _request(
         self,
-        item: _Item,
+        item: LoadItem,
         outcome: RunOutcome,
         *,
         scheduled_ns: int | None = None,
@@ -267,7 +293,7 @@ class LoadRunner(Runner):
             if me is not None:
                 self._tasks.discard(me)
 
-    async def _measure(self, item: _Item, outcome: RunOutcome, scheduled_ns: int | None) -> Record:
+    async def _measure(self, item: LoadItem, outcome: RunOutcome, scheduled_ns: int | None) -> Record:
         task = item.task
         sent = bust_task(task, self.seed, item.bust_index) if self.cache_bust else task
         started = utc_now()
@@ -292,7 +318,7 @@ class LoadRunner(Runner):
     def _write(
         self,
         outcome: RunOutcome,
-        item: _Item,
+        item: LoadItem,
         started: str,
         t_fallback: int,
         gen: Generation | None,

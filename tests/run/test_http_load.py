@@ -146,9 +146,13 @@ def test_fatal_error_under_load_cancels_the_rest(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_load_needs_an_endpoint(tmp_path: Path) -> None:
-    proc = run_cli("run", "--suite", MINI, "--concurrency", "2", "--out", str(tmp_path))
-    assert proc.returncode == 2 and "--concurrency/--rate" in proc.stderr
+def test_open_loop_needs_an_endpoint(tmp_path: Path) -> None:
+    """In-process devices take --concurrency N (bench.run.batched) but not --rate, nor more streams than
+    one llama.cpp context holds."""
+    proc = run_cli("run", "--suite", MINI, "--rate", "2", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "--rate: device" in proc.stderr and "open-loop" in proc.stderr
+    proc = run_cli("run", "--suite", MINI, "--concurrency", "257", "--out", str(tmp_path))
+    assert proc.returncode == 2 and "at most 256 sequences" in proc.stderr
     proc = run_cli("run", "--suite", MINI, "--rate", "0", "--out", str(tmp_path))
     assert proc.returncode == 2 and "must be positive" in proc.stderr
 

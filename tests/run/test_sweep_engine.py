@@ -4,6 +4,7 @@ and a concurrency axis against a real ``llama_cpp.server`` over loopback."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -39,20 +40,20 @@ def _sweep_dir(out: Path) -> Path:
     return found
 
 
-def test_in_process_concurrency_is_a_recorded_failure_and_rounds_interleave(tmp_path: Path) -> None:
+def test_a_cell_the_engine_refuses_is_a_recorded_failure_and_rounds_interleave(tmp_path: Path) -> None:
     proc = run_cli(
-        "sweep", "--suite", SUITE, "--threads", "1,2", "--concurrency", "1,2", "-r", "2", "-w", "0",
+        "sweep", "--suite", SUITE, "--threads", "1,2", "--concurrency", "1,300", "-r", "2", "-w", "0",
         "--power", "none", "--seed", "4", "--out", str(tmp_path), "--json",
     )  # fmt: skip
     assert proc.returncode == 3, proc.stderr  # finished, but some cells failed
     doc = json.loads(proc.stdout)
     by_id = {c["id"]: c for c in doc["cells"]}
     assert [by_id[i]["status"] for i in ("c00", "c01", "c02", "c03")] == ["done", "failed", "done", "failed"]
-    assert "one in-process engine" in by_id["c01"]["error"]
+    assert "holds at most 256 sequences" in by_id["c01"]["error"]
     assert by_id["c00"]["metrics"]["n"] == 4  # 2 tasks x 2 repetitions
     assert by_id["c00"]["metrics"]["decode_tps_mean"] > 0
     # one progress line per cell and round, the failures with their reason
-    assert "round 2/2" in proc.stderr and "c01 threads=1 concurrency=2 failed: " in proc.stderr
+    assert "round 2/2" in proc.stderr and "c01 threads=1 concurrency=300 failed: " in proc.stderr
     sweep_dir = _sweep_dir(tmp_path)
     m = read_sweep(sweep_dir)
     assert m.cell("c00").rounds_done == 2 and m.cell("c00").attempts == 2 and m.cell("c01").attempts == 1
@@ -69,6 +70,26 @@ def test_in_process_concurrency_is_a_recorded_failure_and_rounds_interleave(tmp_
     again = run_cli("sweep", "--resume", str(sweep_dir), "--json")
     assert again.returncode == 3 and json.loads(again.stdout)["cells"] == doc["cells"]
     assert read_sweep(sweep_dir).cell("c00").attempts == 2
+
+
+def test_in_process_concurrency_cells_run_as_closed_loops(tmp_path: Path) -> None:
+    """An in-process device at --concurrency 2: the cell runs N streams on one context (bench.run.batched),
+    all its repetitions in round one, as load cells do."""
+    proc = run_cli(
+        "sweep", "--suite", SUITE, "--concurrency", "1,2", "-r", "2", "-w", "0", "--power", "none",
+        "--out", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cells = {c["id"]: c for c in json.loads(proc.stdout)["cells"]}
+    assert [cells[i]["status"] for i in ("c00", "c01")] == ["done", "done"]
+    assert cells["c01"]["metrics"]["output_tps_total"] > 0
+    sweep_dir = _sweep_dir(tmp_path)
+    m = read_sweep(sweep_dir)
+    assert m.cell("c01").attempts == 1  # a load cell runs its repetitions in one session
+    bundle = read_bundle(sweep_dir / m.cell("c01").path)
+    assert bundle.manifest.settings.mode == "closed_loop" and bundle.manifest.settings.concurrency == 2
+    windows = sorted((r.start_ns, r.end_ns) for r in bundle.records)
+    assert len(windows) == 4 and any(b[0] < a[1] for a, b in itertools.pairwise(windows))
 
 
 def test_concurrency_axis_over_a_real_llama_cpp_server(tmp_path: Path, llama_server: str) -> None:
