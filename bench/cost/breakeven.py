@@ -119,9 +119,10 @@ def idle_watts(
     (None, "unknown") without any. One rule for ``breakeven`` and reports."""
     if options is not None and options.idle_w is not None:
         return options.idle_w, options.idle_from or "given"
-    measured = (manifest.power or {}).get("idle_w")
+    power = manifest.power or {}
+    measured = power.get("idle_w")
     if isinstance(measured, (int, float)):
-        return float(measured), "measured before the run"
+        return float(measured), str(power.get("idle_w_from") or "measured before the run")
     if inp.idle_w is not None:
         return inp.idle_w, "profile"
     return None, "unknown"

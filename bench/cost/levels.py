@@ -78,6 +78,8 @@ def _shared_idle(levels: Sequence[MeasuredLevel], options: EnrichOptions | None)
     measured under load (capacity, energy per task), never in the fixed monthly cost."""
     if len(levels) < 2 or (options is not None and options.idle_w is not None):
         return options
+    if any((lv.manifest.power or {}).get("idle_w_from") for lv in levels):
+        return options  # a stated figure (an estimate's), the same for every run: nothing to average
     idle = [(lv.manifest.power or {}).get("idle_w") for lv in levels]
     watts = [float(w) for w in idle if isinstance(w, (int, float))]
     if len(watts) != len(levels):
