@@ -52,9 +52,17 @@ class LlamaCppBackend:
     name = "llama_cpp"
 
     def __init__(
-        self, model: ResolvedModel, settings: LlamaCppSettings, *, threads: int | None = None
+        self,
+        model: ResolvedModel,
+        settings: LlamaCppSettings,
+        *,
+        threads: int | None = None,
+        n_seq: int = 1,
     ) -> None:
         self.model_ref = model
+        self.n_seq = (
+            n_seq  # sequences the context holds at once (parallel shapes, bench.backends.llama_shapes)
+        )
         self.settings = settings
         self.n_threads = threads or settings.n_threads or default_threads()
         self.n_threads_batch = settings.n_threads_batch or self.n_threads
@@ -91,6 +99,9 @@ class LlamaCppBackend:
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads_batch
         cparams.no_perf = False
+        if self.n_seq > 1:  # one KV cache shared by the sequences, as llama-batched-bench -kvu
+            cparams.n_seq_max = self.n_seq
+            cparams.kv_unified = True
         if s.flash_attn is not None:
             cparams.flash_attn_type = 1 if s.flash_attn else 0
         FLASH_ATTN_LOG.clear()
@@ -125,6 +136,7 @@ class LlamaCppBackend:
                 "n_gpu_layers": s.n_gpu_layers,
                 "flash_attn": s.flash_attn,
                 "use_mmap": s.use_mmap,
+                **({"n_seq_max": self.n_seq} if self.n_seq > 1 else {}),
             },
             # an outcome of the settings on this device, not a setting: outside "settings", which
             # --resume, pooling and comparisons match exactly
@@ -196,6 +208,10 @@ class LlamaCppBackend:
     def generate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
         if self._ctx is None:
             raise BackendError("backend used before load()")
+        if task.shape is not None and task.shape.needs_engine:  # at a depth, or parallel sequences
+            from bench.backends.llama_shapes import run_shape
+
+            return run_shape(self, task, progress)
         t_dispatch = time.perf_counter_ns()
         stops: list[str] = []
         if task.shape is not None:
