@@ -143,7 +143,7 @@ def run_parallel(
 ) -> Generation:
     """llama-batched-bench for one B: B sequences of pp + tg, one decode per step over all of them."""
     ll = init_engine()
-    ctx, n_seqs = backend._ctx, shape.parallel
+    ctx, n_seqs = backend._ctx, shape.n_seqs
     if n_seqs > backend.n_seq:
         raise RequestFailed(
             f"parallel = {n_seqs} but the context was made for {backend.n_seq} sequences "

@@ -27,7 +27,7 @@ MAX_PARALLEL = 256
 
 def sequences_needed(suite: PromptSuite) -> int:
     """The most sequences any task decodes at once: the context's ``n_seq_max`` (1 for plain suites)."""
-    return max((t.shape.parallel for t in suite.tasks if t.shape is not None), default=1)
+    return max((t.shape.n_seqs for t in suite.tasks if t.shape is not None), default=1)
 
 
 def check_shapes(suite: PromptSuite, suite_path: Path | str, device: DeviceProfile) -> None:
@@ -45,20 +45,20 @@ def check_shapes(suite: PromptSuite, suite_path: Path | str, device: DeviceProfi
                 fix='run this suite on an in-process device (backend = "llama_cpp"), or drop the task; '
                 "over HTTP, measure parallel streams with --concurrency",
             )
-        if shape.parallel > MAX_PARALLEL:
+        if shape.n_seqs > MAX_PARALLEL:
             raise UsageError(
                 f"{where}: shape.parallel = {shape.parallel} is more sequences than llama.cpp holds "
                 f"in one context ({MAX_PARALLEL})",
-                fix=f"give parallel between 2 and {MAX_PARALLEL}",
+                fix=f"give parallel between 1 and {MAX_PARALLEL}",
             )
         n_ctx = device.llama_cpp.n_ctx
         need = shape.context_tokens
         if need > n_ctx:
             if shape.is_parallel:
                 parts = (
-                    f"prompt {shape.prompt_tokens} + {shape.parallel} x gen {shape.gen_tokens}"
+                    f"prompt {shape.prompt_tokens} + {shape.n_seqs} x gen {shape.gen_tokens}"
                     if shape.shared_prompt
-                    else f"{shape.parallel} x (prompt {max(shape.prompt_tokens, 1)} + gen {shape.gen_tokens})"
+                    else f"{shape.n_seqs} x (prompt {max(shape.prompt_tokens, 1)} + gen {shape.gen_tokens})"
                 )
             else:
                 parts = (

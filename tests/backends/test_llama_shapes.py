@@ -38,6 +38,8 @@ def test_labels_follow_llama_bench() -> None:
         Shape(prompt_tokens=128, gen_tokens=128, parallel=4, shared_prompt=True).label == "pp128+tg128 x4 pps"
     )
     assert Shape(prompt_tokens=512, gen_tokens=1).label == "pp512"
+    assert Shape(prompt_tokens=128, gen_tokens=128, parallel=1).label == "pp128+tg128 x1"
+    assert Shape(prompt_tokens=128, gen_tokens=128).needs_engine is False
 
 
 def test_pp_at_depth_times_the_prompt_only(backend4: object) -> None:
@@ -70,11 +72,7 @@ def test_parallel_generates_b_times_tg(backend4: object, b: int) -> None:
     from bench.results.schema import Record
 
     pp, tg = 16, 6
-    gen = _run(backend4, prompt_tokens=pp, gen_tokens=tg, parallel=b) if b > 1 else None
-    if gen is None:  # parallel = 1 is the plain shape; run it through the parallel path directly
-        from bench.backends.llama_shapes import run_parallel
-
-        gen = run_parallel(backend4, Shape(prompt_tokens=pp, gen_tokens=tg), seed=1)  # type: ignore[arg-type]
+    gen = _run(backend4, prompt_tokens=pp, gen_tokens=tg, parallel=b)  # parallel = 1: the B = 1 row
     assert gen.completion_tokens == b * tg and gen.prompt_tokens == b * pp
     assert len(gen.content_ns) == tg  # one stamp per step, each step B tokens
     assert gen.extra["n_kv_tokens"] == b * (pp + tg)  # N_KV read back from the cache

@@ -30,7 +30,8 @@ def test_the_bundled_depth_suite_fits_the_default_context() -> None:
     suite = load_suite("depth")
     check_shapes(suite, "prompts/depth.toml", _local())
     assert sequences_needed(suite) == 4
-    assert "pp512 @ d3072" in [t.shape.label for t in suite.tasks if t.shape]
+    labels = [t.shape.label for t in suite.tasks if t.shape]
+    assert "pp512 @ d3072" in labels and "pp128+tg128 x1" in labels
 
 
 @pytest.mark.parametrize(
