@@ -68,8 +68,8 @@ def check_shapes(suite: PromptSuite, suite_path: Path | str, device: DeviceProfi
             raise UsageError(
                 f"{where}: {field} needs {need} tokens of context ({parts}) "
                 f"but device '{device.name}' has n_ctx = {n_ctx}",
-                fix=f"set n_ctx = {_round_up(need)} under [llama_cpp] in {_profile(device)} "
-                f"(or sweep --n-ctx {_round_up(need)}), or make the shape smaller",
+                fix=f"set n_ctx = {_round_up(need)} under [llama_cpp] in {_profile(device)}, "
+                f"sweep --n-ctx {_round_up(need)}, or make the shape smaller",
             )
 
 
@@ -80,4 +80,4 @@ def _round_up(n: int) -> int:
 def _profile(device: DeviceProfile) -> str:
     if device.origin and device.origin != "auto":
         return device.origin
-    return "a device profile given with --device (the auto-detected device has no file)"
+    return "a device profile passed with --device"

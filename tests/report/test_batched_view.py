@@ -18,7 +18,8 @@ BUNDLE = next((Path(__file__).resolve().parents[1] / "fixtures" / "shape_bundles
 def test_rows_follow_llama_batched_bench_definitions() -> None:
     bundle = read_bundle(BUNDLE)
     rows = {r["b"]: r for r in batched_rows(bundle.records)}
-    assert sorted(rows) == [2, 4]  # parallel = 1 is the plain shape: the llama-bench table has it
+    # recorded before parallel = 1 joined the batched path: its x1 task is a plain shape (llama-bench table)
+    assert sorted(rows) == [2, 4]
     for b, row in rows.items():
         rec = next(r for r in bundle.records if r.parallel_seqs == b)
         assert rec.pp_ms is not None and rec.tg_ms is not None
