@@ -1,5 +1,5 @@
 """Parallel shapes in llama-batched-bench's table and depth labels, from a real bundle
-(tests/fixtures/shape_bundles: `infercost run --suite depth -r 1 --warmup 0 --threads 1`)."""
+(tests/fixtures/shape_bundles: `infercost run --suite depth -r 1 --warmup 0 --threads 1 --no-text`)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ BUNDLE = next((Path(__file__).resolve().parents[1] / "fixtures" / "shape_bundles
 def test_rows_follow_llama_batched_bench_definitions() -> None:
     bundle = read_bundle(BUNDLE)
     rows = {r["b"]: r for r in batched_rows(bundle.records)}
-    # recorded before parallel = 1 joined the batched path: its x1 task is a plain shape (llama-bench table)
-    assert sorted(rows) == [2, 4]
+    assert sorted(rows) == [1, 2, 4]
     for b, row in rows.items():
         rec = next(r for r in bundle.records if r.parallel_seqs == b)
         assert rec.pp_ms is not None and rec.tg_ms is not None
@@ -38,7 +37,7 @@ def test_summary_has_depth_labels_and_the_batched_table() -> None:
     text = batched_markdown(summary["batched"])
     header, _rule, *body = text.splitlines()
     assert [h.strip() for h in header.strip("|").split("|")] == BATCHED_HEADER
-    assert len(body) == 2 and [c.strip() for c in body[1].split("|")[1:5]] == ["128", "128", "4", "1024"]
+    assert len(body) == 3 and [c.strip() for c in body[2].split("|")[1:5]] == ["128", "128", "4", "1024"]
 
 
 def test_markdown_and_html_reports_carry_the_table(tmp_path: Path) -> None:
