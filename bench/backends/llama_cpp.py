@@ -58,11 +58,15 @@ class LlamaCppBackend:
         *,
         threads: int | None = None,
         n_seq: int = 1,
+        kv_unified: bool = False,
     ) -> None:
         """``n_seq``: sequences the context holds (llama.cpp's ``n_seq_max``): 1 for this class's own
         one-request-at-a-time ``generate``; N for ``bench.backends.llama_batch.BatchEngine``, which
-        serves N streams on this context, each in ``n_ctx / N`` cells of the KV cache."""
+        serves N streams on this context, each in ``n_ctx / N`` cells of the KV cache. ``kv_unified``:
+        one KV cache shared by the sequences instead (parallel shapes, ``bench.backends.llama_shapes``,
+        as ``llama-batched-bench -kvu``), where each sequence may use all ``n_ctx`` cells."""
         self.model_ref = model
+        self.kv_unified = kv_unified
         self.settings = settings
         self.n_threads = threads or settings.n_threads or default_threads()
         self.n_threads_batch = settings.n_threads_batch or self.n_threads
@@ -102,6 +106,8 @@ class LlamaCppBackend:
         cparams.n_threads_batch = self.n_threads_batch
         cparams.no_perf = False
         cparams.n_seq_max = self.n_seq
+        if self.n_seq > 1 and self.kv_unified:  # one KV cache shared by the sequences (-kvu)
+            cparams.kv_unified = True
         if s.flash_attn is not None:
             cparams.flash_attn_type = 1 if s.flash_attn else 0
         FLASH_ATTN_LOG.clear()
@@ -137,8 +143,13 @@ class LlamaCppBackend:
                 "n_gpu_layers": s.n_gpu_layers,
                 "flash_attn": s.flash_attn,
                 "use_mmap": s.use_mmap,
-                # several streams on one context (bench.backends.llama_batch): each holds n_ctx_seq
-                **({"n_seq_max": self.n_seq, "n_ctx_seq": self.n_ctx_seq} if self.n_seq > 1 else {}),
+                # several sequences on one context (bench.backends.llama_batch, llama_shapes): each
+                # holds n_ctx_seq cells (all n_ctx with one unified KV cache)
+                **(
+                    {"n_seq_max": self.n_seq, "n_ctx_seq": self.n_ctx_seq, "kv_unified": self.kv_unified}
+                    if self.n_seq > 1
+                    else {}
+                ),
             },
             # an outcome of the settings on this device, not a setting: outside "settings", which
             # --resume, pooling and comparisons match exactly
@@ -216,6 +227,10 @@ class LlamaCppBackend:
     def generate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
         if self._ctx is None:
             raise BackendError("backend used before load()")
+        if task.shape is not None and task.shape.needs_engine:  # at a depth, or parallel sequences
+            from bench.backends.llama_shapes import run_shape
+
+            return run_shape(self, task, progress)
         t_dispatch = time.perf_counter_ns()
         stops: list[str] = []
         if task.shape is not None:

@@ -35,6 +35,7 @@ from bench.run.orchestrate import (
     run_id_stem,
 )
 from bench.run.runner import Runner, RunSettings, new_run_id, utc_now
+from bench.run.shape_checks import sequences_needed
 from bench.suite.loader import Task
 
 __all__ = ["EXTRA_INFO_FIELDS", "InfercostSession", "TaskRun", "prepare"]
@@ -105,7 +106,8 @@ class InfercostSession:
         if self.runner is not None:
             return self.runner
         p, opts = self.prepared, self.prepared.options
-        backend = make_backend(p.device, p.model, opts.threads)
+        n_seq = sequences_needed(p.suite)
+        backend = make_backend(p.device, p.model, opts.threads, n_seq=n_seq, kv_unified=n_seq > 1)
         facts = backend.load()
         self.backend = backend
         settings = RunSettings(repetitions=opts.repetitions, warmup=opts.warmup, no_text=opts.no_text)

@@ -36,6 +36,11 @@ def print_summary(summary: dict[str, Any]) -> None:
         err.print("[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)")
     if "shapes" in summary:
         print_llama_bench(summary["shapes"])
+        if summary.get("batched"):
+            from bench.report.batched_view import batched_markdown
+
+            out.print()
+            out.print(batched_markdown(summary["batched"]), highlight=False)
     else:
         out.print(summary_table(summary))
     if summary.get("agents"):

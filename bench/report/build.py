@@ -18,6 +18,7 @@ from bench import __version__
 from bench.buildinfo import tool_commit
 from bench.cost.enrich import EnrichOptions
 from bench.report import frame as frames
+from bench.report.batched_view import batched_table
 from bench.report.charts import ChartResult, build_charts
 from bench.report.fields import FIELDS
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS, TERMINAL_COLUMNS
@@ -84,6 +85,7 @@ class Report:
     notes: list[str]
     frame: pd.DataFrame  # the combined frame (--csv / --json)
     run_frame: pd.DataFrame
+    batched_table: TextTable | None = None  # parallel shapes, llama-batched-bench's fields (batched_view)
 
 
 def _default_title(runs: Sequence[Run]) -> str:
@@ -261,4 +263,5 @@ def build_report(runs: list[Run], options: ReportOptions | None = None) -> Repor
         notes=_notes(runs) + stale_price_notes(runs, on),
         frame=frames.combined_frame(run_df, cat_df, task_df),
         run_frame=run_df,
+        batched_table=batched_table(runs),
     )

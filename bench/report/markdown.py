@@ -95,6 +95,8 @@ def render_markdown(report: Report, chart_dir: str | None) -> str:
             elif isinstance(ch, Omitted):
                 out.append(f"*Not drawn:* {md_escape(ch.reason)}")
             out.append("")
+    if report.batched_table is not None:
+        out += ["## Parallel sequences (llama-batched-bench)", "", md_table(report.batched_table), ""]
     out += ["## Per category", "", md_table(report.category_table), ""]
     out += [
         "## Per task",

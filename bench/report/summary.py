@@ -296,6 +296,10 @@ def summarize(
     }
     if manifest.suite.is_shapes:
         out["shapes"] = llama_bench_rows(records, manifest)
+    if any(r.parallel_seqs for r in records):  # parallel shapes: llama-batched-bench's table too
+        from bench.report.batched_view import batched_rows
+
+        out["batched"] = batched_rows(records)
     if any(r.kind == "agent" for r in records):
         rails = rail_energies(list(records), manifest, Path(run_dir)) if run_dir else {}
         out["agents"] = agent_rows(records, rails)

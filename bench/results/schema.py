@@ -10,6 +10,9 @@ and readers ignore fields they do not know):
   task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's summary. Readers that
   aggregate per task use the task-level records (``kind`` None or ``"agent"``, see ``task_level``); per
   call latency uses the call-level ones (``kind`` None or ``"model"``, see ``call_level``).
+  Shapes at a depth and in parallel (docs/shapes.md) added optional fields, no version bump:
+  ``depth_tokens``, ``depth_ms``, ``parallel_seqs``, ``shared_prompt``, ``n_kv_tokens``, ``pp_ms``,
+  ``tg_ms``; None on every record before them.
 """
 
 from __future__ import annotations
@@ -137,6 +140,18 @@ class Record(BaseModel):
     harness_s: float | None = None
     input_fresh_tokens: int | None = None
     prefix_hit_ratio: float | None = None
+    # shapes at a depth and in parallel (docs/shapes.md), in-process only. depth_tokens: evaluated into
+    # the KV cache before the request, untimed (depth_ms: how long that took, in no latency);
+    # parallel_seqs: B sequences decoded together (prompt_tokens and completion_tokens count all of
+    # them); pp_ms / tg_ms: llama-batched-bench's T_PP and T_TG; n_kv_tokens: KV cells held at the end
+    # (N_KV), read back from the engine
+    depth_tokens: int | None = None
+    depth_ms: float | None = None
+    parallel_seqs: int | None = None
+    shared_prompt: bool | None = None
+    n_kv_tokens: int | None = None
+    pp_ms: float | None = None
+    tg_ms: float | None = None
 
 
 def task_level(records: Iterable[Record]) -> list[Record]:

@@ -51,6 +51,7 @@ from bench.results.schema import Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
 from bench.run.cachebust import CacheBustingBackend
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
+from bench.run.shape_checks import check_shapes, sequences_needed
 from bench.run.traffic import LoadRunner, TrafficOptions
 from bench.suite.loader import PromptSuite, load_suite, resolve_suite_path
 
@@ -135,14 +136,16 @@ def make_backend(
     max_connections: int = 1,
     seed: int | None = None,
     n_seq: int = 1,
+    kv_unified: bool = False,
 ) -> Backend:
     """The backend a profile asks for (``n_seq``: sequences an in-process context holds, the run's
-    ``--concurrency``; ``max_connections``: an HTTP backend's pool)."""
+    ``--concurrency`` or its widest parallel shape; ``kv_unified``: one KV cache shared by them, for
+    parallel shapes; ``max_connections``: an HTTP backend's pool)."""
     if device.backend == "llama_cpp":
         from bench.backends.llama_cpp import LlamaCppBackend
 
         assert model is not None
-        return LlamaCppBackend(model, device.llama_cpp, threads=threads, n_seq=n_seq)
+        return LlamaCppBackend(model, device.llama_cpp, threads=threads, n_seq=n_seq, kv_unified=kv_unified)
     if device.backend == "openai_http":
         return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
     raise UsageError(
@@ -291,6 +294,7 @@ def prepare_run(options: RunOptions) -> PreparedRun:
             f"--resume {bundle.path}: {exc.message}", fix="give the suite, profile or model with its flag"
         ) from None
     options.traffic.validate(device)
+    check_shapes(suite, suite_path, device, options.traffic.concurrency)
     if options.batch:
         check_batch_tier(device)
     if options.trace is not None and (options.traffic.is_load or options.cache_bust or bundle is not None):
@@ -338,7 +342,10 @@ def execute_run(
         opts.threads,
         max_connections=traffic.max_connections,
         seed=prepared.seed,
-        n_seq=traffic.concurrency,
+        # streams of a closed loop each in their own KV range; a parallel shape's sequences share one
+        # cache, as llama-batched-bench -kvu (check_shapes keeps the two apart)
+        n_seq=max(traffic.concurrency, sequences_needed(prepared.suite)),
+        kv_unified=sequences_needed(prepared.suite) > 1,
     )
     if opts.cache_bust and not traffic.is_load:  # under load, bench.run.traffic applies the same prefixes
         backend = CacheBustingBackend(backend, prepared.seed)

@@ -45,8 +45,9 @@ from bench.models.catalog import CATALOG, DEFAULT_MODEL
 from bench.power.registry import check_power_options
 from bench.results.bundle import MANIFEST, read_bundle
 from bench.results.sweep import SweepCell, SweepManifest, is_sweep_dir, read_sweep, write_sweep
-from bench.run.orchestrate import RunOptions, execute_run, prepare_run
+from bench.run.orchestrate import RunOptions, execute_run, prepare_run, with_engine_settings
 from bench.run.runner import ProgressEvent, RunInterrupted
+from bench.run.shape_checks import check_shapes
 from bench.run.traffic import TrafficOptions
 from bench.suite.loader import load_suite, resolve_suite_path
 
@@ -238,6 +239,10 @@ def new_sweep(plan: SweepPlan) -> tuple[Path, SweepManifest]:
     suite = load_suite(suite_path)
     devices = _devices(plan.axes, plan.base)
     _check_applies(plan.axes, plan.base, devices)
+    for device in devices:  # a depth or parallel shape no cell could run: before any cell starts
+        for n_ctx in plan.axes.get("n_ctx") or [plan.base.get("n_ctx")]:
+            cell_device = device if n_ctx is None else with_engine_settings(device, {"n_ctx": n_ctx})
+            check_shapes(suite, suite_path, cell_device)
     defaults = RunOptions()
     check_cost_flags({k: plan.base.get(k) for k in defaults.cost_settings()})
     for device in devices:  # a sensor typo or an estimate without wattages: before any cell runs

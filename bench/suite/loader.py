@@ -58,25 +58,81 @@ class Message(_Strict):
 
 
 class Shape(_Strict):
-    """A synthetic llama-bench shape: N prompt tokens, M generated tokens (EOS ignored)."""
+    """A synthetic llama-bench shape: N prompt tokens, M generated tokens (EOS ignored).
+
+    ``depth_tokens`` (llama-bench ``-d``): that many tokens are evaluated into the KV cache first,
+    untimed, and the prompt and generation are timed after them. ``parallel`` (llama-batched-bench's
+    ``-npl``): that many sequences of prompt + generation at once on one context, one ``llama_decode``
+    per step over all of them (``parallel = 1`` too: one sequence measured the same way, the B = 1 row
+    of llama-batched-bench's table; without ``parallel`` a shape is llama-bench's); ``shared_prompt``
+    (``-pps``) evaluates the prompt once and shares it.
+    Both are in-process only (docs/shapes.md); ``bench.run.shape_checks`` refuses them elsewhere.
+    """
 
     prompt_tokens: int = Field(ge=0, le=1_000_000)
     gen_tokens: int = Field(ge=0, le=1_000_000)
+    depth_tokens: int = Field(default=0, ge=0, le=1_000_000)
+    parallel: int | None = Field(default=None, ge=1, le=1_000_000)
+    shared_prompt: bool = False
 
     @model_validator(mode="after")
     def _something(self) -> Shape:
         if self.prompt_tokens == 0 and self.gen_tokens == 0:
             raise ValueError("a shape needs prompt_tokens or gen_tokens > 0")
+        if self.shared_prompt and (self.parallel or 1) < 2:
+            raise ValueError("shared_prompt needs parallel >= 2 (it shares one prompt among the sequences)")
+        if self.shared_prompt and self.prompt_tokens == 0:
+            raise ValueError("shared_prompt needs prompt_tokens > 0 (there is no prompt to share)")
+        if self.parallel is not None and self.depth_tokens > 0:
+            raise ValueError(
+                "give depth_tokens or parallel, not both (llama-bench and llama-batched-bench "
+                "measure them apart)"
+            )
         return self
 
     @property
+    def is_depth(self) -> bool:
+        return self.depth_tokens > 0
+
+    @property
+    def is_parallel(self) -> bool:
+        return self.parallel is not None
+
+    @property
+    def n_seqs(self) -> int:
+        return self.parallel or 1
+
+    @property
+    def needs_engine(self) -> bool:
+        """True for shapes only the in-process engine can run (depth in the KV cache, parallel sequences)."""
+        return self.is_depth or self.is_parallel
+
+    @property
+    def context_tokens(self) -> int:
+        """KV cells the shape fills: depth + prompt + generated, per sequence, times the sequences (the
+        shared prompt once), as llama-batched-bench's N_KV."""
+        if self.shared_prompt:
+            return self.prompt_tokens + self.n_seqs * self.gen_tokens
+        return self.depth_tokens + self.n_seqs * (max(self.prompt_tokens, 1) + self.gen_tokens)
+
+    @property
     def label(self) -> str:
-        """llama-bench's test name: pp512, tg128, or pp512+tg128."""
+        """llama-bench's test name: pp512, tg128 or pp512+tg128; ``@ d4096`` at a depth, as llama-bench
+        prints it; ``x4`` for four parallel sequences (``x4 pps`` with a shared prompt)."""
         if self.gen_tokens <= 1 and self.prompt_tokens > 0:
-            return f"pp{self.prompt_tokens}"
-        if self.prompt_tokens == 0:
-            return f"tg{self.gen_tokens}"
-        return f"pp{self.prompt_tokens}+tg{self.gen_tokens}"
+            base = f"pp{self.prompt_tokens}"
+        elif self.prompt_tokens == 0:
+            base = f"tg{self.gen_tokens}"
+        else:
+            base = f"pp{self.prompt_tokens}+tg{self.gen_tokens}"
+        if self.depth_tokens:
+            base += f" @ d{self.depth_tokens}"
+        if self.parallel is not None:
+            base += f" x{self.parallel}" + (" pps" if self.shared_prompt else "")
+        return base
+
+
+_SHAPE_DEFAULTS: dict[str, Any] = {"depth_tokens": 0, "parallel": None, "shared_prompt": False}
 
 
 class ToolCallSpec(_Strict):
@@ -213,6 +269,11 @@ class PromptSuite(_Strict):
         for task in content["tasks"]:  # a task without `agent` hashes as it did before agent tasks existed
             if task.get("agent") is None:
                 task.pop("agent", None)
+            shape = task.get("shape")
+            if shape:  # a plain shape hashes as it did before depth and parallel shapes existed
+                for key, default in _SHAPE_DEFAULTS.items():
+                    if shape.get(key) == default:
+                        shape.pop(key)
         canonical = json.dumps(
             content,
             sort_keys=True,

@@ -37,7 +37,7 @@ Engine = Literal["duckdb", "postgres"]
 
 # Record fields as columns: (name, SQL type). Lists and dicts are JSON text; the bundle's own run_id is the
 # key column, so a record's ``run_id`` is not repeated.
-RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+_RECORDS_V1_COLUMNS: tuple[tuple[str, str], ...] = (
     ("task_id", "TEXT"),
     ("category", "TEXT"),
     ("repetition", "INTEGER"),
@@ -109,6 +109,17 @@ RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("input_fresh_tokens", "BIGINT"),
     ("prefix_hit_ratio", "DOUBLE PRECISION"),
 )
+# added by migration 2: shapes at a depth and in parallel (docs/shapes.md)
+_SHAPE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("depth_tokens", "BIGINT"),
+    ("depth_ms", "DOUBLE PRECISION"),
+    ("parallel_seqs", "INTEGER"),
+    ("shared_prompt", "BOOLEAN"),
+    ("n_kv_tokens", "BIGINT"),
+    ("pp_ms", "DOUBLE PRECISION"),
+    ("tg_ms", "DOUBLE PRECISION"),
+)
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS
 JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
 
 TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
@@ -127,7 +138,12 @@ class Migration:
     statements: tuple[Statement, ...]
 
 
-_RECORDS_V1 = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in RECORD_COLUMNS)
+_RECORDS_V1 = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in _RECORDS_V1_COLUMNS)
+# a view over ``rec.*`` is expanded when it is created (PostgreSQL): recreated whenever records gain columns
+_CURRENT_RECORDS_VIEW = """CREATE VIEW current_records AS
+SELECT c.started_utc AS run_started_utc, c.device_name, c.model_name, c.suite_name, c.backend, rec.*
+FROM records rec JOIN current_runs c
+ON rec.run_id = c.run_id AND rec.content_sha256 = c.content_sha256"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -199,12 +215,19 @@ WHERE NOT EXISTS (
     AND (n.stored_utc > r.stored_utc OR (n.stored_utc = r.stored_utc AND n.content_sha256 > r.content_sha256))
 )"""
             ),
-            Statement(
-                """CREATE VIEW current_records AS
-SELECT c.started_utc AS run_started_utc, c.device_name, c.model_name, c.suite_name, c.backend, rec.*
-FROM records rec JOIN current_runs c
-ON rec.run_id = c.run_id AND rec.content_sha256 = c.content_sha256"""
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        2,
+        "records of shapes at a depth and in parallel (bundle schema 1, new optional fields)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _SHAPE_COLUMNS
             ),
+            Statement(_CURRENT_RECORDS_VIEW),
         ),
     ),
 )
