@@ -10,6 +10,7 @@ different tasks, so their pass rates and costs per task do not share an axis.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -341,10 +342,15 @@ def _breakeven_figure(
         for c in clouds
         if (n := loc.breakeven_tasks(c.usd_per_task)) is not None
     ]
-    # up to the largest device's capacity, zoomed in when every break-even is far below it
+    # Log scales on both axes: cloud prices span 100x (a small open model to a frontier one) and volumes
+    # from a hobby's to the device's capacity; on linear axes the dearest line flattens every other one
+    # and every break-even crowds into the corner. From a tenth of the smallest break-even (or of the
+    # capacity / 1e4) up to the largest device's capacity, where the local lines end.
     capacity = 1.1 * max(loc.capacity_tasks for loc in locals_)
-    xmax = min(max(2 * n for _, _, n in points), capacity) if points else capacity
-    xs = np.linspace(0, xmax, 200)
+    lowest = min((n for _, _, n in points), default=capacity / 1e3)
+    xmin = max(10 ** math.floor(math.log10(max(lowest / 10, 1.0))), 1.0)
+    xmax = max(capacity, 10 * xmin)
+    xs = np.geomspace(xmin, xmax, 200)
     fig, ax = _figure(7.0, 4.4)
     ax = ax[0][0]
     notes = []
@@ -357,15 +363,14 @@ def _breakeven_figure(
             lw=2,
             label=f"{loc.label} (local)",
         )
-        if loc.capacity_tasks <= xmax:
-            ax.plot(
-                [loc.capacity_tasks],
-                [loc.monthly_usd(loc.capacity_tasks)],
-                "x",
-                color=colors[loc.run or loc.label],
-                ms=9,
-            )
-            notes.append(f"{loc.label} cannot serve more than {loc.capacity_tasks:,.0f} tasks/month (×)")
+        ax.plot(
+            [loc.capacity_tasks],
+            [loc.monthly_usd(loc.capacity_tasks)],
+            "x",
+            color=colors[loc.run or loc.label],
+            ms=9,
+        )
+        notes.append(f"{loc.label} cannot serve more than {loc.capacity_tasks:,.0f} tasks/month (×)")
     for i, c in enumerate(clouds):
         ax.plot(
             xs,
@@ -375,19 +380,21 @@ def _breakeven_figure(
             ls="--",
             label=c.label if c.priced_not_run else f"{c.label} (cloud)",
         )
-    for loc, _c, n in points:
-        if n <= loc.capacity_tasks:
-            ax.plot([n], [loc.monthly_usd(n)], "o", color="black", ms=5)
+    served = [(loc, n) for loc, _c, n in points if n <= loc.capacity_tasks]
+    for loc, n in served:
+        ax.plot([n], [loc.monthly_usd(n)], "o", color="black", ms=5)
+        if len(served) <= 4:  # more labels than that overlap; the caption has the volumes
             ax.annotate(f" {n:,.0f}", (n, loc.monthly_usd(n)), fontsize=7)
-    ax.set_xlabel("tasks per month")
-    ax.set_ylabel("USD per month")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tasks per month (log scale)")
+    ax.set_ylabel("USD per month (log scale)")
     ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
-    ax.set_xlim(0, xmax)
-    ax.set_ylim(bottom=0)
+    ax.set_xlim(xmin, xmax)
     ax.legend(fontsize=7, loc="best")
     caption = (
         "Local: amortized price + idle power all month + net energy per task; cloud: cost per task × tasks. "
-        "Dots: break-even volumes."
+        "Dots: break-even volumes. Both axes logarithmic."
     )
     never = [
         f"{loc.label} vs {c.label}"
@@ -397,6 +404,14 @@ def _breakeven_figure(
     ]
     if never:
         caption += " Never breaks even (cloud cheaper per task than local energy): " + _names(never) + "."
+    if len(served) > 4:  # too many to label on the chart
+        caption += (
+            " Break-even volumes, tasks/month: "
+            + "; ".join(
+                f"{loc.label} vs {c.label}: {n:,.0f}" for loc, c, n in points if n <= loc.capacity_tasks
+            )
+            + "."
+        )
     if notes:
         caption += " " + "; ".join(notes) + "."
     if why:
