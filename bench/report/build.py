@@ -26,6 +26,7 @@ from bench.report.provenance import provenance_table, stale_price_notes
 from bench.report.runs import Run, assign_labels, pool_runs
 from bench.report.tables import Column, TextTable, frame_rows, metric_table
 from bench.results.comparability import differences
+from bench.results.variability import run_warnings
 
 __all__ = ["Report", "ReportOptions", "TaskOutput", "TaskSection", "build_report"]
 
@@ -150,6 +151,18 @@ def _kept_apart(runs: Sequence[Run]) -> list[str]:
     return notes
 
 
+def _measurement_warnings(run: Run) -> list[str]:
+    """What ``infercost run`` warned about when it finished (a busy machine, outliers, repetitions that
+    disagree, drift), from each bundle's own records and hygiene readings: a report made on a busy
+    machine must not look as trustworthy as one made on a quiet one."""
+    out = []
+    for m in run.manifests:
+        records = run.records if len(run.manifests) == 1 else [x for x in run.records if x.run_id == m.run_id]
+        where = run.label if len(run.manifests) == 1 else f"{run.label} ({m.run_id})"
+        out += [f"{where}: {w.message}." for w in run_warnings(records, m)]
+    return out
+
+
 def _notes(runs: Sequence[Run]) -> list[str]:
     notes = []
     if any(r.synthetic for r in runs):
@@ -170,6 +183,7 @@ def _notes(runs: Sequence[Run]) -> list[str]:
             )
         for w in r.warnings:
             notes.append(f"{r.label}: {w}.")
+        notes += _measurement_warnings(r)
     suites = {r.suite_hash for r in runs}
     if len(suites) > 1:
         notes.append(

@@ -92,6 +92,12 @@ def test_golden_tables_say_what_is_absent_and_estimated(comparison: Report) -> N
     assert "≈ estimated energy" in text
     # intervals are shown with the values they qualify
     assert "(95% CI)" in headers[headers.index("pass (95% CI)")]
+    # what `infercost run` warned about when it finished travels with the report (a noisy run must not
+    # look as trustworthy as a quiet one): the fixture's repetitions disagree, and the report says so
+    assert any(
+        n.startswith("gemma3-270m · Fixture desktop · in-process: repetitions disagree by more than 10%")
+        for n in comparison.notes
+    )
 
 
 def test_single_run_markdown_has_no_empty_columns() -> None:
