@@ -63,7 +63,7 @@ def test_estimated_energy_is_labelled_everywhere(setup: dict[str, str]) -> None:
     assert power and power["kind"] == "counter"
     # an estimate's idle is the profile's stated 10 W, whatever the busy machine "read" before the run
     assert power["idle_w"] == 10.0 and power["idle_w_from"] == "stated (estimate sensor)"
-    assert 10.0 <= power["idle_w_observed"] <= 40.0
+    assert 10.0 - 1e-6 <= power["idle_w_observed"] <= 40.0 + 1e-6  # float rounding of the model
     assert (bundle.path / "power.csv").read_text().startswith("t_ns,power_w,energy_j\n")
     assert all(r.energy_j is None for r in bundle.records)  # raw records on disk; energy is derived
     for r in enrich(bundle):
