@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bench.backends.base import Generation, RequestFailed
 from bench.backends.llama_batch import BatchEngine
@@ -123,23 +123,4 @@ class BatchedRunner(Runner):
         item = sent.item
         rec = self._record(item.task, item.repetition, item.warmup, sent.started_utc, sent.t_fallback_ns, gen,
                            status, error)  # fmt: skip
-        self.writer.append(rec)
-        outcome.records.append(rec)
-        self._done += 1
-        self._emit(
-            replace(
-                ProgressEvent(
-                    kind="request_end",
-                    task_index=item.index,
-                    n_tasks=len(self.suite.tasks),
-                    task_id=item.task.id,
-                    repetition=item.repetition,
-                    warmup=item.warmup,
-                    done_requests=self._done,
-                    total_requests=self._total,
-                ),
-                record=rec,
-                tokens=rec.completion_tokens or 0,
-            )
-        )
-        return rec
+        return self._keep(outcome, item.index, rec)

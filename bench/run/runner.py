@@ -353,6 +353,25 @@ class Runner:
             )
         )
 
+    def _keep(self, outcome: RunOutcome, index: int, rec: Record) -> Record:
+        """A request of a load run (HTTP closed or open loop, in-process batched) has finished: write it,
+        keep it in the outcome, count it and say so. One place for every runner that has no start event
+        of its own to extend."""
+        self.writer.append(rec)
+        outcome.records.append(rec)
+        start = ProgressEvent(
+            kind="request_start",
+            task_index=index,
+            n_tasks=len(self.suite.tasks),
+            task_id=rec.task_id,
+            repetition=rec.repetition,
+            warmup=rec.warmup,
+            done_requests=self._done,
+            total_requests=self._total,
+        )
+        self._finished(start, rec)
+        return rec
+
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:
         base = ProgressEvent(
             kind="request_start",

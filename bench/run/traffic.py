@@ -29,7 +29,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from bench.backends.base import Generation, RequestFailed
@@ -329,23 +329,4 @@ class LoadRunner(Runner):
         rec = self._record(item.task, item.repetition, item.warmup, started, t_fallback, gen, status, error)
         if scheduled_ns is not None:
             rec = rec.model_copy(update={"scheduled_ns": scheduled_ns - self.anchor_ns})
-        self.writer.append(rec)
-        outcome.records.append(rec)
-        self._done += 1
-        self._emit(
-            replace(
-                ProgressEvent(
-                    kind="request_end",
-                    task_index=item.index,
-                    n_tasks=len(self.suite.tasks),
-                    task_id=item.task.id,
-                    repetition=item.repetition,
-                    warmup=item.warmup,
-                    done_requests=self._done,
-                    total_requests=self._total,
-                ),
-                record=rec,
-                tokens=rec.completion_tokens or 0,
-            )
-        )
-        return rec
+        return self._keep(outcome, item.index, rec)
