@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from bench.results.bundle import read_bundle
 from bench.results.schema import Record
 from tests.helpers import ROOT, run_cli
+from tests.helpers.records import wait_for_records
 
 pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
 
@@ -96,14 +96,7 @@ def test_ctrl_c_under_concurrency_keeps_finished_records(tmp_path: Path) -> None
     cmd = [sys.executable, "-m", "bench", "run", "--suite", MINI, "-r", "40", "-w", "0",
            "--concurrency", "2", "--power", "none", "--out", str(tmp_path)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    records = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = list(tmp_path.glob("*/records.jsonl"))
-        if found and found[0].read_text().count("\n") >= 3:
-            records = found[0]
-            break
-        time.sleep(0.05)
+    records = wait_for_records(tmp_path, 3, timeout_s=120)
     assert records is not None, "the run never wrote records"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)

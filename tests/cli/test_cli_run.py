@@ -13,6 +13,7 @@ import pytest
 
 from bench.results.bundle import read_bundle
 from tests.helpers import ROOT, run_cli
+from tests.helpers.records import wait_for_records
 
 pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
 
@@ -143,14 +144,7 @@ def test_ctrl_c_exits_130_and_keeps_finished_records(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    records = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        found = list(tmp_path.glob("*/records.jsonl"))
-        if found and found[0].read_text().count("\n") >= 3:
-            records = found[0]
-            break
-        time.sleep(0.05)
+    records = wait_for_records(tmp_path, 3, timeout_s=120)
     assert records is not None, "the run never wrote records"
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from bench.results.schema import Manifest, Record
 
-__all__ = ["manifest", "record"]
+__all__ = ["manifest", "record", "wait_for_records"]
 
 
 def manifest(run_id: str = "r1") -> Manifest:
@@ -35,3 +38,15 @@ def record(i: int) -> Record:
         ttft_ms=1.0,
         e2e_ms=2.0,
     )
+
+
+def wait_for_records(out: Path, n: int, timeout_s: float = 120.0, poll_s: float = 0.05) -> Path | None:
+    """The ``records.jsonl`` of the one bundle under ``out`` once it holds ``n`` lines (None at the
+    deadline): the moment a Ctrl-C test interrupts a run that has finished some requests."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = list(out.glob("*/records.jsonl"))
+        if found and found[0].read_text().count("\n") >= n:
+            return found[0]
+        time.sleep(poll_s)
+    return None

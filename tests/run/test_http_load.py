@@ -20,6 +20,7 @@ from bench.results.bundle import read_bundle
 from bench.run.traffic import poisson_schedule
 from tests.helpers import ROOT, run_cli
 from tests.helpers.http import write_profile
+from tests.helpers.records import wait_for_records
 from tests.servers.fake_openai import ServerThread
 
 MINI = str(ROOT / "tests" / "fixtures" / "suites" / "mini.toml")
@@ -100,14 +101,7 @@ def test_ctrl_c_under_load_records_in_flight_requests_as_cancelled(
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    records = None
-    while time.monotonic() < deadline:
-        found = list(tmp_path.glob("*/records.jsonl"))
-        if found and found[0].read_text().count("\n") >= 4:
-            records = found[0]
-            break
-        time.sleep(0.05)
+    records = wait_for_records(tmp_path, 4, timeout_s=60)
     assert records is not None
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from bench.results.bundle import read_bundle
 from tests.helpers import ROOT, run_cli
+from tests.helpers.records import wait_for_records
 
 pytestmark = pytest.mark.engine  # real llama.cpp: runs the bundled model
 
@@ -88,14 +88,7 @@ def test_resume_after_ctrl_c_reruns_the_cancelled_request(tmp_path: Path) -> Non
         # a shell that started pytest in the background made SIGINT ignored: give the child the default
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.monotonic() + 120
-    records = None
-    while time.monotonic() < deadline:
-        found = list(tmp_path.glob("*/records.jsonl"))
-        if found and found[0].read_text().count("\n") >= 3:
-            records = found[0]
-            break
-        time.sleep(0.02)
+    records = wait_for_records(tmp_path, 3, timeout_s=120, poll_s=0.02)
     assert records is not None
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
