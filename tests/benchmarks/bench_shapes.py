@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.backends.llama_cpp import LlamaCppBackend  # noqa: E402
-from bench.devices.profiles import LlamaCppSettings  # noqa: E402
+from bench.devices.profiles import LlamaCppSettings, host_facts  # noqa: E402
 from bench.models.catalog import resolve_model  # noqa: E402
 from bench.report.batched_view import batched_row  # noqa: E402
 from bench.results.metrics import derive_timing  # noqa: E402
@@ -120,7 +120,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}",
-        "cpu": _cpu(),
+        "cpu": host_facts()["cpu_model"],
         "threads": args.threads,
         "model": model.path.name,
         "rounds": args.rounds,
@@ -189,16 +189,6 @@ def _medians(entry: dict[str, list[float]], tool: str) -> dict[str, Any]:
         "ratio_median": round(statistics.median(entry["ratio"]), 4),
         "ratios": [round(r, 4) for r in entry["ratio"]],
     }
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 if __name__ == "__main__":
