@@ -33,7 +33,7 @@ from typing import Any
 from bench.backends.base import Generation, RequestFailed
 from bench.backends.llama_cpp import LlamaCppBackend
 from bench.errors import BackendError
-from bench.models.engine import init_engine, last_engine_error
+from bench.models.engine import init_engine, last_engine_error, sampler_chain
 from bench.suite.loader import Task
 
 __all__ = ["MAX_SEQUENCES", "BatchEngine", "Finished"]
@@ -207,13 +207,7 @@ class BatchEngine:
         while self._waiting and self._free:
             s = self._waiting.popleft()
             s.slot = self._free.pop(0)
-            chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-            if s.temperature <= 0:  # the backend's chain: greedy, else temperature + seeded dist
-                ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
-            else:
-                ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(s.temperature))
-                ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(s.seed))
-            s.sampler = chain
+            s.sampler = sampler_chain(ll, s.temperature, s.seed)  # the backend's own chain
             self._active.append(s)
         self._active.sort(key=lambda x: x.slot)
 

@@ -37,6 +37,7 @@ from bench.models.engine import (
     init_engine,
     last_engine_error,
     loaded_engine,
+    sampler_chain,
 )
 from bench.models.tokenizer import PLAIN_STOP, chat_formatter, plain_transcript, tokenize
 from bench.suite.loader import Task
@@ -311,12 +312,7 @@ class LlamaCppBackend:
         ctx, vocab = self._ctx, self._vocab
         cached = self._reuse(ll, prompt, reuse)
         ll.llama_perf_context_reset(ctx)
-        chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-        if temperature <= 0:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
-        else:
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(temperature))
-            ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
+        chain = sampler_chain(ll, temperature, seed)
         stamps: list[int] = []  # every generated token
         content: list[int] = []  # tokens that added visible text
         pieces: list[str] = []

@@ -30,7 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bench.backends.base import Generation, ProgressFn, RequestFailed
-from bench.models.engine import init_engine, last_engine_error
+from bench.models.engine import init_engine, last_engine_error, sampler_chain
 from bench.suite.loader import Shape, Task
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def run_parallel(
     items = [(prompts[j][i], i, j, i == n_p - 1) for i in range(n_p) for j in range(prompt_seqs)]
     n_batch = backend.settings.n_batch
     batch = _Batch(ll, max(min(n_batch, len(items)), n_seqs))
-    chains = [_greedy(ll) for _ in range(n_seqs)]
+    chains = [sampler_chain(ll) for _ in range(n_seqs)]  # greedy
     stamps: list[int] = []
     out_index: dict[int, int] = {}  # sequence → its logits row in the last decode
     firsts: dict[int, int] = {}
@@ -233,9 +233,3 @@ def run_parallel(
             "tg_ms": round((t_end - t_pp_end) / 1e6, 4),
         },
     )
-
-
-def _greedy(ll: Any) -> Any:
-    chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-    ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
-    return chain

@@ -15,7 +15,14 @@ from typing import Any
 
 from bench.errors import BackendError
 
-__all__ = ["FLASH_ATTN_LOG", "flash_attn_used", "init_engine", "last_engine_error", "loaded_engine"]
+__all__ = [
+    "FLASH_ATTN_LOG",
+    "flash_attn_used",
+    "init_engine",
+    "last_engine_error",
+    "loaded_engine",
+    "sampler_chain",
+]
 
 _ll: Any
 try:  # the engine is a compiled extension; its absence is an environment problem, reported clearly
@@ -77,3 +84,16 @@ def last_engine_error() -> str:
 def loaded_engine() -> Any:
     """The llama_cpp module if it is installed (without initialising it), else None."""
     return _ll
+
+
+def sampler_chain(ll: Any, temperature: float = 0.0, seed: int = 0) -> Any:
+    """The one sampler every in-process path uses (single requests, batched streams, parallel shapes):
+    greedy at temperature 0, else temperature then a seeded draw, so the same request samples the same
+    tokens whichever path serves it. The caller frees it (``llama_sampler_free``)."""
+    chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+    if temperature <= 0:
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
+    else:
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(temperature))
+        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
+    return chain
