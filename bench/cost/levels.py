@@ -83,7 +83,7 @@ def _shared_idle(levels: Sequence[MeasuredLevel], options: EnrichOptions | None)
     idle = [(lv.manifest.power or {}).get("idle_w") for lv in levels]
     watts = [float(w) for w in idle if isinstance(w, (int, float))]
     if len(watts) != len(levels):
-        return options  # some run did not measure it: each falls back to the profile's figure alike
+        return options  # some run has no measured figure: each level keeps its own (measured or profile)
     mean_w = sum(watts) / len(watts)
     why = f"measured before each run: mean of {len(watts)} runs ({min(watts):.2f}–{max(watts):.2f} W)"
     return replace(options or EnrichOptions(), idle_w=mean_w, idle_from=why)
