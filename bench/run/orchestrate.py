@@ -336,6 +336,7 @@ def execute_run(
     opts = prepared.options
     hygiene_start = hygiene.snapshot()  # before the model loads: what else is using the machine
     traffic = opts.traffic
+    shape_seqs = sequences_needed(prepared.suite)
     backend = make_backend(
         prepared.device,
         prepared.model,
@@ -344,8 +345,8 @@ def execute_run(
         seed=prepared.seed,
         # streams of a closed loop each in their own KV range; a parallel shape's sequences share one
         # cache, as llama-batched-bench -kvu (check_shapes keeps the two apart)
-        n_seq=max(traffic.concurrency, sequences_needed(prepared.suite)),
-        kv_unified=sequences_needed(prepared.suite) > 1,
+        n_seq=max(traffic.concurrency, shape_seqs),
+        kv_unified=shape_seqs > 1,
     )
     if opts.cache_bust and not traffic.is_load:  # under load, bench.run.traffic applies the same prefixes
         backend = CacheBustingBackend(backend, prepared.seed)
