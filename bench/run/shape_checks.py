@@ -44,7 +44,7 @@ def check_shapes(
         if concurrency > 1:
             raise UsageError(
                 f"{where}: {field} uses the whole llama.cpp context (its own KV layout and sequences), so "
-                f"it cannot share it with --concurrency {concurrency} other streams",
+                f"it cannot share it with the streams of --concurrency {concurrency}",
                 fix="run this suite without --concurrency (a parallel shape is llama-batched-bench's "
                 "concurrency), or drop the task",
             )
