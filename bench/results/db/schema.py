@@ -119,8 +119,10 @@ _SHAPE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pp_ms", "DOUBLE PRECISION"),
     ("tg_ms", "DOUBLE PRECISION"),
 )
-RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS
-JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
+# public benchmarks (migration 3): a multi-turn task's user turn, and a reply's tool calls (JSON)
+_BENCHMARK_COLUMNS: tuple[tuple[str, str], ...] = (("turn", "INTEGER"), ("calls", "TEXT"))
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _BENCHMARK_COLUMNS
+JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries", "calls"})
 
 TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
 
@@ -226,6 +228,18 @@ WHERE NOT EXISTS (
             *(
                 Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
                 for name, sql_type in _SHAPE_COLUMNS
+            ),
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        3,
+        "records of public benchmarks: turn, calls (bundle schema 1, new optional fields)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _BENCHMARK_COLUMNS
             ),
             Statement(_CURRENT_RECORDS_VIEW),
         ),

@@ -18,8 +18,8 @@ from bench.suite.tools import calculator, python_exec, sql, workspace
 from bench.suite.tools.workspace import ToolFailure
 
 __all__ = [
-    "MAX_OUTPUT_BYTES", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolResult", "openai_tools", "run_tool",
-    "validate_arguments",
+    "MAX_OUTPUT_BYTES", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolResult", "cap_output", "openai_tools",
+    "run_tool", "validate_arguments",
 ]  # fmt: skip
 
 MAX_OUTPUT_BYTES = 4096
@@ -114,7 +114,8 @@ class ToolResult:
     truncated: bool = False
 
 
-def _cap(text: str) -> tuple[str, bool, int]:
+def cap_output(text: str) -> tuple[str, bool, int]:
+    """``text`` cut to ``MAX_OUTPUT_BYTES`` (with a note saying so), whether it was cut, its full size."""
     raw = text.encode("utf-8", "replace")
     if len(raw) <= MAX_OUTPUT_BYTES:
         return text, False, len(raw)
@@ -173,7 +174,7 @@ def run_tool(name: str, arguments: Any, ctx: ToolContext) -> ToolResult:
             content, error = str(exc), True
         except (OSError, UnicodeError, MemoryError, RecursionError) as exc:
             content, error = f"{name} failed: {type(exc).__name__}: {exc}", True
-    text, truncated, n_bytes = _cap(content)
+    text, truncated, n_bytes = cap_output(content)
     return ToolResult(
         name=name,
         content=text,
