@@ -19,7 +19,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.devices.http_settings import HttpSettings, check_base_url
-from bench.devices.price_rules import price_problem
+from bench.devices.price_rules import PricingBasis, price_problem, pricing_basis
 from bench.errors import ProfileError
 from bench.userfiles import describe_validation_error, read_toml
 
@@ -217,17 +217,10 @@ class DeviceProfile(BaseModel):
         return self
 
     @property
-    def pricing(self) -> Literal["hardware", "tokens", "subscription", "rented"] | None:
-        """How this profile turns a run into dollars (None: it carries no price yet)."""
-        if self.kind == "rented":
-            return "rented"
-        if self.kind == "local":
-            return "hardware" if self.price_usd is not None or self.kwh_usd is not None else None
-        if self.input_usd_per_mtok is not None:
-            return "tokens"
-        if self.subscription_usd_per_month is not None:
-            return "subscription"
-        return None
+    def pricing(self) -> PricingBasis | None:
+        """How this profile turns a run into dollars (None: it carries no price yet): ``pricing_basis``,
+        the rule every reader of a recorded device applies too."""
+        return pricing_basis(self)
 
     def with_power_mode(self, mode: str | None) -> DeviceProfile:
         """The profile in power mode ``mode`` (None: the profile's own), its watts taken from the mode."""
