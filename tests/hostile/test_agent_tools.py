@@ -1,7 +1,7 @@
 """Agent tools under hostile arguments: every call ends within its deadline and memory, as a tool error
 the model sees; file tools never leave the workspace, whatever links they meet.
 
-The deadlines here are short (2 s) to keep the suite fast; the wall-clock bound asserted is generous
+The deadlines here are short (3 s) to keep the suite fast; the wall-clock bound asserted is generous
 (deadline + 3 s on a shared 2-core machine). ``tests/benchmarks/bench_hostile_agent.py`` measures the
 overshoot under a whole agent run (docs/figures.md).
 """
@@ -16,7 +16,7 @@ import pytest
 
 from bench.suite.tools import TOOL_NAMES, ToolContext, ToolResult, run_tool
 
-DEADLINE_S = 2.0
+DEADLINE_S = 3.0
 SLACK_S = 3.0
 WORKSPACE = Path(__file__).resolve().parents[2] / "prompts" / "agent_workspace"
 SECRET = "s3cret-outside-the-workspace"
