@@ -15,11 +15,6 @@ from pathlib import Path
 
 from tests.helpers import ROOT
 
-# The one cycle known to be in the tree, removed by the `prices` workstream (issue 22 / issue 20 part 5).
-# It may not grow: a cycle that is not listed fails, and a listed one that is gone fails too, so the
-# entry is deleted with the cycle.
-CYCLES_BEING_REMOVED = {frozenset({"bench.devices.price_rules", "bench.devices.profiles"})}
-
 
 def import_graph(package: Path) -> dict[str, set[str]]:
     """Module → the modules of the same package it imports, anywhere in its source."""
@@ -112,12 +107,9 @@ def test_the_checker_finds_cycles_through_any_kind_of_import(tmp_path: Path) -> 
 
 
 def test_no_import_cycle_in_bench() -> None:
-    found = set(cycles(import_graph(ROOT / "bench")))
-    unexpected = found - CYCLES_BEING_REMOVED
-    assert not unexpected, (
+    found = cycles(import_graph(ROOT / "bench"))
+    assert not found, (
         "import cycles: "
-        + "; ".join(" <-> ".join(sorted(c)) for c in unexpected)
+        + "; ".join(" <-> ".join(sorted(c)) for c in found)
         + (". Cut them: a public call in a module both can import, a Protocol, or a smaller module.")
     )
-    gone = CYCLES_BEING_REMOVED - found
-    assert not gone, f"no longer a cycle, delete it from CYCLES_BEING_REMOVED: {[sorted(c) for c in gone]}"
