@@ -32,8 +32,9 @@ class WorkspaceToolbox:
     def __init__(self, spec: AgentSpec) -> None:
         self.declarations = openai_tools(spec.tools)
         self.context = ToolContext(
-            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s
-        )
+            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s,
+            spec.tool_timeout_s,
+        )  # fmt: skip
 
     def run(self, name: str, arguments: Any) -> ToolResult:
         return run_tool(name, arguments, self.context)

@@ -23,7 +23,8 @@ def _native(task: Task, text: str, i: int) -> dict[str, Any]:
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     args = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
     fn = next(f["function"] for f in task.agent.functions if f["function"]["name"] == node.func.id)
-    args.update({name: ast.literal_eval(a) for name, a in zip(fn["parameters"]["properties"], node.args)})
+    names = list(fn["parameters"]["properties"])[: len(node.args)]
+    args.update({name: ast.literal_eval(a) for name, a in zip(names, node.args, strict=True)})
     return {"id": f"c{i}", "name": node.func.id, "arguments": json.dumps(args)}
 
 
@@ -84,7 +85,7 @@ def test_a_turn_that_never_ends_is_force_quit_as_bfcl_does() -> None:
 def test_a_reply_that_does_not_decode_ends_the_turn() -> None:
     task = MULTI["multi_turn_base_0"]
     bad = {"tool_calls": [{"id": "x", "name": "cd", "arguments": '{"folder": '}]}
-    summary, records, backend = _run(task, [bad, "ok", "ok", "ok", "ok"])
+    summary, _, backend = _run(task, [bad, "ok", "ok", "ok", "ok"])
     assert summary.stop_reason == "answer" and summary.tool_calls == 0
     assert len(backend.requests) == 4  # one reply per turn: each ended its turn
     assert summary.passed is False and "empty_turn" in (summary.check_detail or "")
