@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bench.suite.sources import load_source_suite
-from bench.suite.sources.bfcl import MULTI_TURN, SINGLE_TURN, reference_calls
+from bench.suite.sources.bfcl import SINGLE_TURN, reference_calls
 from bench.suite.tool_calls import MadeCall, judge_calls, tool_name
 from bench.suite.tools.bfcl import judge_multi_turn
 from tests.helpers import bfcl_authors as authors
