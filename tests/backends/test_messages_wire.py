@@ -163,14 +163,13 @@ def test_thinking_budget_and_blocks_sent_back_with_the_tool_results() -> None:
         check_request(MessagesWire().chat_request(ChatRequest(messages=AGENT), "m", settings).body, set())
 
 
-def test_key_goes_in_x_api_key_with_the_api_version() -> None:
-    assert MessagesWire().headers("k", HttpSettings()) == {
-        "anthropic-version": "2023-06-01",
-        "x-api-key": "k",
-    }
-    proxy = HttpSettings(auth_header="Authorization")
-    assert MessagesWire().headers("k", proxy)["Authorization"] == "Bearer k"
-    assert MessagesWire().headers(None, HttpSettings()) == {"anthropic-version": "2023-06-01"}
+def test_key_and_api_version_headers() -> None:
+    # as the SDK sends them (tests/backends/test_messages_referee.py checks against the SDK itself)
+    sent = MessagesWire().headers("k", HttpSettings())
+    assert sent == {"anthropic-version": "2026-10-21", "Authorization": "Bearer k"}
+    older = HttpSettings(auth_header="x-api-key", auth_scheme="")
+    assert MessagesWire().headers("k", older)["x-api-key"] == "k"
+    assert MessagesWire().headers(None, HttpSettings()) == {"anthropic-version": "2026-10-21"}
 
 
 def test_error_bodies_name_their_type() -> None:

@@ -14,7 +14,8 @@ Prompt caching follows the documented rules (https://docs.anthropic.com/en/docs/
 prompt-caching): the prompt is the sequence tools → system → messages, block by block; a breakpoint
 (``cache_control``) on a block makes the prefix ending there cacheable. A request *reads* the longest
 prefix that was cached (at a breakpoint, or up to 20 blocks before one), not expired, for the same model;
-reading refreshes its TTL. It *writes* every later breakpoint prefix at least the model's minimum
+reading refreshes its TTL; changing the thinking settings invalidates the cached messages (not the tools
+and system before them). It *writes* every later breakpoint prefix at least the model's minimum
 cacheable length long (``MIN_CACHEABLE_TOKENS``); the tokens between the read prefix and the last written
 breakpoint are the write, each segment at its breakpoint's TTL (5 minutes or 1 hour). ``input_tokens`` is
 the rest. Tokens are counted as ⌈characters / 4⌉ per block (tool definitions as their JSON, plus the 346
@@ -32,7 +33,7 @@ Scenarios (``scenario=NAME`` in the user's text; "the first k times" counts atte
 ``api_error`` event after three text deltas), ``cut`` (the connection dies after three text deltas),
 ``bad-tool-json`` (a tool call whose ``input_json_delta`` pieces are not JSON), ``400`` (an
 ``invalid_request_error``), ``echo-key`` (a 400 echoing the ``x-api-key`` header, as a careless proxy
-might), ``json`` (a whole ``Message`` instead of a stream), ``fast:N`` (N text deltas written back to
+might), ``json`` (a whole ``Message`` although a stream was asked for; a request without ``stream`` gets one too), ``fast:N`` (N text deltas written back to
 back, stamped as ``GET /_stamps`` reports them: the client benchmarks).
 
 Run standalone: ``python tests/servers/fake_anthropic.py --port 8098 [--key K] [--cpu N]``.
@@ -54,7 +55,10 @@ from typing import Any
 import pydantic
 from anthropic import BaseModel as SDKModel
 from anthropic.types import Message, ModelInfo, RawMessageStreamEvent
-from anthropic.types.message_create_params import MessageCreateParamsStreaming
+from anthropic.types.message_create_params import (
+    MessageCreateParamsNonStreaming,
+    MessageCreateParamsStreaming,
+)
 from anthropic.types.shared import ErrorResponse
 from anthropic.types.text_block_param import TextBlockParam
 from anthropic.types.thinking_block_param import ThinkingBlockParam
@@ -94,7 +98,10 @@ ANSWER = ("The", " answer", " is", " 42.")
 THINKING = ("Let me", " think", " about", " this.")
 _VALUES = {"path": ".", "pattern": "e", "expression": "6 * 7", "query": "SELECT 1", "code": "print(42)"}
 _EVENT = pydantic.TypeAdapter(RawMessageStreamEvent)
-_REQUEST = pydantic.TypeAdapter(MessageCreateParamsStreaming)
+_REQUEST = {
+    True: pydantic.TypeAdapter(MessageCreateParamsStreaming),
+    False: pydantic.TypeAdapter(MessageCreateParamsNonStreaming),
+}
 _TOP_LEVEL = MessageCreateParamsStreaming.__required_keys__ | MessageCreateParamsStreaming.__optional_keys__
 _BLOCK_KEYS = {
     name: cls.__required_keys__ | cls.__optional_keys__
@@ -167,7 +174,8 @@ def check_request(body: dict[str, Any], signatures: set[str]) -> None:
     if not 0 <= body.get("temperature", 0) <= 1:
         raise BadRequest("temperature: Input should be less than or equal to 1")
     try:
-        _materialize(_REQUEST.validate_python({k: v for k, v in body.items() if k not in SAMPLING_PARAMS}))
+        adapter = _REQUEST[body.get("stream") is True]
+        _materialize(adapter.validate_python({k: v for k, v in body.items() if k not in SAMPLING_PARAMS}))
     except pydantic.ValidationError as exc:
         raise BadRequest(f"request does not match MessageCreateParams: {str(exc)[:300]}") from None
     for tool in body.get("tools") or []:
@@ -249,10 +257,12 @@ def prompt_items(body: dict[str, Any]) -> list[tuple[str, int, dict[str, Any] | 
     system = body.get("system") or []
     for block in _blocks(system):
         items.append((json.dumps(block["text"]), tokens_of(block["text"]), block.get("cache_control")))
+    # changing the thinking settings invalidates the cached messages, not the tools and system before them
+    thinking = json.dumps(body.get("thinking"), sort_keys=True)
     for turn in body["messages"]:
         for block in _blocks(turn["content"]):
             plain = {k: v for k, v in block.items() if k != "cache_control"}
-            key = json.dumps({"role": turn["role"], **plain}, sort_keys=True)
+            key = thinking + json.dumps({"role": turn["role"], **plain}, sort_keys=True)
             items.append((key, _block_tokens(block), block.get("cache_control")))
     return items
 
@@ -361,14 +371,16 @@ class FakeMessages(FakeOpenAI):
         writer: asyncio.StreamWriter,
         recv_ns: int,
     ) -> bool:
-        key = headers.get("x-api-key", "")
+        # the key as the SDK sends it (Authorization: Bearer), or the older documented x-api-key
+        bearer = headers.get("authorization", "")
+        key = bearer.removeprefix("Bearer ") if bearer.startswith("Bearer ") else headers.get("x-api-key", "")
         if key:
             self.seen_keys.append(key)
         if path.endswith("/_stamps"):
             await self.send_json(writer, 200, self.stamps)
             return True
         if self.key is not None and key != self.key:
-            await self.send_json(writer, 401, _error("authentication_error", "invalid x-api-key"))
+            await self.send_json(writer, 401, _error("authentication_error", "invalid API key"))
             return True
         if "anthropic-version" not in headers:
             await self.send_json(
@@ -434,7 +446,7 @@ class FakeMessages(FakeOpenAI):
             await self.send_json(writer, 400, _error("invalid_request_error", f"bad request from key {key}"))
             return True
         events = self.events(req, scenario)
-        if scenario == "json":
+        if scenario == "json" or req.get("stream") is not True:
             await self.send_json(writer, 200, self.whole(events))
             return True
         if scenario == "overloaded-event" and n < 1:
@@ -455,10 +467,10 @@ class FakeMessages(FakeOpenAI):
             if ev["type"] == "error":
                 break
             deltas += ev["type"] == "content_block_delta" and ev["delta"]["type"] == "text_delta"
+        if self.record:  # before the last byte: a client may read sent[-1] as soon as it has the answer
+            self.sent.append(sent)
         writer.write(b"0\r\n\r\n")
         await writer.drain()
-        if self.record:
-            self.sent.append(sent)
         return True
 
     def events(self, req: dict[str, Any], scenario: str) -> list[dict[str, Any]]:

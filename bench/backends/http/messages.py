@@ -40,7 +40,10 @@ from bench.suite.loader import Task
 
 __all__ = ["ANTHROPIC_VERSION", "MAX_BREAKPOINTS", "MessagesWire", "place_breakpoints", "translate"]
 
-ANTHROPIC_VERSION = "2023-06-01"  # the ``anthropic-version`` header (a profile's headers may replace it)
+# the ``anthropic-version`` header, and the key as ``Authorization: Bearer``: what the official SDK (2.17)
+# sends; a profile's ``headers`` may name another version, ``auth_header = "x-api-key"`` with
+# ``auth_scheme = ""`` sends the key the older documented way
+ANTHROPIC_VERSION = "2026-10-21"
 MAX_BREAKPOINTS = 4  # the API refuses a request with more cache_control blocks
 _UNCACHEABLE = ("thinking", "redacted_thinking")  # blocks that cannot carry cache_control
 _THINKING_MEMORY = 1024  # tool-use replies whose thinking blocks are kept for the next step
@@ -168,10 +171,7 @@ class MessagesWire:
     def headers(self, key: str | None, settings: HttpSettings) -> dict[str, str]:
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         if key:
-            if "auth_header" in settings.model_fields_set:  # a proxy that wants its own scheme
-                headers[settings.auth_header] = f"{settings.auth_scheme} {key}".strip()
-            else:
-                headers["x-api-key"] = key
+            headers[settings.auth_header] = f"{settings.auth_scheme} {key}".strip()
         return headers
 
     def request(
