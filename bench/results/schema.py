@@ -111,14 +111,17 @@ class Record(BaseModel):
         None
     )
     cost_tier: Literal["batch"] | None = None
-    # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
-    # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
+    # over HTTP (openai_http, anthropic_messages): what the wire showed. A chunk is not a token: n_chunks
+    # counts content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
     # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
     n_chunks: int | None = None
     chunk_tokens: list[int] | None = None
     http_status: int | None = None
     server_model: str | None = None
     stream_end_ms: float | None = Field(default=None, description="dispatch → end of stream ([DONE])")
+    ttft_thinking_ms: float | None = Field(
+        default=None, description="dispatch → first hidden-reasoning (thinking) token, beside ttft_ms"
+    )
     retries: list[dict[str, Any]] | None = None
     retry_delay_ms: float | None = None
     # open-loop load (--rate): when the seeded Poisson schedule said this request should start
@@ -300,6 +303,7 @@ class RunSettingsFacts(_Part):
     tasks: str | None = None
     sample: int | None = None
     prompt_style: str | None = None
+    cache_ttl: str | None = None  # --cache-ttl: the Messages backend's cache breakpoints' TTL (docs/http.md)
 
 
 class Manifest(BaseModel):

@@ -119,9 +119,13 @@ _SHAPE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pp_ms", "DOUBLE PRECISION"),
     ("tg_ms", "DOUBLE PRECISION"),
 )
-# public benchmarks (migration 3): a multi-turn task's user turn, and a reply's tool calls (JSON)
+# added by migration 3: the time to the first hidden-reasoning token, beside TTFT (docs/http.md)
+_THINKING_COLUMNS: tuple[tuple[str, str], ...] = (("ttft_thinking_ms", "DOUBLE PRECISION"),)
+# added by migration 4, public benchmarks: a multi-turn task's user turn, and a reply's tool calls (JSON)
 _BENCHMARK_COLUMNS: tuple[tuple[str, str], ...] = (("turn", "INTEGER"), ("calls", "TEXT"))
-RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _BENCHMARK_COLUMNS
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _THINKING_COLUMNS + _BENCHMARK_COLUMNS
+)
 JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries", "calls"})
 
 TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
@@ -234,6 +238,18 @@ WHERE NOT EXISTS (
     ),
     Migration(
         3,
+        "time to the first thinking token (bundle schema 1, a new optional field)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _THINKING_COLUMNS
+            ),
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        4,
         "records of public benchmarks: turn, calls (bundle schema 1, new optional fields)",
         (
             Statement("DROP VIEW current_records"),
