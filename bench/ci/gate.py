@@ -12,6 +12,9 @@ A rules file (``gate.toml``) has two tables::
     decode_tps = "-5%"                  # may drop by at most 5%
     ttft_p95_ms = "+10%"                # may rise by at most 10%
 
+    [categories.simple_python.absolute] # the same rules over one category's tasks only (a public
+    pass_rate = ">= 40%"                # benchmark's category, e.g. BFCL's simple_python)
+
 Rule names map to the summary metrics of ``bench/report/fields.py`` through ``RULE_TARGETS`` (the one
 place that mapping lives); each metric's *direction* is the registry's ``higher_is_better``, so a rule
 whose operator or sign points the wrong way (``decode_tps = "<= 10"``) is refused rather than silently
@@ -107,6 +110,7 @@ RULE_TARGETS: dict[str, RuleTarget] = {
     "usd_per_mtok_out":     RuleTarget("usd_per_mtok_out",     None),
     "energy_per_task_j":    RuleTarget("energy_per_task_j",    lambda r: r.energy_j,       ok_only=False),
     "j_per_token":          RuleTarget("j_per_token",          None),
+    "energy_per_success_j": RuleTarget("energy_per_success_j", None),
     "ttft_p50_ms":          RuleTarget("ttft_p50_ms",          lambda r: r.ttft_ms),
     "ttft_p95_ms":          RuleTarget("ttft_p95_ms",          lambda r: r.ttft_ms),
     "e2e_p50_ms":           RuleTarget("e2e_p50_ms",           lambda r: r.e2e_ms),
@@ -154,11 +158,17 @@ _REL_RE = re.compile(r"^\s*([-+])?\s*(\d+\.?\d*|\.\d+)\s*%\s*$")
 
 @dataclass(frozen=True)
 class AbsoluteRule:
-    """``metric OP limit`` on the run itself."""
+    """``metric OP limit`` on the run itself (``category``: over that category's tasks only)."""
 
     name: str
     op: str
     limit: float
+    category: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How outputs name the rule: ``pass_rate``, or ``pass_rate[simple_python]`` for a category."""
+        return self.name if self.category is None else f"{self.name}[{self.category}]"
 
     @property
     def metric(self) -> str:
@@ -179,6 +189,11 @@ class RelativeRule:
 
     name: str
     tolerance: float
+    category: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.category is None else f"{self.name}[{self.category}]"
 
     @property
     def metric(self) -> str:
@@ -203,6 +218,15 @@ _AbsoluteTable = create_model("absolute", __config__=ConfigDict(extra="forbid"),
 _RelativeTable = create_model("relative", __config__=ConfigDict(extra="forbid"), **_TABLE_FIELDS)
 
 
+class _CategoryRules(BaseModel):
+    """``[categories.NAME.absolute]`` / ``[categories.NAME.relative]``: rules over one category."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    absolute: _AbsoluteTable = Field(default_factory=_AbsoluteTable)
+    relative: _RelativeTable = Field(default_factory=_RelativeTable)
+
+
 class _RulesFile(BaseModel):
     """The TOML file as written; values are parsed into rules afterwards (with the registry's directions)."""
 
@@ -211,6 +235,7 @@ class _RulesFile(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     absolute: _AbsoluteTable = Field(default_factory=_AbsoluteTable)
     relative: _RelativeTable = Field(default_factory=_RelativeTable)
+    categories: dict[str, _CategoryRules] = Field(default_factory=dict)
 
 
 def _parse_absolute(source: str, name: str, raw: str | float) -> AbsoluteRule:
@@ -290,6 +315,19 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
         for name in data.get("relative") or {}
         if getattr(parsed.relative, name) is not None
     )
+    for category, tables in parsed.categories.items():  # rules over one category (a benchmark's)
+        written = (data.get("categories") or {}).get(category) or {}
+        where = f"{source}: categories.{category}"
+        absolute += tuple(
+            replace(_parse_absolute(where, name, getattr(tables.absolute, name)), category=category)
+            for name in written.get("absolute") or {}
+            if getattr(tables.absolute, name) is not None
+        )
+        relative += tuple(
+            replace(_parse_relative(where, name, getattr(tables.relative, name)), category=category)
+            for name in written.get("relative") or {}
+            if getattr(tables.relative, name) is not None
+        )
     if not absolute and not relative:
         raise UsageError(
             f"{source}: no rules", fix='add an [absolute] or [relative] table, e.g. pass_rate = ">= 0.5"'
@@ -339,9 +377,22 @@ def missing_reason(metric: str, view: Run) -> str:
     return f"no {FIELDS[metric].label} in this run: no successful request measured it"
 
 
-def metric_value(metric: str, view: Run) -> float | None:
-    value = view.metrics.get(metric)
-    if value is None and metric == "cost_per_success_usd" and view.metrics.get("cost_per_task_usd"):
+def _metrics(view: Run, category: str | None) -> dict[str, Any]:
+    """The run's summary metrics, or those of one category's records."""
+    if category is None:
+        return view.metrics
+    return view.category_metrics.get(category, {})
+
+
+def _in_category(records: Sequence[Record], category: str | None) -> list[Record]:
+    return list(records) if category is None else [r for r in records if r.category == category]
+
+
+def metric_value(metric: str, view: Run, category: str | None = None) -> float | None:
+    """The run's value of ``metric`` (``category``: over that category's tasks only)."""
+    metrics = _metrics(view, category)
+    value = metrics.get(metric)
+    if value is None and metric == "cost_per_success_usd" and metrics.get("cost_per_task_usd"):
         return math.inf  # costs were measured but nothing passed: every dollar bought no success
     return None if value is None else float(value)
 
@@ -421,11 +472,20 @@ def format_value(metric: str, value: float | None, *, exact: bool = False) -> st
     return f"${text}" if f.unit == "USD" else f"{text} {f.unit}"
 
 
+def _no_category(view: Run, category: str | None) -> str | None:
+    """Why a category rule has nothing to judge: the run has no task of that category."""
+    if category is None or any(r.category == category for r in view.records):
+        return None
+    known = ", ".join(dict.fromkeys(r.category for r in view.records)) or "none"
+    return f"no task of category {category} in this run (its categories: {known})"
+
+
 def evaluate_absolute(rule: AbsoluteRule, view: Run) -> RuleOutcome:
-    value = metric_value(rule.metric, view)
-    base = RuleOutcome(rule.name, "absolute", rule.metric, value, rule.limit_text, "pass", "")
+    value = metric_value(rule.metric, view, rule.category)
+    base = RuleOutcome(rule.label, "absolute", rule.metric, value, rule.limit_text, "pass", "")
     if value is None:
-        return replace(base, status="no data", detail=missing_reason(rule.metric, view))
+        why = _no_category(view, rule.category) or missing_reason(rule.metric, view)
+        return replace(base, status="no data", detail=why)
     shown = format_value(rule.metric, value)
     if rule.holds(value):
         return replace(base, detail=f"{shown} {rule.limit_text}")
@@ -442,22 +502,25 @@ def _p_text(p: float | None) -> str:
 
 
 def evaluate_relative(rule: RelativeRule, view: Run, baseline: Run, alpha: float) -> RuleOutcome:
-    metric = rule.metric
-    value, base_value = metric_value(metric, view), metric_value(metric, baseline)
+    metric, category = rule.metric, rule.category
+    value, base_value = metric_value(metric, view, category), metric_value(metric, baseline, category)
     limit = f"{rule.signed} vs {format_value(metric, base_value)}"
-    out = RuleOutcome(rule.name, "relative", metric, value, limit, "pass", "", baseline=base_value)
+    out = RuleOutcome(rule.label, "relative", metric, value, limit, "pass", "", baseline=base_value)
     if base_value is None:
-        return replace(out, status="no data", detail="baseline: " + missing_reason(metric, baseline))
+        why = _no_category(baseline, category) or missing_reason(metric, baseline)
+        return replace(out, status="no data", detail="baseline: " + why)
     if value is None:
-        return replace(out, status="no data", detail=missing_reason(metric, view))
+        return replace(
+            out, status="no data", detail=_no_category(view, category) or missing_reason(metric, view)
+        )
     higher = _higher_is_better(rule.name)
     if base_value == 0:
         change = 0.0 if value == 0 else math.copysign(math.inf, value)
     else:
         change = value / base_value - 1
     cmp = stats.compare_samples(
-        samples(rule.name, baseline.records),
-        samples(rule.name, view.records),
+        samples(rule.name, _in_category(baseline.records, category)),
+        samples(rule.name, _in_category(view.records, category)),
         higher_is_better=higher,
         min_effect=rule.tolerance,
         alpha=alpha,

@@ -14,14 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import UsageError
+from bench.report.benchmarks import benchmark_table
 from bench.report.fields import COMPARE_FIELDS, Field
+from bench.report.frame import category_frame
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable, label
 from bench.results.comparability import differences, key_properties
 from bench.results.schema import Record
 from bench.results.stats import Comparison, compare_samples
 
-__all__ = ["CompareRow", "RunComparison", "compare_runs", "comparison_table", "samples"]
+__all__ = [
+    "CompareRow", "RunComparison", "benchmark_comparison", "compare_runs", "comparison_table", "samples",
+]  # fmt: skip
 
 # samples taken over every measured request (an error is a failed task, and still cost energy and money);
 # timings only exist for requests that succeeded
@@ -123,3 +127,11 @@ def comparison_table(result: RunComparison) -> TextTable:
     if result.skipped:
         notes.append("Not compared (no samples in either run): " + ", ".join(result.skipped) + ".")
     return TextTable(columns, rows, notes)
+
+
+def benchmark_comparison(result: RunComparison) -> TextTable | None:
+    """Public benchmarks: each category's pass rate (95% CI), $/success and J/success, A above B (the
+    report's benchmark table over the two runs); None for suites of our own."""
+    runs = [result.baseline, result.candidate]
+    frame = category_frame(runs)
+    return benchmark_table(runs, frame.sort_values("category", kind="stable") if not frame.empty else frame)

@@ -83,6 +83,7 @@ _TABLE: list[tuple[str, str, str, bool | None, str, str]] = [
     ("cost_per_success_usd",    "$/success",     "USD",      False, "total cost / passed tasks (an agent task: all its calls and tool time)", "sig:3"),
     ("usd_per_mtok_out",        "$/1M out",      "USD",      False, "total cost per million completion tokens",              "sig:3"),
     ("energy_per_task_j",       "J/task",        "J",        False, "mean gross energy of one request",                      "{:.2f}"),
+    ("energy_per_success_j",    "J/success",     "J",        False, "total gross energy / passed tasks (an agent task: all its calls)", "{:.2f}"),
     ("j_per_token",             "J/tok",         "J",        False, "total gross energy / completion tokens",                "{:.3f}"),
     ("cost_total_usd",          "$ total",       "USD",      False, "total cost of the measured requests",                   "sig:3"),
     ("cost_energy_per_task_usd", "energy $/task", "USD",     False, "mean electricity cost of one request, at the wall",     "sig:3"),
@@ -144,7 +145,9 @@ SUMMARY_COLUMNS = [
 # Shown only when some row has a value (no power sensor: no energy columns); energy values from a model
 # rather than a sensor are marked "~" in the table (ENERGY_COLUMNS).
 OPTIONAL_COLUMNS = frozenset({"energy_per_task_j", "j_per_token", "avg_power_w"})
-ENERGY_COLUMNS = frozenset({"energy_per_task_j", "j_per_token", "avg_power_w", "energy_net_per_task_j"})
+ENERGY_COLUMNS = frozenset(
+    {"energy_per_task_j", "energy_per_success_j", "j_per_token", "avg_power_w", "energy_net_per_task_j"}
+)
 
 
 def field(name: str) -> Field:

@@ -60,6 +60,16 @@ class Run:
 
         return group_metrics(self.records)
 
+    @functools.cached_property
+    def category_metrics(self) -> dict[str, dict[str, Any]]:
+        """Summary metrics per category (gate rules over one category: a public benchmark's), once."""
+        from bench.report.summary import group_metrics
+
+        return {
+            c: group_metrics([r for r in self.records if r.category == c])
+            for c in dict.fromkeys(r.category for r in self.records)
+        }
+
     @property
     def run_ids(self) -> list[str]:
         return [m.run_id for m in self.manifests]

@@ -18,6 +18,7 @@ from bench.cost.options import EnrichOptions
 from bench.cost.pricing import cost_section
 from bench.cost.roofline import roofline
 from bench.power.records import rail_energies
+from bench.report.benchmarks import source_text
 from bench.report.energy import energy_metrics, power_summary, shape_energy
 from bench.report.throughput import throughput_metrics
 from bench.results import stats
@@ -89,6 +90,7 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
         "cost_per_success_usd": _ratio(cost_total, passed),
         "usd_per_mtok_out": _ratio(cost_total, out_tokens, 1e6),
         "energy_per_task_j": stats.mean(energies),
+        "energy_per_success_j": _ratio(energy_total, passed),
         "j_per_token": _ratio(energy_total, out_tokens),
         "cost_total_usd": cost_total,
         "cost_energy_per_task_usd": stats.mean(r.cost_energy_usd for r in measured),
@@ -289,6 +291,7 @@ def summarize(
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.prompt_format,
         "agent_protocol": manifest.backend.agent_protocol,
+        "benchmark": source_text(manifest),  # a public benchmark's source, subset and style (else None)
         "power": power_summary(records, manifest),
         "overall": {
             **group_metrics(records),

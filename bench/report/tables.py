@@ -25,6 +25,7 @@ ESTIMATE_MARK = "≈"
 # metrics that carry an energy estimate into their value (local cost includes energy cost)
 _ENERGY_BACKED = {
     "energy_per_task_j",
+    "energy_per_success_j",
     "j_per_token",
     "cost_per_task_usd",
     "cost_per_success_usd",
