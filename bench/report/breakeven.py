@@ -97,7 +97,9 @@ def priced_cloud_lines(
 
     At most ``MAX_PRICED_LINES`` are drawn, spread from the cheapest to the dearest; the sentence names the
     ones left out."""
-    records = [r for run in local_runs for r in run.measured]
+    # every record, model calls included: an agent task is billed call by call (each at its own size)
+    records = [r for run in local_runs for r in run.records]
+    n_measured = sum(len(run.measured) for run in local_runs)
     clouds, _skipped = cloud_profiles()
     token_clouds = [(k, p) for k, p in clouds if p.pricing == "tokens"]
     batch = bool(options and options.batch)
@@ -122,7 +124,7 @@ def priced_cloud_lines(
         dated.append(f"{r['profile']} (as of {age.short if age else 'undated'}{flag})")
     text = (
         "Cloud lines are priced, not run: the local runs' own token counts (mean per task over "
-        f"{len(records)} measured requests) at the list prices"
+        f"{n_measured} measured requests) at the list prices"
         + (" (batch tier)" if batch else "")
         + " of "
         + ", ".join(dated)
@@ -130,4 +132,7 @@ def priced_cloud_lines(
     )
     if left:
         text += f" Not drawn (see the cost table): {', '.join(left)}."
+    crossed = [f"{r['profile']}: {n}" for r in drawn for n in r.get("tier_notes") or []]
+    if crossed:
+        text += " Context-length tiers crossed: " + "; ".join(crossed) + "."
     return lines, text

@@ -15,7 +15,8 @@ mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 
 counting that end-of-generation token, as llama-server does), ``401`` (refuses, echoing the Authorization header it got, as a
 careless proxy might), ``fast:N`` (N pre-built chunks written back to back, for the client benchmarks), ``paced:N:MS`` (N chunks,
 one every MS milliseconds: a steady decoder whose true rate the server stamps), ``anthropic-cache`` (usage
-with 600 cached and 300 cache-written prompt tokens, 200 of them at the 1-hour TTL), ``no-choices`` (a 200 JSON
+with 600 cached and 300 cache-written prompt tokens, 200 of them at the 1-hour TTL), ``counts:P:R:W:H`` (usage
+of P prompt tokens, R of them cache reads and W cache writes, H of those at the 1-hour TTL), ``no-choices`` (a 200 JSON
 body that is not a completion), ``echo-auth`` (streams back the Authorization header it got, inside the
 answer), ``echo-answer`` (answers with whatever follows ``ANSWER:`` in the prompt: a test writes the
 model's answer, e.g. hostile code for a python-test check), ``tools`` (a request with
@@ -207,6 +208,14 @@ class FakeOpenAI:
                     "prompt_ms": 1.5,
                     "predicted_n": len(words),
                     "predicted_ms": 9.0,
+                }
+            if scenario.startswith("counts:"):  # counts:PROMPT:READ:WRITE:WRITE_1H, as Anthropic reports them
+                prompt, read, write, write_1h = (int(x) for x in scenario.split(":")[1:5])
+                usage.update(prompt_tokens=prompt, prompt_tokens_details={"cached_tokens": read})
+                usage["cache_creation_input_tokens"] = write
+                usage["cache_creation"] = {
+                    "ephemeral_5m_input_tokens": write - write_1h,
+                    "ephemeral_1h_input_tokens": write_1h,
                 }
             if scenario == "anthropic-cache":  # Anthropic's cache counts beside OpenAI's (docs/prices.md)
                 usage.update(prompt_tokens=1000, prompt_tokens_details={"cached_tokens": 600})
