@@ -1,9 +1,10 @@
-"""Where each provider of the price database is reached: its OpenAI-compatible base URL and the variable
-that holds its key. The database has prices but no endpoints, so a device named ``provider:model``
+"""Where each provider of the price database is reached: its base URL, the variable that holds its key
+and the wire format (Anthropic's Messages API; OpenAI-compatible chat completions for the others). The
+database has prices but no endpoints, so a device named ``provider:model``
 (``--device anthropic:claude-sonnet-4-5``) takes them from here.
 
 Only providers with one public endpoint are listed; each URL's host is the one the database itself
-recognises the provider by (its ``api_pattern``: tests/devices/test_price_db.py checks every row). A
+recognises the provider by (its ``api_pattern``: tests/cost/test_price_db.py checks every row). A
 provider reached through an account-specific address (AWS Bedrock, Azure, Databricks, Cloudflare, Modal)
 needs a profile of its own with ``base_url``, its prices still from the database.
 """
@@ -20,11 +21,12 @@ __all__ = ["ENDPOINTS", "Endpoint"]
 class Endpoint:
     base_url: str
     api_key_env: str
-    backend: Literal["openai_http"] = "openai_http"
+    backend: Literal["openai_http", "anthropic_messages"] = "openai_http"
 
 
 ENDPOINTS: dict[str, Endpoint] = {
-    "anthropic": Endpoint("https://api.anthropic.com/v1", "ANTHROPIC_API_KEY"),  # OpenAI SDK compatibility
+    # Claude natively (prompt caching works there; Anthropic's OpenAI-compatible endpoint ignores it)
+    "anthropic": Endpoint("https://api.anthropic.com/v1", "ANTHROPIC_API_KEY", "anthropic_messages"),
     "avian": Endpoint("https://api.avian.io/v1", "AVIAN_API_KEY"),
     "cerebras": Endpoint("https://api.cerebras.ai/v1", "CEREBRAS_API_KEY"),
     "cohere": Endpoint("https://api.cohere.ai/compatibility/v1", "CO_API_KEY"),

@@ -120,7 +120,11 @@ class Run:
     @property
     def backend_name(self) -> str:
         name = str(self.manifest.backend.name or self.manifest.device.get("backend") or "?")
-        return {"llama_cpp": "in-process", "openai_http": "HTTP"}.get(name, name)
+        return {
+            "llama_cpp": "in-process",
+            "openai_http": "HTTP",
+            "anthropic_messages": "HTTP (Messages)",
+        }.get(name, name)
 
     @property
     def suite_name(self) -> str:

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
+from bench.redaction import scrub_secrets
 from bench.results.schema import Record, StopReason, task_level
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
@@ -197,8 +198,9 @@ class AgentLoop:
         started = utc_now()
         tools = openai_tools(spec.tools)
         ctx = ToolContext(
-            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s
-        )
+            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s,
+            spec.tool_timeout_s,
+        )  # fmt: skip
         messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
         model_ns = tool_ns = 0
         prompt = cached = completion = reasoning = written = written_1h = 0
@@ -395,7 +397,7 @@ class AgentRunner(Runner):
             return
         if self._trace_file is None:
             self._trace_file = open(Path(self.writer.run_dir) / TRACE_FILE, "a", encoding="utf-8")  # noqa: SIM115
-        self._trace_file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._trace_file.write(scrub_secrets(json.dumps(line, ensure_ascii=False)) + "\n")  # as records
         self._trace_file.flush()
 
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:

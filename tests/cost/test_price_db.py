@@ -103,7 +103,7 @@ def test_a_device_named_by_provider_and_model() -> None:
     p = load_device("anthropic:claude-sonnet-4-5")
     assert (p.kind, p.backend, p.provider, p.model, p.pricing) == (
         "cloud",
-        "openai_http",
+        "anthropic_messages",  # Claude natively: prompt caching works there
         "anthropic",
         "claude-sonnet-4-5",
         "tokens",
@@ -119,7 +119,8 @@ def test_a_device_named_by_provider_and_model() -> None:
     assert p.as_of == db.data_date and p.source == label
     assert p.input_usd_per_mtok is None  # nothing hand-copied
     mini = load_device("openai:gpt-5-mini")
-    assert mini.base_url == "https://api.openai.com/v1" and mini.token_prices is not None
+    assert mini.base_url == "https://api.openai.com/v1" and mini.backend == "openai_http"
+    assert mini.token_prices is not None
 
 
 @pytest.mark.parametrize(
@@ -329,41 +330,68 @@ def test_prices_command_lists_models_with_their_tiers() -> None:
 
 
 def test_run_report_and_breakeven_priced_entirely_from_the_database(
-    fake_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``--device anthropic:claude-sonnet-4-5`` with no profile file, against the local fake endpoint."""
+    """``--device anthropic:claude-sonnet-4-5`` with no profile file, over Anthropic's Messages API at the
+    local fake (tests/servers/fake_anthropic.py, which counts tokens and caches prompts as the API does):
+    a single request over the 200k tier and an agent task that writes and reads the cache."""
     from bench.cost.enrich import enrich
     from bench.results.bundle import read_bundle
+    from tests.servers.fake_anthropic import messages_server
 
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-api03-prices-test-0123456789")
+    words = "lorem ipsum dolor sit amet " * 37_100  # ≈ 1M characters: ≈ 250k tokens at the fake's 4 per token
     suite = tmp_path / "long.toml"
-    task = (
-        '[[tasks]]\nid = "{id}"\ncategory = "c"\nmax_tokens = 4\n'
-        'messages = [{{ role = "user", content = "scenario=counts:{counts} Say hello." }}]\n'
-        'check = {{ type = "contains", values = ["quick"] }}\n'
-    )
     suite.write_text(
         'name = "long"\nversion = "1"\n'
-        + task.format(id="long", counts="369577:91375:7456:0")
-        + task.format(id="short", counts="1000:600:300:200")
+        '[[tasks]]\nid = "long"\ncategory = "c"\nmax_tokens = 8\n'
+        f'messages = [{{ role = "user", content = "{words}Say hello." }}]\n'
+        'check = { type = "contains", values = ["lorem"] }\n'
+        '[[tasks]]\nid = "calc"\ncategory = "c"\n'
+        'messages = [{ role = "user", content = "What is 6*7? Use the tools, then answer with the number." }]\n'
+        'check = { type = "number", value = 42 }\nagent = { tools = ["calculator", "list_files"], max_steps = 4 }\n'
     )
-    proc = run_cli(
-        "run", "--device", "anthropic:claude-sonnet-4-5", "--base-url", fake_server.base_url,
-        "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(tmp_path), "--json",
-    )  # fmt: skip
+    server = messages_server(min_cacheable_tokens=256)
+    try:
+        proc = run_cli(
+            "run", "--device", "anthropic:claude-sonnet-4-5", "--base-url", f"http://127.0.0.1:{server.port}/v1",
+            "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(tmp_path), "--power", "none", "--json",
+        )  # fmt: skip
+        usages = list(server.app.usages)
+    finally:
+        server.stop()
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     bundle = read_bundle(summary["run_dir"])
+    assert bundle.manifest.backend.name == "anthropic_messages"
     assert bundle.manifest.device["origin"] == "anthropic:claude-sonnet-4-5"
     assert bundle.manifest.device["token_prices"]["source"]["version"] == database().version
-    by = {r.task_id: r for r in enrich(bundle)}
-    out = by["long"].completion_tokens or 0
-    assert by["long"].cost_usd == pytest.approx(1.735221 + out * 22.5 / 1e6, rel=1e-9)
-    short_out = by["short"].completion_tokens or 0
-    # 100 fresh × $3 + 600 read × $0.30 + 100 (5 min) × $3.75 + 200 (1 h) × $6 + output × $15, per 1M
-    assert by["short"].cost_usd == pytest.approx((300 + 180 + 375 + 1200 + short_out * 15) / 1e6, rel=1e-9)
+    records = enrich(bundle)
+    (long,) = [r for r in records if r.task_id == "long"]
+    assert long.prompt_tokens is not None and long.prompt_tokens > 200_000  # the fake's own count
+    # over 200k input tokens every token pays the long-context rate: $6 in, $22.5 out
+    assert long.cost_usd == pytest.approx(
+        (long.prompt_tokens * 6 + long.completion_tokens * 22.5) / 1e6, rel=1e-9
+    )
+    agent = [
+        u
+        for u in usages
+        if u["input_tokens"] < 200_000 and u["cache_read_input_tokens"] + u["input_tokens"] < 200_000
+    ]
+    assert any(u["cache_read_input_tokens"] for u in agent) and any(
+        u["cache_creation_input_tokens"] for u in agent
+    )
+    # the agent task: the sum of its calls, each at the base rates, from the fake's own usage numbers
+    hand = sum(
+        (u["input_tokens"] * 3 + u["cache_creation"]["ephemeral_5m_input_tokens"] * 3.75
+         + u["cache_creation"]["ephemeral_1h_input_tokens"] * 6 + u["cache_read_input_tokens"] * 0.3
+         + u["output_tokens"] * 15) / 1e6
+        for u in agent
+    )  # fmt: skip
+    (task,) = [r for r in records if r.task_id == "calc" and r.kind == "agent"]
+    assert task.cost_usd == pytest.approx(hand, rel=1e-9)
     notes = " ".join(summary["cost"]["notes"])
-    assert "1 of 2 requests exceed 200,000 input tokens" in notes and "genai-prices" in notes
+    assert "exceed 200,000 input tokens" in notes and "genai-prices" in notes
     md = tmp_path / "report.md"
     report = run_cli("report", summary["run_dir"], "-o", str(md), timeout=120)
     assert report.returncode == 0, report.stderr
