@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from bench.devices.price_rules import price_gap
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageError
 from bench.report.runs import Run
 from bench.report.runs import load_run as load_report_run
@@ -290,28 +291,14 @@ def run_label(view: Run) -> str:
     return manifest_label(view.manifest)
 
 
-_PRICE_FIELDS = {
-    "cloud": ("input_usd_per_mtok", "output_usd_per_mtok"),
-    "local": ("price_usd", "kwh_usd"),
-    "rented": ("usd_per_hour",),
-}
-
-
-def _price_fields(device: dict[str, Any]) -> tuple[str, ...]:
-    return _PRICE_FIELDS.get(str(device.get("kind")), _PRICE_FIELDS["local"])
-
-
 def missing_reason(metric: str, view: Run) -> str:
     """Why a run has no value for ``metric``, with what to do: shown instead of a verdict."""
     unit = FIELDS[metric].unit
     m = view.manifest
     if unit == "USD":
-        prices = _price_fields(m.device)
-        if all(m.device.get(p) is None for p in prices):
-            return (
-                "no cost data in this run: the device profile has no prices; "
-                f"add {' and '.join(prices)} to it"
-            )
+        gap = price_gap(m.device)
+        if gap is not None:
+            return f"no cost data in this run: {gap}"
         return "no cost data in this run: no request carries a cost"
     if unit == "J":
         if not m.power:

@@ -336,8 +336,9 @@ def _at_volume(
                 f"{_beyond(econ, n, levels)}"
             ),
         }
-    local = econ.fixed_usd_per_month + n * econ.variable_usd_per_task
-    cloud = fee if fee is not None else n * (usd_per_task or 0.0)
+    local = cost.monthly_usd(econ.fixed_usd_per_month, n, econ.variable_usd_per_task)
+    # a subscription is all fixed (the fee), a token API all per task
+    cloud = cost.monthly_usd(fee or 0.0, n, 0.0 if fee is not None else usd_per_task or 0.0)
     cheaper = "device" if local < cloud else "cloud" if cloud < local else "tie"
     return {
         "tasks_per_month": n,
@@ -381,8 +382,8 @@ def compare(
     rows = []
     for u in shares:
         n = u * econ.capacity_tasks_per_month
-        device = econ.fixed_usd_per_month / n + econ.variable_usd_per_task
-        cloud = fee / n if fee is not None else (usd_per_task or 0.0)
+        device = cost.usd_per_task_at_volume(econ.fixed_usd_per_month, n, econ.variable_usd_per_task)
+        cloud = cost.usd_per_task_at_volume(fee, n, 0.0) if fee is not None else (usd_per_task or 0.0)
         rows.append(
             {
                 "utilization": u,

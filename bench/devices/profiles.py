@@ -19,7 +19,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.devices.http_settings import HttpSettings, check_base_url
-from bench.devices.price_rules import price_problem
+from bench.devices.price_rules import PricingBasis, price_problem, pricing_basis
 from bench.errors import ProfileError
 from bench.userfiles import describe_validation_error, read_toml
 
@@ -99,8 +99,8 @@ class PowerMode(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    max_w: float = Field(gt=0)
-    idle_w: float | None = Field(default=None, ge=0)
+    max_w: float = Field(gt=0, strict=True)
+    idle_w: float | None = Field(default=None, ge=0, strict=True)
     nvpmodel_id: int | None = Field(default=None, ge=0)
     description: str | None = None
 
@@ -130,15 +130,16 @@ class DeviceProfile(BaseModel):
     kind: Literal["local", "cloud", "rented"] = "local"
     backend: Literal["llama_cpp", "openai_http"] = "llama_cpp"
     description: str | None = None
+    # Every number the cost model reads is strict: TOML `true` or "1.0" is refused, never read as 1.
     # local hardware (cost model)
     hardware: str | None = None
-    price_usd: float | None = Field(default=None, ge=0)
-    lifetime_years: float | None = Field(default=None, gt=0)
-    utilization: float | None = Field(default=None, gt=0, le=1)
-    idle_w: float | None = Field(default=None, ge=0)
-    max_w: float | None = Field(default=None, gt=0)
-    wall_factor: float = Field(default=1.0, ge=1)
-    kwh_usd: float | None = Field(default=None, ge=0)
+    price_usd: float | None = Field(default=None, ge=0, strict=True)
+    lifetime_years: float | None = Field(default=None, gt=0, strict=True)
+    utilization: float | None = Field(default=None, gt=0, le=1, strict=True)
+    idle_w: float | None = Field(default=None, ge=0, strict=True)
+    max_w: float | None = Field(default=None, gt=0, strict=True)
+    wall_factor: float = Field(default=1.0, ge=1, strict=True)
+    kwh_usd: float | None = Field(default=None, ge=0, strict=True)
     region: str | None = None
     memory_gb: float | None = Field(default=None, gt=0)
     memory_bandwidth_gbs: float | None = Field(default=None, gt=0)
@@ -154,29 +155,29 @@ class DeviceProfile(BaseModel):
     model: str | None = None
     api_key_env: str | None = None
     # cloud prices: a token API, or a subscription (monthly fee over the tasks per month the user states)
-    input_usd_per_mtok: float | None = Field(default=None, ge=0)
-    output_usd_per_mtok: float | None = Field(default=None, ge=0)
-    cached_input_usd_per_mtok: float | None = Field(default=None, ge=0)
-    subscription_usd_per_month: float | None = Field(default=None, ge=0)
-    tasks_per_month: float | None = Field(default=None, gt=0)
-    max_tasks_per_month: float | None = Field(default=None, gt=0)
+    input_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    output_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    cached_input_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    subscription_usd_per_month: float | None = Field(default=None, ge=0, strict=True)
+    tasks_per_month: float | None = Field(default=None, gt=0, strict=True)
+    max_tasks_per_month: float | None = Field(default=None, gt=0, strict=True)
     # price tiers as billed (docs/prices.md; rules in price_rules.py): cache reads (the older name
     # cached_input_usd_per_mtok is the same tier), cache writes (default TTL, and 1 hour where the provider
     # has both), explicit-cache storage, the batch tier; tiers_as_of/tiers_source date them where they
     # were read apart from the base prices
-    cache_read_usd_per_mtok: float | None = Field(default=None, ge=0)
-    cache_write_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_read_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    cache_write_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
     cache_write_ttl: str | None = None
-    cache_write_1h_usd_per_mtok: float | None = Field(default=None, ge=0)
-    cache_storage_usd_per_mtok_hour: float | None = Field(default=None, ge=0)
-    batch_discount: float | None = None
-    batch_input_usd_per_mtok: float | None = Field(default=None, ge=0)
-    batch_output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_1h_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    cache_storage_usd_per_mtok_hour: float | None = Field(default=None, ge=0, strict=True)
+    batch_discount: float | None = Field(default=None, strict=True)
+    batch_input_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    batch_output_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
     tiers_as_of: dt.date | None = None
     tiers_source: str | None = None
     # a rented GPU (kind = "rented"): an hourly rate billed in increments, for a server on that machine
-    usd_per_hour: float | None = None
-    billing_increment_s: float | None = None
+    usd_per_hour: float | None = Field(default=None, strict=True)
+    billing_increment_s: float | None = Field(default=None, strict=True)
     gpu: str | None = None
     gpu_count: int = Field(default=1, ge=1)
     concurrent_streams: int | None = Field(default=None, ge=1)
@@ -216,17 +217,10 @@ class DeviceProfile(BaseModel):
         return self
 
     @property
-    def pricing(self) -> Literal["hardware", "tokens", "subscription", "rented"] | None:
-        """How this profile turns a run into dollars (None: it carries no price yet)."""
-        if self.kind == "rented":
-            return "rented"
-        if self.kind == "local":
-            return "hardware" if self.price_usd is not None or self.kwh_usd is not None else None
-        if self.input_usd_per_mtok is not None:
-            return "tokens"
-        if self.subscription_usd_per_month is not None:
-            return "subscription"
-        return None
+    def pricing(self) -> PricingBasis | None:
+        """How this profile turns a run into dollars (None: it carries no price yet): ``pricing_basis``,
+        the rule every reader of a recorded device applies too."""
+        return pricing_basis(self)
 
     def with_power_mode(self, mode: str | None) -> DeviceProfile:
         """The profile in power mode ``mode`` (None: the profile's own), its watts taken from the mode."""

@@ -39,7 +39,7 @@ class LocalLine:
     run: str = ""  # the run's label (its colour), when ``label`` says more
 
     def monthly_usd(self, n_tasks: float) -> float:
-        return self.fixed_usd + n_tasks * self.usd_per_task
+        return cost.monthly_usd(self.fixed_usd, n_tasks, self.usd_per_task)
 
     def breakeven_tasks(self, cloud_usd_per_task: float) -> float | None:
         """Monthly volume where local = cloud; None when local never gets cheaper."""
@@ -53,7 +53,7 @@ class CloudLine:
     priced_not_run: bool = False  # a profile's prices for a local run's tokens, not a run on the API
 
     def monthly_usd(self, n_tasks: float) -> float:
-        return n_tasks * self.usd_per_task
+        return cost.monthly_usd(0.0, n_tasks, self.usd_per_task)
 
 
 def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLine | None, str | None]:

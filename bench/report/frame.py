@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from bench.cost.roofline import roofline_fraction
+from bench.devices.price_rules import pricing_basis
 from bench.report.runs import Run
 from bench.results.metrics.aggregate import by_category, group_metrics
 from bench.results.metrics.registry import FIELDS
@@ -117,15 +118,9 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
         else:
             reasons["energy"] = f"sensor {sensor} ran but no energy was attributed to requests"
     if all(metrics.get(f) is None for f in COST_FIELDS):
-        if device.get("kind") == "cloud":
-            has_prices = device.get("output_usd_per_mtok") is not None
-        elif device.get("kind") == "rented":
-            has_prices = device.get("usd_per_hour") is not None
-        else:
-            has_prices = device.get("price_usd") is not None or device.get("kwh_usd") is not None
         reasons["cost"] = (
             "the device profile gives no prices"
-            if not has_prices
+            if pricing_basis(device) is None
             else "no cost was derived for its requests by this version of infercost"
         )
     if metrics.get("roofline_fraction") is None:

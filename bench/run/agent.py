@@ -197,8 +197,9 @@ class AgentLoop:
         started = utc_now()
         tools = openai_tools(spec.tools)
         ctx = ToolContext(
-            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s
-        )
+            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s,
+            spec.tool_timeout_s,
+        )  # fmt: skip
         messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
         model_ns = tool_ns = 0
         prompt = cached = completion = reasoning = written = written_1h = 0

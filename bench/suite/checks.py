@@ -20,7 +20,9 @@ import os
 import re
 import select
 import signal
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -44,6 +46,7 @@ __all__ = [
     "NumberCheck",
     "PythonTestCheck",
     "RegexCheck",
+    "bounded_call",
     "evaluate",
     "extract_code",
     "extract_json",
@@ -272,39 +275,60 @@ def _close(x: float, check: NumberCheck) -> bool:
     return abs(x - check.value) <= max(check.tolerance, check.rel_tolerance * abs(check.value), 1e-9)
 
 
-# Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may.
+# Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may; neither may
+# a JSON schema's ``pattern``/``patternProperties`` (jsonschema matches them with ``re``, in-process).
 REGEX_TIMEOUT_S = 1.0
+_CHILD_ANSWER_BYTES = 65536
 
 
-def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:
-    """``re.search``/``re.fullmatch`` with Python's semantics, bounded in time; None when it timed out.
+def bounded_call(fn: Callable[[], bytes], timeout_s: float) -> bytes | None:
+    """``fn()`` run in a forked child that is killed at the deadline; its bytes (at most 64 KiB; empty
+    when it failed), or None when it timed out.
 
-    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX the match runs in a
-    forked child that is killed at the deadline (about a millisecond per check; see docs/security.md).
-    Without ``fork`` (Windows) it runs in-process, unbounded.
+    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX every match of a
+    suite's regex — a regex check, or the patterns of a JSON schema — runs in such a child (about a
+    millisecond each; see docs/security.md). Without ``fork`` (Windows) ``fn`` runs in-process, unbounded.
     """
-    run = re.fullmatch if fullmatch else re.search
     if not hasattr(os, "fork"):  # pragma: no cover - Windows
-        return run(pattern, text, flags) is not None
+        return fn()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: match, report one byte, leave without running any cleanup
+    if pid == 0:  # the child: compute, report, leave without running any cleanup
         try:
             os.close(read_fd)
-            os.write(write_fd, b"1" if run(pattern, text, flags) is not None else b"0")
+            data = fn()[:_CHILD_ANSWER_BYTES]
+            while data:
+                data = data[os.write(write_fd, data) :]
         finally:
             os._exit(0)
     os.close(write_fd)
+    answer, finished = bytearray(), False
+    deadline = time.monotonic() + timeout_s
     try:
-        ready, _, _ = select.select([read_fd], [], [], timeout_s)
-        answer = os.read(read_fd, 1) if ready else b""
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([read_fd], [], [], left)
+            if not ready:
+                break
+            chunk = os.read(read_fd, _CHILD_ANSWER_BYTES)
+            if not chunk:
+                finished = True
+                break
+            answer += chunk[: _CHILD_ANSWER_BYTES - len(answer)]
     finally:
         os.close(read_fd)
-        if not answer:
+        if not finished:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    return None if not answer else answer == b"1"
+    return bytes(answer) if finished else None
+
+
+def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:
+    """``re.search``/``re.fullmatch`` with Python's semantics, bounded in time (``bounded_call``);
+    None when it timed out."""
+    run = re.fullmatch if fullmatch else re.search
+    answer = bounded_call(lambda: b"1" if run(pattern, text, flags) is not None else b"0", timeout_s)
+    return None if answer is None else answer == b"1"
 
 
 def evaluate(check: Check, answer: str) -> CheckResult:
@@ -341,22 +365,48 @@ def evaluate(check: Check, answer: str) -> CheckResult:
         ok = any(_close(x, check) for x in picked)
         return CheckResult(ok, f"number {picked[0]:g}" + (" ok" if ok else f" != {check.value:g}"))
     if isinstance(check, JsonCheck):
-        try:
-            value = extract_json(answer)
-        except ValueError as exc:
-            return CheckResult(False, str(exc))
-        validator = jsonschema.validators.validator_for(check.schema_)(check.schema_)
-        try:
-            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-        except Exception as exc:  # e.g. a $ref that cannot be resolved: the schema's fault, not a crash
-            return CheckResult(
-                False, f"the check's JSON schema could not be applied: {type(exc).__name__}: {exc}"[:300]
-            )
-        if error is None:
-            return CheckResult(True, "valid JSON for the schema")
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return CheckResult(False, f"JSON invalid at {where}: {error.message[:200]}")
+        return _json_verdict_bounded(check, answer)
     return run_python_test(check, extract_code(answer))
+
+
+def _json_verdict(check: JsonCheck, answer: str) -> CheckResult:
+    try:
+        value = extract_json(answer)
+    except (ValueError, RecursionError) as exc:
+        return CheckResult(False, str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply")
+    validator = jsonschema.validators.validator_for(check.schema_)(check.schema_)
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    except Exception as exc:  # e.g. a $ref that cannot be resolved: the schema's fault, not a crash
+        return CheckResult(
+            False, f"the check's JSON schema could not be applied: {type(exc).__name__}: {exc}"[:300]
+        )
+    if error is None:
+        return CheckResult(True, "valid JSON for the schema")
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return CheckResult(False, f"JSON invalid at {where}: {error.message[:200]}")
+
+
+def _json_verdict_bounded(check: JsonCheck, answer: str) -> CheckResult:
+    """``_json_verdict`` in a child killed at the deadline: finding the JSON in an answer and applying
+    the schema (its ``pattern`` and ``patternProperties`` regexes included) are both bounded in time."""
+
+    def child() -> bytes:
+        verdict = _json_verdict(check, answer)
+        return json.dumps([verdict.passed, verdict.detail]).encode()
+
+    raw = bounded_call(child, REGEX_TIMEOUT_S)
+    if raw is None:
+        return CheckResult(
+            False,
+            f"JSON check timed out after {REGEX_TIMEOUT_S:g} s (a schema pattern that backtracks, or a huge "
+            "answer?)",
+        )
+    try:
+        passed, detail = json.loads(raw)
+    except ValueError:  # the child died without an answer (out of memory)
+        return CheckResult(False, "JSON check failed: the validation ended without a verdict")
+    return CheckResult(bool(passed), str(detail))
 
 
 def _program(code: str, asserts: str) -> str:

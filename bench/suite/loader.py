@@ -155,6 +155,7 @@ class AgentSpec(_Strict):
     workspace: str = "agent_workspace"
     database: str | None = None
     python_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    tool_timeout_s: float = Field(default=5.0, gt=0, le=60)  # every other tool's deadline (docs/security.md)
     solution: list[ToolCallSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -223,7 +223,7 @@ def test_absolute_rules_and_missing_cost_is_no_data(views: dict[str, Run]) -> No
     assert by["e2e_p95_ms"].status == "fail" and "above the limit <= 300 ms" in by["e2e_p95_ms"].detail
     assert by["cost_per_task_usd"].status == "no data"
     assert by["cost_per_task_usd"].detail.startswith(
-        "no cost data in this run: the device profile has no prices; add price_usd and kwh_usd"
+        "no cost data in this run: the device profile has no prices: add price_usd (with lifetime_years and utilization) or kwh_usd"
     )
     assert result.exit_code == 2  # cannot decide beats failed: the input needs fixing first
 

@@ -82,10 +82,8 @@ def test_golden_bill_per_provider(
 def test_fresh_only_usage_is_the_old_formula() -> None:
     # no cache counts at all: the tiered price is the list price, exactly as before tiers existed
     plain = dict(prompt_tokens=1234, completion_tokens=567, cached_tokens=None, cache_write_tokens=None)
-    old = cost.token_cost_usd(
-        prompt_tokens=1234, completion_tokens=567, input_usd_per_mtok=1.0, output_usd_per_mtok=5.0
-    )
-    assert bill("anthropic-claude-haiku-4.5", **plain) == old
+    old = (1234 * 1.0 + 567 * 5.0) / 1e6  # docs/cost.md's token formula: prompt × input + output × output
+    assert bill("anthropic-claude-haiku-4.5", **plain) == pytest.approx(old, rel=1e-12)
 
 
 def test_rented_gpu_bill(tmp_path: Path) -> None:

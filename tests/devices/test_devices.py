@@ -91,6 +91,20 @@ DATED = 'as_of = 2026-01-01\nsource = "list"\n'
 
 BAD = {
     "wrong type": (BASE_LOCAL + 'price_usd = "cheap"\n' + DATED, "price_usd", "valid number"),
+    # a price must be a TOML number: `true` and "1.0" were read as $1
+    "price true": (BASE_LOCAL + "price_usd = true\n" + DATED, "price_usd", "valid number"),
+    "price string": (BASE_LOCAL + 'price_usd = "1.0"\n' + DATED, "price_usd", "valid number"),
+    "token price true": (
+        BASE_CLOUD + "input_usd_per_mtok = true\noutput_usd_per_mtok = 2\n" + DATED,
+        "input_usd_per_mtok",
+        "valid number",
+    ),
+    "token price string": (
+        BASE_CLOUD + 'input_usd_per_mtok = 1\noutput_usd_per_mtok = "2.0"\n' + DATED,
+        "output_usd_per_mtok",
+        "valid number",
+    ),
+    "kwh string": (BASE_LOCAL + 'kwh_usd = "0.2"\nkwh_as_of = 2026-01-01\n', "kwh_usd", "valid number"),
     "negative price": (BASE_LOCAL + "price_usd = -1\n" + DATED, "price_usd", "greater than or equal to 0"),
     "missing as_of": (BASE_LOCAL + 'price_usd = 249\nsource = "list"\n', "as_of", "required with a price"),
     "missing source": (
