@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
+from bench.redaction import scrub_secrets
 from bench.results.schema import Record, StopReason, task_level
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
@@ -396,7 +397,7 @@ class AgentRunner(Runner):
             return
         if self._trace_file is None:
             self._trace_file = open(Path(self.writer.run_dir) / TRACE_FILE, "a", encoding="utf-8")  # noqa: SIM115
-        self._trace_file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._trace_file.write(scrub_secrets(json.dumps(line, ensure_ascii=False)) + "\n")  # as records
         self._trace_file.flush()
 
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:
