@@ -72,7 +72,7 @@ def register(sub: Any) -> None:
     power.add_argument(
         "--idle-seconds", type=seconds, default=5.0, help="idle baseline measured before the run (5)"
     )
-    http = run.add_argument_group("endpoints (openai_http devices)")
+    http = run.add_argument_group("endpoints (openai_http and anthropic_messages devices)")
     http.add_argument("--base-url", default=None, help="point the endpoint profile at another address")
     http.add_argument(
         "--cache-bust",
@@ -91,6 +91,12 @@ def register(sub: Any) -> None:
     agent = run.add_argument_group("agent tasks (docs/agents.md)")
     agent.add_argument(
         "--prefix-cache", choices=["on", "off"], default="on", help="keep the previous step's KV cache (on)"
+    )
+    agent.add_argument(
+        "--cache-ttl",
+        choices=["5m", "1h"],
+        default=None,
+        help="anthropic_messages devices: the cache breakpoints' TTL (default: the profile's, 5m)",
     )
     agent.add_argument(
         "--agent-protocol",
@@ -169,6 +175,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed=args.seed,
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
         prefix_cache=args.prefix_cache == "on",
+        cache_ttl=args.cache_ttl,
         trace=args.trace,
         agent_protocol=args.agent_protocol,
     )

@@ -69,7 +69,9 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
                 else str(backend.model),  # an endpoint: its model name
                 "size": f"{size / 2**20:.2f} MiB" if size else "?",
                 "params": _params_label(model.n_params),
-                "backend": "HTTP" if backend.name == "openai_http" else ("GPU" if gpu else "CPU"),
+                "backend": "HTTP"
+                if backend.name in ("openai_http", "anthropic_messages")
+                else ("GPU" if gpu else "CPU"),
                 "threads": settings.get("n_threads", "–"),
                 "test": shape,
                 "tps_mean": stats.mean(rates),

@@ -45,7 +45,9 @@ def device_name(manifest: Manifest) -> str:
 def backend_label(manifest: Manifest) -> str:
     """ "in-process" or "HTTP" (another backend: its name)."""
     name = str(manifest.backend.name or (manifest.device or {}).get("backend") or "?")
-    return {"llama_cpp": "in-process", "openai_http": "HTTP"}.get(name, name)
+    return {"llama_cpp": "in-process", "openai_http": "HTTP", "anthropic_messages": "HTTP (Messages)"}.get(
+        name, name
+    )
 
 
 def run_label(manifest: Manifest) -> str:

@@ -106,14 +106,17 @@ class Record(BaseModel):
         None
     )
     cost_tier: Literal["batch"] | None = None
-    # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
-    # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
+    # over HTTP (openai_http, anthropic_messages): what the wire showed. A chunk is not a token: n_chunks
+    # counts content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
     # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
     n_chunks: int | None = None
     chunk_tokens: list[int] | None = None
     http_status: int | None = None
     server_model: str | None = None
     stream_end_ms: float | None = Field(default=None, description="dispatch → end of stream ([DONE])")
+    ttft_thinking_ms: float | None = Field(
+        default=None, description="dispatch → first hidden-reasoning (thinking) token, beside ttft_ms"
+    )
     retries: list[dict[str, Any]] | None = None
     retry_delay_ms: float | None = None
     # open-loop load (--rate): when the seeded Poisson schedule said this request should start
@@ -261,6 +264,7 @@ class RunSettingsFacts(_Part):
     slo_tpot_ms: float | None = None
     synthetic: bool = False  # the suite's prompts were generated, not written (reports say so)
     prefix_cache: bool | None = None  # agent suites: the previous step's KV cache kept (None: no agents)
+    cache_ttl: str | None = None  # --cache-ttl: the Messages backend's cache breakpoints' TTL (docs/http.md)
 
 
 class Manifest(BaseModel):

@@ -23,9 +23,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.backends.base import Backend
-from bench.backends.http.client import OpenAIHttpBackend
+from bench.backends.http.client import HttpBackend
 from bench.devices.cost_flags import check_cost_flags
-from bench.devices.endpoint import apply_endpoint_overrides
+from bench.devices.endpoint import apply_endpoint_overrides, apply_prompt_cache
 from bench.devices.profiles import (
     MAX_THREADS,
     DeviceProfile,
@@ -106,6 +106,7 @@ class RunOptions:
     seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
     prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
+    cache_ttl: str | None = None  # --cache-ttl 5m|1h: the Messages backend's cache breakpoints' TTL
     trace: Path | None = None  # --trace FILE: replay a recorded agent session instead of a suite
     agent_protocol: str = "auto"  # --agent-protocol auto|native|text
     # infercost sweep: per-cell overrides of the profile's [llama_cpp] section (n_gpu_layers, flash_attn,
@@ -146,8 +147,8 @@ def make_backend(
 
         assert model is not None
         return LlamaCppBackend(model, device.llama_cpp, threads=threads, n_seq=n_seq, kv_unified=kv_unified)
-    if device.backend == "openai_http":
-        return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
+    if device.over_http:
+        return HttpBackend(device, max_connections=max_connections, seed=seed)
     raise UsageError(
         f"device '{device.name}': backend '{device.backend}' is not available in this version of infercost"
     )
@@ -191,6 +192,7 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             "seed": prepared.seed,
             "cache_bust": opts.cache_bust,
             "batch": opts.batch,
+            "cache_ttl": opts.cache_ttl,
             **opts.traffic.manifest(),
         }
     )
@@ -282,6 +284,7 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         device = apply_endpoint_overrides(
             load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
         )
+        device = apply_prompt_cache(device, options.prefix_cache, options.cache_ttl)
         if options.llama_cpp:
             device = with_engine_settings(device, options.llama_cpp)
         model = None
@@ -423,7 +426,7 @@ def execute_run(
         runner = runner or (
             LoadRunner(
                 prepared.suite,
-                backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an OpenAIHttpBackend
+                backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an HttpBackend
                 writer,
                 settings,
                 on_progress,

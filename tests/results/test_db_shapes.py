@@ -46,10 +46,10 @@ def test_an_old_database_migrates_and_takes_shape_records(
     # a bundle with parallel and depth records, made by `infercost run --suite depth`
     shutil.copytree(next(FIXTURES.iterdir()), runs / "r-shapes")
     with open_embedded(url) as new:
-        assert new.version() == schema.DB_SCHEMA_VERSION == 3
+        assert new.version() == schema.DB_SCHEMA_VERSION == 4
         result = new.sync(
             runs
-        )  # migration 3 forgot the fingerprints: r-old is looked at again, not re-stored
+        )  # migration 4 forgot the fingerprints: r-old is looked at again, not re-stored
         assert result.push.stored == [_fixture_run_id()] and result.push.skipped == ["r-old"]
         rows = new.query(
             "SELECT shape, parallel_seqs, n_kv_tokens, depth_tokens FROM current_records "

@@ -120,7 +120,9 @@ _SHAPE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pp_ms", "DOUBLE PRECISION"),
     ("tg_ms", "DOUBLE PRECISION"),
 )
-RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS
+# added by migration 3: the time to the first hidden-reasoning token, beside TTFT (docs/http.md)
+_THINKING_COLUMNS: tuple[tuple[str, str], ...] = (("ttft_thinking_ms", "DOUBLE PRECISION"),)
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _THINKING_COLUMNS
 JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
 
 # the embedded index's memory of which bundle directory it stored, and the files' fingerprint then
@@ -239,6 +241,18 @@ WHERE NOT EXISTS (
     ),
     Migration(
         3,
+        "time to the first thinking token (bundle schema 1, a new optional field)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _THINKING_COLUMNS
+            ),
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        4,
         "records carry their derived energy and cost (the metric core's figures): the embedded index "
         "forgets its fingerprints, so the next sync stores every bundle again with them",
         (Statement(SYNC_SOURCES_TABLE, ("duckdb",)), Statement("DELETE FROM sync_sources", ("duckdb",))),
