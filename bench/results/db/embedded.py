@@ -131,7 +131,7 @@ class EmbeddedStore(Store):
                 self._replace_older(known[p][1])
                 self.con.execute("DELETE FROM sync_sources WHERE path = ?", [p])
                 result.removed.append(known[p][1])
-            # a bundle whose files changed (or that an older version indexed: migration 4 forgets the
+            # a bundle whose files changed (or that an older version indexed: migration 5 forgets the
             # fingerprints) is stored again, with its figures derived by this version
             result.push = self.write(
                 todo, bad=result.bad if skip_bad else None, derive=derive, replace=derive is not None
