@@ -37,7 +37,8 @@ from bench.devices.profiles import DeviceProfile
 from bench.devices.token_prices import schedule_of
 from bench.errors import BundleError, UsageError
 from bench.results import stats
-from bench.results.schema import Manifest, Record, call_level, task_level
+from bench.results.metrics.policy import ATTEMPTS, COMPLETED, REQUESTS
+from bench.results.schema import Manifest, Record
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -146,7 +147,7 @@ def missing_inputs(
         )
         if value is None
     ]
-    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    ok = COMPLETED.select(records)
     has_energy = (
         any(r.energy_net_j is not None for r in ok)
         or (idle_w is not None and any(r.energy_j is not None for r in ok))
@@ -167,7 +168,7 @@ def device_economics(
             f"breakeven needs a run on a local device; '{inp.device}' is a cloud API "
             "(run the suite on the device)"
         )
-    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    ok = COMPLETED.select(records)  # one per task attempt: an agent task by its summary (its whole wall)
     if not ok:
         raise BundleError(
             "the run has no successful measured requests to derive time and energy per task from"
@@ -445,8 +446,8 @@ def analyse(
             rows.append((row, profile))
     # the cached-share sensitivity bills each request (model call) at its own size and time, and spreads
     # the total over the tasks (an agent task's calls are one task)
-    calls = [r for r in call_level(records) if not r.warmup and r.prompt_tokens is not None]
-    n_tasks = sum(1 for r in task_level(records) if not r.warmup and r.prompt_tokens is not None)
+    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
+    n_tasks = sum(1 for r in ATTEMPTS.select(records) if r.prompt_tokens is not None)
     options_out = []
     for row, profile in rows:
         fee = profile.subscription_usd_per_month if profile.pricing == "subscription" else None

@@ -33,7 +33,8 @@ from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, rates_for
 from bench.devices.price_rules import PRICE_FIELDS, pricing_basis
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError, UsageError
-from bench.results.schema import Manifest, Record, call_level, task_level
+from bench.results.metrics.policy import ATTEMPTS, REQUESTS
+from bench.results.schema import Manifest, Record
 
 __all__ = [
     "CostInputs",
@@ -395,7 +396,7 @@ def billed(records: Sequence[Record], rates: TokenRates) -> list[tuple[float | N
 def tier_notes(records: Sequence[Record], rates: TokenRates, who: str = "") -> list[str]:
     """One line per context-length tier the measured requests went over: how many, and the prices every
     token of theirs paid (``who``: whose prices, for the priced-not-run table)."""
-    calls = [r for r in call_level(records) if not r.warmup and r.prompt_tokens is not None]
+    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
     return [
         f"{who}{c.requests:,} of {len(calls):,} requests exceed {c.above_tokens:,} input tokens: billed at "
         f"{c.label} per 1M tok on every token (the long-context tier)"
@@ -405,9 +406,9 @@ def tier_notes(records: Sequence[Record], rates: TokenRates, who: str = "") -> l
 
 # ------------------------------------------------------------------------------------------ aggregates
 def _measured(records: Iterable[Record]) -> list[Record]:
-    """Measured task-level records: an agent task counts once, by its summary (whose tokens are the sum
-    of its calls' and whose window spans its tool time), never again by its per-call records."""
-    return [r for r in task_level(records) if not r.warmup]
+    """Measured attempts at a task (``policy.ATTEMPTS``): an agent task counts once, by its summary (whose
+    tokens are the sum of its calls' and whose window spans its tool time), never again by its calls."""
+    return ATTEMPTS.select(records)
 
 
 def _sum(values: Iterable[float | None]) -> float | None:

@@ -58,16 +58,8 @@ def _energy(run: Run) -> str:
 def _dated_prices(d: dict[str, Any]) -> list[tuple[object, object, str]]:
     """(as_of, source, what) for every dated price group of a recorded profile."""
     out: list[tuple[object, object, str]] = []
-    if any(
-        d.get(k) is not None
-        for k in (
-            "price_usd",
-            "input_usd_per_mtok",
-            "token_prices",
-            "subscription_usd_per_month",
-            "usd_per_hour",
-        )
-    ):
+    # a device priced by anything but its electricity alone has a price dated by as_of
+    if pricing_basis(d) is not None and (d.get("kind") != "local" or d.get("price_usd") is not None):
         out.append((d.get("as_of"), d.get("source"), "price"))
     if d.get("kwh_usd") is not None:
         out.append(
