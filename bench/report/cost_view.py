@@ -316,8 +316,10 @@ def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
     """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
     tokens), its context-length tiers, batch tier and what else the database says about it."""
     table = Table(title=f"token APIs in the price database: {title}", title_justify="left", box=None)
-    for col in ("--device NAME", "in", "out", "cache read", "cache write (1h)", "long context in / out"):
-        table.add_column(col, no_wrap=True, justify="left" if col.startswith(("--", "long")) else "right")
+    # long names fold onto a second line rather than squeeze the prices out of the table
+    table.add_column("--device NAME", overflow="fold", max_width=44)
+    for col in ("in", "out", "cache read", "cache write (1h)", "long context in / out"):
+        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
     table.add_column("batch · context · notes")
     for name, m in models:
         prices = m.schedule.standard_at(None)
