@@ -32,7 +32,8 @@ from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates
 from bench.devices.price_rules import pricing_basis
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
-from bench.results.schema import Manifest, Record, task_level
+from bench.results.metrics.policy import ATTEMPTS
+from bench.results.schema import Manifest, Record
 
 __all__ = [
     "CostInputs",
@@ -321,9 +322,9 @@ def price_records(
 
 # ------------------------------------------------------------------------------------------ aggregates
 def _measured(records: Iterable[Record]) -> list[Record]:
-    """Measured task-level records: an agent task counts once, by its summary (whose tokens are the sum
-    of its calls' and whose window spans its tool time), never again by its per-call records."""
-    return [r for r in task_level(records) if not r.warmup]
+    """Measured attempts at a task (``policy.ATTEMPTS``): an agent task counts once, by its summary (whose
+    tokens are the sum of its calls' and whose window spans its tool time), never again by its calls."""
+    return ATTEMPTS.select(records)
 
 
 def _sum(values: Iterable[float | None]) -> float | None:

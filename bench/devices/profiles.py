@@ -1,9 +1,9 @@
 """Device profiles: ``devices/*.toml`` → a validated ``DeviceProfile``; ``auto`` describes this machine.
 
-A profile says *how a run executes* (``backend``: in-process llama.cpp or an OpenAI-compatible endpoint)
-and *how it is costed* (``kind``: local hardware you own, or a cloud API you rent). A local server reached
-over HTTP is ``kind = "local"`` with ``backend = "openai_http"``. Field names follow the cost model
-(docs/cost.md) and are never renamed; later features add fields.
+A profile says *how a run executes* (``backend``: in-process llama.cpp, an OpenAI-compatible endpoint, or
+Anthropic's native Messages API) and *how it is costed* (``kind``: local hardware you own, or a cloud API
+you rent). A local server reached over HTTP is ``kind = "local"`` with ``backend = "openai_http"``. Field
+names follow the cost model (docs/cost.md) and are never renamed; later features add fields.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class DeviceProfile(BaseModel):
 
     name: str = Field(min_length=1)
     kind: Literal["local", "cloud", "rented"] = "local"
-    backend: Literal["llama_cpp", "openai_http"] = "llama_cpp"
+    backend: Literal["llama_cpp", "openai_http", "anthropic_messages"] = "llama_cpp"
     description: str | None = None
     # Every number the cost model reads is strict: TOML `true` or "1.0" is refused, never read as 1.
     # local hardware (cost model)
@@ -149,7 +149,7 @@ class DeviceProfile(BaseModel):
     # provenance of the electricity price when it differs from the hardware price's
     kwh_as_of: dt.date | None = None
     kwh_source: str | None = None
-    # endpoint (openai_http backend)
+    # endpoint (HTTP backends: openai_http, anthropic_messages)
     provider: str | None = None
     base_url: str | None = None
     model: str | None = None
@@ -200,10 +200,16 @@ class DeviceProfile(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> DeviceProfile:
-        if self.backend == "openai_http" and not (self.base_url and self.model):
-            raise ValueError('an openai_http profile needs base_url and model (e.g. model = "gpt-4o-mini")')
-        if self.kind in ("cloud", "rented") and self.backend != "openai_http":
-            raise ValueError(f'a {self.kind} profile runs over HTTP: set backend = "openai_http"')
+        if self.over_http and not (self.base_url and self.model):
+            raise ValueError(
+                f'an {self.backend} profile needs base_url and model (e.g. model = "gpt-4o-mini")'
+            )
+        if self.kind in ("cloud", "rented") and not self.over_http:
+            raise ValueError(
+                f'a {self.kind} profile runs over HTTP: set backend = "openai_http" (or "anthropic_messages")'
+            )
+        if self.backend == "anthropic_messages" and self.http.api == "completions":
+            raise ValueError('http.api = "completions": the Messages API has no text completions; remove it')
         problem = price_problem(self)
         if problem:
             raise ValueError(problem)
@@ -215,6 +221,11 @@ class DeviceProfile(BaseModel):
         if self.base_url is not None:
             check_base_url(self.base_url)
         return self
+
+    @property
+    def over_http(self) -> bool:
+        """True for an endpoint reached over HTTP (any wire format), False for the in-process engine."""
+        return self.backend != "llama_cpp"
 
     @property
     def pricing(self) -> PricingBasis | None:

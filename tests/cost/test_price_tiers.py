@@ -362,8 +362,10 @@ def test_cache_writes_are_recorded_and_billed_end_to_end(fake_server: Any, tmp_p
     suite.write_text(SUITE)
     haiku = Path(load_device("anthropic-claude-haiku-4.5").origin).read_text()
     device = tmp_path / "haiku.toml"
-    # the shipped profile's prices, pointed at the local fake server (which needs no key)
+    # the shipped profile's prices, pointed at the local fake OpenAI-format server (which needs no key):
+    # Anthropic's cache counts as its OpenAI-compatible endpoint reports them
     haiku = haiku.replace("https://api.anthropic.com/v1", fake_server.base_url)
+    haiku = haiku.replace('backend = "anthropic_messages"', 'backend = "openai_http"')
     device.write_text(haiku.replace('api_key_env = "ANTHROPIC_API_KEY"', ""))
     proc = run_cli(
         "run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(tmp_path),

@@ -36,7 +36,9 @@ def test_every_shipped_profile_loads_with_dated_prices(name: str) -> None:
         assert p.power_sensor in POWER_SENSORS
         assert p.llama_cpp_build is not None and "CMAKE_ARGS=" in p.llama_cpp_build.pip_command()
     else:
-        assert p.backend == "openai_http" and p.base_url and p.model
+        assert p.over_http and p.base_url and p.model
+        # Claude natively (prompt caching, tool use, thinking); everything else OpenAI-compatible
+        assert p.backend == ("anthropic_messages" if p.provider == "anthropic" else "openai_http")
         # a rented GPU's server may sit behind an SSH tunnel on loopback, with no key
         assert p.api_key_env or p.kind == "rented"
     if p.kind == "rented":

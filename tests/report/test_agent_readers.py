@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.ci.gate import samples
 from bench.cost.pricing import CostInputs, cost_by_task, price_record, price_records, priced_on_cloud
 from bench.cost.tiers import rates_from
 from bench.devices.profiles import load_device
 from bench.errors import SuiteError
-from bench.report.summary import group_metrics
+from bench.results.metrics.aggregate import group_metrics, samples
 from bench.results.schema import Record
 from bench.run.trace import load_trace
 from tests.helpers import run_cli
@@ -196,7 +195,7 @@ def test_gate_rules_on_agent_metrics() -> None:
     )
     result = evaluate_gate(rules, view, None)
     status = {o.rule: o.status for o in result.outcomes}
-    assert status == {"steps": "pass", "tool_seconds_share": "fail", "cached_input_share": "pass"}
+    assert status == {"steps_mean": "pass", "tool_seconds_share": "fail", "cached_input_share": "pass"}
 
 
 def test_energy_of_a_task_and_of_its_calls_never_split(tmp_path: Path) -> None:

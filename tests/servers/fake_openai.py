@@ -476,10 +476,11 @@ class FakeOpenAI:
 
 
 class ServerThread:
-    """The fake server on a free loopback port, in a background thread (for tests)."""
+    """The fake server on a free loopback port, in a background thread (for tests). ``app``: another
+    fake on the same HTTP plumbing (``tests/servers/fake_anthropic.py``)."""
 
-    def __init__(self, key: str | None = None) -> None:
-        self.app = FakeOpenAI(key)
+    def __init__(self, key: str | None = None, app: FakeOpenAI | None = None) -> None:
+        self.app = app if app is not None else FakeOpenAI(key)
         self.loop = asyncio.new_event_loop()
         self.port = 0
         ready = threading.Event()

@@ -23,9 +23,11 @@ import duckdb
 
 from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.results.bundle import MANIFEST, RECORDS, read_manifest
+from bench.results.db.schema import SYNC_SOURCES_TABLE
 from bench.results.db.store import (
     ONE_STATEMENT_FIX,
     RECORD_TABLE_COLUMNS,
+    Derive,
     PushResult,
     QueryLimits,
     QueryResult,
@@ -38,10 +40,7 @@ from bench.results.db.url import StoreURL
 __all__ = ["EmbeddedStore", "SyncResult", "find_bundle_dirs", "open_embedded", "query_config"]
 
 FLUSH_ROWS = 200_000  # records buffered before one bulk insert (one frame scan beats many small ones)
-_SOURCES = (
-    "CREATE TABLE IF NOT EXISTS sync_sources (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-    "run_id TEXT NOT NULL)"
-)
+_SOURCES = SYNC_SOURCES_TABLE
 
 
 class EmbeddedStore(Store):
@@ -161,9 +160,9 @@ class EmbeddedStore(Store):
         return QueryResult(columns, rows[: limits.max_rows], truncated=len(rows) > limits.max_rows)
 
     # ------------------------------------------------------------------ sync
-    def sync(self, root: Path, skip_bad: bool = False) -> SyncResult:
+    def sync(self, root: Path, skip_bad: bool = False, derive: Derive | None = None) -> SyncResult:
         """Make the index equal to the bundles under ``root``; one transaction (a bad bundle → nothing
-        written, unless ``skip_bad``, which leaves it out and says so).
+        written, unless ``skip_bad``, which leaves it out and says so). ``derive``: as ``Store.write``.
 
         Only new or changed bundles are read (their manifest, then their records); the run id of an
         unchanged one is remembered from the last sync. Two bundle directories holding the same run id
@@ -193,7 +192,11 @@ class EmbeddedStore(Store):
                     result.removed.append(run_id)
             for p in [p for p in known if p not in found and _inside(p, under)]:
                 self.con.execute("DELETE FROM sync_sources WHERE path = ?", [p])
-            result.push = self.write(todo, bad=result.bad if skip_bad else None)
+            # a bundle whose files changed (or that an older version indexed: migration 5 forgets the
+            # fingerprints) is stored again, with its figures derived by this version
+            result.push = self.write(
+                todo, bad=result.bad if skip_bad else None, derive=derive, replace=derive is not None
+            )
             for p in todo:  # an identical copy elsewhere was skipped by content: it now lives here
                 self.con.execute("UPDATE runs SET source = ? WHERE run_id = ?", [p, run_of[p]])
             for p, run_id in run_of.items():

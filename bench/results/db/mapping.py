@@ -23,8 +23,9 @@ import pydantic_core
 
 from bench.errors import BundleError
 from bench.results.bundle import MANIFEST, MAX_RECORDS_BYTES, RECORDS, Bundle
-from bench.results.comparability import key_properties, model_name
+from bench.results.comparability import key_properties
 from bench.results.db.schema import JSON_COLUMNS, RECORD_COLUMNS
+from bench.results.identity import model_name
 from bench.results.schema import Manifest, Record
 from bench.userfiles import open_regular
 
