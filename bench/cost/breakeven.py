@@ -31,12 +31,13 @@ from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, measured_capacity, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.pricing import CostInputs, cost_inputs, priced_on_cloud
-from bench.cost.tiers import field_getter, rates_from
+from bench.cost.tiers import TokenRates, rates_for
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
+from bench.devices.token_prices import schedule_of
 from bench.errors import BundleError, UsageError
 from bench.results import stats
-from bench.results.metrics.policy import ATTEMPTS, COMPLETED
+from bench.results.metrics.policy import ATTEMPTS, COMPLETED, REQUESTS
 from bench.results.schema import Manifest, Record
 
 __all__ = [
@@ -397,6 +398,21 @@ def compare(
     return out
 
 
+def _at_cached_share(rates: TokenRates, calls: Sequence[Record], share: float) -> float:
+    """The requests' bill had ``share`` of every prompt been read from the provider's cache (a warm
+    cache: no writes), each at its own size's tier."""
+    return sum(
+        rates.price_usage(
+            prompt_tokens=r.prompt_tokens or 0,
+            completion_tokens=r.completion_tokens or 0,
+            reasoning_tokens=r.reasoning_tokens or 0,
+            cache_read_tokens=round((r.prompt_tokens or 0) * share),
+            started_utc=r.started_utc,
+        )
+        for r in calls
+    )
+
+
 def analyse(
     records: Sequence[Record],
     manifest: Manifest,
@@ -423,14 +439,15 @@ def analyse(
         for row in priced_on_cloud(records, clouds, batch=batch, manifest=manifest)
     ]
     if not batch:  # the batch tier as rows of its own, beside the interactive prices
-        tiered = [(k, p) for k, p in clouds if p.batch_discount is not None or p.batch_input_usd_per_mtok]
+        tiered = [(k, p) for k, p in clouds if (sched := schedule_of(p)) is not None and sched.has_batch]
         for row in priced_on_cloud(records, tiered, batch=True, manifest=manifest):
             profile = profiles[row["profile"]]
             row["profile"] += " (batch)"
             rows.append((row, profile))
-    measured = [r for r in ATTEMPTS.select(records) if r.prompt_tokens is not None]
-    prompt = float(sum(r.prompt_tokens or 0 for r in measured))
-    output = float(sum((r.completion_tokens or 0) + (r.reasoning_tokens or 0) for r in measured))
+    # the cached-share sensitivity bills each request (model call) at its own size and time, and spreads
+    # the total over the tasks (an agent task's calls are one task)
+    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
+    n_tasks = sum(1 for r in ATTEMPTS.select(records) if r.prompt_tokens is not None)
     options_out = []
     for row, profile in rows:
         fee = profile.subscription_usd_per_month if profile.pricing == "subscription" else None
@@ -455,12 +472,13 @@ def analyse(
                     levels=levels,
                 )
             )
-        rates, _ = rates_from(field_getter(profile), bool(row.get("batch")))
-        if rates is not None and measured:
+        entry["tier_notes"] = row.get("tier_notes") or []
+        rates, _ = rates_for(profile, bool(row.get("batch")))
+        if rates is not None and calls and n_tasks:
             entry["sensitivity_cached"] = [
                 {
                     "cached_share": share,
-                    "usd_per_task": (usd := rates.at_cached_share(prompt, output, share) / len(measured)),
+                    "usd_per_task": (usd := _at_cached_share(rates, calls, share) / n_tasks),
                     **_verdict(econ, usd, None, levels),
                 }
                 for share in CACHED_SHARES

@@ -97,6 +97,7 @@ def priced_cloud_lines(
 
     At most ``MAX_PRICED_LINES`` are drawn, spread from the cheapest to the dearest; the sentence names the
     ones left out."""
+    # every record, model calls included: an agent task is billed call by call (each at its own size)
     records = [r for run in local_runs for r in run.records]
     n_tasks = sum(int(run.metrics["n"]) for run in local_runs)
     clouds, _skipped = cloud_profiles()
@@ -131,4 +132,7 @@ def priced_cloud_lines(
     )
     if left:
         text += f" Not drawn (see the cost table): {', '.join(left)}."
+    crossed = [f"{r['profile']}: {n}" for r in drawn for n in r.get("tier_notes") or []]
+    if crossed:
+        text += " Context-length tiers crossed: " + "; ".join(crossed) + "."
     return lines, text
