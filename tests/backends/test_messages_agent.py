@@ -259,3 +259,43 @@ def test_cache_ttl_needs_the_native_backend(tmp_path: Path) -> None:
     proc = run_cli("run", "--device", "openai-gpt-4o-mini", "--cache-ttl", "1h", "--suite", "agent", "--out",
                    str(tmp_path))  # fmt: skip
     assert proc.returncode == 2 and "--cache-ttl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_breakeven_shows_the_measured_cache_hit_rate(fake_server: ServerThread, tmp_path: Path) -> None:
+    """A local agent run (an OpenAI-format server on local hardware) against the same suite measured on
+    Claude: the measured row is priced as billed and says its cache hit rate."""
+    suite = tmp_path / "one.toml"  # scenario=tools drives the OpenAI fake; the Messages fake ignores it
+    suite.write_text(ONE_TASK.replace('content = "What', 'content = "scenario=tools What'))
+    local = write_profile(
+        tmp_path / "local.toml", fake_server.base_url, top="lifetime_years = 3\nutilization = 0.5"
+    )
+    proc = run_cli("run", "--device", str(local), "--suite", str(suite), "-r", "2", "-w", "0", "--out",
+                   str(tmp_path / "local"), "--power", "none")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    server = messages_server(key=KEY, min_cacheable_tokens=256)
+    try:
+        claude = run(server, tmp_path / "claude", suite=str(suite))
+    finally:
+        server.stop()
+    (local_dir,) = (tmp_path / "local").iterdir()
+    proc = run_cli("breakeven", str(local_dir), "--cloud-run", str(claude.path), "--cloud", SONNET,
+                   "--hardware-usd", "600", "--kwh-usd", "0.2", "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {c["profile"]: c for c in json.loads(proc.stdout)["clouds"]}
+    measured = rows[f"{SONNET} (measured)"]
+    calls = [r for r in claude.records if r.kind == "model"]
+    hit = sum(r.cached_tokens or 0 for r in calls) / sum(r.prompt_tokens or 0 for r in calls)
+    assert measured["basis"] == "measured" and measured["cache_hit_rate"] == pytest.approx(hit) and hit > 0.3
+    tasks = [r for r in enrich(claude) if r.kind == "agent"]
+    assert measured["usd_per_task"] == pytest.approx(sum(r.cost_usd or 0 for r in tasks) / len(tasks))
+    assert f"cache hit rate {hit:.0%} of input" in measured["text"]
+    assert rows[SONNET]["basis"] == "priced, not run"  # the estimate stays beside it
+    other = tmp_path / "other.toml"
+    other.write_text(ONE_TASK.replace("6*7", "6*8"))
+    mismatch = run_cli("run", "--device", str(local), "--suite", str(other), "-r", "1", "-w", "0", "--out",
+                       str(tmp_path / "other"), "--power", "none")  # fmt: skip
+    assert mismatch.returncode == 0, mismatch.stderr
+    (other_dir,) = (tmp_path / "other").iterdir()
+    refused = run_cli("breakeven", str(other_dir), "--cloud-run", str(claude.path), "--cloud", SONNET,
+                      "--hardware-usd", "600", "--kwh-usd", "0.2")  # fmt: skip
+    assert refused.returncode == 2 and "differs from the local run's" in refused.stderr
