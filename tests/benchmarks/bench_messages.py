@@ -34,7 +34,7 @@ import httpx  # noqa: E402
 
 from bench.backends.http.client import HttpBackend  # noqa: E402
 from bench.devices.profiles import DeviceProfile, host_facts  # noqa: E402
-from tests.benchmarks.bench_http import CLIENT_CPU, SERVER_CPU, pct, start, task  # noqa: E402
+from tests.benchmarks.bench_http import CLIENT_CPU, SERVER_CPU, overhead_figures, start, task  # noqa: E402
 from tests.helpers.http import free_port  # noqa: E402
 
 WIRES = {
@@ -60,25 +60,12 @@ def throughput_round(backend: HttpBackend, n: int) -> tuple[float, float]:
     return n / wall, n / cpu
 
 
-def ttft_overhead(backend: HttpBackend, base: str, n: int) -> dict[str, float]:
+def ttft_overhead(backend: HttpBackend, base: str, n: int) -> dict[str, Any]:
     t = task("fast:8", 8)
     for _ in range(20):
         backend.generate(t)
     gens = [backend.generate(t) for _ in range(n)]
-    stamps = httpx.get(f"{base}/_stamps", headers={"anthropic-version": "x"}).json()[-n:]
-    over, send, recv = [], [], []
-    for g, s in zip(gens, stamps, strict=True):
-        client = g.content_ns[0] - g.t_dispatch_ns
-        over.append((client - (s["first_byte_ns"] - s["recv_ns"])) / 1e6)
-        send.append((s["recv_ns"] - g.t_dispatch_ns) / 1e6)
-        recv.append((g.content_ns[0] - s["first_byte_ns"]) / 1e6)
-    return {
-        "requests": n,
-        "overhead_ms_median": statistics.median(over),
-        "overhead_ms_p90": pct(over, 90),
-        "send_side_ms_median": statistics.median(send),
-        "receive_side_ms_median": statistics.median(recv),
-    }
+    return overhead_figures(gens, httpx.get(f"{base}/_stamps").json()[-n:])
 
 
 def main() -> None:
