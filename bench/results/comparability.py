@@ -1,7 +1,8 @@
 """Which runs may be pooled or compared: the key properties of a run (pyperf's ``_CHECKED_METADATA``).
 
 Two bundles are *the same configuration* only when every key property matches: device, model identity
-(file sha256 in-process; endpoint + model name over HTTP), suite hash and backend settings. Pooling runs
+(file sha256 in-process; endpoint + model name over HTTP), suite hash, the subset of the suite that ran
+and backend settings. Pooling runs
 whose key properties differ is refused; comparing them is allowed (that is what ``compare`` and the CI gate
 are for: a new model against the old) but the differences are always shown. Runs of different suites are
 never compared: their tasks differ.
@@ -42,6 +43,9 @@ def key_properties(manifest: Manifest) -> dict[str, Any]:
         "host": manifest.host.cpu_model,
         "model": identity,
         "suite_hash": manifest.suite.hash,
+        # which part of the suite ran (--tasks, --sample, --seed; None: all of it): a run of 20 sampled
+        # HumanEval problems is not compared with a run of 20 others
+        "subset": manifest.suite.subset.model_dump() if manifest.suite.subset else None,
         "backend": backend.name,
         "backend_settings": backend.settings,
     }

@@ -113,6 +113,7 @@ def build_request(
     elif not use_chat and messages is not None:
         prompt, messages, fmt = plain_transcript(messages), None, "plain_completion"
         stops = [PLAIN_STOP]
+    stops += [s for s in task.stop or [] if s not in stops]  # the task's own (HumanEval completion)
     body: dict[str, Any] = {"model": model}
     if messages is not None:
         body["messages"] = messages

@@ -121,8 +121,12 @@ _SHAPE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 # added by migration 3: the time to the first hidden-reasoning token, beside TTFT (docs/http.md)
 _THINKING_COLUMNS: tuple[tuple[str, str], ...] = (("ttft_thinking_ms", "DOUBLE PRECISION"),)
-RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _THINKING_COLUMNS
-JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
+# added by migration 4, public benchmarks: a multi-turn task's user turn, and a reply's tool calls (JSON)
+_BENCHMARK_COLUMNS: tuple[tuple[str, str], ...] = (("turn", "INTEGER"), ("calls", "TEXT"))
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _THINKING_COLUMNS + _BENCHMARK_COLUMNS
+)
+JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries", "calls"})
 
 TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
 
@@ -240,6 +244,18 @@ WHERE NOT EXISTS (
             *(
                 Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
                 for name, sql_type in _THINKING_COLUMNS
+            ),
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        4,
+        "records of public benchmarks: turn, calls (bundle schema 1, new optional fields)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _BENCHMARK_COLUMNS
             ),
             Statement(_CURRENT_RECORDS_VIEW),
         ),
