@@ -4,7 +4,8 @@ The records must show what a real Claude agent pays: cache writes on each task's
 and a $/agent task equal to the bill computed by hand from the fake server's own usage numbers and the
 profile's prices; with ``--prefix-cache off`` no breakpoint is sent, and the same token work costs what
 Anthropic's OpenAI-compatible endpoint (which ignores breakpoints) would bill. Then the 1-hour TTL, the
-trace replay of the run, thinking inside a tool-use loop, and the documented minimum cacheable length.
+trace replay of the run, thinking inside a tool-use loop, a BFCL multi-turn subset, and the documented
+minimum cacheable length.
 
 The shipped agent suite's first prompt is about 700 tokens (its tools, the tool-use system prompt, the
 question), under Sonnet 4.5's documented 1,024-token minimum: a real agent's system prompt is far longer.
@@ -239,6 +240,31 @@ def test_thinking_in_a_tool_use_loop(tmp_path: Path) -> None:
     assert sent[1]["messages"][1]["content"][0]["type"] == "thinking" and "temperature" not in sent[1]
     summary = next(r for r in bundle.records if r.kind == "agent")
     assert summary.passed and summary.reasoning_tokens == 12
+
+
+def test_bfcl_multi_turn_caches_at_the_documented_minimum(tmp_path: Path) -> None:
+    """BFCL's multi-turn prompts (function docs of its API classes) are past Sonnet 4.5's documented
+    1,024-token minimum on their own: no lowered minimum here."""
+    server = messages_server(key=KEY)
+    try:
+        bundle = run(server, tmp_path, "--sample", "2", "--seed", "3", suite="bfcl-multi_turn_base")
+        usages = list(server.app.usages)
+    finally:
+        server.stop()
+    calls = _calls(bundle.records)
+    assert len(calls) == 2
+    for task, steps in calls.items():
+        assert len(steps) > 2 and all(r.status == "ok" for r in steps), task
+        assert steps[0].cache_write_tokens and steps[0].cache_write_tokens > 1024, task
+        for earlier, later in itertools.pairwise(steps):
+            assert later.cached_tokens == (earlier.cached_tokens or 0) + (earlier.cache_write_tokens or 0)
+    priced = enrich(bundle)
+    models = [r for r in priced if r.kind == "model"]
+    for r, u in zip(models, usages, strict=True):
+        assert r.cost_usd == pytest.approx(hand_bill(u), abs=1e-12)
+    for s in (r for r in priced if r.kind == "agent"):
+        bill = sum(hand_bill(u) for r, u in zip(models, usages, strict=True) if r.task_id == s.task_id)
+        assert s.cost_usd == pytest.approx(bill, rel=1e-9) and round(s.cost_usd, 2) == round(bill, 2)
 
 
 def test_below_the_minimum_cacheable_length_nothing_is_cached(tmp_path: Path) -> None:
