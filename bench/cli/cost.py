@@ -53,6 +53,11 @@ def register(sub: Any) -> None:
     add_flags(be.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
     be.add_argument("--runs-root", type=Path, default=DEFAULT_RUNS_ROOT, help="where run ids are looked up")
     be.add_argument("--batch", action="store_true", help="cloud rows at the batch tier only")
+    be.add_argument(
+        "--reprice",
+        action="store_true",
+        help="price the run's device at today's profile or price-database prices (default: as recorded)",
+    )
     be.add_argument("--json", action="store_true", help="print the answer as JSON")
     be.set_defaults(handler=lambda args, _argv: cmd_breakeven(args))
 
@@ -106,7 +111,9 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     from bench.cost.pricing import cloud_profiles
     from bench.report import cost_view
 
-    options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
+    options = EnrichOptions(
+        kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch, reprice=args.reprice
+    )
     clouds, _skipped = cloud_profiles(args.cloud)
     levels, notes = _levels(args.run, args.runs_root, options)
     result = analyse_levels(

@@ -35,12 +35,14 @@ from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, measured_capacity, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.pricing import CostInputs, cost_inputs, priced_on_cloud
-from bench.cost.tiers import field_getter, rates_from
+from bench.cost.tiers import TokenRates, rates_for
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
+from bench.devices.token_prices import schedule_of
 from bench.errors import BundleError, UsageError
 from bench.results import stats
-from bench.results.schema import Manifest, Record, call_level, task_level
+from bench.results.metrics.policy import ATTEMPTS, COMPLETED, REQUESTS
+from bench.results.schema import Manifest, Record
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -150,7 +152,7 @@ def missing_inputs(
         )
         if value is None
     ]
-    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    ok = COMPLETED.select(records)
     has_energy = (
         any(r.energy_net_j is not None for r in ok)
         or (idle_w is not None and any(r.energy_j is not None for r in ok))
@@ -171,7 +173,7 @@ def device_economics(
             f"breakeven needs a run on a local device; '{inp.device}' is a cloud API "
             "(run the suite on the device)"
         )
-    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    ok = COMPLETED.select(records)  # one per task attempt: an agent task by its summary (its whole wall)
     if not ok:
         raise BundleError(
             "the run has no successful measured requests to derive time and energy per task from"
@@ -413,7 +415,8 @@ class CloudRun:
 def measured_on_cloud(run: CloudRun, suite_hash: str | None) -> dict[str, Any]:
     """A measured cloud run's cost per task (as billed) and cache use, or a one-line ``UsageError``."""
     device = run.manifest.device or {}
-    if device.get("kind") != "cloud" or device.get("input_usd_per_mtok") is None:
+    tasks = ATTEMPTS.select(run.records)  # every attempt is billed, failed ones too
+    if device.get("kind") != "cloud" or not any(r.cost_source == "tokens" for r in tasks):
         raise UsageError(
             f"--cloud-run {run.label}: not a run on a token API (device {device.get('name')!r}, "
             f"kind {device.get('kind')!r})",
@@ -425,9 +428,8 @@ def measured_on_cloud(run: CloudRun, suite_hash: str | None) -> dict[str, Any]:
             "(break-even compares the same tasks)",
             fix="run the local run's suite on the API, or compare priced-not-run rows only",
         )
-    tasks = [r for r in task_level(run.records) if not r.warmup]
     costs = [r.cost_usd for r in tasks if r.cost_usd is not None]
-    calls = [r for r in call_level(run.records) if not r.warmup and r.prompt_tokens]
+    calls = [r for r in REQUESTS.select(run.records) if r.prompt_tokens]
     prompt = sum(r.prompt_tokens or 0 for r in calls)
     read = sum(r.cached_tokens or 0 for r in calls)
     write = sum(r.cache_write_tokens or 0 for r in calls)
@@ -480,6 +482,21 @@ def _measured_rows(
     return rows
 
 
+def _at_cached_share(rates: TokenRates, calls: Sequence[Record], share: float) -> float:
+    """The requests' bill had ``share`` of every prompt been read from the provider's cache (a warm
+    cache: no writes), each at its own size's tier."""
+    return sum(
+        rates.price_usage(
+            prompt_tokens=r.prompt_tokens or 0,
+            completion_tokens=r.completion_tokens or 0,
+            reasoning_tokens=r.reasoning_tokens or 0,
+            cache_read_tokens=round((r.prompt_tokens or 0) * share),
+            started_utc=r.started_utc,
+        )
+        for r in calls
+    )
+
+
 def analyse(
     records: Sequence[Record],
     manifest: Manifest,
@@ -508,14 +525,15 @@ def analyse(
         for row in priced_on_cloud(records, clouds, batch=batch, manifest=manifest)
     ]
     if not batch:  # the batch tier as rows of its own, beside the interactive prices
-        tiered = [(k, p) for k, p in clouds if p.batch_discount is not None or p.batch_input_usd_per_mtok]
+        tiered = [(k, p) for k, p in clouds if (sched := schedule_of(p)) is not None and sched.has_batch]
         for row in priced_on_cloud(records, tiered, batch=True, manifest=manifest):
             profile = profiles[row["profile"]]
             row["profile"] += " (batch)"
             rows.append((row, profile))
-    measured = [r for r in records if not r.warmup and r.prompt_tokens is not None]
-    prompt = float(sum(r.prompt_tokens or 0 for r in measured))
-    output = float(sum((r.completion_tokens or 0) + (r.reasoning_tokens or 0) for r in measured))
+    # the cached-share sensitivity bills each request (model call) at its own size and time, and spreads
+    # the total over the tasks (an agent task's calls are one task)
+    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
+    n_tasks = sum(1 for r in ATTEMPTS.select(records) if r.prompt_tokens is not None)
     options_out = []
     for row, profile in rows:
         fee = profile.subscription_usd_per_month if profile.pricing == "subscription" else None
@@ -540,12 +558,13 @@ def analyse(
                     levels=levels,
                 )
             )
-        rates, _ = rates_from(field_getter(profile), bool(row.get("batch")))
-        if rates is not None and measured:
+        entry["tier_notes"] = row.get("tier_notes") or []
+        rates, _ = rates_for(profile, bool(row.get("batch")))
+        if rates is not None and calls and n_tasks:
             entry["sensitivity_cached"] = [
                 {
                     "cached_share": share,
-                    "usd_per_task": (usd := rates.at_cached_share(prompt, output, share) / len(measured)),
+                    "usd_per_task": (usd := _at_cached_share(rates, calls, share) / n_tasks),
                     **_verdict(econ, usd, None, levels),
                 }
                 for share in CACHED_SHARES

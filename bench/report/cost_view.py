@@ -14,7 +14,7 @@ from rich.table import Table
 
 from bench.devices.profiles import DeviceProfile
 from bench.devices.staleness import price_age
-from bench.report.fields import FIELDS
+from bench.results.metrics.registry import FIELDS
 
 __all__ = [
     "age_cell",
@@ -112,6 +112,10 @@ def price_label(p: DeviceProfile) -> str:
         inc = f", billed per {p.billing_increment_s:g} s" if p.billing_increment_s else ""
         return f"${p.usd_per_hour:g}/h {p.gpu or ''}{inc}".strip()
     if p.kind == "cloud":
+        if p.token_prices is not None:  # the price database's, tiers and all
+            from bench.cost.tiers import TokenRates
+
+            return TokenRates(p.token_prices).label()
         if p.pricing == "tokens":
             cached = (
                 f" / ${p.cached_input_usd_per_mtok:g} cache read"
@@ -217,6 +221,7 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
         ("profile", "left"),
         ("price", "left"),
         ("as of", "left"),
+        ("from", "left"),
         ("$/task", "right"),
         ("$/1M out", "right"),
         ("Σ run", "right"),
@@ -236,16 +241,22 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
         else:
             price = f"${row['subscription_usd_per_month']:g}/month"
         per_mtok = row["usd_per_mtok_out"]
+        source = row.get("prices_from") or ""
         table.add_row(
             row["profile"],
             price,
             age_cell(row["as_of"]),
+            " ".join(source.split()[:2]) if source.startswith("genai-prices") else "profile",
             usd(row["cost_per_task_usd"])
             if row["cost_per_task_usd"] is not None
             else "– (state tasks/month)",
             "–" if per_mtok is None else f"${per_mtok:.4g}",
             usd(row["cost_total_usd"]),
         )
+    crossings = [f"{row['profile']}: {n}" for row in priced["rows"] for n in row.get("tier_notes") or []]
+    if crossings:
+        table.caption = "context-length tiers crossed:\n" + "\n".join(crossings)
+        table.caption_justify = "left"
     return table
 
 
@@ -276,6 +287,75 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
             continue
         as_of = p.as_of or p.kwh_as_of
         table.add_row(key, p.name, p.kind, p.backend, price_label(p), age_cell(as_of))
+    return table
+
+
+def _rate_cell(rate: Any) -> str:
+    if rate is None:
+        return "–"
+    base = getattr(rate, "base", rate)
+    return f"${base:g}"
+
+
+def _tier_cell(prices: Any) -> str:
+    """``> 200,000: $6 / $22.5`` (input / output above each tier start)."""
+    from bench.cost.formulas import tier_rate
+
+    def at(rate: Any, size: int) -> str:
+        tiers = [(t.above_tokens, t.usd_per_mtok) for t in getattr(rate, "tiers", ())]
+        return f"${tier_rate(getattr(rate, 'base', rate), tiers, size):g}"
+
+    cells = [
+        f"> {s:,}: {at(prices.input_usd_per_mtok, s + 1)} / {at(prices.output_usd_per_mtok, s + 1)}"
+        for s in prices.tier_starts()
+    ]
+    return "; ".join(cells) or "–"
+
+
+def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
+    """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
+    tokens), its context-length tiers, batch tier and what else the database says about it."""
+    table = Table(title=f"token APIs in the price database: {title}", title_justify="left", box=None)
+    for col in ("--device NAME", "in", "out", "cache read", "cache write (1h)", "long context in / out"):
+        table.add_column(col, no_wrap=True, justify="left" if col.startswith(("--", "long")) else "right")
+    table.add_column("batch · context · notes")
+    for name, m in models:
+        prices = m.schedule.standard_at(None)
+        write = _rate_cell(prices.cache_write_usd_per_mtok)
+        if prices.cache_write_1h_usd_per_mtok is not None:
+            write += f" ({_rate_cell(prices.cache_write_1h_usd_per_mtok)})"
+        notes = []
+        if m.schedule.batch:
+            batch = m.schedule.batch[0].prices
+            notes.append(
+                f"batch {_rate_cell(batch.input_usd_per_mtok)} / {_rate_cell(batch.output_usd_per_mtok)}"
+            )
+        if m.schedule.context_window:
+            notes.append(f"{m.schedule.context_window:,} tok")
+        changes = [p.when for p in m.schedule.periods if p.when is not None]
+        if changes:
+            notes.append(f"{len(changes)} price change(s) by date or hour")
+        if m.deprecated:
+            notes.append("deprecated")
+        if m.other_units:
+            notes.append(
+                "also bills "
+                + ", ".join(u.removesuffix("_kcount").removesuffix("_mtok") for u in m.other_units)
+            )
+        table.add_row(
+            name,
+            _rate_cell(prices.input_usd_per_mtok),
+            _rate_cell(prices.output_usd_per_mtok),
+            _rate_cell(prices.cache_read_usd_per_mtok),
+            write,
+            _tier_cell(prices),
+            " · ".join(notes),
+        )
+    table.caption = (
+        f"{len(models):,} models; prices as of today, USD per 1M tokens; a long-context tier bills every "
+        "token of a request whose input exceeds its start; `infercost run --device NAME` runs on one"
+    )
+    table.caption_justify = "left"
     return table
 
 
@@ -499,6 +579,8 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
                 *[f"{_volume_cell(v)} ({usd(v['usd_per_task'])}/task)" for v in c["sensitivity_cached"]],
             )
         out.append(share)
+    crossed = {c["profile"]: c.get("tier_notes") or [] for c in result["clouds"]}
+    out += [f"tier: {name}: {n}" for name, notes in crossed.items() for n in notes]
     if any(c.get("batch") for c in result["clouds"]):
         from bench.cost.tiers import BATCH_LATENCY_NOTE
 

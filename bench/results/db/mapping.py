@@ -21,8 +21,9 @@ from typing import Any
 import pydantic_core
 
 from bench.results.bundle import MANIFEST, RECORDS, Bundle
-from bench.results.comparability import key_properties, model_name
+from bench.results.comparability import key_properties
 from bench.results.db.schema import JSON_COLUMNS, RECORD_COLUMNS
+from bench.results.identity import model_name
 from bench.results.schema import Manifest, Record
 
 __all__ = [
