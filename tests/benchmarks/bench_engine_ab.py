@@ -9,7 +9,12 @@ bench | tar -x -C DIR``):
    ``bench_batched_decode.py`` counts it: the tokens sampled after each stream's first over the time from
    the first step's end to the last stamp;
 2. one request's tg rate (``decode_tps`` of a ``tg`` shape) through ``LlamaCppBackend.generate``;
-3. S_TG of the parallel shape ``pp+tg xB`` (llama-batched-bench's definition, from ``tg_ms``).
+3. S_TG of the parallel shape ``pp+tg xB`` (llama-batched-bench's definition, from ``tg_ms``);
+
+and for each, the CPU time of the measuring thread (``*_cpu_ms``). With ``--threads 1`` llama.cpp
+computes in the calling thread, so this is the whole cost of the same work (decode and the Python around
+it), and other jobs on the machine barely move it: where the wall-clock rates are too noisy to compare
+(a load average of 10 on 2 cores), the CPU-time ratio still shows whether a tree does more work.
 
 Both trees run in ONE process, each on contexts of its own over the same model file: the baseline is
 imported as ``bench_base`` (a copy with its imports renamed), so A and B alternate measurement by
@@ -33,6 +38,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -124,6 +130,13 @@ class Side:
             backend.close()
 
 
+def timed(measure: Callable[[], float]) -> tuple[float, float]:
+    """(the measurement's rate, CPU ms of this thread while it ran)."""
+    cpu0 = time.thread_time_ns()
+    rate = measure()
+    return rate, (time.thread_time_ns() - cpu0) / 1e6
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", type=Path, required=True, help="a folder holding the baseline's bench/ (A)")
@@ -137,7 +150,9 @@ def main() -> None:
     sides = {"A": Side(import_base(args.base), args), "B": Side("bench", args)}
     assert Path(importlib.import_module("bench").__file__ or "").parent == ROOT / "bench"  # B is this tree
     keys = list(sides["A"].measurements())
-    values: dict[str, dict[str, list[float]]] = {s: {k: [] for k in keys} for s in sides}
+    values: dict[str, dict[str, list[float]]] = {
+        s: {name: [] for k in keys for name in (k, f"{k}_cpu_ms")} for s in sides
+    }
     loads: list[tuple[float, float]] = []
     try:
         for side in sides.values():  # warm-up: every path once on each side
@@ -147,10 +162,14 @@ def main() -> None:
             load_before = os.getloadavg()[0]
             for k in keys:
                 for s in ("A", "B") if (r + keys.index(k)) % 2 == 0 else ("B", "A"):
-                    values[s][k].append(sides[s].measurements()[k]())
+                    rate, cpu_ms = timed(sides[s].measurements()[k])
+                    values[s][k].append(rate)
+                    values[s][f"{k}_cpu_ms"].append(cpu_ms)
             loads.append((load_before, os.getloadavg()[0]))
             print(f"round {r + 1} (load {load_before:.1f}): "
-                  + "  ".join(f"{k} {values['B'][k][-1] / values['A'][k][-1]:.3f}" for k in keys), flush=True)  # fmt: skip
+                  + "  ".join(f"{k} {values['B'][k][-1] / values['A'][k][-1]:.3f}"
+                              f" (cpu {values['B'][k + '_cpu_ms'][-1] / values['A'][k + '_cpu_ms'][-1]:.3f})"
+                              for k in keys), flush=True)  # fmt: skip
     finally:
         for side in sides.values():
             side.close()
@@ -163,7 +182,7 @@ def main() -> None:
             ),
             "ratios": [round(b / a, 4) for a, b in zip(values["A"][k], values["B"][k], strict=True)],
         }
-        for k in keys
+        for k in values["A"]
     }
     result = {
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
