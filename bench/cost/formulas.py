@@ -49,6 +49,7 @@ __all__ = [
     "tier_rate",
     "token_bill_usd",
     "token_rate_set",
+    "usd_per_mtok",
     "usd_per_task_at_volume",
 ]
 
@@ -168,6 +169,11 @@ def token_bill_usd(
         + usd_per_request
     )
     return usd * (1.0 - discount) if discount else usd
+
+
+def usd_per_mtok(usd: float, tokens: float) -> float | None:
+    """Dollars per 1M tokens (``$/1M out`` in the cost table); None without tokens to spread them over."""
+    return usd / tokens * _MTOK if tokens else None
 
 
 def rented_usd_per_task(

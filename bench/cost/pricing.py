@@ -585,7 +585,7 @@ def priced_on_cloud(
             row["tier_notes"] = tier_notes(records, rates)
             if total is not None and rows:
                 row["cost_per_task_usd"] = total / len(rows)
-                row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
+                row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)
         elif p.pricing == "subscription" and p.subscription_usd_per_month is not None and p.tasks_per_month:
             share = cost.subscription_usd_per_task(p.subscription_usd_per_month, p.tasks_per_month)
             row["cost_per_task_usd"] = share
@@ -598,7 +598,7 @@ def priced_on_cloud(
             )
             row["cost_total_usd"] = total
             row["cost_per_task_usd"] = total / len(timed)
-            row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
+            row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)
         table.append(row)
     # cheapest first; a subscription without a stated volume has no per-task price and goes last
     return sorted(table, key=lambda r: (r["cost_per_task_usd"] is None, r["cost_per_task_usd"] or 0.0))

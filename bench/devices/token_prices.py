@@ -155,7 +155,10 @@ class PriceSource(BaseModel):
         when = self.as_of.isoformat() if self.as_of else "undated"
         if self.kind == "genai-prices":
             return f"genai-prices {self.version} (data as of {when}): {self.ref}"
-        return f"profile {self.ref or '?'} (as of {when})"
+        ref = self.ref or "?"
+        if "/devices/" in ref and ref.endswith(".toml"):  # a shipped profile, wherever the checkout is
+            ref = "devices/" + ref.rsplit("/", 1)[1]
+        return f"profile {ref} (as of {when})"
 
 
 class PriceSchedule(BaseModel):

@@ -132,6 +132,11 @@ def priced_cloud_lines(
     )
     if left:
         text += f" Not drawn (see the cost table): {', '.join(left)}."
+    sources = sorted(
+        {str(r["prices_from"]).split(": ")[0] for r in drawn if str(r.get("prices_from")).startswith("genai")}
+    )
+    if sources:
+        text += f" Prices from {'; '.join(sources)}."
     crossed = [f"{r['profile']}: {n}" for r in drawn for n in r.get("tier_notes") or []]
     if crossed:
         text += " Context-length tiers crossed: " + "; ".join(crossed) + "."

@@ -316,8 +316,10 @@ def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
     """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
     tokens), its context-length tiers, batch tier and what else the database says about it."""
     table = Table(title=f"token APIs in the price database: {title}", title_justify="left", box=None)
-    for col in ("--device NAME", "in", "out", "cache read", "cache write (1h)", "long context in / out"):
-        table.add_column(col, no_wrap=True, justify="left" if col.startswith(("--", "long")) else "right")
+    # long names fold onto a second line rather than squeeze the prices out of the table
+    table.add_column("--device NAME", overflow="fold", max_width=44)
+    for col in ("in", "out", "cache read", "cache write (1h)", "long context in / out"):
+        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
     table.add_column("batch · context · notes")
     for name, m in models:
         prices = m.schedule.standard_at(None)
@@ -361,7 +363,8 @@ def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
 
 def device_lines(key: str, p: DeviceProfile) -> list[str]:
     """``infercost devices show NAME``: the resolved profile, field by field, then what follows from it."""
-    data = p.model_dump(mode="json", exclude_none=True)
+    # the database's schedule is summed up under "prices" below (`infercost prices MODEL` lists it whole)
+    data = p.model_dump(mode="json", exclude_none=True, exclude={"token_prices"})
     lines = [f"# {key}  ({p.origin})"]
     nested = {}
     for name, value in data.items():
@@ -388,6 +391,13 @@ def device_lines(key: str, p: DeviceProfile) -> list[str]:
     )
     if p.tiers_as_of is not None:
         lines.append(f"price tiers: as of {age_cell(p.tiers_as_of)}, {p.tiers_source}")
+    if p.token_prices is not None:
+        window = p.token_prices.context_window
+        lines.append(
+            f"prices from: {p.token_prices.source.label()}"
+            + (f"; context window {window:,} tokens" if window else "")
+            + ("; batch tier" if p.token_prices.has_batch else "; no batch tier")
+        )
     if p.kind == "rented":
         lines.append(
             f"rented: cost per task = ${p.usd_per_hour:g}/h × busy time "
@@ -579,6 +589,7 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
                 *[f"{_volume_cell(v)} ({usd(v['usd_per_task'])}/task)" for v in c["sensitivity_cached"]],
             )
         out.append(share)
+    out += _price_sources(result["clouds"])
     crossed = {c["profile"]: c.get("tier_notes") or [] for c in result["clouds"]}
     out += [f"tier: {name}: {n}" for name, notes in crossed.items() for n in notes]
     if any(c.get("batch") for c in result["clouds"]):
@@ -593,6 +604,25 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
     out += [f"stale: {w}" for w in _stale_rows(result["clouds"])]
     out += [f"note: {n}" for n in result.get("notes") or []]
     return out
+
+
+def _price_sources(rows: list[dict[str, Any]]) -> list[str]:
+    """Where the cloud rows' prices come from: the price database (one line for all its rows) or each
+    profile's own source."""
+    database = sorted(
+        {
+            str(c["source"]).split(": ")[0]
+            for c in rows
+            if str(c.get("source") or "").startswith("genai-prices")
+        }
+    )
+    own = [
+        f"{c['profile']}: {c.get('source') or 'no source'}"
+        for c in rows
+        if not str(c.get("source") or "").startswith("genai-prices") and "(batch)" not in str(c["profile"])
+    ]
+    lines = [f"prices from: {', '.join(database)} (token APIs it lists)"] if database else []
+    return lines + [f"prices from the profile: {line}" for line in own]
 
 
 def _stale_rows(rows: list[dict[str, Any]]) -> list[str]:

@@ -481,5 +481,6 @@ def test_local_only_report_draws_breakeven_against_priced_not_run_clouds() -> No
     assert isinstance(chart, Chart), chart
     assert "priced, not run" in chart.title
     assert "Cloud lines are priced, not run" in chart.caption and "openai-gpt-4o-mini" in chart.caption
+    assert f"Prices from genai-prices {database().version} (data as of" in chart.caption
     labels = [line.get_label() for line in chart.figure.axes[0].get_lines()]
     assert sum("(priced, not run)" in str(label) for label in labels) == 6  # MAX_PRICED_LINES
