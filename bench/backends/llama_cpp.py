@@ -106,9 +106,10 @@ class LlamaCppBackend:
     def render_prompt(self, task: Task) -> tuple[list[int], list[str]]:
         """Token ids for a text task, and the stop strings that end its answer."""
         if task.prompt is not None:
-            return self.tokenize(task.prompt, add_special=True, parse_special=False), []
+            return self.tokenize(task.prompt, add_special=True, parse_special=False), list(task.stop or [])
         assert task.messages is not None
-        return self.render_messages([m.model_dump() for m in task.messages])
+        ids, stops = self.render_messages([m.model_dump() for m in task.messages])
+        return ids, stops + [s for s in task.stop or [] if s not in stops]
 
     def render_messages(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None

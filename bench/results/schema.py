@@ -13,6 +13,9 @@ and readers ignore fields they do not know):
   Shapes at a depth and in parallel (docs/shapes.md) added optional fields, no version bump:
   ``depth_tokens``, ``depth_ms``, ``parallel_seqs``, ``shared_prompt``, ``n_kv_tokens``, ``pp_ms``,
   ``tg_ms``; None on every record before them.
+  Public benchmarks (docs/benchmarks.md) added optional fields, no version bump: ``calls`` (the tool
+  calls of a reply, as written) and ``turn`` (a multi-turn task's user turn); the manifest's
+  ``suite.source`` and ``suite.subset`` say where a suite came from and which part of it ran.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ __all__ = [
     "Record",
     "RecordKind",
     "RunSettingsFacts",
+    "SourceFacts",
     "Status",
     "StopReason",
+    "SubsetFacts",
     "SuiteFacts",
     "TokenCountSource",
     "call_level",
@@ -106,14 +111,17 @@ class Record(BaseModel):
         None
     )
     cost_tier: Literal["batch"] | None = None
-    # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
-    # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
+    # over HTTP (openai_http, anthropic_messages): what the wire showed. A chunk is not a token: n_chunks
+    # counts content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
     # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
     n_chunks: int | None = None
     chunk_tokens: list[int] | None = None
     http_status: int | None = None
     server_model: str | None = None
     stream_end_ms: float | None = Field(default=None, description="dispatch → end of stream ([DONE])")
+    ttft_thinking_ms: float | None = Field(
+        default=None, description="dispatch → first hidden-reasoning (thinking) token, beside ttft_ms"
+    )
     retries: list[dict[str, Any]] | None = None
     retry_delay_ms: float | None = None
     # open-loop load (--rate): when the seeded Poisson schedule said this request should start
@@ -122,6 +130,10 @@ class Record(BaseModel):
     # task at ``step``; agent = the task's summary (its window spans the whole task)
     kind: RecordKind | None = None
     step: int | None = None
+    turn: int | None = None  # the user turn of a multi-turn agent task (BFCL), from 0
+    # the tool calls a reply made, as the model wrote them ({"name", "arguments"}): a tool-offered
+    # request's (what the tool_call check judged) or an agent model call's
+    calls: list[dict[str, str]] | None = None
     tool_name: str | None = None
     tool_error: bool | None = None
     tool_cpu_s: float | None = Field(default=None, description="child CPU seconds (user + system)")
@@ -224,6 +236,30 @@ class BackendFacts(_Part):
     agent_protocol: str | None = None  # agent suites: "native" tool calls or the "text" JSON protocol
 
 
+class SourceFacts(_Part):
+    """A public benchmark's provenance (``bench.suite.loader.SuiteSource``): the package that carried
+    its data, that package's version and licence, the category run and the prompt style."""
+
+    benchmark: str | None = None
+    package: str | None = None
+    version: str | None = None
+    licence: str | None = None
+    category: str | None = None
+    prompt_style: str | None = None
+    n_available: int | None = None
+
+
+class SubsetFacts(_Part):
+    """Which part of the suite ran (``--tasks``, ``--sample``, ``--seed``): of ``n_total`` tasks,
+    ``n_selected``."""
+
+    tasks: str | None = None
+    sample: int | None = None
+    seed: int | None = None
+    n_selected: int | None = None
+    n_total: int | None = None
+
+
 class SuiteFacts(_Part):
     """The suite run: ``hash`` is over its validated content, so layout changes do not matter."""
 
@@ -233,6 +269,8 @@ class SuiteFacts(_Part):
     path: str | None = None
     n_tasks: int | None = None
     is_shapes: bool = False
+    source: SourceFacts | None = None  # a public benchmark's package, version, licence, category, style
+    subset: SubsetFacts | None = None  # the part of the suite that ran (None: all of it)
 
 
 class RunSettingsFacts(_Part):
@@ -261,6 +299,11 @@ class RunSettingsFacts(_Part):
     slo_tpot_ms: float | None = None
     synthetic: bool = False  # the suite's prompts were generated, not written (reports say so)
     prefix_cache: bool | None = None  # agent suites: the previous step's KV cache kept (None: no agents)
+    # part of the suite (--tasks, --sample with ``seed``) and a public benchmark's --prompt-style
+    tasks: str | None = None
+    sample: int | None = None
+    prompt_style: str | None = None
+    cache_ttl: str | None = None  # --cache-ttl: the Messages backend's cache breakpoints' TTL (docs/http.md)
 
 
 class Manifest(BaseModel):

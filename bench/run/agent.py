@@ -28,13 +28,14 @@ from typing import IO, Any
 
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
+from bench.redaction import scrub_secrets
 from bench.results.schema import Record, StopReason, task_level
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
     ParsedCall,
     Protocol,
-    parse_native_call,
-    parse_text_calls,
+    made_calls,
+    reply_calls,
     to_text_protocol,
 )
 from bench.run.runner import (
@@ -48,7 +49,10 @@ from bench.run.runner import (
 )
 from bench.suite.checks import CheckResult, evaluate
 from bench.suite.loader import Task
-from bench.suite.tools import ToolContext, ToolResult, openai_tools, run_tool
+from bench.suite.tool_calls import MadeCall
+from bench.suite.toolbox import open_toolbox
+from bench.suite.tools import ToolResult
+from bench.suite.tools.bfcl import decoded_step
 
 __all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "choose_protocol"]
 
@@ -115,7 +119,7 @@ class AgentLoop:
 
     def _model_record(
         self, task: Task, rep: int, warmup: bool, step: int, started: str, gen: Generation | None,
-        status: str, error: str | None, t_fallback: int,
+        status: str, error: str | None, t_fallback: int, turn: int | None = None,
     ) -> Record:  # fmt: skip
         fields: dict[str, Any] = {
             "start_ns": t_fallback - self.anchor_ns,
@@ -129,9 +133,12 @@ class AgentLoop:
             }
             if gen.prompt_tokens and gen.extra.get("cached_tokens") is not None:
                 fields["prefix_hit_ratio"] = round(gen.extra["cached_tokens"] / gen.prompt_tokens, 4)
+            calls = self._calls(gen, step)
+            if calls:
+                fields["calls"] = [{"name": c.name, "arguments": c.arguments_text} for c in calls]
         return Record(
             **self._base(task, rep, warmup, step), kind="model", status=status, error=error,
-            started_utc=started, peak_rss_mb=_peak_rss_mb(), **fields,
+            started_utc=started, peak_rss_mb=_peak_rss_mb(), turn=turn, **fields,
         )  # fmt: skip
 
     def _tool_record(
@@ -165,15 +172,7 @@ class AgentLoop:
 
     # ---------------------------------------------------------------------------------------- loop
     def _calls(self, gen: Generation, step: int) -> list[ParsedCall]:
-        native = gen.extra.get("tool_calls")
-        if native:
-            return [
-                parse_native_call(
-                    c.get("id") or f"call_{step}_{i}", c.get("name") or "?", c.get("arguments") or ""
-                )
-                for i, c in enumerate(native)
-            ]
-        return parse_text_calls(gen.text, step)
+        return reply_calls(gen.extra.get("tool_calls"), gen.text, step)
 
     def _request(
         self, task: Task, messages: list[dict[str, Any]], tools: list[dict[str, Any]], step: int, budget: int
@@ -195,12 +194,13 @@ class AgentLoop:
         assert spec is not None and task.messages is not None
         t_start = time.perf_counter_ns()
         started = utc_now()
-        tools = openai_tools(spec.tools)
-        ctx = ToolContext(
-            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s,
-            spec.tool_timeout_s,
-        )  # fmt: skip
+        toolbox = open_toolbox(spec)
+        tools = toolbox.declarations
         messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
+        # multi-turn tasks (BFCL): the user turns still to come, and every reply's calls per turn
+        pending = [[m.model_dump() for m in turn] for turn in spec.turns]
+        turn_calls: list[list[list[MadeCall]]] = [[]]
+        turn_steps = 0
         model_ns = tool_ns = 0
         prompt = cached = completion = reasoning = written = written_1h = 0
         n_model = n_tool = n_tool_err = 0
@@ -229,7 +229,10 @@ class AgentLoop:
                 raise
             except Exception as exc:  # one task's failure must not take the run down
                 status, error = "error", f"{type(exc).__name__}: {exc}"
-            rec = self._model_record(task, repetition, warmup, step, call_started, gen, status, error, t_call)
+            rec = self._model_record(
+                task, repetition, warmup, step, call_started, gen, status, error, t_call,
+                len(turn_calls) - 1 if spec.turns else None,
+            )  # fmt: skip
             self.append(rec)
             n_model += 1
             if gen is not None:
@@ -250,7 +253,17 @@ class AgentLoop:
                 stop = "error"
                 break
             calls = self._calls(gen, step)
+            turn_calls[-1].append(made_calls(calls))
+            if spec.bfcl is not None and decoded_step(turn_calls[-1][-1]) is None:
+                calls = []  # BFCL: a reply whose calls do not decode ends the turn, as one without calls
             if not calls:
+                if pending:  # the model is done with this turn: the next user turn begins
+                    messages.append({"role": "assistant", "content": gen.text})
+                    messages.extend(pending.pop(0))
+                    turn_calls.append([])
+                    turn_steps = 0
+                    step += 1
+                    continue
                 final, stop = gen.text, "answer"
                 break
             messages.append(_assistant_message(gen.text, calls))
@@ -263,7 +276,7 @@ class AgentLoop:
                 elif call.problem is not None:
                     result = ToolResult(call.name, call.problem, True, time.perf_counter_ns() - t_tool)
                 else:
-                    result = run_tool(call.name, call.arguments, ctx)
+                    result = toolbox.run(call.name, call.arguments)
                 self.append(
                     self._tool_record(
                         task, repetition, warmup, step, tool_started, t_tool, result, call.arguments_text
@@ -279,10 +292,16 @@ class AgentLoop:
                     {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content}
                 )
             step += 1
+            turn_steps += 1
+            if spec.max_steps_per_turn is not None and turn_steps > spec.max_steps_per_turn:
+                stop = "max_steps"  # BFCL force-quits a turn that needs more calls than that
+                break
+        toolbox.close()
         t_end = time.perf_counter_ns()
         wall_ns = t_end - t_start
-        if stop == "answer":
-            verdict = evaluate(task.check, final)
+        if stop == "answer" or (spec.bfcl is not None and stop == "max_steps"):
+            # BFCL judges a force-quit task too: it fails unless the quit came in its last turn
+            verdict = evaluate(task.check, final, calls=turn_calls)
         else:
             verdict = CheckResult(False, f"no answer: the task stopped at {stop}")
         summary = Record(
@@ -396,7 +415,7 @@ class AgentRunner(Runner):
             return
         if self._trace_file is None:
             self._trace_file = open(Path(self.writer.run_dir) / TRACE_FILE, "a", encoding="utf-8")  # noqa: SIM115
-        self._trace_file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._trace_file.write(scrub_secrets(json.dumps(line, ensure_ascii=False)) + "\n")  # as records
         self._trace_file.flush()
 
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:

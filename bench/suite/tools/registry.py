@@ -23,8 +23,8 @@ from bench.suite.tools import python_exec
 from bench.suite.tools.bounded import run_in_worker
 
 __all__ = [
-    "MAX_OUTPUT_BYTES", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolResult", "openai_tools", "run_tool",
-    "validate_arguments",
+    "MAX_OUTPUT_BYTES", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolResult", "cap_output", "openai_tools",
+    "run_tool", "validate_arguments",
 ]  # fmt: skip
 
 MAX_OUTPUT_BYTES = 4096
@@ -121,8 +121,9 @@ class ToolResult:
     truncated: bool = False
 
 
-def _cap(text: str, total_bytes: int | None = None) -> tuple[str, bool, int]:
-    """``text`` cut to ``MAX_OUTPUT_BYTES``; ``total_bytes``: its size before a cut made elsewhere."""
+def cap_output(text: str, total_bytes: int | None = None) -> tuple[str, bool, int]:
+    """``text`` cut to ``MAX_OUTPUT_BYTES`` (with a note saying so), whether it was cut, its full size;
+    ``total_bytes``: its size before a cut made elsewhere."""
     raw = text.encode("utf-8", "replace")
     total = max(total_bytes or 0, len(raw))
     if total <= MAX_OUTPUT_BYTES:
@@ -172,7 +173,7 @@ def run_tool(name: str, arguments: Any, ctx: ToolContext) -> ToolResult:
         else:
             content, error, total = out.content, out.error, out.total_bytes
             cpu_s, rss = out.cpu_s, out.peak_rss_mb
-    text, truncated, n_bytes = _cap(content, total)
+    text, truncated, n_bytes = cap_output(content, total)
     return ToolResult(
         name=name,
         content=text,

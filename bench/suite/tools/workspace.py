@@ -106,6 +106,8 @@ def _read_regular(real: str, shown: str) -> str:
         raw = f.read(_MAX_FILE_BYTES + 1)
     if len(raw) > _MAX_FILE_BYTES:
         raise ToolFailure(f"{shown} is too large to read (over {_MAX_FILE_BYTES} bytes)")
+    if b"\x00" in raw:  # as grep -I: a database or an image is not text to hand the model
+        raise ToolFailure(f"{shown} is a binary file, not text")
     return raw.decode("utf-8", errors="replace")
 
 
