@@ -78,6 +78,7 @@ DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 # More engine threads than any machine this runs on has cores; --threads 100000 crashed llama.cpp
 # (exit 139) and thousands of threads on a 2-core machine drove the load average to ~400.
 MAX_THREADS = 512
+MAX_N_CTX = 1_048_576  # tokens of context: beyond any model's
 
 
 class LlamaCppSettings(BaseModel):
@@ -88,7 +89,7 @@ class LlamaCppSettings(BaseModel):
     n_gpu_layers: int = Field(default=0, ge=-1)
     n_threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     n_threads_batch: int | None = Field(default=None, ge=1, le=MAX_THREADS)
-    n_ctx: int = Field(default=4096, ge=64, le=1_048_576)
+    n_ctx: int = Field(default=4096, ge=64, le=MAX_N_CTX)
     n_batch: int = Field(default=2048, ge=1)
     n_ubatch: int = Field(default=512, ge=1)
     flash_attn: bool | None = None  # None: llama.cpp decides (auto)
