@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.report.fields import FIELDS
 from bench.report.tables import frame_rows
+from bench.results.metrics.registry import fields_json
 from bench.textsafe import neutralize_controls
 
 __all__ = ["JSON_FORMAT", "frame_json", "write_csv", "write_json"]
@@ -34,16 +34,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def frame_json(frame: pd.DataFrame, *, title: str, generated_utc: str, tool: str) -> dict[str, Any]:
     rows = frame_rows(frame)
-    fields = {
-        name: {
-            "label": f.label,
-            "unit": f.unit,
-            "higher_is_better": f.higher_is_better,
-            "description": f.description,
-        }
-        for name, f in FIELDS.items()
-        if name in frame.columns
-    }
+    fields = fields_json(frame.columns)
     return {
         "format": JSON_FORMAT,
         "title": title,

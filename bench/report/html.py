@@ -18,8 +18,8 @@ import jinja2
 
 from bench.report.build import Report
 from bench.report.charts import Chart, render_svg
-from bench.report.fields import FIELDS, Field
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
+from bench.results.metrics.registry import FIELDS, Field
 from bench.textsafe import neutralize_controls
 
 __all__ = ["render_html", "write_html"]

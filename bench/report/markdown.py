@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bench.report.build import Report
 from bench.report.charts import Chart, Omitted, render_png
-from bench.report.fields import FIELDS
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
 from bench.report.tables import TextTable
+from bench.results.metrics.registry import FIELDS
 from bench.textsafe import neutralize_controls
 
 __all__ = ["aligned_md_table", "md_escape", "md_table", "render_markdown", "write_markdown"]

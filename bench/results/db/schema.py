@@ -28,6 +28,7 @@ __all__ = [
     "JSON_COLUMNS",
     "MIGRATIONS",
     "RECORD_COLUMNS",
+    "SYNC_SOURCES_TABLE",
     "TABLES",
     "Migration",
     "Statement",
@@ -127,6 +128,12 @@ RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
     _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _THINKING_COLUMNS + _BENCHMARK_COLUMNS
 )
 JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries", "calls"})
+
+# the embedded index's memory of which bundle directory it stored, and the files' fingerprint then
+SYNC_SOURCES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS sync_sources (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+    "run_id TEXT NOT NULL)"
+)
 
 TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
 
@@ -259,6 +266,12 @@ WHERE NOT EXISTS (
             ),
             Statement(_CURRENT_RECORDS_VIEW),
         ),
+    ),
+    Migration(
+        5,
+        "records carry their derived energy and cost (the metric core's figures): the embedded index "
+        "forgets its fingerprints, so the next sync stores every bundle again with them",
+        (Statement(SYNC_SOURCES_TABLE, ("duckdb",)), Statement("DELETE FROM sync_sources", ("duckdb",))),
     ),
 )
 

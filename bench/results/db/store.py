@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BundleError, EnvironmentNotReady
+from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.results.bundle import Bundle, gc_paused, read_bundle, read_manifest
 from bench.results.db.filters import Where
 from bench.results.db.mapping import (
@@ -33,9 +33,15 @@ from bench.results.db.mapping import (
 )
 from bench.results.db.schema import DB_SCHEMA_VERSION, MIGRATIONS, Engine
 from bench.results.db.url import StoreURL
-from bench.results.schema import Manifest
+from bench.results.schema import Manifest, Record
 
-__all__ = ["PushResult", "QueryResult", "Store", "utc_now"]
+__all__ = [
+    "ONE_STATEMENT_FIX", "Derive", "PushResult", "QueryLimits", "QueryResult", "Store", "check_user_sql",
+    "query_timed_out", "utc_now",
+]  # fmt: skip
+
+# a bundle → its records with read-time figures filled (the CLI passes bench.cost.enrich's)
+Derive = Callable[[Bundle], list[Record]]
 
 _DIMENSIONS = (
     ("devices", "device_id", ("device_id", "name", "kind", "backend", "power_mode", "profile_json")),
@@ -60,6 +66,43 @@ class PushResult:
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False  # more rows existed than a user query's ``max_rows``
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one ``infercost db query`` may take (docs/database.md says what it can and cannot do).
+
+    Embedded: a read-only connection with DuckDB's external access off (no file read or written, no
+    extension installed, no ATTACH) unless ``allow_files``, ``memory_limit`` and ``threads`` fixed and the
+    configuration locked (no ``SET`` lifts them), one statement, interrupted at ``timeout_s``.
+    PostgreSQL: one SELECT through a server-side cursor in a READ ONLY transaction with
+    ``statement_timeout``. Both fetch at most ``max_rows`` rows (and say when there were more)."""
+
+    max_rows: int = 10_000
+    timeout_s: float = 30.0
+    memory_mb: int = 512
+    threads: int = 2
+    allow_files: bool = False
+
+
+def check_user_sql(sql: str) -> None:
+    """An empty query is a usage error with an example (each engine counts statements itself)."""
+    if not sql.strip().strip(";").strip():
+        raise UsageError(
+            "db query: the query is empty",
+            fix='give one SQL statement, e.g. "SELECT device_name, count(*) FROM current_runs GROUP BY 1"',
+        )
+
+
+ONE_STATEMENT_FIX = "give one statement: db query runs exactly one (no ';' between statements)"
+
+
+def query_timed_out(limits: QueryLimits) -> UsageError:
+    return UsageError(
+        f"query stopped at its {limits.timeout_s:g} s limit",
+        fix="narrow it (WHERE, LIMIT) or give more time with --timeout SECONDS",
+    )
 
 
 class Store(ABC):
@@ -95,6 +138,10 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def user_query(self, sql: str, limits: QueryLimits) -> QueryResult:
+        """A user's SQL (``infercost db query``), read-only and bounded by ``limits``."""
 
     def __enter__(self) -> Store:
         return self
@@ -191,18 +238,30 @@ class Store(ABC):
         result.stored.append(rows.run_id)
         result.records += rows.n_records
 
-    def write(self, refs: Sequence[str | Path], bad: list[str] | None = None) -> PushResult:
+    def write(
+        self,
+        refs: Sequence[str | Path],
+        bad: list[str] | None = None,
+        derive: Derive | None = None,
+        replace: bool = False,
+    ) -> PushResult:
         """Store bundles inside the caller's transaction.
 
         Order, the same for every writer: read every manifest (a bad one fails before anything is
         written), lock the run ids in sorted order, insert shared rows in key order, then each bundle's
         run, power summary and records (read one bundle at a time: a push of many bundles never holds
         all their records in memory). With ``bad`` given, an unreadable bundle is left out and its
-        error appended there instead of failing the whole write."""
+        error appended there instead of failing the whole write. ``derive``: each bundle's records with
+        read-time energy and cost filled (``bench.cost.enrich``), stored in their place so the database's
+        figures (``report --summary``, history) are the report's, and a stored run read back elsewhere,
+        without its ``power.csv``, keeps its energy. ``replace``: a bundle already stored is stored again
+        (the embedded index re-deriving its figures); otherwise it is skipped."""
         with gc_paused():  # many long-lived objects per bundle: see bundle.gc_paused
-            return self._write(refs, bad)
+            return self._write(refs, bad, derive, replace)
 
-    def _write(self, refs: Sequence[str | Path], bad: list[str] | None) -> PushResult:
+    def _write(
+        self, refs: Sequence[str | Path], bad: list[str] | None, derive: Derive | None, replace: bool
+    ) -> PushResult:
         heads = []
         for ref in refs:
             try:
@@ -216,25 +275,29 @@ class Store(ABC):
         result = PushResult()
         stamp = utc_now()
         for path, manifest in heads:
-            sha = content_sha256(path)  # before reading the records: a stored bundle is not read again
-            if self._has(manifest.run_id, sha):
-                result.skipped.append(manifest.run_id)
-                continue
             try:
+                sha = content_sha256(path)  # before reading the records: a stored bundle is not read again
+                if self._has(manifest.run_id, sha):
+                    if not replace:
+                        result.skipped.append(manifest.run_id)
+                        continue
+                    self._replace_older(manifest.run_id)
                 bundle = read_bundle(path)
             except BundleError as exc:
                 if bad is None:
                     raise
                 bad.append(str(exc))
                 continue
+            if derive is not None:
+                bundle = Bundle(bundle.path, bundle.manifest, derive(bundle), bundle.warnings)
             self._write_bundle(bundle_rows(bundle, sha, stamp, str(path)), result)
         self._flush_records()
         return result
 
-    def push(self, refs: Sequence[str | Path]) -> PushResult:
+    def push(self, refs: Sequence[str | Path], derive: Derive | None = None) -> PushResult:
         """Store bundles in one transaction: all visible at commit, or none."""
         with self._transaction():
-            return self.write(refs)
+            return self.write(refs, derive=derive)
 
     # ------------------------------------------------------------------ reading
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
