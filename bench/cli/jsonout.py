@@ -28,6 +28,7 @@ FORMATS = {
     "sweep": 1,
     "doctor": 1,
     "device": 1,
+    "prices": 1,  # infercost prices --json: the price database's models
 }
 
 

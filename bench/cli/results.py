@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
     report.add_argument(
         "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
     )
+    report.add_argument(
+        "--reprice",
+        action="store_true",
+        help="price at today's profile and price-database prices (default: the prices each bundle recorded)",
+    )
     add_store_filters(report)
     report.add_argument(
         "--summary",
@@ -65,7 +70,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     outputs = Outputs.from_flag(args.output, args.csv)
     check_outputs(outputs)
     check_prices(args.kwh_usd, args.hardware_usd)
-    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
+    enrich_options = EnrichOptions(
+        kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch, reprice=args.reprice
+    )
     if args.batch:
         err.print(f"[yellow]note:[/] {BATCH_LATENCY_NOTE}", markup=True, highlight=False)
     options = ReportOptions(

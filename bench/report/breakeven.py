@@ -105,6 +105,7 @@ def priced_cloud_lines(
 
     At most ``MAX_PRICED_LINES`` are drawn, spread from the cheapest to the dearest; the sentence names the
     ones left out."""
+    # every record, model calls included: an agent task is billed call by call (each at its own size)
     records = [r for run in local_runs for r in run.records]
     n_tasks = sum(int(run.metrics["n"]) for run in local_runs)
     clouds, _skipped = cloud_profiles()
@@ -140,4 +141,12 @@ def priced_cloud_lines(
     )
     if left:
         text += f" Not drawn (see the cost table): {', '.join(left)}."
+    sources = sorted(
+        {str(r["prices_from"]).split(": ")[0] for r in drawn if str(r.get("prices_from")).startswith("genai")}
+    )
+    if sources:
+        text += f" Prices from {'; '.join(sources)}."
+    crossed = [f"{r['profile']}: {n}" for r in drawn for n in r.get("tier_notes") or []]
+    if crossed:
+        text += " Context-length tiers crossed: " + "; ".join(crossed) + "."
     return lines, text

@@ -101,6 +101,10 @@ def price_label(p: DeviceProfile) -> str:
         inc = f", billed per {p.billing_increment_s:g} s" if p.billing_increment_s else ""
         return f"{price(p.usd_per_hour)}/h {p.gpu or ''}{inc}".strip()
     if p.kind == "cloud":
+        if p.token_prices is not None:  # the price database's, tiers and all
+            from bench.cost.tiers import TokenRates
+
+            return TokenRates(p.token_prices).label()
         if p.pricing == "tokens":
             cached = (
                 f" / {price(p.cached_input_usd_per_mtok)} cache read"
@@ -248,6 +252,7 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
         ("profile", "left"),
         ("price", "left"),
         ("as of", "left"),
+        ("from", "left"),
         ("$/task", "right"),
         ("$/1M out", "right"),
         ("Σ run", "right"),
@@ -259,6 +264,7 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
             "this machine (this run)",
             str(o.get("cost_basis") or "–"),
             "",
+            "this run",
             *(FIELDS[k].format(o.get(k), estimated=est) for k in ("cost_per_task_usd", "usd_per_mtok_out")),
             FIELDS["cost_total_usd"].format(o.get("cost_total_usd"), estimated=est),
             style="bold",
@@ -277,16 +283,22 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
             text = f"{price(row['usd_per_hour'])}/h (projected)"
         else:
             text = f"{price(row['subscription_usd_per_month'])}/month"
+        source = row.get("prices_from") or ""
         table.add_row(
             row["profile"],
             text,
             age_cell(row["as_of"]),
+            " ".join(source.split()[:2]) if source.startswith("genai-prices") else "profile",
             usd(row["cost_per_task_usd"])
             if row["cost_per_task_usd"] is not None
             else "– (state tasks/month)",
             usd(row["usd_per_mtok_out"]),
             usd(row["cost_total_usd"]),
         )
+    crossings = [f"{row['profile']}: {n}" for row in priced["rows"] for n in row.get("tier_notes") or []]
+    if crossings:
+        table.caption = "context-length tiers crossed:\n" + "\n".join(crossings)
+        table.caption_justify = "left"
     return table
 
 
@@ -320,9 +332,81 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
     return table
 
 
+def _rate_cell(rate: Any) -> str:
+    if rate is None:
+        return "–"
+    base = getattr(rate, "base", rate)
+    return f"${base:g}"
+
+
+def _tier_cell(prices: Any) -> str:
+    """``> 200,000: $6 / $22.5`` (input / output above each tier start)."""
+    from bench.cost.formulas import tier_rate
+
+    def at(rate: Any, size: int) -> str:
+        tiers = [(t.above_tokens, t.usd_per_mtok) for t in getattr(rate, "tiers", ())]
+        return f"${tier_rate(getattr(rate, 'base', rate), tiers, size):g}"
+
+    cells = [
+        f"> {s:,}: {at(prices.input_usd_per_mtok, s + 1)} / {at(prices.output_usd_per_mtok, s + 1)}"
+        for s in prices.tier_starts()
+    ]
+    return "; ".join(cells) or "–"
+
+
+def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
+    """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
+    tokens), its context-length tiers, batch tier and what else the database says about it."""
+    table = Table(title=f"token APIs in the price database: {title}", title_justify="left", box=None)
+    # long names fold onto a second line rather than squeeze the prices out of the table
+    table.add_column("--device NAME", overflow="fold", max_width=44)
+    for col in ("in", "out", "cache read", "cache write (1h)", "long context in / out"):
+        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
+    table.add_column("batch · context · notes")
+    for name, m in models:
+        prices = m.schedule.standard_at(None)
+        write = _rate_cell(prices.cache_write_usd_per_mtok)
+        if prices.cache_write_1h_usd_per_mtok is not None:
+            write += f" ({_rate_cell(prices.cache_write_1h_usd_per_mtok)})"
+        notes = []
+        if m.schedule.batch:
+            batch = m.schedule.batch[0].prices
+            notes.append(
+                f"batch {_rate_cell(batch.input_usd_per_mtok)} / {_rate_cell(batch.output_usd_per_mtok)}"
+            )
+        if m.schedule.context_window:
+            notes.append(f"{m.schedule.context_window:,} tok")
+        changes = [p.when for p in m.schedule.periods if p.when is not None]
+        if changes:
+            notes.append(f"{len(changes)} price change(s) by date or hour")
+        if m.deprecated:
+            notes.append("deprecated")
+        if m.other_units:
+            notes.append(
+                "also bills "
+                + ", ".join(u.removesuffix("_kcount").removesuffix("_mtok") for u in m.other_units)
+            )
+        table.add_row(
+            name,
+            _rate_cell(prices.input_usd_per_mtok),
+            _rate_cell(prices.output_usd_per_mtok),
+            _rate_cell(prices.cache_read_usd_per_mtok),
+            write,
+            _tier_cell(prices),
+            " · ".join(notes),
+        )
+    table.caption = (
+        f"{len(models):,} models; prices as of today, USD per 1M tokens; a long-context tier bills every "
+        "token of a request whose input exceeds its start; `infercost run --device NAME` runs on one"
+    )
+    table.caption_justify = "left"
+    return table
+
+
 def device_lines(key: str, p: DeviceProfile) -> list[str]:
     """``infercost devices show NAME``: the resolved profile, field by field, then what follows from it."""
-    data = p.model_dump(mode="json", exclude_none=True)
+    # the database's schedule is summed up under "prices" below (`infercost prices MODEL` lists it whole)
+    data = p.model_dump(mode="json", exclude_none=True, exclude={"token_prices"})
     lines = [f"# {key}  ({p.origin})"]
     nested = {}
     for name, value in data.items():
@@ -349,6 +433,13 @@ def device_lines(key: str, p: DeviceProfile) -> list[str]:
     )
     if p.tiers_as_of is not None:
         lines.append(f"price tiers: as of {age_cell(p.tiers_as_of)}, {p.tiers_source}")
+    if p.token_prices is not None:
+        window = p.token_prices.context_window
+        lines.append(
+            f"prices from: {p.token_prices.source.label()}"
+            + (f"; context window {window:,} tokens" if window else "")
+            + ("; batch tier" if p.token_prices.has_batch else "; no batch tier")
+        )
     if p.kind == "rented":
         lines.append(
             f"rented: cost per task = {price(p.usd_per_hour)}/h × busy time "
@@ -557,6 +648,9 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
                 *[f"{_volume_cell(v)} ({usd(v['usd_per_task'])}/task)" for v in c["sensitivity_cached"]],
             )
         out.append(share)
+    out += _price_sources(result["clouds"])
+    crossed = {c["profile"]: c.get("tier_notes") or [] for c in result["clouds"]}
+    out += [f"tier: {name}: {n}" for name, notes in crossed.items() for n in notes]
     if any(c.get("batch") for c in result["clouds"]):
         from bench.cost.tiers import BATCH_LATENCY_NOTE
 
@@ -569,6 +663,25 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
     out += [f"stale: {w}" for w in _stale_rows(result["clouds"])]
     out += [f"note: {n}" for n in result.get("notes") or []]
     return out
+
+
+def _price_sources(rows: list[dict[str, Any]]) -> list[str]:
+    """Where the cloud rows' prices come from: the price database (one line for all its rows) or each
+    profile's own source."""
+    database = sorted(
+        {
+            str(c["source"]).split(": ")[0]
+            for c in rows
+            if str(c.get("source") or "").startswith("genai-prices")
+        }
+    )
+    own = [
+        f"{c['profile']}: {c.get('source') or 'no source'}"
+        for c in rows
+        if not str(c.get("source") or "").startswith("genai-prices") and "(batch)" not in str(c["profile"])
+    ]
+    lines = [f"prices from: {', '.join(database)} (token APIs it lists)"] if database else []
+    return lines + [f"prices from the profile: {line}" for line in own]
 
 
 def _stale_rows(rows: list[dict[str, Any]]) -> list[str]:
