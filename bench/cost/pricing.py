@@ -244,7 +244,7 @@ def _today_prices(recorded: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The recorded device with today's prices (``--reprice``): from the profile it was loaded from (its
     file, or ``provider:model`` for the price database), else the shipped profile of the same file name."""
     origin = str(recorded.get("origin") or "")
-    candidates = [origin] if origin and origin != "auto" else []
+    candidates = [origin] if origin else []
     stem = Path(origin).stem if origin.endswith(".toml") else None
     if stem and stem not in candidates:
         candidates.append(stem)
@@ -255,7 +255,7 @@ def _today_prices(recorded: dict[str, Any]) -> tuple[dict[str, Any], str]:
             continue
         return {**recorded, **{k: fresh.get(k) for k in PRICE_FIELDS}}, ref
     raise UsageError(
-        f"--reprice: the profile this run was priced with ({origin or 'the built-in auto profile'}) "
+        f"--reprice: the profile this run was priced with ({origin or 'not recorded'}) "
         "cannot be loaded today",
         fix="drop --reprice to keep the prices the bundle recorded, or give --kwh-usd / --hardware-usd",
     )
