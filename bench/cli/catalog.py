@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
 from bench.cli.console import out
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, BenchError
 
 __all__ = ["register"]
@@ -110,7 +110,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if args.devices_command == "show":
         profile = load_device(args.name, power_mode=args.power_mode)
         if args.json:
-            print(json.dumps({**profile.public_dict(), "origin": profile.origin}, indent=2, default=str))
+            emit("device", {**profile.public_dict(), "origin": profile.origin})
         else:
             for line in cost_view.device_lines(args.name, profile):
                 out.print(line, markup=False)
@@ -155,7 +155,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
                 for name, m in found
             ],
         }
-        print(json.dumps(doc, indent=1, default=str))
+        emit("prices", doc)
         return EXIT_OK
     if not found:
         raise BenchError(

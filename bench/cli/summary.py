@@ -99,6 +99,9 @@ def print_cost(summary: dict[str, Any]) -> None:
     if clouds is not None:
         out.print()
         out.print(clouds)
+        hint = cost_view.local_hint(summary)
+        if hint:
+            out.print(hint, markup=False, highlight=False)
     for warning in cost_view.stale_warnings(summary):
         out.print(f"[yellow]stale:[/] {warning}", highlight=False)
     line = cost_view.roofline_line(summary)
