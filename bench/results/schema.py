@@ -5,11 +5,15 @@ and readers ignore fields they do not know):
 
 - 1 (infercost 0.1): first version. ``records.jsonl`` lines are ``Record``; ``manifest.json`` is
   ``Manifest``. Timing stamps are ``perf_counter_ns`` relative to ``Manifest.anchor_perf_ns``.
-  Agent tasks (docs/agents.md) added optional fields, no version bump: ``kind`` is None for a
-  single-shot request (every record before them), ``"model"`` / ``"tool"`` for one call inside an agent
-  task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's summary. Readers that
-  aggregate per task use the task-level records (``kind`` None or ``"agent"``, see ``task_level``); per
-  call latency uses the call-level ones (``kind`` None or ``"model"``, see ``call_level``).
+  Agent tasks (docs/agents.md) added optional fields, no version bump: ``kind`` says which of the four
+  records a line is — ``"request"`` for a single-shot request, ``"model"`` / ``"tool"`` for one call
+  inside an agent task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's
+  summary. Bundles written before every record carried it have ``kind`` null (or absent) on single-shot
+  requests; they read as ``"request"``, so ``kind`` is always set in memory (and in SQL, where a NULL
+  would slip past ``kind <> 'tool'``). Readers that aggregate per task use the task-level records
+  (``"request"`` or ``"agent"``, see ``task_level``); per call latency uses the call-level ones
+  (``"request"`` or ``"model"``, see ``call_level``). Records are built in one place,
+  ``bench.run.records.RecordFactory``.
   Shapes at a depth and in parallel (docs/shapes.md) added optional fields, no version bump:
   ``depth_tokens``, ``depth_ms``, ``parallel_seqs``, ``shared_prompt``, ``n_kv_tokens``, ``pp_ms``,
   ``tg_ms``; None on every record before them.
@@ -20,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "CALL_LEVEL_KINDS",
     "SCHEMA_VERSION",
+    "TASK_LEVEL_KINDS",
     "BackendFacts",
     "HostFacts",
     "Manifest",
@@ -43,7 +49,9 @@ SCHEMA_VERSION = 1
 
 Status = Literal["ok", "error", "timeout", "cancelled"]
 TokenCountSource = Literal["engine", "usage", "tokenizer", "chunks"]
-RecordKind = Literal["model", "tool", "agent"]
+RecordKind = Literal["request", "model", "tool", "agent"]
+TASK_LEVEL_KINDS: frozenset[str] = frozenset({"request", "agent"})  # one record per attempt at a task
+CALL_LEVEL_KINDS: frozenset[str] = frozenset({"request", "model"})  # one record per model request
 StopReason = Literal["answer", "max_steps", "token_budget", "error"]
 
 
@@ -118,9 +126,9 @@ class Record(BaseModel):
     retry_delay_ms: float | None = None
     # open-loop load (--rate): when the seeded Poisson schedule said this request should start
     scheduled_ns: int | None = Field(default=None, description="relative to the manifest anchor")
-    # agent tasks (docs/agents.md): None = a single-shot request; model/tool = one call of an agent
-    # task at ``step``; agent = the task's summary (its window spans the whole task)
-    kind: RecordKind | None = None
+    # which record this is (always set): request = a single-shot request; model/tool = one call of an
+    # agent task at ``step``; agent = the task's summary (its window spans the whole task)
+    kind: RecordKind = "request"
     step: int | None = None
     tool_name: str | None = None
     tool_error: bool | None = None
@@ -153,16 +161,22 @@ class Record(BaseModel):
     pp_ms: float | None = None
     tg_ms: float | None = None
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _request_when_unset(cls, value: object) -> object:
+        """Bundles from before ``kind`` was always written: a single-shot request had it null."""
+        return "request" if value is None else value
+
 
 def task_level(records: Iterable[Record]) -> list[Record]:
     """One record per attempt at a task: single-shot requests and agent summaries (pass rate, cost,
     energy per task). Per-call agent records are left out so nothing is counted twice."""
-    return [r for r in records if r.kind is None or r.kind == "agent"]
+    return [r for r in records if r.kind in TASK_LEVEL_KINDS]
 
 
 def call_level(records: Iterable[Record]) -> list[Record]:
     """One record per model request: single-shot requests and agent model calls (latency, tokens)."""
-    return [r for r in records if r.kind is None or r.kind == "model"]
+    return [r for r in records if r.kind in CALL_LEVEL_KINDS]
 
 
 class _Part(BaseModel):

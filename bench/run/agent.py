@@ -28,7 +28,8 @@ from typing import IO, Any
 
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
-from bench.results.schema import Record, StopReason, task_level
+from bench.results.schema import Record, Status, StopReason, task_level
+from bench.run.agent_env import EnvironmentFactory, environment_for
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
     ParsedCall,
@@ -37,20 +38,13 @@ from bench.run.agent_protocol import (
     parse_text_calls,
     to_text_protocol,
 )
-from bench.run.runner import (
-    ProgressEvent,
-    Runner,
-    RunOutcome,
-    _peak_rss_mb,
-    _sha256,
-    generation_fields,
-    utc_now,
-)
-from bench.suite.checks import CheckResult, evaluate
+from bench.run.records import RecordFactory, TaskTally
+from bench.run.runner import ProgressEvent, Runner, RunOutcome, utc_now
+from bench.suite.checks import CheckResult
 from bench.suite.loader import Task
-from bench.suite.tools import ToolContext, ToolResult, openai_tools, run_tool
+from bench.suite.tools import ToolResult
 
-__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "choose_protocol"]
+__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "choose_protocol", "parsed_calls"]
 
 TRACE_FILE = "trace.jsonl"
 
@@ -66,6 +60,16 @@ def choose_protocol(backend: ChatBackend, requested: str = "auto") -> Protocol:
     return "native_tools" if backend.native_tools() else "text_json"
 
 
+def parsed_calls(gen: Generation, step: int) -> list[ParsedCall]:
+    """The tool calls in a reply: the backend's native ones, else JSON objects in the text."""
+    if gen.tool_calls:
+        return [
+            parse_native_call(c.id or f"call_{step}_{i}", c.name or "?", c.arguments)
+            for i, c in enumerate(gen.tool_calls)
+        ]
+    return parse_text_calls(gen.text, step)
+
+
 def _assistant_message(text: str, calls: Sequence[ParsedCall]) -> dict[str, Any]:
     msg: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
@@ -76,8 +80,39 @@ def _assistant_message(text: str, calls: Sequence[ParsedCall]) -> dict[str, Any]
     return msg
 
 
+def trace_usage(gen: Generation) -> dict[str, Any]:
+    """A call's usage as OpenAI reports it (hidden reasoning inside ``completion_tokens``, cache reads
+    under ``prompt_tokens_details``) plus Anthropic's cache-write count where there was one: what a
+    replay generates and what a reader prices a trace line by."""
+    visible, reasoning = gen.completion_tokens, gen.reasoning_tokens
+    usage: dict[str, Any] = {
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": None if visible is None else visible + (reasoning or 0),
+        "prompt_tokens_details": {"cached_tokens": gen.extra.get("cached_tokens")},
+    }
+    if reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    if gen.extra.get("cache_write_tokens"):
+        usage["cache_creation_input_tokens"] = gen.extra["cache_write_tokens"]
+    return usage
+
+
+def call_model(backend: ChatBackend, request: ChatRequest) -> tuple[Generation | None, Status, str | None]:
+    """One model call: what it produced (even on failure, where the backend kept a partial reply), its
+    status and error. A ``BenchError`` (the backend cannot work at all) stops the run."""
+    try:
+        return backend.chat(request), "ok", None
+    except RequestFailed as exc:
+        return exc.partial, exc.status, str(exc)
+    except BenchError:
+        raise
+    except Exception as exc:  # one task's failure must not take the run down
+        return None, "error", f"{type(exc).__name__}: {exc}"
+
+
 class AgentLoop:
-    """Runs agent tasks on one backend; ``append`` receives every record, ``trace`` every trace line."""
+    """Runs agent tasks on one backend; ``append`` receives every record, ``trace`` every trace line.
+    ``environments`` makes each attempt's tools and check (``bench.run.agent_env``)."""
 
     def __init__(
         self,
@@ -91,90 +126,18 @@ class AgentLoop:
         no_text: bool = False,
         model_name: str = "",
         protocol: str = "auto",
+        environments: EnvironmentFactory = environment_for,
     ) -> None:
         self.backend = backend
         self.protocol: Protocol = choose_protocol(backend, protocol)
-        self.run_id = run_id
-        self.anchor_ns = anchor_ns
+        self.records = RecordFactory(run_id, anchor_ns, no_text)
         self.append = append
         self.trace = trace
         self.prefix_cache = prefix_cache
-        self.no_text = no_text
         self.model_name = model_name
-
-    # ------------------------------------------------------------------------------------ records
-    def _base(self, task: Task, repetition: int, warmup: bool, step: int | None) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "task_id": task.id,
-            "category": task.category,
-            "repetition": repetition,
-            "warmup": warmup,
-            "step": step,
-        }
-
-    def _model_record(
-        self, task: Task, rep: int, warmup: bool, step: int, started: str, gen: Generation | None,
-        status: str, error: str | None, t_fallback: int,
-    ) -> Record:  # fmt: skip
-        fields: dict[str, Any] = {
-            "start_ns": t_fallback - self.anchor_ns,
-            "end_ns": time.perf_counter_ns() - self.anchor_ns,
-        }
-        if gen is not None:
-            fields = {
-                **generation_fields(gen, self.anchor_ns),
-                "output_text": None if self.no_text else gen.text,
-                "output_sha256": _sha256(gen.text),
-            }
-            if gen.prompt_tokens and gen.extra.get("cached_tokens") is not None:
-                fields["prefix_hit_ratio"] = round(gen.extra["cached_tokens"] / gen.prompt_tokens, 4)
-        return Record(
-            **self._base(task, rep, warmup, step), kind="model", status=status, error=error,
-            started_utc=started, peak_rss_mb=_peak_rss_mb(), **fields,
-        )  # fmt: skip
-
-    def _tool_record(
-        self,
-        task: Task,
-        rep: int,
-        warmup: bool,
-        step: int,
-        started: str,
-        t0: int,
-        result: ToolResult,
-        args: str,
-    ) -> Record:
-        return Record(
-            **self._base(task, rep, warmup, step),
-            kind="tool",
-            status="ok",
-            started_utc=started,
-            start_ns=t0 - self.anchor_ns,
-            end_ns=t0 + result.wall_ns - self.anchor_ns,
-            e2e_ms=result.wall_ns / 1e6,
-            tool_name=result.name,
-            tool_error=result.error,
-            check_detail=result.content[:300] if result.error else None,
-            tool_cpu_s=round(result.cpu_s, 6),
-            tool_peak_rss_mb=result.peak_rss_mb,
-            tool_output_bytes=result.output_bytes,
-            output_text=None if self.no_text else result.content,
-            prompt_sha256=_sha256(args),
-        )
+        self.environments = environments
 
     # ---------------------------------------------------------------------------------------- loop
-    def _calls(self, gen: Generation, step: int) -> list[ParsedCall]:
-        native = gen.extra.get("tool_calls")
-        if native:
-            return [
-                parse_native_call(
-                    c.get("id") or f"call_{step}_{i}", c.get("name") or "?", c.get("arguments") or ""
-                )
-                for i, c in enumerate(native)
-            ]
-        return parse_text_calls(gen.text, step)
-
     def _request(
         self, task: Task, messages: list[dict[str, Any]], tools: list[dict[str, Any]], step: int, budget: int
     ) -> ChatRequest:
@@ -193,62 +156,39 @@ class AgentLoop:
         """Run one attempt at an agent task; every record goes to ``append``; returns the summary."""
         spec = task.agent
         assert spec is not None and task.messages is not None
-        t_start = time.perf_counter_ns()
-        started = utc_now()
-        tools = openai_tools(spec.tools)
-        ctx = ToolContext(
-            spec.workspace_path, spec.database_path, frozenset(spec.tools), spec.python_timeout_s
-        )
+        t_start, started = time.perf_counter_ns(), utc_now()
+        env = self.environments(task)
+        tools = env.tools()
         messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
-        model_ns = tool_ns = 0
-        prompt = cached = completion = reasoning = written = written_1h = 0
-        n_model = n_tool = n_tool_err = 0
-        cpu_s = 0.0
-        peak: float | None = None
-        sources: set[str] = set()
+        tally = TaskTally()
         stop: StopReason | None = None
-        status, error, final = "ok", None, ""
+        status: Status = "ok"
+        error: str | None = None
+        final = ""
         step = 0
         while stop is None:
-            used = prompt + completion
             if step >= spec.max_steps:
                 stop = "max_steps"
                 break
-            if used >= spec.max_tokens_total:
+            if tally.used_tokens >= spec.max_tokens_total:
                 stop = "token_budget"
                 break
-            req = self._request(task, messages, tools, step, spec.max_tokens_total - used)
+            req = self._request(task, messages, tools, step, spec.max_tokens_total - tally.used_tokens)
             call_started, t_call = utc_now(), time.perf_counter_ns()
-            gen: Generation | None = None
-            try:
-                gen = self.backend.chat(req)
-            except RequestFailed as exc:
-                gen, status, error = exc.partial, exc.status, str(exc)
-            except BenchError:
-                raise
-            except Exception as exc:  # one task's failure must not take the run down
-                status, error = "error", f"{type(exc).__name__}: {exc}"
-            rec = self._model_record(task, repetition, warmup, step, call_started, gen, status, error, t_call)
-            self.append(rec)
-            n_model += 1
-            if gen is not None:
-                model_ns += gen.t_end_ns - gen.t_dispatch_ns
-                prompt += gen.prompt_tokens or 0
-                completion += gen.completion_tokens or 0
-                reasoning += gen.reasoning_tokens or 0
-                cached += gen.extra.get("cached_tokens") or 0
-                written += gen.extra.get("cache_write_tokens") or 0
-                written_1h += gen.extra.get("cache_write_1h_tokens") or 0
-                if gen.token_count_source:
-                    sources.add(gen.token_count_source)
-                if self.trace is not None:
-                    self.trace(self._trace_line(task, repetition, warmup, step, messages, tools, req, gen))
-            else:
-                model_ns += time.perf_counter_ns() - t_call
+            gen, status, error = call_model(self.backend, req)
+            self.append(
+                self.records.model_call(
+                    task, repetition, warmup, step, started_utc=call_started, t_fallback_ns=t_call,
+                    gen=gen, status=status, error=error,
+                )
+            )  # fmt: skip
+            tally.add_model(gen, t_call)
+            if gen is not None and self.trace is not None:
+                self.trace(self._trace_line(task, repetition, warmup, step, messages, tools, req, gen))
             if status != "ok" or gen is None:
                 stop = "error"
                 break
-            calls = self._calls(gen, step)
+            calls = parsed_calls(gen, step)
             if not calls:
                 final, stop = gen.text, "answer"
                 break
@@ -262,64 +202,28 @@ class AgentLoop:
                 elif call.problem is not None:
                     result = ToolResult(call.name, call.problem, True, time.perf_counter_ns() - t_tool)
                 else:
-                    result = run_tool(call.name, call.arguments, ctx)
+                    result = env.call(call.name, call.arguments)
                 self.append(
-                    self._tool_record(
-                        task, repetition, warmup, step, tool_started, t_tool, result, call.arguments_text
+                    self.records.tool_call(
+                        task, repetition, warmup, step, started_utc=tool_started, t_start_ns=t_tool,
+                        result=result, arguments_text=call.arguments_text,
                     )
-                )
-                n_tool += 1
-                n_tool_err += int(result.error)
-                tool_ns += result.wall_ns
-                cpu_s += result.cpu_s
-                if result.peak_rss_mb is not None:
-                    peak = max(peak or 0.0, result.peak_rss_mb)
+                )  # fmt: skip
+                tally.add_tool(result)
                 messages.append(
                     {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content}
                 )
             step += 1
         t_end = time.perf_counter_ns()
-        wall_ns = t_end - t_start
-        if stop == "answer":
-            verdict = evaluate(task.check, final)
-        else:
-            verdict = CheckResult(False, f"no answer: the task stopped at {stop}")
-        summary = Record(
-            **self._base(task, repetition, warmup, None),
-            kind="agent",
-            status=status,
-            error=error,
-            started_utc=started,
-            start_ns=t_start - self.anchor_ns,
-            end_ns=t_end - self.anchor_ns,
-            e2e_ms=wall_ns / 1e6,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            reasoning_tokens=reasoning or None,
-            cached_tokens=cached,
-            cache_write_tokens=written or None,
-            cache_write_1h_tokens=written_1h or None,
-            input_fresh_tokens=prompt - cached,
-            prefix_hit_ratio=round(cached / prompt, 4) if prompt else None,
-            token_count_source=next(iter(sources)) if len(sources) == 1 else None,
-            passed=verdict.passed,
-            check_detail=verdict.detail,
-            output_text=None if self.no_text else final,
-            output_sha256=_sha256(final),
-            prompt_sha256=_sha256(json.dumps([m.model_dump() for m in task.messages])),
-            peak_rss_mb=_peak_rss_mb(),
-            steps=n_model,
-            model_calls=n_model,
-            tool_calls=n_tool,
-            tool_errors=n_tool_err,
-            stop_reason=stop,
-            wall_s=wall_ns / 1e9,
-            model_s=model_ns / 1e9,
-            tool_s=tool_ns / 1e9,
-            harness_s=max(wall_ns - model_ns - tool_ns, 0) / 1e9,
-            tool_cpu_s=round(cpu_s, 6),
-            tool_peak_rss_mb=peak,
+        verdict = (
+            env.verdict(final)
+            if stop == "answer"
+            else CheckResult(False, f"no answer: the task stopped at {stop}")
         )
+        summary = self.records.agent_summary(
+            task, repetition, warmup, started_utc=started, t_start_ns=t_start, t_end_ns=t_end, tally=tally,
+            status=status, error=error, stop=stop, verdict=verdict, final_text=final,
+        )  # fmt: skip
         self.append(summary)
         return summary
 
@@ -327,7 +231,7 @@ class AgentLoop:
         self, task: Task, rep: int, warmup: bool, step: int, messages: list[dict[str, Any]],
         tools: list[dict[str, Any]], req: ChatRequest, gen: Generation,
     ) -> dict[str, Any]:  # fmt: skip
-        calls = self._calls(gen, step)
+        calls = parsed_calls(gen, step)
         return {
             "task_id": task.id,
             "repetition": rep,
@@ -354,11 +258,7 @@ class AgentLoop:
                 ],
                 "finish_reason": gen.finish_reason,
             },
-            "usage": {
-                "prompt_tokens": gen.prompt_tokens,
-                "completion_tokens": gen.completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": gen.extra.get("cached_tokens")},
-            },
+            "usage": trace_usage(gen),
         }
 
 

@@ -25,7 +25,7 @@ from bench.backends.base import Generation, RequestFailed
 from bench.backends.llama_batch import BatchEngine
 from bench.backends.llama_cpp import LlamaCppBackend
 from bench.results.bundle import BundleWriter
-from bench.results.schema import Record
+from bench.results.schema import Manifest, Record, Status
 from bench.run.cachebust import bust_task
 from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.run.traffic import LoadItem, TrafficOptions, load_plan
@@ -60,8 +60,9 @@ class BatchedRunner(Runner):
         traffic: TrafficOptions,
         seed: int,
         cache_bust: bool = False,
+        before_finish: Callable[[Manifest], None] | None = None,
     ) -> None:
-        super().__init__(suite, backend, writer, settings, on_progress)
+        super().__init__(suite, backend, writer, settings, on_progress, before_finish=before_finish)
         self.traffic = traffic
         self.seed = seed
         self.cache_bust = cache_bust
@@ -118,7 +119,7 @@ class BatchedRunner(Runner):
         self._sent.clear()
 
     def _write(
-        self, outcome: RunOutcome, sent: _Sent, gen: Generation | None, status: str, error: str | None
+        self, outcome: RunOutcome, sent: _Sent, gen: Generation | None, status: Status, error: str | None
     ) -> Record:
         item = sent.item
         rec = self._record(item.task, item.repetition, item.warmup, sent.started_utc, sent.t_fallback_ns, gen,

@@ -51,8 +51,9 @@ from bench.results.schema import Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
 from bench.run.cachebust import CacheBustingBackend
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
+from bench.run.runners import RunnerContext, build_runner
 from bench.run.shape_checks import check_shapes, sequences_needed
-from bench.run.traffic import LoadRunner, TrafficOptions
+from bench.run.traffic import TrafficOptions
 from bench.suite.loader import PromptSuite, load_suite, resolve_suite_path
 
 __all__ = [
@@ -388,58 +389,23 @@ def execute_run(
                 m.resumes[-1]["session_warmup"] = runner.session_warmup
                 m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
 
-        if opts.trace is not None:
-            from bench.run.agent import choose_protocol
-            from bench.run.trace import TraceRunner, load_trace
-
-            manifest.backend.agent_protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]
-            manifest.backend.settings["prefix_cache"] = opts.prefix_cache
-            runner = TraceRunner(
-                prepared.suite, backend, writer, settings, on_progress, prior=prior,
-                before_finish=before_finish, steps=load_trace(opts.trace), prefix_cache=opts.prefix_cache,
-                protocol=opts.agent_protocol,
-            )  # fmt: skip
-        elif prepared.suite.has_agent_tasks:
-            from bench.run.agent import AgentRunner, choose_protocol
-
-            protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]  # both chat
-            manifest.backend.agent_protocol = protocol
-            manifest.backend.settings["prefix_cache"] = opts.prefix_cache
-            agent_runner = AgentRunner(
-                prepared.suite, backend, writer, settings, on_progress, prior=prior,
-                before_finish=before_finish, prefix_cache=opts.prefix_cache,
-                model_name=run_id_stem(prepared), protocol=opts.agent_protocol,
-            )  # fmt: skip
-            runner = agent_runner
-        if runner is None and traffic.is_load and prepared.device.backend == "llama_cpp":
-            from bench.backends.llama_cpp import LlamaCppBackend
-            from bench.run.batched import BatchedRunner
-
-            assert isinstance(backend, LlamaCppBackend)  # TrafficOptions.validate: closed loop only
-            runner = BatchedRunner(
-                prepared.suite, backend, writer, settings, on_progress,
-                traffic=traffic, seed=prepared.seed, cache_bust=opts.cache_bust,
-            )  # fmt: skip
-        runner = runner or (
-            LoadRunner(
-                prepared.suite,
-                backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an OpenAIHttpBackend
-                writer,
-                settings,
-                on_progress,
+        runner = build_runner(
+            RunnerContext(
+                suite=prepared.suite,
+                device=prepared.device,
+                backend=backend,
+                writer=writer,
+                settings=settings,
+                on_progress=on_progress,
+                prior=prior,
+                before_finish=before_finish,
                 traffic=traffic,
                 seed=prepared.seed,
                 cache_bust=opts.cache_bust,
-            )
-            if traffic.is_load
-            else Runner(
-                prepared.suite,
-                backend,
-                writer,
-                settings,
-                on_progress,
-                prior=prior,
-                before_finish=before_finish,
+                prefix_cache=opts.prefix_cache,
+                agent_protocol=opts.agent_protocol,
+                trace=opts.trace,
+                model_name=run_id_stem(prepared),
             )
         )
         if prepared.resume is not None:

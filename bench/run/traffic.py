@@ -37,7 +37,7 @@ from bench.backends.http.client import OpenAIHttpBackend
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BenchError, UsageError
 from bench.results.bundle import BundleWriter
-from bench.results.schema import Record
+from bench.results.schema import Manifest, Record, Status
 from bench.run.cachebust import bust_task
 from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.suite.loader import PromptSuite, Task
@@ -180,8 +180,9 @@ class LoadRunner(Runner):
         traffic: TrafficOptions,
         seed: int,
         cache_bust: bool = False,
+        before_finish: Callable[[Manifest], None] | None = None,
     ) -> None:
-        super().__init__(suite, backend, writer, settings, on_progress)
+        super().__init__(suite, backend, writer, settings, on_progress, before_finish=before_finish)
         self.traffic = traffic
         self.seed = seed
         self.cache_bust = cache_bust
@@ -299,7 +300,8 @@ class LoadRunner(Runner):
         started = utc_now()
         t_fallback = time.perf_counter_ns()
         gen: Generation | None = None
-        status, error = "ok", None
+        status: Status = "ok"
+        error: str | None = None
         try:
             gen = await self.backend.agenerate(sent)
         except RequestFailed as exc:
@@ -322,7 +324,7 @@ class LoadRunner(Runner):
         started: str,
         t_fallback: int,
         gen: Generation | None,
-        status: str,
+        status: Status,
         error: str | None,
         scheduled_ns: int | None,
     ) -> Record:

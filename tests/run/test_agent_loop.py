@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench.backends.base import ChatRequest, Generation, RequestFailed
+from bench.backends.base import ChatRequest, Generation, RequestFailed, ToolCall
 from bench.results.schema import Record
 from bench.run.agent import AgentLoop
 from bench.run.agent_protocol import parse_text_calls, to_text_protocol
@@ -40,13 +40,14 @@ class Scripted:
         if isinstance(reply, Exception):
             raise reply
         extra: dict[str, Any] = {"cached_tokens": 5 * (len(self.requests) - 1)}
-        text = reply
+        text, calls = reply, []
         if isinstance(reply, dict):  # native tool calls
-            extra["tool_calls"], text = reply["tool_calls"], ""
+            calls, text = [ToolCall(**c) for c in reply["tool_calls"]], ""
         t1 = time.perf_counter_ns()
         return Generation(
-            t0, t1 + 1000, [t1], text, 20 + 10 * len(self.requests), 7, "engine", "stop", extra=extra
-        )
+            t0, t1 + 1000, [t1], text, 20 + 10 * len(self.requests), 7, "engine", "stop", extra=extra,
+            tool_calls=calls,
+        )  # fmt: skip
 
 
 def _task(task_id: str) -> Task:

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import anyio
 import httpx
 
-from bench.backends.base import ChatRequest, Generation, ProgressFn, RequestFailed
+from bench.backends.base import ChatRequest, Generation, ProgressFn, RequestFailed, ToolCall
 from bench.backends.http.retry import RETRYABLE_STATUS, FailedAttempt, RetryBudget, parse_retry_after
 from bench.backends.http.sse import SSEParser
 from bench.backends.http.wire import (
@@ -339,7 +339,7 @@ class OpenAIHttpBackend:
         return True
 
     def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
-        """One agent step with native tools; ``extra["tool_calls"]`` holds the reassembled calls."""
+        """One agent step with native tools; ``Generation.tool_calls`` holds the reassembled calls."""
         return self.run(self.achat(request, progress=progress))
 
     async def achat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
@@ -558,8 +558,6 @@ class OpenAIHttpBackend:
         }
         if tok is not None and state.pieces:
             extra["chunk_tokens"] = [tok.count_text(p) for p in state.pieces]
-        if state.tool_parts:
-            extra["tool_calls"] = state.tool_calls
         if failures:
             extra["retries"] = [f.as_dict() for f in failures]
             extra["retry_delay_ms"] = round((att.t_dispatch - t_first) / 1e6, 3)
@@ -576,6 +574,7 @@ class OpenAIHttpBackend:
             engine_timings=state.timings,
             prefill_source="client",
             extra=extra,
+            tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for c in state.tool_calls],
         )
 
     def _count_prompt(self, plan: RequestPlan) -> int | None:

@@ -230,6 +230,8 @@ def bundle_from_rows(
             values[name] = pydantic_core.from_json(v) if v is not None else None
         if values["itl_ms"] is None:
             values["itl_ms"] = []
+        if values["kind"] is None:  # rows stored before every record carried its kind
+            values["kind"] = "request"
         records.append(_trusted_record(values, fields_set))
     return Bundle(path=path, manifest=manifest, records=records)
 
