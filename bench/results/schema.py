@@ -266,7 +266,9 @@ class RunSettingsFacts(_Part):
     power_mode: str | None = None
     batch: bool = False  # --batch: token APIs priced at their batch tier (docs/prices.md)
     seed: int | None = None
+    # every request's prompt made unique (the default over HTTP; None: a bundle from before it was recorded)
     cache_bust: bool | None = None
+    warm_cache: bool = False  # --warm-cache: prompts repeated as written, a server's prompt cache measured
     # load shape (bench.run.traffic.TrafficOptions.manifest)
     mode: str | None = None
     concurrency: int | None = None

@@ -152,14 +152,16 @@ class AgentLoop:
             reuse_prefix=self.prefix_cache and step > 0,
         )
 
-    def run_task(self, task: Task, repetition: int, warmup: bool) -> Record:
-        """Run one attempt at an agent task; every record goes to ``append``; returns the summary."""
+    def run_task(self, task: Task, repetition: int, warmup: bool, *, sent: Task | None = None) -> Record:
+        """Run one attempt at an agent task; every record goes to ``append``; returns the summary.
+        ``sent``: the task as this attempt sends it (cache-busted); records are filed under ``task``."""
         spec = task.agent
-        assert spec is not None and task.messages is not None
+        first = (sent or task).messages
+        assert spec is not None and first is not None
         t_start, started = time.perf_counter_ns(), utc_now()
         env = self.environments(task)
         tools = env.tools()
-        messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
+        messages: list[dict[str, Any]] = [m.model_dump() for m in first]
         tally = TaskTally()
         stop: StopReason | None = None
         status: Status = "ok"
@@ -307,7 +309,7 @@ class AgentRunner(Runner):
             total_requests=max(self._total, self._done + 1),
         )  # fmt: skip
         self._emit(base)
-        rec = self.loop.run_task(task, repetition, warmup)
+        rec = self.loop.run_task(task, repetition, warmup, sent=self.settings.sent(task, repetition, warmup))
         self._finished(base, rec)
         return rec
 

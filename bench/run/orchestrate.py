@@ -49,7 +49,6 @@ from bench.results.bundle import (
 )
 from bench.results.schema import Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
-from bench.run.cachebust import CacheBustingBackend
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
 from bench.run.runners import RunnerContext, build_runner
 from bench.run.shape_checks import check_shapes, sequences_needed
@@ -103,7 +102,11 @@ class RunOptions:
     resume: str | Path | None = None  # a bundle directory, or a run id under ``out``
     explicit: frozenset[str] = frozenset()  # fields the user set (on --resume they override the record)
     base_url: str | None = None  # --base-url: another address for an endpoint profile
-    cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
+    # a unique deterministic prefix per request (bench.run.cachebust). None: the default for the device,
+    # on for HTTP endpoints (a new user's TTFT, not the server's prompt cache), off in-process (the engine
+    # clears its KV cache before every request); prepare_run settles it to True or False
+    cache_bust: bool | None = None
+    warm_cache: bool = False  # --warm-cache: repeat prompts as written, to measure a warm prompt cache
     seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
     prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
@@ -154,7 +157,7 @@ def make_backend(
     )
 
 
-def run_settings(options: RunOptions) -> RunSettings:
+def run_settings(options: RunOptions, seed: int = 0) -> RunSettings:
     return RunSettings(
         repetitions=options.repetitions,
         warmup=options.warmup,
@@ -162,7 +165,27 @@ def run_settings(options: RunOptions) -> RunSettings:
         min_time_s=options.min_time_s,
         cooldown_s=options.cooldown_s,
         repetition_limit=options.repetition_limit,
+        cache_bust=bool(options.cache_bust),
+        seed=seed,
     )
+
+
+def resolve_cache_bust(options: RunOptions, device: DeviceProfile) -> bool:
+    """Whether this run busts prompt caches (see ``RunOptions.cache_bust``); ``--warm-cache`` is the
+    explicit way not to, and only means something where a server keeps a prompt cache."""
+    if options.warm_cache:
+        if options.cache_bust:
+            raise UsageError("--warm-cache and --cache-bust contradict each other: give one")
+        if device.backend != "openai_http":
+            raise UsageError(
+                f"--warm-cache: device '{device.name}' runs in-process, and the engine clears its KV cache "
+                "before every request, so there is no warm prompt cache to measure",
+                fix="measure a server's prompt cache over HTTP (docs/http.md)",
+            )
+        return False
+    if options.cache_bust is not None:
+        return options.cache_bust
+    return device.backend == "openai_http"
 
 
 def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, Bundle]:
@@ -191,6 +214,7 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             "power_mode": opts.power_mode,
             "seed": prepared.seed,
             "cache_bust": opts.cache_bust,
+            "warm_cache": opts.warm_cache,
             "batch": opts.batch,
             **opts.traffic.manifest(),
         }
@@ -298,15 +322,14 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     check_shapes(suite, suite_path, device, options.traffic.concurrency)
     if options.batch:
         check_batch_tier(device)
-    if options.trace is not None and (options.traffic.is_load or options.cache_bust or bundle is not None):
+    options = replace(options, cache_bust=resolve_cache_bust(options, device))
+    if options.trace is not None and (options.traffic.is_load or bundle is not None):
         raise UsageError(
-            "--trace replays sequentially: it does not combine with "
-            "--concurrency, --rate, --cache-bust or --resume"
+            "--trace replays sequentially: it does not combine with --concurrency, --rate or --resume"
         )
-    if suite.has_agent_tasks and (options.traffic.is_load or options.cache_bust):
-        flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
+    if suite.has_agent_tasks and options.traffic.is_load:
         raise UsageError(
-            f"{flag} does not apply to agent tasks (suite {suite.name})",
+            f"--concurrency/--rate does not apply to agent tasks (suite {suite.name})",
             fix="run agent suites sequentially; --prefix-cache off re-prefills every step instead",
         )
     if bundle is not None and options.traffic.is_load:
@@ -349,8 +372,6 @@ def execute_run(
         n_seq=max(traffic.concurrency, shape_seqs),
         kv_unified=shape_seqs > 1,
     )
-    if opts.cache_bust and not traffic.is_load:  # under load, bench.run.traffic applies the same prefixes
-        backend = CacheBustingBackend(backend, prepared.seed)
     power: Selection | None = None
     try:
         backend_facts = backend.load()
@@ -365,7 +386,7 @@ def execute_run(
             backend_facts.setdefault("settings", {}).update(
                 cache_bust=opts.cache_bust, load=traffic.manifest()
             )
-        settings = run_settings(opts)
+        settings = run_settings(opts, prepared.seed)
         prior = []
         if prepared.resume is not None:
             old = prepared.resume.manifest
@@ -400,8 +421,6 @@ def execute_run(
                 prior=prior,
                 before_finish=before_finish,
                 traffic=traffic,
-                seed=prepared.seed,
-                cache_bust=opts.cache_bust,
                 prefix_cache=opts.prefix_cache,
                 agent_protocol=opts.agent_protocol,
                 trace=opts.trace,

@@ -27,6 +27,7 @@ from bench.errors import BenchError
 from bench.models.catalog import ResolvedModel
 from bench.results.bundle import BundleWriter, effective_records
 from bench.results.schema import Manifest, Record, Status
+from bench.run.cachebust import bust_task, slot_index
 from bench.run.records import RecordFactory
 from bench.run.schedule import SchedulePolicy, TaskSchedule
 from bench.sandbox import probe_isolation
@@ -54,6 +55,16 @@ class RunSettings:
     # infercost sweep rounds: only repetitions below this run; the bundle stays incomplete (resumable)
     # while any task owes more. Not recorded: the manifest says how many repetitions the run will have.
     repetition_limit: int | None = None
+    # every request (every agent attempt) gets its own prefix, so no cache serves a repeated prompt
+    # (bench.run.cachebust); seed: the run seed its nonces are drawn from
+    cache_bust: bool = False
+    seed: int = 0
+
+    def sent(self, task: Task, repetition: int, warmup: bool) -> Task:
+        """``task`` as the request in this slot sends it: cache-busted when the run busts."""
+        if not self.cache_bust:
+            return task
+        return bust_task(task, self.seed, slot_index(self.warmup, repetition, warmup))
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +265,11 @@ class Runner:
         the manifest's resume entry says so."""
         if self.settings.warmup <= 0:
             return
-        for _ in range(self.settings.warmup):
+        for k in range(self.settings.warmup):
+            # cache-busted with nonces no recorded slot uses (slots count from 0)
+            sent = bust_task(task, self.settings.seed, -1 - k) if self.settings.cache_bust else task
             try:
-                self.backend.generate(task)
+                self.backend.generate(sent)
             except BenchError:
                 raise
             except Exception:  # a failed warmup is not a result; the measured request will show it
@@ -346,7 +359,7 @@ class Runner:
         status: Status = "ok"
         error: str | None = None
         try:
-            gen = self.backend.generate(task, progress=progress)
+            gen = self.backend.generate(self.settings.sent(task, repetition, warmup), progress=progress)
         except RequestFailed as exc:
             status, error, gen = exc.status, str(exc), exc.partial
         except KeyboardInterrupt:

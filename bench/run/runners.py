@@ -50,8 +50,6 @@ class RunnerContext:
     prior: Sequence[Record]
     before_finish: Callable[[Manifest], None] | None
     traffic: TrafficOptions
-    seed: int
-    cache_bust: bool
     prefix_cache: bool = True
     agent_protocol: str = "auto"
     trace: Path | None = None
@@ -110,7 +108,7 @@ def _batched(ctx: RunnerContext) -> Runner:
     assert isinstance(ctx.backend, LlamaCppBackend)  # TrafficOptions.validate: closed loop only
     return BatchedRunner(
         ctx.suite, ctx.backend, ctx.writer, ctx.settings, ctx.on_progress,
-        traffic=ctx.traffic, seed=ctx.seed, cache_bust=ctx.cache_bust, before_finish=ctx.before_finish,
+        traffic=ctx.traffic, before_finish=ctx.before_finish,
     )  # fmt: skip
 
 
@@ -122,8 +120,6 @@ def _load(ctx: RunnerContext) -> Runner:
         ctx.settings,
         ctx.on_progress,
         traffic=ctx.traffic,
-        seed=ctx.seed,
-        cache_bust=ctx.cache_bust,
         before_finish=ctx.before_finish,
     )
 

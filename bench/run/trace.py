@@ -7,7 +7,10 @@ the top level or under ``request``, and the recorded usage (``usage`` at the top
 tokens (end-of-generation ignored), so two backends are compared on the same token work. Lines group
 into tasks by ``task_id`` and ``repetition`` (one task, ``trace``, when absent), in file order
 (infercost's warmup lines are skipped); within a task each step
-after the first may reuse the previous step's KV cache (``--prefix-cache``).
+after the first may reuse the previous step's KV cache (``--prefix-cache``). Where the run busts caches
+(the default over HTTP), each replayed attempt's first message starts with its own prefix, replacing the
+one a busted original left (``bench.run.cachebust.bust_messages``): attempts that recorded the same
+conversation do not answer each other from the server's cache.
 
 Every problem is a one-line ``SuiteError`` naming the file, line and field, before anything runs.
 """
@@ -27,6 +30,7 @@ from bench.errors import SuiteError
 from bench.results.schema import Record, Status
 from bench.run.agent import call_model, choose_protocol
 from bench.run.agent_protocol import to_text_protocol
+from bench.run.cachebust import bust_messages, bust_prefix, slot_index
 from bench.run.records import TaskTally
 from bench.run.runner import ProgressEvent, Runner, utc_now
 from bench.suite.checks import CheckResult
@@ -185,10 +189,11 @@ class TraceRunner(Runner):
         self.chat_backend: ChatBackend = self.backend  # type: ignore[assignment]
         self.protocol = choose_protocol(self.chat_backend, protocol)
 
-    def _request(self, s: TraceStep) -> ChatRequest:
+    def _request(self, s: TraceStep, prefix: str | None) -> ChatRequest:
         native = self.protocol == "native_tools" or not s.tools
+        messages = s.messages if prefix is None else bust_messages(s.messages, prefix)
         return ChatRequest(
-            messages=s.messages if native else to_text_protocol(s.messages, s.tools or []),
+            messages=messages if native else to_text_protocol(messages, s.tools or []),
             tools=s.tools if native else None,
             max_tokens=max(s.completion_tokens, 1),
             temperature=s.temperature,
@@ -208,9 +213,13 @@ class TraceRunner(Runner):
         tally = TaskTally()
         status: Status = "ok"
         error: str | None = None
+        prefix = None  # cache busting: one prefix per replayed attempt, shared by its steps
+        if self.settings.cache_bust:
+            slot = slot_index(self.settings.warmup, repetition, warmup)
+            prefix = bust_prefix(self.settings.seed, task.id, slot)
         for s in self.steps.get(task.id, []):
             call_started, t_call = utc_now(), time.perf_counter_ns()
-            gen, status, error = call_model(self.chat_backend, self._request(s))
+            gen, status, error = call_model(self.chat_backend, self._request(s, prefix))
             recorded = (
                 f"recorded prompt_tokens {s.prompt_tokens}, completion_tokens {s.completion_tokens}"
                 if s.prompt_tokens is not None
