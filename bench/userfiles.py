@@ -12,7 +12,7 @@ import stat
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,7 +23,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["MAX_INPUT_BYTES", "describe_validation_error", "one_line", "read_text_file", "read_toml"]
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "describe_validation_error",
+    "one_line",
+    "open_regular",
+    "read_text_file",
+    "read_toml",
+]
 
 
 def one_line(text: str) -> str:
@@ -38,31 +45,49 @@ def one_line(text: str) -> str:
 MAX_INPUT_BYTES = 16 * 2**20
 
 
+def _size_limit(max_bytes: int) -> str:
+    return f"{max_bytes // 2**20} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
+
+
+def open_regular(
+    path: Path, error: type[BenchError], what: str, max_bytes: int = MAX_INPUT_BYTES
+) -> BinaryIO:
+    """Open ``path`` for reading (binary) if it is a regular file of at most ``max_bytes``; anything else
+    — missing, a directory, a device such as /dev/zero, a FIFO, a socket, too large — is ``error`` with
+    one line. It is stat'ed before it is opened (stat, unlike open, never blocks on a FIFO), opened
+    without blocking, and checked again on the open descriptor (a file swapped in between)."""
+    special = f"{path}: not a regular file (a device, FIFO or socket); give a {what} file"
+    try:
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise error(f"{path}: is a directory, not a {what} file")
+        if not stat.S_ISREG(st.st_mode):
+            raise error(special)
+        if st.st_size > max_bytes:
+            raise error(
+                f"{path}: {st.st_size / 2**20:.1f} MiB is over the {_size_limit(max_bytes)} limit for a "
+                f"{what} file"
+            )
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what} file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} file: {exc.strerror}") from None
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat above
+        f.close()
+        raise error(special)
+    return f
+
+
 def read_text_file(path: Path, error: type[BenchError], what: str) -> str:
     """Read a user-written text file, reporting a missing, unreadable, special, huge, binary or empty
     file clearly. Only regular files of at most ``MAX_INPUT_BYTES`` are read."""
-    try:
-        st = path.stat()  # stat, unlike open, never blocks on a FIFO
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError
-        if not stat.S_ISREG(st.st_mode):
-            raise error(f"{path}: not a regular file (a device, FIFO or socket); give a {what} file")
-        if st.st_size > MAX_INPUT_BYTES:
-            raise error(
-                f"{path}: {st.st_size / 2**20:.1f} MiB is over the {MAX_INPUT_BYTES // 2**20} MiB limit "
-                f"for a {what} file"
-            )
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped after the stat above
-                raise error(f"{path}: not a regular file (a device, FIFO or socket); give a {what} file")
+    with open_regular(path, error, what) as f:
+        try:
             raw = f.read(MAX_INPUT_BYTES + 1)
-    except FileNotFoundError:
-        raise error(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, not a {what} file") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what} file: {exc.strerror}") from None
+        except OSError as exc:
+            raise error(f"{path}: cannot read {what} file: {exc.strerror}") from None
     if len(raw) > MAX_INPUT_BYTES:
         raise error(f"{path}: over the {MAX_INPUT_BYTES // 2**20} MiB limit for a {what} file")
     if b"\x00" in raw:

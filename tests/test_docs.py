@@ -2,7 +2,7 @@
 
 Each fact below lives in one place in docs/ (the exit codes in docs/cli.md, the metric definitions in
 docs/metrics.md); these tests fail when the code gains a code or a metric the page does not list, or
-when a formula in the page and in ``bench/results/metrics.py`` part ways. The site itself is built with
+when a formula in the page and in ``bench/results/metrics/timing.py`` part ways. The site itself is built with
 ``make docs`` (MkDocs, strict: broken links fail there).
 """
 
@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 
 import bench.errors
-import bench.results.metrics
-from bench.results.metrics import TimingMetrics
+import bench.results.metrics.timing
+from bench.results.metrics.timing import TimingMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -49,12 +49,12 @@ def test_every_exit_code_is_in_the_one_exit_code_table() -> None:
 
 def test_metric_table_lists_every_timing_metric_with_the_code_formulas() -> None:
     table = _table_rows((DOCS / "metrics.md").read_text(), "| metric | definition |")
-    doc = bench.results.metrics.__doc__ or ""
+    doc = bench.results.metrics.timing.__doc__ or ""
     for field in dataclasses.fields(TimingMetrics):
         row = table.get(f"`{field.name}`")
         assert row, f"docs/metrics.md has no row for {field.name}"
         stated = re.search(rf"``{field.name}``: (.+)", doc)
-        assert stated, f"bench/results/metrics.py's docstring does not define {field.name}"
+        assert stated, f"bench/results/metrics/timing.py's docstring does not define {field.name}"
         # the formula (the text before any explanatory clause) is the same on both sides
         formula = re.split(r",| \(vLLM", stated.group(1))[0].strip()
         assert formula in row, f"{field.name}: code says {formula!r}, docs/metrics.md says {row!r}"

@@ -16,28 +16,16 @@ from typing import Any, Protocol
 from bench.results.schema import Status, TokenCountSource
 from bench.suite.loader import Task
 
-__all__ = ["Backend", "ChatBackend", "ChatRequest", "Generation", "ProgressFn", "RequestFailed", "ToolCall"]
+__all__ = ["Backend", "ChatBackend", "ChatRequest", "Generation", "ProgressFn", "RequestFailed"]
 
 # Called by a backend while a request streams: (tokens so far, ns since dispatch). Backends throttle it
 # (a few calls per second) so drawing progress never costs measurable throughput.
 ProgressFn = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One tool call a model made natively, as the wire delivered it: ``arguments`` is the JSON text
-    the model wrote (which may not be valid JSON; the agent loop judges it)."""
-
-    id: str
-    name: str
-    arguments: str
-
-
 @dataclass(slots=True)
 class Generation:
-    """What one request produced, as raw stamps and counts. ``tool_calls``: the calls a model made
-    natively (an agent step's reply); ``extra``: the backend's raw facts under ``Record`` field names
-    (``cached_tokens``, ``cache_write_tokens``, ``n_chunks``, ...), copied onto the request's record."""
+    """What one request produced, as raw stamps and counts."""
 
     t_dispatch_ns: int
     t_end_ns: int
@@ -51,7 +39,6 @@ class Generation:
     engine_timings: dict[str, float] | None = None
     prefill_source: str = "client"
     extra: dict[str, Any] = field(default_factory=dict)
-    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,11 +87,9 @@ class Backend(Protocol):
 
 
 class ChatBackend(Protocol):
-    """A backend that can drive an agent: one chat call with tools. The reply's ``Generation`` carries
-    the model's native ``tool_calls`` and, in ``extra``, the prompt tokens served from a cache
-    (``cached_tokens``) and written to one (``cache_write_tokens``, ``cache_write_1h_tokens``) where the
-    backend knows them. Tool results go back in ``ChatRequest.messages`` as ``role = "tool"`` messages
-    (OpenAI's shape: a provider-native backend translates them on its wire)."""
+    """A backend that can drive an agent: one chat call with tools. ``Generation.extra`` carries
+    ``tool_calls`` (``[{"id", "name", "arguments"}]``, arguments as the JSON text the model wrote) when
+    the model called tools natively, and ``cached_tokens`` (prompt tokens served from a cache)."""
 
     name: str
 

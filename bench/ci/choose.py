@@ -13,7 +13,6 @@ ranking metrics, then the candidate's name; the tie and what broke it are report
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,8 +28,8 @@ from bench.ci.gate import (
     run_label,
 )
 from bench.errors import EXIT_FAILED, EXIT_OK, UsageError
-from bench.report.fields import FIELDS
 from bench.report.runs import Run
+from bench.results.metrics.registry import FIELDS
 
 __all__ = ["BY_METRIC", "Choice", "Verdict", "candidate_labels", "choose", "sweep_candidates"]
 
@@ -103,13 +102,7 @@ def candidate_labels(views: Sequence[Run]) -> list[str]:
 
 def _shown(metric: str, value: float | None) -> float | None:
     """The value as the registry displays it (read back as a number): values shown the same are a tie."""
-    if value is None or math.isinf(value):
-        return value
-    text = FIELDS[metric].format(float(value)).rstrip("%")
-    try:
-        return float(text)
-    except ValueError:
-        return value
+    return FIELDS[metric].shown(value)
 
 
 def _tie_breakers(by: str) -> list[str]:

@@ -9,13 +9,14 @@ A rules file (``gate.toml``) has two tables::
     cost_per_task_usd = "<= 0.001"
 
     [relative]                          # the run against --baseline: how much worse it may get
-    decode_tps = "-5%"                  # may drop by at most 5%
+    decode_tps_mean = "-5%"             # may drop by at most 5%
     ttft_p95_ms = "+10%"                # may rise by at most 10%
 
-Rule names map to the summary metrics of ``bench/report/fields.py`` through ``RULE_TARGETS`` (the one
-place that mapping lives); each metric's *direction* is the registry's ``higher_is_better``, so a rule
-whose operator or sign points the wrong way (``decode_tps = "<= 10"``) is refused rather than silently
-inverted.
+A rule's name is the metric's name in the field registry (``bench/results/metrics/registry.py``): the
+names the report's CSV and JSON use. Every registry metric with a direction can be gated; its
+*direction* is the registry's ``higher_is_better``, so a rule whose operator or sign points the wrong way
+(``decode_tps_mean = "<= 10"``) is refused rather than silently inverted. Names of earlier releases
+(``decode_tps``, ``tpot_ms``, ``prefill_tps``, ``steps``) are read as the registry's, with a warning.
 
 A relative rule fails only when the change is beyond its threshold in the worse direction **and**
 significant on the raw per-request samples (Mann–Whitney U via ``bench.results.stats.compare_samples``),
@@ -34,29 +35,30 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from bench.devices.price_rules import price_gap
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageError
-from bench.report.fields import FIELDS
 from bench.report.runs import Run
 from bench.report.runs import load_run as load_report_run
 from bench.results import stats
 from bench.results.comparability import differences, key_properties
-from bench.results.schema import Record, call_level, task_level
+from bench.results.identity import run_label as manifest_label
+from bench.results.metrics.aggregate import samples
+from bench.results.metrics.registry import ALIASES, FIELDS
 from bench.userfiles import describe_validation_error, read_toml
 
 __all__ = [
-    "RULE_TARGETS",
+    "RULE_METRICS",
     "AbsoluteRule",
     "GateResult",
     "RelativeRule",
     "RuleOutcome",
-    "RuleTarget",
     "Rules",
     "comparison_notes",
     "evaluate_absolute",
@@ -69,75 +71,23 @@ __all__ = [
     "missing_reason",
     "parse_rules",
     "run_label",
-    "samples",
 ]
 
 Status = Literal["pass", "fail", "no data", "untested"]
 
 
 # ------------------------------------------------------------------------------- rule → metric
-@dataclass(frozen=True)
-class RuleTarget:
-    """What a rule name gates: a summary metric, and the per-request value its significance is tested on.
-
-    ``sample`` is None for ratio metrics (cost per success, per token) that have no per-request value;
-    they can be gated absolutely only.
-    """
-
-    metric: str
-    sample: Callable[[Record], float | None] | None
-    ok_only: bool = True  # latencies and rates come from successful requests; cost and quality from all
+# every registry metric with a direction (a rule needs to know which way is worse)
+RULE_METRICS: tuple[str, ...] = tuple(
+    name for name, f in FIELDS.items() if f.higher_is_better is not None and f.agg != "label"
+)
+_OLD_NAMES = {old: new for old, new in ALIASES.items() if new in RULE_METRICS}
 
 
-def _passed(r: Record) -> float | None:
-    return None if r.passed is None else float(r.passed)
-
-
-def _errored(r: Record) -> float | None:
-    return float(r.status != "ok")
-
-
-# fmt: off
-RULE_TARGETS: dict[str, RuleTarget] = {
-    "pass_rate":            RuleTarget("pass_rate",            _passed,                    ok_only=False),
-    "errors":               RuleTarget("errors",               _errored,                   ok_only=False),
-    "cost_per_task_usd":    RuleTarget("cost_per_task_usd",    lambda r: r.cost_usd,       ok_only=False),
-    "cost_per_success_usd": RuleTarget("cost_per_success_usd", None),
-    "usd_per_mtok_out":     RuleTarget("usd_per_mtok_out",     None),
-    "energy_per_task_j":    RuleTarget("energy_per_task_j",    lambda r: r.energy_j,       ok_only=False),
-    "j_per_token":          RuleTarget("j_per_token",          None),
-    "ttft_p50_ms":          RuleTarget("ttft_p50_ms",          lambda r: r.ttft_ms),
-    "ttft_p95_ms":          RuleTarget("ttft_p95_ms",          lambda r: r.ttft_ms),
-    "e2e_p50_ms":           RuleTarget("e2e_p50_ms",           lambda r: r.e2e_ms),
-    "e2e_p95_ms":           RuleTarget("e2e_p95_ms",           lambda r: r.e2e_ms),
-    "tpot_ms":              RuleTarget("tpot_mean_ms",         lambda r: r.tpot_ms),
-    "decode_tps":           RuleTarget("decode_tps_mean",      lambda r: r.decode_tps),
-    "prefill_tps":          RuleTarget("prefill_tps_mean",     lambda r: r.prefill_tps),
-    # agent tasks (docs/agents.md): per task summary; shares are ratios of sums (absolute rules only)
-    "steps":                RuleTarget("steps_mean",           lambda r: r.steps,          ok_only=False),
-    "tool_seconds_share":   RuleTarget("tool_seconds_share",   None),
-    "harness_seconds_share": RuleTarget("harness_seconds_share", None),
-    "cached_input_share":   RuleTarget("cached_input_share",   None),
-}
-# fmt: on
-
-
-def _higher_is_better(rule: str) -> bool:
-    direction = FIELDS[RULE_TARGETS[rule].metric].higher_is_better
-    if direction is None:  # a registry row without a direction cannot be gated; a test keeps this out
-        raise AssertionError(f"metric {RULE_TARGETS[rule].metric} has no direction in the field registry")
+def _higher_is_better(metric: str) -> bool:
+    direction = FIELDS[metric].higher_is_better
+    assert direction is not None, f"{metric} has no direction in the field registry"  # RULE_METRICS has one
     return direction
-
-
-def samples(rule: str, records: Sequence[Record]) -> list[float | None]:
-    """The per-request values of a rule's metric over measured records (empty when it has none)."""
-    target = RULE_TARGETS[rule]
-    if target.sample is None:
-        return []
-    # latencies come from model requests; pass rate, cost and energy from one record per task attempt
-    level = call_level(records) if target.ok_only else task_level(records)
-    measured = [r for r in level if not r.warmup and (r.status == "ok" or not target.ok_only)]
-    return [target.sample(r) for r in measured]
 
 
 # ------------------------------------------------------------------------------------- rules
@@ -153,7 +103,7 @@ _REL_RE = re.compile(r"^\s*([-+])?\s*(\d+\.?\d*|\.\d+)\s*%\s*$")
 
 @dataclass(frozen=True)
 class AbsoluteRule:
-    """``metric OP limit`` on the run itself."""
+    """``metric OP limit`` on the run itself (``name``: the registry metric)."""
 
     name: str
     op: str
@@ -161,7 +111,7 @@ class AbsoluteRule:
 
     @property
     def metric(self) -> str:
-        return RULE_TARGETS[self.name].metric
+        return self.name
 
     def holds(self, value: float) -> bool:
         return _OPS[self.op](value, self.limit)
@@ -181,11 +131,11 @@ class RelativeRule:
 
     @property
     def metric(self) -> str:
-        return RULE_TARGETS[self.name].metric
+        return self.name
 
     @property
     def signed(self) -> str:
-        return f"{'-' if _higher_is_better(self.name) else '+'}{self.tolerance * 100:.4g}%"
+        return f"{'-' if _higher_is_better(self.metric) else '+'}{self.tolerance * 100:.4g}%"
 
 
 @dataclass(frozen=True)
@@ -194,10 +144,11 @@ class Rules:
     absolute: tuple[AbsoluteRule, ...]
     relative: tuple[RelativeRule, ...]
     alpha: float = 0.05
+    warnings: tuple[str, ...] = ()  # old metric names read as the registry's (said once per name)
 
 
 _RuleValue = str | float | None
-_TABLE_FIELDS: dict[str, Any] = {name: (_RuleValue, None) for name in RULE_TARGETS}
+_TABLE_FIELDS: dict[str, Any] = {name: (_RuleValue, None) for name in (*RULE_METRICS, *_OLD_NAMES)}
 _AbsoluteTable = create_model("absolute", __config__=ConfigDict(extra="forbid"), **_TABLE_FIELDS)
 _RelativeTable = create_model("relative", __config__=ConfigDict(extra="forbid"), **_TABLE_FIELDS)
 
@@ -212,10 +163,9 @@ class _RulesFile(BaseModel):
     relative: _RelativeTable = Field(default_factory=_RelativeTable)
 
 
-def _parse_absolute(source: str, name: str, raw: str | float) -> AbsoluteRule:
-    where = f"{source}: absolute.{name}"
-    target = RULE_TARGETS[name]
-    unit = FIELDS[target.metric].unit
+def _parse_absolute(source: str, written: str, name: str, raw: str | float) -> AbsoluteRule:
+    where = f"{source}: absolute.{written}"
+    unit = FIELDS[name].unit
     higher = _higher_is_better(name)
     floor_or_cap = ">=" if higher else "<="
     if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -238,21 +188,20 @@ def _parse_absolute(source: str, name: str, raw: str | float) -> AbsoluteRule:
     if (op in (">=", ">")) != higher:
         word, fix_op = ("higher", ">=") if higher else ("lower", "<=")
         raise UsageError(
-            f"{where}: {op} points the wrong way: {word} is better for {target.metric} "
+            f"{where}: {op} points the wrong way: {word} is better for {name} "
             f"(field registry), so its limit is a {'floor' if higher else 'cap'}",
             fix=f'write "{fix_op} {_plain(number)}"',
         )
     return AbsoluteRule(name=name, op=op, limit=number)
 
 
-def _parse_relative(source: str, name: str, raw: str | float) -> RelativeRule:
-    where = f"{source}: relative.{name}"
-    target = RULE_TARGETS[name]
+def _parse_relative(source: str, written: str, name: str, raw: str | float) -> RelativeRule:
+    where = f"{source}: relative.{written}"
     higher = _higher_is_better(name)
     worse = "-" if higher else "+"
-    if target.sample is None:
+    if FIELDS[name].sample is None:
         raise UsageError(
-            f"{where}: {target.metric} has no per-request value to test significance on",
+            f"{where}: {name} has no per-request value to test significance on",
             fix="gate it in [absolute], or gate cost_per_task_usd and pass_rate relatively",
         )
     m = _REL_RE.match(str(raw)) if isinstance(raw, str) else None
@@ -265,7 +214,7 @@ def _parse_relative(source: str, name: str, raw: str | float) -> RelativeRule:
     if sign is not None and sign != worse:
         word = "drop" if higher else "rise"
         raise UsageError(
-            f"{where}: {sign}{m.group(2)}% points the wrong way: for {target.metric} a regression is a "
+            f"{where}: {sign}{m.group(2)}% points the wrong way: for {name} a regression is a "
             f"{word} (field registry)",
             fix=f'write "{worse}{m.group(2)}%"',
         )
@@ -279,21 +228,45 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
     except ValidationError as exc:
         raise UsageError(describe_validation_error(source, exc, data, _RulesFile)) from None
     # in the order the file lists them: the output table follows the file
-    absolute = tuple(
-        _parse_absolute(source, name, getattr(parsed.absolute, name))
-        for name in data.get("absolute") or {}
-        if getattr(parsed.absolute, name) is not None
-    )
-    relative = tuple(
-        _parse_relative(source, name, getattr(parsed.relative, name))
-        for name in data.get("relative") or {}
-        if getattr(parsed.relative, name) is not None
-    )
+    notes: dict[str, str] = {}
+
+    def named(table: str) -> list[tuple[str, str, str | float]]:
+        """(as written, registry name, value) of a table's rules, old names read as the registry's."""
+        given = getattr(parsed, table)
+        seen: dict[str, str] = {}
+        out: list[tuple[str, str, str | float]] = []
+        for written in data.get(table) or {}:
+            value = getattr(given, written)
+            if value is None:
+                continue
+            name = _OLD_NAMES.get(written, written)
+            if name in seen:
+                raise UsageError(
+                    f"{source}: {table}.{written} and {table}.{seen[name]} are the same metric ({name})",
+                    fix=f"keep one: {name}",
+                )
+            seen[name] = written
+            if written != name:
+                notes[written] = (
+                    f"{source}: '{written}' is deprecated: it is now '{name}' (the name reports, CSV and "
+                    "JSON use); the old name is accepted until the next release"
+                )
+            out.append((written, name, value))
+        return out
+
+    absolute = [_parse_absolute(source, w, n, v) for w, n, v in named("absolute")]
+    relative = [_parse_relative(source, w, n, v) for w, n, v in named("relative")]
     if not absolute and not relative:
         raise UsageError(
             f"{source}: no rules", fix='add an [absolute] or [relative] table, e.g. pass_rate = ">= 0.5"'
         )
-    return Rules(source=source, absolute=absolute, relative=relative, alpha=parsed.alpha)
+    return Rules(
+        source=source,
+        absolute=tuple(absolute),
+        relative=tuple(relative),
+        alpha=parsed.alpha,
+        warnings=tuple(notes.values()),
+    )
 
 
 def load_rules(path: str | Path) -> Rules:
@@ -314,21 +287,8 @@ def load_run(ref: str | Path) -> Run:
 
 
 def run_label(view: Run) -> str:
-    """``model on device``: what a person calls a candidate."""
-    m = view.manifest
-    model = (m.model.file_name if m.model else None) or m.backend.model or m.device.get("model") or "?"
-    return f"{model} on {m.device.get('name', '?')}"
-
-
-_PRICE_FIELDS = {
-    "cloud": ("input_usd_per_mtok", "output_usd_per_mtok"),
-    "local": ("price_usd", "kwh_usd"),
-    "rented": ("usd_per_hour",),
-}
-
-
-def _price_fields(device: dict[str, Any]) -> tuple[str, ...]:
-    return _PRICE_FIELDS.get(str(device.get("kind")), _PRICE_FIELDS["local"])
+    """``model on device``: what a person calls a candidate (``bench.results.identity.run_label``)."""
+    return manifest_label(view.manifest)
 
 
 def missing_reason(metric: str, view: Run) -> str:
@@ -336,12 +296,9 @@ def missing_reason(metric: str, view: Run) -> str:
     unit = FIELDS[metric].unit
     m = view.manifest
     if unit == "USD":
-        prices = _price_fields(m.device)
-        if all(m.device.get(p) is None for p in prices):
-            return (
-                "no cost data in this run: the device profile has no prices; "
-                f"add {' and '.join(prices)} to it"
-            )
+        gap = price_gap(m.device)
+        if gap is not None:
+            return f"no cost data in this run: {gap}"
         return "no cost data in this run: no request carries a cost"
     if unit == "J":
         if not m.power:
@@ -419,19 +376,23 @@ def _plain(x: float) -> str:
     return f"{x:.6g}"
 
 
+_BARE_UNITS = ("tasks", "tokens", "calls", "USD", "fraction", "")
+
+
 def format_value(metric: str, value: float | None, *, exact: bool = False) -> str:
-    """A value with its unit as the registry shows it (``exact``: as a user wrote a limit, unrounded)."""
+    """A value with its unit, formatted by the registry (``exact``: as a user wrote a limit, unrounded)."""
     if value is None:
         return "–"
     f = FIELDS[metric]
     if math.isinf(value):
         return "∞"
-    if f.unit == "fraction":
-        return f"{value * 100:.4g}%" if exact else f"{value:.1%}".replace(".0%", "%")
-    text = _plain(value) if exact or f.fmt == "{:d}" else f.format(float(value))
-    if f.unit in ("requests", "tokens"):
-        return text
-    return f"${text}" if f.unit == "USD" else f"{text} {f.unit}"
+    if exact:
+        if f.unit == "fraction":
+            return f"{value * 100:.4g}%"
+        text = f"${_plain(value)}" if f.unit == "USD" else _plain(value)
+    else:
+        text = f.format(float(value))
+    return text if f.unit in _BARE_UNITS else f"{text} {f.unit}"
 
 
 def evaluate_absolute(rule: AbsoluteRule, view: Run) -> RuleOutcome:
@@ -463,14 +424,14 @@ def evaluate_relative(rule: RelativeRule, view: Run, baseline: Run, alpha: float
         return replace(out, status="no data", detail="baseline: " + missing_reason(metric, baseline))
     if value is None:
         return replace(out, status="no data", detail=missing_reason(metric, view))
-    higher = _higher_is_better(rule.name)
+    higher = _higher_is_better(metric)
     if base_value == 0:
         change = 0.0 if value == 0 else math.copysign(math.inf, value)
     else:
         change = value / base_value - 1
     cmp = stats.compare_samples(
-        samples(rule.name, baseline.records),
-        samples(rule.name, view.records),
+        samples(metric, baseline.records),
+        samples(metric, view.records),
         higher_is_better=higher,
         min_effect=rule.tolerance,
         alpha=alpha,

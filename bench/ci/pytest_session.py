@@ -23,8 +23,9 @@ from typing import Any
 from bench.backends.base import Backend, Generation, RequestFailed
 from bench.cost.enrich import enrich
 from bench.errors import UsageError
-from bench.report.summary import group_metrics
 from bench.results.bundle import Bundle, BundleWriter
+from bench.results.metrics.aggregate import group_metrics
+from bench.results.metrics.policy import MEASURED
 from bench.results.schema import Record
 from bench.run.orchestrate import (
     PreparedRun,
@@ -69,7 +70,7 @@ class TaskRun:
 
     @property
     def measured(self) -> list[Record]:
-        return [r for r in self.records if not r.warmup]
+        return MEASURED.select(self.records)
 
     def failure(self) -> str | None:
         """Why the test fails (None: it passes): an errored request, or a check that did not pass."""

@@ -1,5 +1,5 @@
 """The after-run table of an agent suite: per task, success, steps, calls, tokens by tier, where the time
-went, tool CPU, energy and dollars (rows from ``bench.report.summary.agent_rows``)."""
+went, tool CPU, energy and dollars (rows from ``bench.results.metrics.agents.agent_rows``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from bench.report.fields import FIELDS
+from bench.results.metrics.registry import FIELDS
 
 __all__ = ["agent_table", "energy_lines"]
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported lazily at run time: `infercost --help` must not lo
     from bench.results.bundle import Bundle
     from bench.results.db.store import Store
     from bench.results.db.url import StoreURL
+    from bench.results.schema import Record
 
 __all__ = [
     "add_parsers",
@@ -78,7 +79,11 @@ def add_parsers(sub: Any) -> None:
     hist = sub.add_parser(
         "history", help="a metric over time from the results database, change points marked"
     )
-    hist.add_argument("--metric", default="decode_tps", help="decode_tps (default), ttft_ms, cost_usd, ...")
+    hist.add_argument(
+        "--metric",
+        default="decode_tps_mean",
+        help="a registry metric: decode_tps_mean (default), ttft_p50_ms, cost_per_task_usd, pass_rate, ...",
+    )
     hist.add_argument("--device", default=None, help="device name (or its start)")
     hist.add_argument("--task", default=None, help="one task id (default: every task)")
     add_store_filters(hist)
@@ -98,6 +103,14 @@ def add_store_filters(parser: argparse.ArgumentParser, note: str = "") -> None:
         "--where", nargs="+", default=None, metavar="KEY=VALUE",
         help="filter stored runs: device= model= suite= backend= run= since= until=",
     )  # fmt: skip
+
+
+def derived_records(bundle: Bundle) -> list[Record]:
+    """What a database stores for a bundle: its records with energy and cost derived as every reader
+    derives them (``bench.cost.enrich``, at the profile's prices), so its figures are the report's."""
+    from bench.cost.enrich import enrich
+
+    return enrich(bundle)
 
 
 def _scrub(text: str, store: Store) -> str:
@@ -123,7 +136,7 @@ def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
 
         embedded = open_embedded(url)
         try:
-            result = embedded.sync(args.runs_root, skip_bad=args.skip_bad)
+            result = embedded.sync(args.runs_root, skip_bad=args.skip_bad, derive=derived_records)
         finally:
             embedded.close()
         for bad in result.bad:
@@ -170,7 +183,8 @@ def _query(args: argparse.Namespace, url: StoreURL, out: Console) -> int:
             except duckdb.Error as exc:
                 raise UsageError(f"query failed: {str(exc).splitlines()[0][:240]}") from None
     if args.json:
-        print(json.dumps([dict(zip(result.columns, r, strict=True)) for r in result.rows], default=str))
+        rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
+        print(json.dumps({"format": QUERY_FORMAT, "columns": result.columns, "rows": rows}, default=str))
         return EXIT_OK
     table = Table(box=None)
     for c in result.columns:
@@ -201,7 +215,7 @@ def cmd_push(args: argparse.Namespace, out: Console) -> int:
         )
     paths = find_bundles(args.runs)  # every bundle resolved before the store is touched
     with open_store(url) as store:
-        result = store.push(paths)
+        result = store.push(paths, derive=derived_records)
     out.print(
         f"{url.display}: {len(result.stored)} run(s) stored ({result.records} records), "
         f"{len(result.skipped)} already there",
@@ -224,7 +238,7 @@ def _open_for_reading(store_flag: str | None) -> Store:
     url = resolve_store(None)
     embedded = open_embedded(url)
     try:
-        embedded.sync(DEFAULT_RUNS_ROOT)
+        embedded.sync(DEFAULT_RUNS_ROOT, derive=derived_records)
     finally:
         embedded.close()
     return open_store(url, read_only=True)
@@ -269,10 +283,18 @@ def store_report(args: argparse.Namespace, options: ReportOptions) -> Report:
         return build_report(runs, options)
 
 
+DB_SUMMARY_FORMAT = "infercost-db-summary/1"
+QUERY_FORMAT = "infercost-query/1"
+HISTORY_FORMAT = "infercost-history/2"  # 2: registry metric names; each point's value is the run's figure
+
+
 def summary_report(args: argparse.Namespace, out: Console) -> int:
-    """``report --store URL --summary``: one row per run, aggregated by the database itself."""
+    """``report --store URL --summary``: one row per run, aggregated by the database itself, labelled and
+    formatted by the field registry like every other view."""
     from bench.results.db.filters import parse_where
-    from bench.results.db.summary import SUMMARY_COLUMNS, summary
+    from bench.results.db.summary import ID_COLUMNS, SUMMARY_FIGURES, summary
+    from bench.results.metrics.display import ESTIMATE_NOTE
+    from bench.results.metrics.registry import FIELDS, fields_json
 
     where = parse_where(args.where)
     with _open_for_reading(args.store) as store:
@@ -280,23 +302,37 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
         display = store.display
     if not result.rows:
         raise UsageError(f"{display}: no stored run matches {_where_text(args.where)}")
-    if args.json is not None:
-        rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
-        args.json.write_text(json.dumps(rows, indent=2, default=str) + "\n", encoding="utf-8")
+    rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
+    if args.json:
+        doc = {
+            "format": DB_SUMMARY_FORMAT,
+            "store": display,
+            "fields": fields_json(SUMMARY_FIGURES),
+            "rows": [{k: _plain(v) for k, v in row.items()} for row in rows],
+        }
+        print(json.dumps(doc, indent=1, default=str, ensure_ascii=False, allow_nan=False))
+        return EXIT_OK
     table = Table(title=f"{display}: {len(result.rows)} run(s)", title_justify="left", box=None)
-    for _col, label, _fmt in SUMMARY_COLUMNS:
-        table.add_column(label, justify="left" if _fmt == "{}" else "right")
-    index = {c: i for i, c in enumerate(result.columns)}
-    for row in result.rows:
-        cells = []
-        for col, _label, fmt in SUMMARY_COLUMNS:
-            v = row[index[col]]
-            if col == "started_utc":
-                v = str(v)[:16]
-            cells.append("–" if v is None else fmt.format(float(v) if fmt not in ("{}", "{:,}") else v))
-        table.add_row(*(escape(str(c)) for c in cells))
+    for _col, label in ID_COLUMNS:
+        table.add_column(label, justify="left")
+    for name in SUMMARY_FIGURES:
+        table.add_column(FIELDS[name].header, justify="right")
+    for row in rows:
+        ids = [str(row["started_utc"])[:16], *(str(row[c]) for c, _ in ID_COLUMNS[1:])]
+        est = bool(row["energy_estimated"])
+        cells = [FIELDS[n].format(_plain(row[n]), estimated=est) for n in SUMMARY_FIGURES]
+        table.add_row(*(escape(c) for c in [*ids, *cells]))
     out.print(table)
+    if any(row["energy_estimated"] for row in rows):
+        out.print(ESTIMATE_NOTE, markup=False)
     return EXIT_OK
+
+
+def _plain(value: Any) -> Any:
+    """A database value as Python reads a figure: Decimal → float (DuckDB returns avg() of a CASE so)."""
+    from decimal import Decimal
+
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _view(bundle: Bundle, display: str) -> Run:
@@ -369,41 +405,48 @@ def _where_text(items: Sequence[str] | None) -> str:
 def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
     from bench.report.history_chart import text_bars, write_history
     from bench.results.db.filters import parse_where
-    from bench.results.db.history import METRICS, history
+    from bench.results.db.history import history, history_metric
 
-    if args.metric not in METRICS:
-        raise UsageError(f"--metric {args.metric}: unknown metric", fix=f"choose one of {', '.join(METRICS)}")
+    spec, warning = history_metric(args.metric)
+    if warning:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     where = parse_where(args.where, device=args.device)
     with _open_for_reading(args.store) as store:
-        points = history(store, args.metric, where, task=args.task, min_effect=args.min_effect)
+        points = history(store, spec.name, where, task=args.task, min_effect=args.min_effect)
         display = store.display
-    spec = METRICS[args.metric]
     if not points:
         raise UsageError(
-            f"{display}: no {args.metric} values for {_where_text(args.where)}"
+            f"{display}: no {spec.name} values for {_where_text(args.where)}"
             + (f" device={args.device}" if args.device else "") + (f" task={args.task}" if args.task else ""),
             fix="widen the filters; infercost db query \"SELECT DISTINCT device_name FROM current_runs\"",
         )  # fmt: skip
     if args.json:
         from dataclasses import asdict
 
-        print(json.dumps([asdict(p) for p in points], indent=2))
+        doc = {
+            "format": HISTORY_FORMAT,
+            "metric": spec.name,
+            "field": spec.as_json(),
+            "points": [asdict(p) for p in points],
+        }
+        print(json.dumps(doc, indent=2, allow_nan=False))
         return EXIT_OK
-    title = f"{spec.label} ({spec.unit})" if spec.unit else spec.label
-    title += f" over time · {args.device or 'every device'} · {args.task or 'every task'}"
+    title = f"{spec.name}: {spec.description}"
+    title += f" · over time · {args.device or 'every device'} · {args.task or 'every task'}"
     table = Table(title=title, title_justify="left", box=None)
-    for col in ("started (UTC)", "run", "device", "model", "n", "mean", "median", "vs previous"):
-        table.add_column(col, justify="right" if col in ("n", "mean", "median") else "left")
-    md = ["| started (UTC) | run | device | model | n | mean | median | vs previous |",
-          "|---|---|---|---|--:|--:|--:|---|"]  # fmt: skip
+    head = spec.header
+    for col in ("started (UTC)", "run", "device", "model", "n", head, "vs previous"):
+        table.add_column(col, justify="right" if col in ("n", head) else "left")
+    md = [f"| started (UTC) | run | device | model | n | {head} | vs previous |",
+          "|---|---|---|---|--:|--:|---|"]  # fmt: skip
     for p in points:
         mark = "◆ " if p.change_point else ""
-        cells = [p.started_utc[:19], p.run_id, p.device, p.model, str(p.n), f"{p.mean:.4g}",
-                 f"{p.median:.4g}", mark + p.verdict]  # fmt: skip
+        cells = [p.started_utc[:19], p.run_id, p.device, p.model, str(p.n), spec.format(p.value),
+                 mark + p.verdict]  # fmt: skip
         table.add_row(*(escape(c) for c in cells), style="bold" if p.change_point else None)
         md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out.print(table)
-    for line in text_bars(points):
+    for line in text_bars(points, spec):
         out.print(line, markup=False, highlight=False)
     n_cp = sum(p.change_point for p in points)
     out.print(

@@ -13,7 +13,7 @@ from rich.table import Table
 from bench.cli import db as db_cli
 from bench.cli.console import err, out
 from bench.cli.db import add_store_filters
-from bench.report.fields import FIELDS
+from bench.results.metrics.registry import FIELDS
 
 if TYPE_CHECKING:
     from bench.report.runs import Run

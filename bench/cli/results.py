@@ -10,14 +10,12 @@ from typing import Any
 from bench.cli import db as db_cli
 from bench.cli.console import NOTED, err, out
 from bench.cli.db import add_store_filters
-from bench.errors import EXIT_OK
+from bench.errors import EXIT_OK, UsageError
 from bench.run.flags import COST_FLAGS, add_flags, number
 
-__all__ = ["register"]
+__all__ = ["COMPARE_FORMAT", "register"]
 
-# `report --json` alone prints to stdout like every other command's --json; `--json FILE` (the older,
-# still supported form) writes the file
-_STDOUT = Path("-")
+COMPARE_FORMAT = "infercost-compare/1"
 
 
 def register(sub: Any) -> None:
@@ -25,16 +23,13 @@ def register(sub: Any) -> None:
     report.add_argument(
         "bundles", nargs="*", metavar="BUNDLE_OR_DIR", help="bundles, run ids, or dirs of them"
     )
-    report.add_argument("-o", "--output", type=Path, help="write FILE.md (PNG charts beside it) or FILE.html")
+    report.add_argument(
+        "-o", "--output", type=Path, help="write FILE.md (PNG charts beside it), FILE.html or FILE.json"
+    )
     report.add_argument("--title", help="report title (default: the models and devices compared)")
     report.add_argument("--csv", type=Path, metavar="FILE", help="export the combined frame as CSV")
     report.add_argument(
-        "--json",
-        nargs="?",
-        const=_STDOUT,
-        type=Path,
-        metavar="FILE",
-        help="the combined frame as JSON: on stdout, as every command's --json, or into FILE",
+        "--json", action="store_true", help="print the combined frame as JSON on stdout (as every command)"
     )
     report.add_argument("--pool", action="store_true", help="pool runs whose key properties are all equal")
     add_flags(report.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
@@ -67,15 +62,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.publish import Outputs, check_outputs, check_prices, make_report, write_outputs
     from bench.report.terminal import report_view
 
-    json_stdout = args.json == _STDOUT
-    outputs = Outputs(report=args.output, csv=args.csv, json=None if json_stdout else args.json)
+    _refuse_old_json_form(args.bundles, args.json)
+    outputs = Outputs.from_flag(args.output, args.csv)
     check_outputs(outputs)
     check_prices(args.kwh_usd, args.hardware_usd)
     enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
     if args.batch:
         err.print(f"[yellow]note:[/] {BATCH_LATENCY_NOTE}", markup=True, highlight=False)
     options = ReportOptions(
-        title=args.title, pool=args.pool, enrich=enrich_options, charts=args.output is not None
+        title=args.title, pool=args.pool, enrich=enrich_options, charts=outputs.report is not None
     )
     if len(args.bundles) == 1 and not db_cli.from_store(args):
         from bench.results.sweep import is_sweep_dir
@@ -91,19 +86,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     for note in report.notes:
         if not any(seen in note for seen in NOTED):
             err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
-    if json_stdout:  # stdout is the JSON document alone
+    if args.json:  # stdout is the JSON document alone
         from bench.report.export import frame_json
 
         doc = frame_json(
             report.frame, title=report.title, generated_utc=report.generated_utc, tool=report.tool
         )
         print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
-    elif args.output is None:
+    elif outputs.report is None and outputs.json is None:
         for renderable in report_view(report):
             out.print(renderable)
     for path in write_outputs(report, outputs, options):
         err.print(f"wrote {path}", markup=False)
     return EXIT_OK
+
+
+def _refuse_old_json_form(refs: list[str], json_flag: bool) -> None:
+    """``report --json FILE`` used to write FILE; now ``--json`` prints on stdout and FILE would be read
+    as a run. Say so rather than fail on "no bundle named FILE"."""
+    for ref in refs:
+        path = Path(ref)
+        if json_flag and path.suffix.lower() == ".json" and not path.is_dir():
+            raise UsageError(
+                f"{ref}: not a bundle: --json prints the JSON on stdout (it no longer takes a FILE)",
+                fix=f"write the file with -o {ref}, or redirect: > {ref}",
+            )
 
 
 def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
@@ -118,19 +125,18 @@ def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
             f"{args.bundles[0]}: a sweep directory takes -o, --json and --title, not --csv or --pool"
         )
     view = load_sweep(args.bundles[0], enrich_options)
-    if args.json is not None:
-        text = json.dumps(sweep_json(view), indent=2, default=str)
-        if args.json == _STDOUT:
-            print(text)
-        else:
-            args.json.write_text(text + "\n", encoding="utf-8")
-            err.print(f"wrote {args.json}", markup=False)
-    if args.output is None and args.json is None:
+    text = json.dumps(sweep_json(view), indent=2, default=str, allow_nan=False)
+    if args.json:
+        print(text)
+    elif args.output is None:
         table = sweep_table(view)
         out.print(rich_table(table))
         for note in table.notes:
             out.print(f"  {note}", markup=False, highlight=False)
-    if args.output is not None:
+    if args.output is not None and args.output.suffix.lower() == ".json":
+        args.output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {args.output}", markup=False)
+    elif args.output is not None:
         for path in write_sweep_report(view, args.output, args.title):
             err.print(f"wrote {path}", markup=False)
     return EXIT_OK
@@ -165,6 +171,7 @@ def comparison_json(result: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {
+        "format": COMPARE_FORMAT,
         "baseline": {"label": result.baseline.label, "run_ids": result.baseline.run_ids},
         "candidate": {"label": result.candidate.label, "run_ids": result.candidate.run_ids},
         "differences": [{"property": k, "baseline": a, "candidate": b} for k, a, b in result.differences],

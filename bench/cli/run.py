@@ -72,7 +72,7 @@ def register(sub: Any) -> None:
     power.add_argument(
         "--idle-seconds", type=seconds, default=5.0, help="idle baseline measured before the run (5)"
     )
-    http = run.add_argument_group("endpoints (openai_http devices)")
+    http = run.add_argument_group("endpoints (openai_http and anthropic_messages devices)")
     http.add_argument("--base-url", default=None, help="point the endpoint profile at another address")
     cache = http.add_mutually_exclusive_group()
     cache.add_argument(
@@ -88,7 +88,7 @@ def register(sub: Any) -> None:
         help="send prompts as written: measure the server's warm prompt cache (repeats are served from it)",
     )
     http.add_argument(
-        "--seed", type=whole_from_zero, default=None, help="run seed (cache-bust nonces, --rate)"
+        "--seed", type=whole_from_zero, default=None, help="run seed (cache-bust nonces, --rate, --sample)"
     )
     http.add_argument(
         "--concurrency", "-c", type=positive_int, default=1, help="closed loop: N requests in flight (1)"
@@ -96,9 +96,28 @@ def register(sub: Any) -> None:
     http.add_argument("--rate", type=positive_number, default=None, help="open loop: Poisson arrivals per s")
     http.add_argument("--slo-ttft-ms", type=positive_number, default=None, help="goodput: TTFT objective")
     http.add_argument("--slo-tpot-ms", type=positive_number, default=None, help="goodput: TPOT objective")
+    subset = run.add_argument_group("part of a suite, public benchmarks (docs/benchmarks.md)")
+    subset.add_argument(
+        "--tasks", default=None, metavar="GLOB", help="only tasks whose id matches (comma-separated patterns)"
+    )
+    subset.add_argument(
+        "--sample", type=positive_int, default=None, metavar="N", help="N tasks drawn with the run's --seed"
+    )
+    subset.add_argument(
+        "--prompt-style",
+        choices=["auto", "chat", "completion"],
+        default="auto",
+        help="humaneval: chat, or plain completion (auto: completion for a model without a chat template)",
+    )
     agent = run.add_argument_group("agent tasks (docs/agents.md)")
     agent.add_argument(
         "--prefix-cache", choices=["on", "off"], default="on", help="keep the previous step's KV cache (on)"
+    )
+    agent.add_argument(
+        "--cache-ttl",
+        choices=["5m", "1h"],
+        default=None,
+        help="anthropic_messages devices: the cache breakpoints' TTL (default: the profile's, 5m)",
     )
     agent.add_argument(
         "--agent-protocol",
@@ -178,8 +197,12 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         seed=args.seed,
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
         prefix_cache=args.prefix_cache == "on",
+        cache_ttl=args.cache_ttl,
         trace=args.trace,
         agent_protocol=args.agent_protocol,
+        tasks=args.tasks,
+        sample=args.sample,
+        prompt_style=args.prompt_style,
     )
     prepared = prepare_run(options)
     progress = Progress(

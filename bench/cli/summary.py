@@ -8,8 +8,10 @@ from typing import Any
 from rich.table import Table
 
 from bench.cli.console import err, out
-from bench.report.fields import ENERGY_COLUMNS, FIELDS, OPTIONAL_COLUMNS, SUMMARY_COLUMNS
+from bench.report.layout import OPTIONAL_COLUMNS, SUMMARY_COLUMNS
 from bench.report.markdown import aligned_md_table
+from bench.results.metrics.display import ESTIMATE_MARK
+from bench.results.metrics.registry import FIELDS
 
 __all__ = ["print_cost", "print_llama_bench", "print_summary", "print_warnings", "summary_table"]
 
@@ -123,14 +125,12 @@ def summary_table(summary: dict[str, Any]) -> Table:
         for col in shown:
             if col == "decode_tps_mean":
                 mean, sd = m["decode_tps_mean"], m["decode_tps_sd"]
-                cells.append(
-                    "–" if mean is None else f"{mean:.1f}" + (f" ± {sd:.1f}" if sd is not None else "")
-                )
-            else:
-                cell = FIELDS[col].format(m[col])
-                if col in ENERGY_COLUMNS and m.get("energy_estimated") and m[col] is not None:
-                    cell = "~" + cell  # a model's number, not a measurement
-                cells.append(cell)
+                text = FIELDS[col].format(mean)
+                if mean is not None and sd is not None:
+                    text += f" ± {FIELDS['decode_tps_sd'].format(sd)}"
+                cells.append(text)
+            else:  # a model's number, not a measurement, is marked ≈
+                cells.append(FIELDS[col].format(m[col], estimated=bool(m.get("energy_estimated"))))
         last = i == len(rows) - 1
         table.add_row(name, *cells, style="bold" if last else None, end_section=i == len(rows) - 2)
     return table
@@ -149,7 +149,7 @@ def print_llama_bench(rows: list[dict[str, Any]]) -> None:
     energy = [r for r in rows if r.get("energy_per_task_j") is not None]
     if energy:  # per test, J per token *of that test* (prompt tokens for pp, generated for tg)
         print()
-        marks = ["~" if r.get("energy_estimated") else "" for r in energy]
+        marks = [ESTIMATE_MARK if r.get("energy_estimated") else "" for r in energy]
         print(
             aligned_md_table(
                 ["test", "J/test", "J/tok", "avg W"],

@@ -36,6 +36,7 @@ from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BundleError, UsageError
 from bench.results import stats
+from bench.results.metrics.policy import ATTEMPTS, COMPLETED
 from bench.results.schema import Manifest, Record
 
 __all__ = [
@@ -145,7 +146,7 @@ def missing_inputs(
         )
         if value is None
     ]
-    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    ok = COMPLETED.select(records)
     has_energy = (
         any(r.energy_net_j is not None for r in ok)
         or (idle_w is not None and any(r.energy_j is not None for r in ok))
@@ -166,7 +167,7 @@ def device_economics(
             f"breakeven needs a run on a local device; '{inp.device}' is a cloud API "
             "(run the suite on the device)"
         )
-    ok = [r for r in records if not r.warmup and r.status == "ok"]
+    ok = COMPLETED.select(records)  # one per task attempt: an agent task by its summary (its whole wall)
     if not ok:
         raise BundleError(
             "the run has no successful measured requests to derive time and energy per task from"
@@ -335,8 +336,9 @@ def _at_volume(
                 f"{_beyond(econ, n, levels)}"
             ),
         }
-    local = econ.fixed_usd_per_month + n * econ.variable_usd_per_task
-    cloud = fee if fee is not None else n * (usd_per_task or 0.0)
+    local = cost.monthly_usd(econ.fixed_usd_per_month, n, econ.variable_usd_per_task)
+    # a subscription is all fixed (the fee), a token API all per task
+    cloud = cost.monthly_usd(fee or 0.0, n, 0.0 if fee is not None else usd_per_task or 0.0)
     cheaper = "device" if local < cloud else "cloud" if cloud < local else "tie"
     return {
         "tasks_per_month": n,
@@ -380,8 +382,8 @@ def compare(
     rows = []
     for u in shares:
         n = u * econ.capacity_tasks_per_month
-        device = econ.fixed_usd_per_month / n + econ.variable_usd_per_task
-        cloud = fee / n if fee is not None else (usd_per_task or 0.0)
+        device = cost.usd_per_task_at_volume(econ.fixed_usd_per_month, n, econ.variable_usd_per_task)
+        cloud = cost.usd_per_task_at_volume(fee, n, 0.0) if fee is not None else (usd_per_task or 0.0)
         rows.append(
             {
                 "utilization": u,
@@ -426,7 +428,7 @@ def analyse(
             profile = profiles[row["profile"]]
             row["profile"] += " (batch)"
             rows.append((row, profile))
-    measured = [r for r in records if not r.warmup and r.prompt_tokens is not None]
+    measured = [r for r in ATTEMPTS.select(records) if r.prompt_tokens is not None]
     prompt = float(sum(r.prompt_tokens or 0 for r in measured))
     output = float(sum((r.completion_tokens or 0) + (r.reasoning_tokens or 0) for r in measured))
     options_out = []

@@ -29,7 +29,8 @@ import numpy.typing as npt
 
 from bench.errors import BundleError
 from bench.results import stats
-from bench.results.schema import Manifest, Record, task_level
+from bench.results.metrics.policy import ATTEMPTS, COMPLETED
+from bench.results.schema import Manifest, Record
 
 __all__ = ["Capacity", "concurrent_load", "measured_capacity", "run_concurrency", "shared_seconds"]
 
@@ -131,8 +132,8 @@ def shared_seconds(records: Sequence[Record]) -> list[float] | None:
 
 def measured_capacity(records: Sequence[Record], manifest: Manifest) -> Capacity:
     """Tasks per second the device served at the run's concurrency (module docstring)."""
-    measured = [r for r in task_level(records) if not r.warmup]
-    ok = [r for r in measured if r.status == "ok"]
+    measured = ATTEMPTS.select(records)
+    ok = COMPLETED.select(records)
     if not ok:
         raise BundleError(
             "the run has no successful measured requests to derive time and energy per task from"

@@ -35,17 +35,16 @@ __all__ = [
     "capacity_tasks_per_month",
     "decode_bound_tps",
     "energy_cost_usd",
-    "hardware_cost_usd",
     "hardware_usd_per_hour",
+    "hourly_cost_usd",
     "local_fixed_usd_per_month",
-    "local_request_cost_usd",
-    "local_usd_per_month",
     "local_variable_usd_per_task",
+    "monthly_usd",
     "rented_usd_per_task",
     "subscription_breakeven_tasks_per_month",
     "subscription_usd_per_task",
     "tiered_token_cost_usd",
-    "token_cost_usd",
+    "usd_per_task_at_volume",
 ]
 
 HOURS_PER_YEAR = 8760.0
@@ -68,52 +67,13 @@ def hardware_usd_per_hour(price_usd: float, lifetime_years: float, utilization: 
     return price_usd / (lifetime_years * HOURS_PER_YEAR * utilization)
 
 
-def hardware_cost_usd(price_usd: float, lifetime_years: float, utilization: float, request_h: float) -> float:
-    """The amortized purchase price carried by one request of ``request_h`` hours."""
-    return hardware_usd_per_hour(price_usd, lifetime_years, utilization) * request_h
-
-
-def local_request_cost_usd(
-    *,
-    gross_kwh: float,
-    kwh_usd: float,
-    wall_factor: float,
-    price_usd: float,
-    lifetime_years: float,
-    utilization: float,
-    request_h: float,
-) -> float:
-    """docs/cost.md, local per request: ``gross_kwh × kwh_usd × wall_factor
-    + price_usd / (lifetime_years × 8760 × utilization) × request_h``."""
-    return energy_cost_usd(gross_kwh, kwh_usd, wall_factor) + hardware_cost_usd(
-        price_usd, lifetime_years, utilization, request_h
-    )
+def hourly_cost_usd(usd_per_hour: float, seconds: float) -> float:
+    """``usd_per_hour × seconds / 3600``: what ``seconds`` of something billed by the hour cost (a
+    device's amortization per serving hour, a rental's rate)."""
+    return usd_per_hour * seconds / 3600.0
 
 
 # ------------------------------------------------------------------------------------------------- cloud
-def token_cost_usd(
-    *,
-    prompt_tokens: int,
-    completion_tokens: int,
-    input_usd_per_mtok: float,
-    output_usd_per_mtok: float,
-    cached_tokens: int = 0,
-    cached_input_usd_per_mtok: float | None = None,
-    reasoning_tokens: int = 0,
-) -> float:
-    """docs/cost.md, token API: ``(prompt − cached) × input/1e6 + cached × cached_input/1e6
-    + (completion + reasoning) × output/1e6``. Without a published cached rate, cached tokens pay the
-    full input rate (never a guessed discount)."""
-    if cached_tokens > prompt_tokens:
-        raise ValueError(f"cached_tokens ({cached_tokens}) exceed prompt_tokens ({prompt_tokens})")
-    cached_rate = input_usd_per_mtok if cached_input_usd_per_mtok is None else cached_input_usd_per_mtok
-    return (
-        (prompt_tokens - cached_tokens) * input_usd_per_mtok / _MTOK
-        + cached_tokens * cached_rate / _MTOK
-        + (completion_tokens + reasoning_tokens) * output_usd_per_mtok / _MTOK
-    )
-
-
 def tiered_token_cost_usd(
     *,
     prompt_tokens: int,
@@ -167,7 +127,7 @@ def rented_usd_per_task(
     spent serving, so the idle time between tasks (which is billed too) lands on the tasks."""
     if concurrent_streams < 1 or not 0 < utilization <= 1:
         raise ValueError("concurrent_streams must be ≥ 1 and utilization in (0, 1]")
-    return usd_per_hour * busy_s / 3600.0 / concurrent_streams / utilization
+    return hourly_cost_usd(usd_per_hour, busy_s) / concurrent_streams / utilization
 
 
 def billed_rental_s(held_s: float, increment_s: float) -> float:
@@ -202,25 +162,19 @@ def local_variable_usd_per_task(net_kwh_per_task: float, kwh_usd: float, wall_fa
     return net_kwh_per_task * kwh_usd * wall_factor
 
 
-def local_usd_per_month(
-    n_tasks: float,
-    *,
-    price_usd: float,
-    lifetime_years: float,
-    idle_w: float,
-    kwh_usd: float,
-    wall_factor: float,
-    net_kwh_per_task: float,
-) -> float:
-    """docs/cost.md, break-even, local side: fixed part + ``N × net_kwh_per_task × kwh_usd × wall_factor``."""
-    fixed = local_fixed_usd_per_month(
-        price_usd=price_usd,
-        lifetime_years=lifetime_years,
-        idle_w=idle_w,
-        kwh_usd=kwh_usd,
-        wall_factor=wall_factor,
-    )
-    return fixed + n_tasks * local_variable_usd_per_task(net_kwh_per_task, kwh_usd, wall_factor)
+def monthly_usd(fixed_usd_per_month: float, tasks_per_month: float, usd_per_task: float) -> float:
+    """A month of ``tasks_per_month`` tasks: ``fixed + N × per task`` (the device's line in break-even:
+    fixed = amortization + idle energy, per task = net energy; a token API's: fixed 0, per task its
+    price; a subscription's: the fee, per task 0)."""
+    return fixed_usd_per_month + tasks_per_month * usd_per_task
+
+
+def usd_per_task_at_volume(fixed_usd_per_month: float, tasks_per_month: float, usd_per_task: float) -> float:
+    """Each task's share of a month at ``tasks_per_month``: ``fixed / N + per task`` (the fixed cost
+    spread over the tasks actually served, so a device idle most of the month is dear per task)."""
+    if tasks_per_month <= 0:
+        raise ValueError("tasks_per_month must be > 0")
+    return fixed_usd_per_month / tasks_per_month + usd_per_task
 
 
 def breakeven_tasks_per_month(

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bench.cost import formulas as cost
 from bench.cost.breakeven import DAYS_PER_MONTH, DeviceEconomics, analyse, device_economics
 from bench.cost.capacity import measured_capacity
 from bench.cost.options import EnrichOptions
@@ -107,9 +108,13 @@ def _level_row(
         "net_j_per_task": econ.net_kwh_per_task * 3.6e6,
         "fixed_usd_per_month": econ.fixed_usd_per_month,
         # owning the device for a month spread over every task it can serve, plus each task's energy
-        "usd_per_task_at_capacity": econ.fixed_usd_per_month / cap + econ.variable_usd_per_task,
+        "usd_per_task_at_capacity": cost.usd_per_task_at_volume(
+            econ.fixed_usd_per_month, cap, econ.variable_usd_per_task
+        ),
         "usd_per_task_at_utilization": (
-            econ.fixed_usd_per_month / (cap * econ.utilization) + econ.variable_usd_per_task
+            cost.usd_per_task_at_volume(
+                econ.fixed_usd_per_month, cap * econ.utilization, econ.variable_usd_per_task
+            )
             if econ.utilization
             else None
         ),

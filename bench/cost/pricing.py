@@ -29,9 +29,11 @@ from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
+from bench.devices.price_rules import pricing_basis
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError
-from bench.results.schema import Manifest, Record, task_level
+from bench.results.metrics.policy import ATTEMPTS
+from bench.results.schema import Manifest, Record
 
 __all__ = [
     "CostInputs",
@@ -148,14 +150,13 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
             (settings.tasks_per_month, "run --tasks-per-month"),
             (dev.get("tasks_per_month"), "profile"),
         )
-        tokens = _num(dev.get("input_usd_per_mtok")) is not None
-        subscription = _num(dev.get("subscription_usd_per_month")) is not None
+        pricing = pricing_basis(dev)
         rates, batch_note = rates_from(dev.get, batch)
-        if batch and not tokens:
+        if batch and pricing != "tokens":
             batch_note = "a batch tier applies to token prices only: this profile is not priced by tokens"
         return CostInputs(
             **common,
-            pricing="tokens" if tokens else "subscription" if subscription else None,
+            pricing=pricing,
             cache_write_usd_per_mtok=_num(dev.get("cache_write_usd_per_mtok")),
             cache_write_1h_usd_per_mtok=_num(dev.get("cache_write_1h_usd_per_mtok")),
             cache_storage_usd_per_mtok_hour=_num(dev.get("cache_storage_usd_per_mtok_hour")),
@@ -184,7 +185,7 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
         )
         return CostInputs(
             **common,
-            pricing="rented",
+            pricing=pricing_basis(dev),
             usd_per_hour=_num(dev.get("usd_per_hour")),
             billing_increment_s=_num(dev.get("billing_increment_s")),
             gpu=dev.get("gpu"),
@@ -203,7 +204,7 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
     from_profile = kwh_from == "profile"
     return CostInputs(
         **common,
-        pricing="hardware",
+        pricing="hardware" if kwh is not None or hardware is not None else None,
         batch=batch,
         kwh_usd=kwh,
         kwh_from=kwh_from,
@@ -243,7 +244,7 @@ def _local_parts(
             energy_usd = cost.energy_cost_usd(gross_kwh, inp.kwh_usd, inp.wall_factor)
             source = "estimated"
     per_hour = inp.hardware_usd_per_hour
-    hardware_usd = per_hour * seconds / 3600.0 if per_hour is not None else None
+    hardware_usd = cost.hourly_cost_usd(per_hour, seconds) if per_hour is not None else None
     if source is None and hardware_usd is not None:
         source = "hardware"
     return energy_usd, hardware_usd, source
@@ -321,9 +322,9 @@ def price_records(
 
 # ------------------------------------------------------------------------------------------ aggregates
 def _measured(records: Iterable[Record]) -> list[Record]:
-    """Measured task-level records: an agent task counts once, by its summary (whose tokens are the sum
-    of its calls' and whose window spans its tool time), never again by its per-call records."""
-    return [r for r in task_level(records) if not r.warmup]
+    """Measured attempts at a task (``policy.ATTEMPTS``): an agent task counts once, by its summary (whose
+    tokens are the sum of its calls' and whose window spans its tool time), never again by its calls."""
+    return ATTEMPTS.select(records)
 
 
 def _sum(values: Iterable[float | None]) -> float | None:
@@ -400,9 +401,10 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
         if measured and inp.billing_increment_s:
             held = (max(r.end_ns for r in measured) - min(r.start_ns for r in measured)) / 1e9
             billed = cost.billed_rental_s(held, inp.billing_increment_s)
+            rental = cost.hourly_cost_usd(inp.usd_per_hour, billed)
             notes.append(
                 f"this run held the GPU {held:,.1f} s: billed as {billed:,.0f} s in "
-                f"{inp.billing_increment_s:g} s increments = ${inp.usd_per_hour * billed / 3600:.4f} "
+                f"{inp.billing_increment_s:g} s increments = ${rental:.4f} "
                 "(start-up and model loading not included)"
             )
     if inp.batch_note:

@@ -22,6 +22,7 @@ from typing import Any
 from bench.cost.formulas import decode_bound_tps
 from bench.cost.options import EnrichOptions
 from bench.results import stats
+from bench.results.metrics.policy import TIMED
 from bench.results.schema import Manifest, ModelFacts, Record
 
 __all__ = ["HIGH_RATIO", "LOW_RATIO", "assess", "bound_inputs", "roofline", "roofline_fraction"]
@@ -157,7 +158,7 @@ def roofline(
     if isinstance(inputs, str):
         return _omitted(inputs, fix=_FIXES.get(inputs))
     bandwidth, origin, model_bytes = inputs
-    measured = stats.mean(r.decode_tps for r in records if not r.warmup and r.status == "ok")
+    measured = stats.mean(r.decode_tps for r in TIMED.select(records))
     if measured is None:
         return _omitted(NO_DECODE)
     backend = manifest.backend

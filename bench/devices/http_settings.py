@@ -1,4 +1,5 @@
-"""``[http]`` in a device profile: how the OpenAI-compatible backend talks to its endpoint.
+"""``[http]`` in a device profile: how an HTTP backend (``openai_http``, ``anthropic_messages``) talks to
+its endpoint.
 
 The endpoint's identity stays top-level in the profile (``base_url``, ``model``, ``api_key_env``, as
 docs/http.md names them); this table holds the connection settings: which API to call, headers, timeouts,
@@ -22,7 +23,7 @@ SECRET_HEADERS = frozenset(
 
 
 class HttpSettings(BaseModel):
-    """Connection settings of an ``openai_http`` profile (all optional; defaults suit hosted APIs)."""
+    """Connection settings of an HTTP profile (all optional; defaults suit hosted APIs)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -50,6 +51,11 @@ class HttpSettings(BaseModel):
     # may stop early, and the record shows how many tokens it produced)
     shape_eos: Literal["none", "ignore_eos", "min_tokens"] = "none"
     preflight: Literal["models", "request", "none"] = "models"
+    # native Anthropic Messages backend (docs/http.md): the cache breakpoints' TTL on agent and trace
+    # steps ("off": none; --prefix-cache off and --cache-ttl set it for a run), and extended thinking's
+    # token budget (None: no thinking; the API's minimum is 1024)
+    prompt_cache: Literal["off", "5m", "1h"] = "5m"
+    thinking_budget_tokens: int | None = Field(default=None, ge=1024)
     # timeouts: connect; dispatch → first body byte; gap between body reads; dispatch → stream end
     connect_timeout_s: float = Field(default=10.0, gt=0)
     first_byte_timeout_s: float = Field(default=120.0, gt=0)

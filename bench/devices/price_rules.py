@@ -15,24 +15,99 @@ The rules:
   it (a provider that bills writes bills reads too), a 1-hour write rate needs the default one, the batch
   tier is a discount strictly between 0 and 1 or explicit batch rates, not both;
 - a rented GPU (``kind = "rented"``) needs its hourly rate, billing increment, GPU and date.
+
+It also holds the one answer to "does this device have prices, and how is it priced?" (``pricing_basis``)
+and what to tell a user whose device has none (``price_gap``): the profile, the cost layer, the report
+and the gate all ask here, for a loaded profile and for the device a manifest recorded alike.
+
+The rules read a profile through the ``PricedDevice`` protocol, not the ``DeviceProfile`` class: this
+module sits below ``profiles.py`` (which calls it from its validator), and importing the class back, even
+for type checking only, would make the two modules a cycle.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
 
-if TYPE_CHECKING:
-    from bench.devices.profiles import DeviceProfile
+__all__ = ["PricedDevice", "PricingBasis", "price_gap", "price_problem", "pricing_basis"]
 
-__all__ = ["price_problem"]
+PricingBasis = Literal["hardware", "tokens", "subscription", "rented"]
+
+
+class PricedDevice(Protocol):
+    """The fields of a profile the price rules read (``bench.devices.profiles.DeviceProfile`` has them)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def price_usd(self) -> float | None: ...
+    @property
+    def lifetime_years(self) -> float | None: ...
+    @property
+    def utilization(self) -> float | None: ...
+    @property
+    def idle_w(self) -> float | None: ...
+    @property
+    def max_w(self) -> float | None: ...
+    @property
+    def kwh_usd(self) -> float | None: ...
+    @property
+    def kwh_as_of(self) -> dt.date | None: ...
+    @property
+    def kwh_source(self) -> str | None: ...
+    @property
+    def power_mode(self) -> str | None: ...
+    @property
+    def power_modes(self) -> Mapping[str, Any]: ...
+    @property
+    def input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def output_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cached_input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cache_read_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cache_write_usd_per_mtok(self) -> float | None: ...
+    @property
+    def batch_discount(self) -> float | None: ...
+    @property
+    def batch_input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def batch_output_usd_per_mtok(self) -> float | None: ...
+    @property
+    def subscription_usd_per_month(self) -> float | None: ...
+    @property
+    def tasks_per_month(self) -> float | None: ...
+    @property
+    def max_tasks_per_month(self) -> float | None: ...
+    @property
+    def tiers_as_of(self) -> dt.date | None: ...
+    @property
+    def tiers_source(self) -> str | None: ...
+    @property
+    def usd_per_hour(self) -> float | None: ...
+    @property
+    def billing_increment_s(self) -> float | None: ...
+    @property
+    def gpu(self) -> str | None: ...
+    @property
+    def as_of(self) -> dt.date | None: ...
+    @property
+    def source(self) -> str | None: ...
+
 
 _DATE_FIX = "add as_of = YYYY-MM-DD, the day the price was read"
 _SOURCE_FIX = 'add source = "where the price comes from"'
 
 
-def _provenance(p: DeviceProfile, priced: list[str]) -> str | None:
+def _provenance(p: PricedDevice, priced: list[str]) -> str | None:
     if not priced:
         return None
     if p.as_of is None:
@@ -42,7 +117,7 @@ def _provenance(p: DeviceProfile, priced: list[str]) -> str | None:
     return None
 
 
-def _local(p: DeviceProfile) -> str | None:
+def _local(p: PricedDevice) -> str | None:
     cloud_fields = [
         n
         for n in (
@@ -94,7 +169,7 @@ _TIERS = (
 _RENTED = ("usd_per_hour", "billing_increment_s", "gpu", "concurrent_streams")
 
 
-def _tiers(p: DeviceProfile) -> str | None:
+def _tiers(p: PricedDevice) -> str | None:
     """The rules of the cache and batch tiers (only a token API has them)."""
     given = [n for n in _TIERS if getattr(p, n) is not None]
     if not given:
@@ -133,7 +208,7 @@ def _tiers(p: DeviceProfile) -> str | None:
     return None
 
 
-def _rented(p: DeviceProfile) -> str | None:
+def _rented(p: PricedDevice) -> str | None:
     """A GPU rented by the hour: its rate, billing increment, GPU and date."""
     for name in (
         "price_usd",
@@ -170,7 +245,7 @@ def _rented(p: DeviceProfile) -> str | None:
     return _provenance(p, ["usd_per_hour"])
 
 
-def _cloud(p: DeviceProfile) -> str | None:
+def _cloud(p: PricedDevice) -> str | None:
     for name in ("price_usd", "kwh_usd", "lifetime_years", "utilization", *_RENTED):
         if getattr(p, name) is not None:
             return f'{name}: a kind = "cloud" profile is priced by tokens or a subscription (remove it)'
@@ -212,8 +287,68 @@ def _cloud(p: DeviceProfile) -> str | None:
     return _provenance(p, priced)
 
 
-def price_problem(p: DeviceProfile) -> str | None:
+def price_problem(p: PricedDevice) -> str | None:
     """The first price rule ``p`` breaks, as ``FIELD: problem (fix)``; None when it keeps them all."""
     if p.kind == "rented":
         return _rented(p)
     return _local(p) if p.kind == "local" else _cloud(p)
+
+
+# ------------------------------------------------------------------------ does this device have prices?
+def _get(device: object, name: str) -> Any:
+    """A field of a loaded profile, or of the device dict a manifest recorded (the same names)."""
+    if isinstance(device, Mapping):
+        return device.get(name)
+    return getattr(device, name, None)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def pricing_basis(device: object) -> PricingBasis | None:
+    """How a device turns a run into dollars, or None when it carries no price: the one rule, for a
+    ``DeviceProfile`` and for the device dict a manifest recorded.
+
+    A local device is priced by its hardware or its electricity (either is enough to cost a request); a
+    rented GPU by its hourly rate; a cloud API by token prices (its own, or the ones the price database
+    gave it when it was loaded: ``token_prices``) or by a subscription fee."""
+    kind = _get(device, "kind") or "local"
+    if kind == "rented":
+        return "rented" if _number(_get(device, "usd_per_hour")) else None
+    if kind == "local":
+        priced = _number(_get(device, "price_usd")) or _number(_get(device, "kwh_usd"))
+        return "hardware" if priced else None
+    if _get(device, "token_prices") is not None or _number(_get(device, "input_usd_per_mtok")):
+        return "tokens"
+    if _number(_get(device, "subscription_usd_per_month")):
+        return "subscription"
+    return None
+
+
+def price_gap(device: object) -> str | None:
+    """Why a device's requests cannot be turned into dollars, with the fix (None: they can).
+
+    A subscription has a price but no cost per task until the user states a monthly volume: that is a
+    gap too, and its fix is the volume, not token prices."""
+    kind = _get(device, "kind") or "local"
+    basis = pricing_basis(device)
+    if basis == "subscription" and not _number(_get(device, "tasks_per_month")):
+        return (
+            "a subscription's cost per task needs the tasks per month you expect: add tasks_per_month to "
+            "the profile or give --tasks-per-month"
+        )
+    if basis is not None:
+        return None
+    if kind == "rented":
+        return "the device profile has no hourly rate: add usd_per_hour (with as_of and source)"
+    if kind == "cloud":
+        return (
+            "the device profile has no prices: name a model the price database knows (provider and model; "
+            "`infercost prices WORD` lists them), or add input_usd_per_mtok and output_usd_per_mtok, "
+            "or subscription_usd_per_month"
+        )
+    return (
+        "the device profile has no prices: add price_usd (with lifetime_years and utilization) or kwh_usd, "
+        "or give --hardware-usd / --kwh-usd"
+    )

@@ -1,9 +1,9 @@
 """Device profiles: ``devices/*.toml`` → a validated ``DeviceProfile``; ``auto`` describes this machine.
 
-A profile says *how a run executes* (``backend``: in-process llama.cpp or an OpenAI-compatible endpoint)
-and *how it is costed* (``kind``: local hardware you own, or a cloud API you rent). A local server reached
-over HTTP is ``kind = "local"`` with ``backend = "openai_http"``. Field names follow the cost model
-(docs/cost.md) and are never renamed; later features add fields.
+A profile says *how a run executes* (``backend``: in-process llama.cpp, an OpenAI-compatible endpoint, or
+Anthropic's native Messages API) and *how it is costed* (``kind``: local hardware you own, or a cloud API
+you rent). A local server reached over HTTP is ``kind = "local"`` with ``backend = "openai_http"``. Field
+names follow the cost model (docs/cost.md) and are never renamed; later features add fields.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.devices.http_settings import HttpSettings, check_base_url
-from bench.devices.price_rules import price_problem
+from bench.devices.price_rules import PricingBasis, price_problem, pricing_basis
 from bench.errors import ProfileError
 from bench.userfiles import describe_validation_error, read_toml
 
@@ -99,8 +99,8 @@ class PowerMode(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    max_w: float = Field(gt=0)
-    idle_w: float | None = Field(default=None, ge=0)
+    max_w: float = Field(gt=0, strict=True)
+    idle_w: float | None = Field(default=None, ge=0, strict=True)
     nvpmodel_id: int | None = Field(default=None, ge=0)
     description: str | None = None
 
@@ -128,17 +128,18 @@ class DeviceProfile(BaseModel):
 
     name: str = Field(min_length=1)
     kind: Literal["local", "cloud", "rented"] = "local"
-    backend: Literal["llama_cpp", "openai_http"] = "llama_cpp"
+    backend: Literal["llama_cpp", "openai_http", "anthropic_messages"] = "llama_cpp"
     description: str | None = None
+    # Every number the cost model reads is strict: TOML `true` or "1.0" is refused, never read as 1.
     # local hardware (cost model)
     hardware: str | None = None
-    price_usd: float | None = Field(default=None, ge=0)
-    lifetime_years: float | None = Field(default=None, gt=0)
-    utilization: float | None = Field(default=None, gt=0, le=1)
-    idle_w: float | None = Field(default=None, ge=0)
-    max_w: float | None = Field(default=None, gt=0)
-    wall_factor: float = Field(default=1.0, ge=1)
-    kwh_usd: float | None = Field(default=None, ge=0)
+    price_usd: float | None = Field(default=None, ge=0, strict=True)
+    lifetime_years: float | None = Field(default=None, gt=0, strict=True)
+    utilization: float | None = Field(default=None, gt=0, le=1, strict=True)
+    idle_w: float | None = Field(default=None, ge=0, strict=True)
+    max_w: float | None = Field(default=None, gt=0, strict=True)
+    wall_factor: float = Field(default=1.0, ge=1, strict=True)
+    kwh_usd: float | None = Field(default=None, ge=0, strict=True)
     region: str | None = None
     memory_gb: float | None = Field(default=None, gt=0)
     memory_bandwidth_gbs: float | None = Field(default=None, gt=0)
@@ -148,35 +149,35 @@ class DeviceProfile(BaseModel):
     # provenance of the electricity price when it differs from the hardware price's
     kwh_as_of: dt.date | None = None
     kwh_source: str | None = None
-    # endpoint (openai_http backend)
+    # endpoint (HTTP backends: openai_http, anthropic_messages)
     provider: str | None = None
     base_url: str | None = None
     model: str | None = None
     api_key_env: str | None = None
     # cloud prices: a token API, or a subscription (monthly fee over the tasks per month the user states)
-    input_usd_per_mtok: float | None = Field(default=None, ge=0)
-    output_usd_per_mtok: float | None = Field(default=None, ge=0)
-    cached_input_usd_per_mtok: float | None = Field(default=None, ge=0)
-    subscription_usd_per_month: float | None = Field(default=None, ge=0)
-    tasks_per_month: float | None = Field(default=None, gt=0)
-    max_tasks_per_month: float | None = Field(default=None, gt=0)
+    input_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    output_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    cached_input_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    subscription_usd_per_month: float | None = Field(default=None, ge=0, strict=True)
+    tasks_per_month: float | None = Field(default=None, gt=0, strict=True)
+    max_tasks_per_month: float | None = Field(default=None, gt=0, strict=True)
     # price tiers as billed (docs/prices.md; rules in price_rules.py): cache reads (the older name
     # cached_input_usd_per_mtok is the same tier), cache writes (default TTL, and 1 hour where the provider
     # has both), explicit-cache storage, the batch tier; tiers_as_of/tiers_source date them where they
     # were read apart from the base prices
-    cache_read_usd_per_mtok: float | None = Field(default=None, ge=0)
-    cache_write_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_read_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    cache_write_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
     cache_write_ttl: str | None = None
-    cache_write_1h_usd_per_mtok: float | None = Field(default=None, ge=0)
-    cache_storage_usd_per_mtok_hour: float | None = Field(default=None, ge=0)
-    batch_discount: float | None = None
-    batch_input_usd_per_mtok: float | None = Field(default=None, ge=0)
-    batch_output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    cache_write_1h_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    cache_storage_usd_per_mtok_hour: float | None = Field(default=None, ge=0, strict=True)
+    batch_discount: float | None = Field(default=None, strict=True)
+    batch_input_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
+    batch_output_usd_per_mtok: float | None = Field(default=None, ge=0, strict=True)
     tiers_as_of: dt.date | None = None
     tiers_source: str | None = None
     # a rented GPU (kind = "rented"): an hourly rate billed in increments, for a server on that machine
-    usd_per_hour: float | None = None
-    billing_increment_s: float | None = None
+    usd_per_hour: float | None = Field(default=None, strict=True)
+    billing_increment_s: float | None = Field(default=None, strict=True)
     gpu: str | None = None
     gpu_count: int = Field(default=1, ge=1)
     concurrent_streams: int | None = Field(default=None, ge=1)
@@ -199,10 +200,16 @@ class DeviceProfile(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> DeviceProfile:
-        if self.backend == "openai_http" and not (self.base_url and self.model):
-            raise ValueError('an openai_http profile needs base_url and model (e.g. model = "gpt-4o-mini")')
-        if self.kind in ("cloud", "rented") and self.backend != "openai_http":
-            raise ValueError(f'a {self.kind} profile runs over HTTP: set backend = "openai_http"')
+        if self.over_http and not (self.base_url and self.model):
+            raise ValueError(
+                f'an {self.backend} profile needs base_url and model (e.g. model = "gpt-4o-mini")'
+            )
+        if self.kind in ("cloud", "rented") and not self.over_http:
+            raise ValueError(
+                f'a {self.kind} profile runs over HTTP: set backend = "openai_http" (or "anthropic_messages")'
+            )
+        if self.backend == "anthropic_messages" and self.http.api == "completions":
+            raise ValueError('http.api = "completions": the Messages API has no text completions; remove it')
         problem = price_problem(self)
         if problem:
             raise ValueError(problem)
@@ -216,17 +223,15 @@ class DeviceProfile(BaseModel):
         return self
 
     @property
-    def pricing(self) -> Literal["hardware", "tokens", "subscription", "rented"] | None:
-        """How this profile turns a run into dollars (None: it carries no price yet)."""
-        if self.kind == "rented":
-            return "rented"
-        if self.kind == "local":
-            return "hardware" if self.price_usd is not None or self.kwh_usd is not None else None
-        if self.input_usd_per_mtok is not None:
-            return "tokens"
-        if self.subscription_usd_per_month is not None:
-            return "subscription"
-        return None
+    def over_http(self) -> bool:
+        """True for an endpoint reached over HTTP (any wire format), False for the in-process engine."""
+        return self.backend != "llama_cpp"
+
+    @property
+    def pricing(self) -> PricingBasis | None:
+        """How this profile turns a run into dollars (None: it carries no price yet): ``pricing_basis``,
+        the rule every reader of a recorded device applies too."""
+        return pricing_basis(self)
 
     def with_power_mode(self, mode: str | None) -> DeviceProfile:
         """The profile in power mode ``mode`` (None: the profile's own), its watts taken from the mode."""

@@ -21,7 +21,6 @@ __all__ = [
     "init_engine",
     "last_engine_error",
     "loaded_engine",
-    "sampler_chain",
 ]
 
 _ll: Any
@@ -84,16 +83,3 @@ def last_engine_error() -> str:
 def loaded_engine() -> Any:
     """The llama_cpp module if it is installed (without initialising it), else None."""
     return _ll
-
-
-def sampler_chain(ll: Any, temperature: float = 0.0, seed: int = 0) -> Any:
-    """The one sampler every in-process path uses (single requests, batched streams, parallel shapes):
-    greedy at temperature 0, else temperature then a seeded draw, so the same request samples the same
-    tokens whichever path serves it. The caller frees it (``llama_sampler_free``)."""
-    chain = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
-    if temperature <= 0:
-        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
-    else:
-        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(temperature))
-        ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
-    return chain

@@ -13,7 +13,7 @@ from typing import Any
 from bench.power.attribution import EnergyCurve, EnergyShare, Window, attribute, idle_power_w
 from bench.power.csv_trace import CsvTrace
 from bench.power.trace import POWER_CSV, Trace, read_trace, trace_from_samples
-from bench.results.schema import TASK_LEVEL_KINDS, Manifest, Record
+from bench.results.schema import Manifest, Record
 
 __all__ = ["apply_energy", "idle_baseline_w", "load_trace", "rail_energies"]
 
@@ -61,7 +61,7 @@ def _shares(records: list[Record], trace: Trace, power: dict[str, Any]) -> list[
     """Every record's share of ``trace``. An agent task's summary window spans its calls' windows: the
     two layers are attributed separately, so overlapping windows never split one joule between a task
     and its own calls."""
-    layers = [[i for i, r in enumerate(records) if r.kind in TASK_LEVEL_KINDS]]
+    layers = [[i for i, r in enumerate(records) if r.kind in (None, "agent")]]
     layers.append([i for i, r in enumerate(records) if r.kind in ("model", "tool")])
     shares = [EnergyShare()] * len(records)
     for layer in layers:

@@ -24,7 +24,6 @@ from bench.cost.pricing import cloud_profiles, priced_on_cloud
 from bench.devices.staleness import price_age
 from bench.errors import BenchError
 from bench.report.runs import Run
-from bench.results.stats import mean
 
 __all__ = ["MAX_PRICED_LINES", "CloudLine", "LocalLine", "cloud_line", "local_line", "priced_cloud_lines"]
 
@@ -40,7 +39,7 @@ class LocalLine:
     run: str = ""  # the run's label (its colour), when ``label`` says more
 
     def monthly_usd(self, n_tasks: float) -> float:
-        return self.fixed_usd + n_tasks * self.usd_per_task
+        return cost.monthly_usd(self.fixed_usd, n_tasks, self.usd_per_task)
 
     def breakeven_tasks(self, cloud_usd_per_task: float) -> float | None:
         """Monthly volume where local = cloud; None when local never gets cheaper."""
@@ -54,7 +53,7 @@ class CloudLine:
     priced_not_run: bool = False  # a profile's prices for a local run's tokens, not a run on the API
 
     def monthly_usd(self, n_tasks: float) -> float:
-        return n_tasks * self.usd_per_task
+        return cost.monthly_usd(0.0, n_tasks, self.usd_per_task)
 
 
 def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLine | None, str | None]:
@@ -83,7 +82,8 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
 
 
 def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:
-    usd_per_task = mean(r.cost_usd for r in run.measured)
+    """A cloud run's line: its own cost per task (the figure every view shows, ``Run.metrics``)."""
+    usd_per_task = run.metrics.get("cost_per_task_usd")
     if usd_per_task is None:
         return None, "no cost per task (the profile gives no token prices)"
     return CloudLine(run.label, usd_per_task), None
@@ -97,7 +97,8 @@ def priced_cloud_lines(
 
     At most ``MAX_PRICED_LINES`` are drawn, spread from the cheapest to the dearest; the sentence names the
     ones left out."""
-    records = [r for run in local_runs for r in run.measured]
+    records = [r for run in local_runs for r in run.records]
+    n_tasks = sum(int(run.metrics["n"]) for run in local_runs)
     clouds, _skipped = cloud_profiles()
     token_clouds = [(k, p) for k, p in clouds if p.pricing == "tokens"]
     batch = bool(options and options.batch)
@@ -122,7 +123,7 @@ def priced_cloud_lines(
         dated.append(f"{r['profile']} (as of {age.short if age else 'undated'}{flag})")
     text = (
         "Cloud lines are priced, not run: the local runs' own token counts (mean per task over "
-        f"{len(records)} measured requests) at the list prices"
+        f"{n_tasks:,} measured tasks) at the list prices"
         + (" (batch tier)" if batch else "")
         + " of "
         + ", ".join(dated)

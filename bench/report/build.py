@@ -20,12 +20,12 @@ from bench.cost.enrich import EnrichOptions
 from bench.report import frame as frames
 from bench.report.batched_view import batched_table
 from bench.report.charts import ChartResult, build_charts
-from bench.report.fields import FIELDS
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS, TERMINAL_COLUMNS
 from bench.report.provenance import provenance_table, stale_price_notes
 from bench.report.runs import Run, assign_labels, pool_runs
 from bench.report.tables import Column, TextTable, frame_rows, metric_table
 from bench.results.comparability import differences
+from bench.results.metrics.registry import FIELDS
 from bench.results.variability import run_warnings
 
 __all__ = ["Report", "ReportOptions", "TaskOutput", "TaskSection", "build_report"]

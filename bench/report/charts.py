@@ -24,10 +24,10 @@ from matplotlib.figure import Figure
 
 from bench.cost.enrich import EnrichOptions
 from bench.report import breakeven
-from bench.report.fields import FIELDS
 from bench.report.power_trace import read_power_trace
 from bench.report.runs import Run
 from bench.report.tables import frame_rows
+from bench.results.metrics.registry import FIELDS
 
 __all__ = ["Chart", "ChartResult", "Omitted", "build_charts", "render_png", "render_svg"]
 
@@ -97,8 +97,13 @@ def _usd_axis(axis: Any) -> None:
     """Few ticks, in the registry's significant-digit format (costs per task are 1e-8..1e-2 USD)."""
     axis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
     axis.set_major_formatter(
-        matplotlib.ticker.FuncFormatter(lambda x, _: FIELDS["cost_per_task_usd"].format(x))
+        matplotlib.ticker.FuncFormatter(lambda x, _: _text(FIELDS["cost_per_task_usd"].format(x)))
     )
+
+
+def _text(text: str) -> str:
+    """Text for matplotlib: a dollar sign is a dollar, not the start of math."""
+    return text.replace("$", r"\$")
 
 
 def _names(labels: Sequence[str]) -> str:
@@ -123,7 +128,10 @@ def cost_per_success(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
         if label in estimated:
             bar.set_hatch("//")
         ax.annotate(
-            f" ${usd.format(value)}", (value, bar.get_y() + bar.get_height() / 2), va="center", fontsize=8
+            " " + _text(usd.format(value)),
+            (value, bar.get_y() + bar.get_height() / 2),
+            va="center",
+            fontsize=8,
         )
     ax.set_xlabel("USD per successful task (total cost / passed requests)")
     ax.set_xlim(0, max(values) * 1.3)
@@ -192,7 +200,7 @@ def energy_vs_speed(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
     for r in have:
         x, y = r["decode_tps_mean"], r["energy_per_task_j"]
         lo, hi = r.get("decode_tps_ci_low"), r.get("decode_tps_ci_high")
-        xerr = [[x - lo], [hi - x]] if lo is not None and hi is not None else None
+        xerr = [[max(x - lo, 0.0)], [max(hi - x, 0.0)]] if lo is not None and hi is not None else None
         est = r["run"] in estimated
         ax.errorbar(
             [x],
@@ -256,7 +264,8 @@ def pareto(runs: Sequence[Run], frame: pd.DataFrame) -> list[ChartResult]:
         for r in have:
             lo, hi = r.get("pass_rate_ci_low"), r.get("pass_rate_ci_high")
             p = r["pass_rate"]
-            yerr = [[p - lo], [hi - p]] if lo is not None and hi is not None else None
+            # clamped at 0: at 100% the Wilson upper end can round to 0.9999999999999999 < 1.0
+            yerr = [[max(p - lo, 0.0)], [max(hi - p, 0.0)]] if lo is not None and hi is not None else None
             ax.errorbar(
                 [r["cost_per_task_usd"]], [p], yerr=yerr, fmt="o", ms=8, capsize=3,
                 color=colors[r["run"]], label=r["run"],

@@ -1,7 +1,8 @@
 """Two runs, metric by metric: how much changed, and whether it is more than noise (pyperf/asv style).
 
-Each metric the registry marks with a per-request ``sample`` is tested on the raw samples of both runs
-(``stats.compare_samples``: Mann–Whitney U *and* a minimum effect), and reads like pyperf:
+Each metric the registry marks with a per-request ``sample`` is tested on the raw samples of both runs, the
+records its registry population names (``bench.results.metrics.aggregate.samples``: the same values the
+gate tests), with ``stats.compare_samples`` (Mann–Whitney U *and* a minimum effect), and reads like pyperf:
 "1.31x faster (significant)" / "1.02x slower (not significant)". Directions come from the registry's
 ``higher_is_better``. Key properties that differ (model, device, backend settings) are listed first:
 comparing a new model against an old one is the point, but never silently. Runs of different suites
@@ -14,18 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import UsageError
-from bench.report.fields import COMPARE_FIELDS, Field
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable, label
 from bench.results.comparability import differences, key_properties
-from bench.results.schema import Record
+from bench.results.metrics.aggregate import samples
+from bench.results.metrics.registry import COMPARE_FIELDS, Field
 from bench.results.stats import Comparison, compare_samples
 
-__all__ = ["CompareRow", "RunComparison", "compare_runs", "comparison_table", "samples"]
-
-# samples taken over every measured request (an error is a failed task, and still cost energy and money);
-# timings only exist for requests that succeeded
-_OVER_ALL_MEASURED = {"passed", "cost_usd", "energy_j"}
+__all__ = ["CompareRow", "RunComparison", "compare_runs", "comparison_table"]
 
 
 @dataclass(frozen=True)
@@ -42,15 +39,6 @@ class RunComparison:
     rows: list[CompareRow]
     skipped: list[str] = field(default_factory=list)
     min_effect: float = 0.05
-
-
-def samples(run: Run, attr: str) -> list[float]:
-    """The raw per-request values of ``attr`` over the run's measured requests (booleans as 0/1)."""
-    recs: list[Record] = run.measured
-    if attr not in _OVER_ALL_MEASURED:
-        recs = [r for r in recs if r.status == "ok"]
-    values = (getattr(r, attr) for r in recs)
-    return [float(v) for v in values if v is not None]
 
 
 def compare_runs(
@@ -70,8 +58,7 @@ def compare_runs(
     diff = [(k, ka[k], kb[k]) for k in differences(baseline.manifest, candidate.manifest)]
     rows, skipped = [], []
     for f in COMPARE_FIELDS:
-        assert f.sample is not None
-        a, b = samples(baseline, f.sample), samples(candidate, f.sample)
+        a, b = samples(f.name, baseline.records), samples(f.name, candidate.records)
         if not a and not b:
             skipped.append(f.label)
             continue

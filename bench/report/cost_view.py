@@ -14,7 +14,7 @@ from rich.table import Table
 
 from bench.devices.profiles import DeviceProfile
 from bench.devices.staleness import price_age
-from bench.report.fields import FIELDS
+from bench.results.metrics.registry import FIELDS
 
 __all__ = [
     "age_cell",

@@ -1,8 +1,9 @@
-"""Energy in summaries: per-group energy metrics, per-shape energy, and the run's power facts.
+"""Energy in summaries: per-shape energy and the run's power facts (the per-group energy figures are the
+metric core's, ``bench.results.metrics.aggregate.energy_metrics``).
 
 Estimated energy (``energy_source = "estimated"``: CPU utilization × the profile's watts) is flagged in
-every group (``energy_estimated``) so that no output shows a model's number as a measurement; the CLI marks
-such values with ``~`` in the table itself.
+every group (``energy_estimated``) so that no output shows a model's number as a measurement; every view
+marks such values with ``≈``.
 """
 
 from __future__ import annotations
@@ -11,32 +12,17 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from bench.results import stats
+from bench.results.metrics.aggregate import time_weighted_power
+from bench.results.metrics.display import ESTIMATE_MARK
+from bench.results.metrics.policy import MEASURED
 from bench.results.schema import Manifest, Record
 
-__all__ = ["energy_metrics", "power_note", "power_summary", "shape_energy"]
+__all__ = ["power_note", "power_summary", "shape_energy"]
 
 _POWER_KEYS = (
     "sensor", "selected_by", "kind", "estimated", "rate_hz", "period_s", "total", "idle_w",
     "idle_seconds", "power_mode", "reason", "samples", "read_errors", "sampler_cpu_share", "rate_lowered",
 )  # fmt: skip
-
-
-def _time_weighted_power(records: Sequence[Record]) -> float | None:
-    pairs = [(r.energy_j, r.energy_j / r.avg_power_w) for r in records if r.energy_j and r.avg_power_w]
-    seconds = sum(t for _, t in pairs)
-    return sum(e for e, _ in pairs) / seconds if seconds > 0 else None
-
-
-def energy_metrics(measured: Sequence[Record]) -> dict[str, Any]:
-    """Energy metrics beyond ``energy_per_task_j``/``j_per_token`` (computed beside them)."""
-    with_energy = [r for r in measured if r.energy_j is not None]
-    return {
-        "energy_net_per_task_j": stats.mean(r.energy_net_j for r in with_energy),
-        "avg_power_w": _time_weighted_power(with_energy),
-        "energy_estimated": any(r.energy_source == "estimated" for r in with_energy) if with_energy else None,
-        "energy_sources": dict(Counter(str(r.energy_source) for r in with_energy)),
-    }
 
 
 def shape_energy(records: Sequence[Record]) -> dict[str, Any]:
@@ -58,7 +44,7 @@ def shape_energy(records: Sequence[Record]) -> dict[str, Any]:
     return {
         "energy_per_task_j": total / len(ok),
         "j_per_token": total / tokens if tokens else None,
-        "avg_power_w": _time_weighted_power(ok),
+        "avg_power_w": time_weighted_power(ok),
         "energy_estimated": any(r.energy_source == "estimated" for r in ok),
         "energy_sources": dict(Counter(str(r.energy_source) for r in ok)),
     }
@@ -70,10 +56,11 @@ def power_summary(records: Sequence[Record], manifest: Manifest) -> dict[str, An
     if not power:
         return None
     out = {k: power[k] for k in _POWER_KEYS if k in power}
-    measured = [r for r in records if not r.warmup and r.energy_j is not None]
-    out["apportioned"] = sum(1 for r in measured if r.energy_source == "apportioned")
-    out["with_energy"] = len(measured)
-    out["measured"] = sum(1 for r in records if not r.warmup)
+    measured = MEASURED.select(records)
+    with_energy = [r for r in measured if r.energy_j is not None]
+    out["apportioned"] = sum(1 for r in with_energy if r.energy_source == "apportioned")
+    out["with_energy"] = len(with_energy)
+    out["measured"] = len(measured)
     return out
 
 
@@ -106,5 +93,7 @@ def power_note(summary: dict[str, Any]) -> str | None:
         parts.append(f"{p['measured'] - p['with_energy']} request(s) without energy (outside the trace)")
     line = " · ".join(parts)
     if p.get("estimated"):
-        line += "\n~ = ESTIMATED from CPU utilization × the profile's idle/max watts, not measured"
+        line += (
+            f"\n{ESTIMATE_MARK} = ESTIMATED from CPU utilization × the profile's idle/max watts, not measured"
+        )
     return line

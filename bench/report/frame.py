@@ -1,7 +1,8 @@
 """Runs → pandas frames: one row per run, per (run, category) and per (run, task).
 
-Every metric column is a registry field computed by ``summary.group_metrics``, so the report's numbers
-are the after-run summary's numbers. The combined frame (all three levels, a ``level`` column telling them
+Every metric column is a registry field computed by the metric core (``bench.results.metrics.aggregate``:
+``run_metrics`` per run, ``group_metrics`` per category and task), so the report's numbers are the
+after-run summary's numbers. The combined frame (all three levels, a ``level`` column telling them
 apart) is what ``--csv`` and ``--json`` export. Absent figures stay NaN/None, never zero; ``absent``
 explains, per run and metric group, why a figure is missing.
 """
@@ -14,9 +15,10 @@ from typing import Any
 import pandas as pd
 
 from bench.cost.roofline import roofline_fraction
-from bench.report.fields import FIELDS
+from bench.devices.price_rules import pricing_basis
 from bench.report.runs import Run
-from bench.report.summary import group_metrics
+from bench.results.metrics.aggregate import by_category, group_metrics
+from bench.results.metrics.registry import FIELDS
 
 __all__ = ["ID_COLUMNS", "absent_reasons", "category_frame", "combined_frame", "run_frame", "task_frame"]
 
@@ -48,8 +50,9 @@ def _energy_source(run: Run) -> str | None:
     return "+".join(sorted(sources))
 
 
-def _metrics(run: Run, records: Sequence[Any], *, intervals: bool = True) -> dict[str, Any]:
-    m = group_metrics(records, intervals=intervals)
+def _metrics(run: Run, records: Sequence[Any] | None = None, *, intervals: bool = True) -> dict[str, Any]:
+    """A group's figures (``records``), or the whole run's (None: ``Run.metrics``, throughput included)."""
+    m = dict(run.metrics) if records is None else group_metrics(records, intervals=intervals)
     if m.get("roofline_fraction") is None:
         m["roofline_fraction"] = roofline_fraction(run.manifest, m.get("decode_tps_mean"))[0]
     return {name: m.get(name) for name in FIELDS}
@@ -58,17 +61,14 @@ def _metrics(run: Run, records: Sequence[Any], *, intervals: bool = True) -> dic
 def run_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
-        rows.append({**_identity(run), **_metrics(run, run.records), "energy_source": _energy_source(run)})
+        rows.append({**_identity(run), **_metrics(run), "energy_source": _energy_source(run)})
     return pd.DataFrame(rows, columns=[*ID_COLUMNS, *FIELDS, "energy_source"])
 
 
 def category_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
-        by_category: dict[str, list[Any]] = {}
-        for r in run.measured:
-            by_category.setdefault(r.category, []).append(r)
-        for cat, recs in by_category.items():
+        for cat, recs in by_category(run.records).items():
             rows.append({**_identity(run), "category": cat, **_metrics(run, recs)})
     return pd.DataFrame(rows, columns=[*ID_COLUMNS, "category", *FIELDS])
 
@@ -118,15 +118,9 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
         else:
             reasons["energy"] = f"sensor {sensor} ran but no energy was attributed to requests"
     if all(metrics.get(f) is None for f in COST_FIELDS):
-        if device.get("kind") == "cloud":
-            has_prices = device.get("output_usd_per_mtok") is not None
-        elif device.get("kind") == "rented":
-            has_prices = device.get("usd_per_hour") is not None
-        else:
-            has_prices = device.get("price_usd") is not None or device.get("kwh_usd") is not None
         reasons["cost"] = (
             "the device profile gives no prices"
-            if not has_prices
+            if pricing_basis(device) is None
             else "no cost was derived for its requests by this version of infercost"
         )
     if metrics.get("roofline_fraction") is None:

@@ -9,25 +9,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.results.db.history import HistoryMetric, HistoryPoint
+from bench.results.db.history import HistoryPoint
+from bench.results.metrics.registry import Field
 
 __all__ = ["text_bars", "write_history"]
 
 _BAR = 40
 
 
-def text_bars(points: Sequence[HistoryPoint]) -> list[str]:
-    """One bar per run, scaled to the largest mean; ◆ marks a change point."""
-    top = max((p.mean for p in points), default=0.0)
+def text_bars(points: Sequence[HistoryPoint], spec: Field) -> list[str]:
+    """One bar per run, scaled to the largest figure (shown in the registry's format); ◆ marks a change
+    point."""
+    top = max((p.value for p in points), default=0.0)
     lines = []
     for p in points:
-        width = 0 if not top else round(_BAR * p.mean / top)
+        width = 0 if not top else max(0, round(_BAR * p.value / top))
         mark = " ◆" if p.change_point else ""
-        lines.append(f"{p.started_utc[:16]:16} {'█' * width:<{_BAR}} {p.mean:.4g}{mark}")
+        lines.append(f"{p.started_utc[:16]:16} {'█' * width:<{_BAR}} {spec.format(p.value)}{mark}")
     return lines
 
 
-def _figure(points: Sequence[HistoryPoint], spec: HistoryMetric, title: str, path: Path) -> None:
+def _figure(points: Sequence[HistoryPoint], spec: Field, title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,14 +40,14 @@ def _figure(points: Sequence[HistoryPoint], spec: HistoryMetric, title: str, pat
         series = [p for p in points if p.device == device]
         xs = list(range(len(points)))
         idx = [i for i, p in zip(xs, points, strict=True) if p.device == device]
-        ax.plot(idx, [p.mean for p in series], marker="o", ms=3, label=device)
-        cps = [(i, p.mean) for i, p in zip(idx, series, strict=True) if p.change_point]
+        ax.plot(idx, [p.value for p in series], marker="o", ms=3, label=device)
+        cps = [(i, p.value) for i, p in zip(idx, series, strict=True) if p.change_point]
         if cps:
             ax.scatter([c[0] for c in cps], [c[1] for c in cps], s=120, facecolors="none", edgecolors="red")
     step = max(1, len(points) // 8)
     ax.set_xticks(range(0, len(points), step))
     ax.set_xticklabels([p.started_utc[:10] for p in points][::step], rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel(f"{spec.label} ({spec.unit})" if spec.unit else spec.label)
+    ax.set_ylabel(f"{spec.label} ({spec.unit})" if spec.unit and spec.unit not in spec.label else spec.label)
     ax.set_title(title + " (red ring: significant change)", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -54,7 +56,7 @@ def _figure(points: Sequence[HistoryPoint], spec: HistoryMetric, title: str, pat
 
 
 def write_history(
-    points: Sequence[HistoryPoint], spec: HistoryMetric, title: str, path: Path, table: Sequence[str]
+    points: Sequence[HistoryPoint], spec: Field, title: str, path: Path, table: Sequence[str]
 ) -> list[Path]:
     """Write the chart (.png/.svg) or a Markdown page with the table and the chart (.md)."""
     if path.suffix.lower() in (".png", ".svg"):

@@ -18,8 +18,9 @@ import jinja2
 
 from bench.report.build import Report
 from bench.report.charts import Chart, render_svg
-from bench.report.fields import FIELDS, Field
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
+from bench.results.metrics.registry import FIELDS, Field
+from bench.textsafe import neutralize_controls
 
 __all__ = ["render_html", "write_html"]
 
@@ -29,6 +30,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=False,
     lstrip_blocks=False,
+    finalize=lambda v: neutralize_controls(v) if isinstance(v, str) else v,  # every {{ }} output
 )
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from bench.report.build import Report
 from bench.report.charts import Chart, Omitted, render_png
-from bench.report.fields import FIELDS
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
 from bench.report.tables import TextTable
+from bench.results.metrics.registry import FIELDS
+from bench.textsafe import neutralize_controls
 
 __all__ = ["aligned_md_table", "md_escape", "md_table", "render_markdown", "write_markdown"]
 
@@ -25,6 +26,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#~!$])")  # $: GitHub renders $…$ a
 def md_escape(text: object) -> str:
     """Plain text → Markdown that renders as that text (no markup, no HTML, one line)."""
     s = str(text).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+    s = neutralize_controls(s)
     s = _MD_SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;"}.get(m.group(1), "\\" + m.group(1)), s)
     return s
 

@@ -19,7 +19,7 @@ from bench.results.bundle import DEFAULT_RUNS_ROOT, gc_paused
 
 __all__ = ["Outputs", "check_outputs", "check_prices", "make_report", "write_outputs"]
 
-FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".json": "json"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class Outputs:
     report: Path | None = None  # .md or .html
     csv: Path | None = None
     json: Path | None = None
+
+    @classmethod
+    def from_flag(cls, output: Path | None, csv: Path | None = None) -> Outputs:
+        """``-o FILE``: a .json file is the combined frame as JSON (what ``--json`` prints), else a report."""
+        if output is not None and output.suffix.lower() == ".json":
+            return cls(csv=csv, json=output)
+        return cls(report=output, csv=csv)
 
 
 def _check_dir(path: Path, flag: str) -> None:
@@ -43,13 +50,14 @@ def check_outputs(outputs: Outputs) -> None:
         if outputs.report.suffix.lower() not in FORMATS:
             raise UsageError(
                 f"-o {outputs.report}: unknown report format '{outputs.report.suffix}'",
-                fix="name it .md (Markdown, PNG charts beside it) or .html (one self-contained file)",
+                fix="name it .md (Markdown, PNG charts beside it), .html (one self-contained file) or "
+                ".json (the figures as JSON)",
             )
         _check_dir(outputs.report, "-o")
     if outputs.csv is not None:
         _check_dir(outputs.csv, "--csv")
     if outputs.json is not None:
-        _check_dir(outputs.json, "--json")
+        _check_dir(outputs.json, "-o")
 
 
 def check_prices(kwh_usd: float | None, hardware_usd: float | None) -> None:

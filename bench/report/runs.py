@@ -27,7 +27,10 @@ from bench.results.bundle import (
     read_bundle,
     resolve_bundle,
 )
-from bench.results.comparability import key_properties, model_name
+from bench.results.comparability import key_properties
+from bench.results.identity import backend_label, device_name, model_name
+from bench.results.metrics.aggregate import by_task, run_metrics
+from bench.results.metrics.policy import MEASURED
 from bench.results.schema import Manifest, Record
 
 __all__ = ["Run", "assign_labels", "find_bundles", "load_runs", "pool_runs", "runs_from_bundles"]
@@ -55,10 +58,9 @@ class Run:
 
     @functools.cached_property
     def metrics(self) -> dict[str, Any]:
-        """Summary metrics over all its records (what the gate and ``choose`` judge), computed once."""
-        from bench.report.summary import group_metrics
-
-        return group_metrics(self.records)
+        """The run's figures (``bench.results.metrics.aggregate.run_metrics``: what every view shows and
+        the gate and ``choose`` judge), computed once."""
+        return run_metrics(self.records, self.manifest)
 
     @property
     def run_ids(self) -> list[str]:
@@ -70,16 +72,14 @@ class Run:
 
     @functools.cached_property
     def measured(self) -> list[Record]:
-        """Warmups excluded (computed once: a report asks for it per table, chart and task)."""
-        return [r for r in self.records if not r.warmup]
+        """Every record but warm-ups (``policy.MEASURED``; computed once: a report asks for it per table,
+        chart and task)."""
+        return MEASURED.select(self.records)
 
     @functools.cached_property
     def by_task(self) -> dict[str, list[Record]]:
         """Measured records per task id, in suite order."""
-        out: dict[str, list[Record]] = {}
-        for r in self.measured:
-            out.setdefault(r.task_id, []).append(r)
-        return out
+        return by_task(self.records)
 
     @property
     def key(self) -> dict[str, Any]:
@@ -115,12 +115,11 @@ class Run:
 
     @property
     def device_name(self) -> str:
-        return str(self.manifest.device.get("name") or "?")
+        return device_name(self.manifest)
 
     @property
     def backend_name(self) -> str:
-        name = str(self.manifest.backend.name or self.manifest.device.get("backend") or "?")
-        return {"llama_cpp": "in-process", "openai_http": "HTTP"}.get(name, name)
+        return backend_label(self.manifest)
 
     @property
     def suite_name(self) -> str:

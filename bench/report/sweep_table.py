@@ -24,9 +24,9 @@ from typing import Any
 from bench.cost.options import EnrichOptions
 from bench.errors import BenchError
 from bench.report.runs import Run, load_run
-from bench.report.summary import group_metrics
 from bench.report.tables import Column, TextTable
-from bench.report.throughput import throughput_metrics
+from bench.results.metrics.aggregate import group_metrics
+from bench.results.metrics.throughput import throughput_metrics
 from bench.results.pareto import pareto_mask
 from bench.results.sweep import SweepManifest, read_sweep
 

@@ -17,19 +17,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from bench.report.fields import FIELDS, INTERVALS
+from bench.results.metrics.display import ESTIMATE_MARK, ESTIMATE_NOTE
+from bench.results.metrics.registry import FIELDS, INTERVALS
 
-__all__ = ["ESTIMATE_MARK", "Column", "TextTable", "cell", "frame_rows", "header", "label", "metric_table"]
-
-ESTIMATE_MARK = "≈"
-# metrics that carry an energy estimate into their value (local cost includes energy cost)
-_ENERGY_BACKED = {
-    "energy_per_task_j",
-    "j_per_token",
-    "cost_per_task_usd",
-    "cost_per_success_usd",
-    "usd_per_mtok_out",
-}
+__all__ = ["Column", "TextTable", "cell", "frame_rows", "header", "label", "metric_table"]
 
 
 @dataclass(frozen=True)
@@ -67,8 +58,7 @@ def _absent(value: Any) -> bool:
 
 def label(name: str) -> str:
     """The registry label with its unit where the label does not carry one ("TTFT p50 ms", "$/task")."""
-    f = FIELDS[name]
-    return f.label + (" ms" if f.unit == "ms" else "")
+    return FIELDS[name].header
 
 
 def header(name: str) -> str:
@@ -96,7 +86,7 @@ def cell(name: str, row: Mapping[str, Any], *, estimated: bool = False) -> str:
             if lo_s.endswith("%") and hi_s.endswith("%"):
                 lo_s = lo_s[:-1]
             text += f" ({lo_s}–{hi_s})"
-    if estimated and name in _ENERGY_BACKED:
+    if estimated and f.energy_backed:
         text = ESTIMATE_MARK + text
     return text
 
@@ -134,6 +124,6 @@ def metric_table(
     notes = []
     if dropped and records and note_dropped:
         notes.append("Not shown, no row has a value: " + ", ".join(FIELDS[n].label for n in dropped) + ".")
-    if estimated_runs & {r.get("run") for r in records} and any(n in _ENERGY_BACKED for n in shown):
-        notes.append(f"{ESTIMATE_MARK} estimated energy (a model, not a sensor), and cost built on it.")
+    if estimated_runs & {r.get("run") for r in records} and any(FIELDS[n].energy_backed for n in shown):
+        notes.append(f"{ESTIMATE_NOTE}.")
     return TextTable(columns, rows, notes, dropped)

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.report.tables import TextTable
+from bench.textsafe import neutralize_controls
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -30,13 +31,16 @@ def rich_table(table: TextTable, title: str | None = None) -> Table:
         header = "\n".join(textwrap.wrap(c.header, width=max(widest, 6), break_long_words=False))
         out.add_column(header or c.header, justify=c.align, no_wrap=True)
     for row in table.rows:
-        out.add_row(*row)
+        out.add_row(*(neutralize_controls(c) for c in row))
     return out
 
 
 def report_view(report: Report) -> list[RenderableType]:
     """What ``infercost report`` prints without ``-o``: title, the short run table, its notes."""
-    view: list[RenderableType] = [Text(report.title, style="bold"), rich_table(report.terminal_table)]
-    view += [Text(f"  {note}") for note in report.run_table.notes]
+    view: list[RenderableType] = [
+        Text(neutralize_controls(report.title), style="bold"),
+        rich_table(report.terminal_table),
+    ]
+    view += [Text(f"  {neutralize_controls(note)}") for note in report.run_table.notes]
     view.append(Text("  All columns, charts and provenance: -o report.html or -o report.md"))
     return view

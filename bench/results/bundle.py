@@ -13,7 +13,9 @@ cut short by Ctrl-C (``cancelled``) and run again on resume is *superseded*: rea
 slot (task, repetition, warmup) once, the file keeps both lines.
 
 Reading refuses schema versions it does not know, with what to do; a torn *last* line (a run killed
-mid-write) is dropped with a warning, while a corrupt line anywhere else is an error.
+mid-write) is dropped with a warning, while a corrupt line anywhere else is an error. Only regular files
+are read (``userfiles.open_regular``): a manifest or records file that is a FIFO, a device such as
+``/dev/zero`` or a link to one is refused at once, as are records over ``MAX_RECORDS_BYTES``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.paths import DEFAULT_RUNS_ROOT
 from bench.redaction import scrub_secrets
 from bench.results.schema import SCHEMA_VERSION, Manifest, Record
+from bench.userfiles import open_regular, read_text_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +59,8 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
+# Read like suites: regular files only, within a size (a million requests' records are about 1.5 GiB).
+MAX_RECORDS_BYTES = 4 * 2**30
 
 
 # What one record costs on disk: ~1.5 KiB of fields, plus per generated token a float in ``itl_ms`` and a
@@ -268,9 +273,7 @@ def resolve_bundle(ref: str | Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> Path
 def _read_manifest(path: Path) -> Manifest:
     file = path / MANIFEST
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BundleError(f"{file}: cannot read: {exc.strerror}") from None
+        data = json.loads(read_text_file(file, BundleError, "manifest"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"{file}: corrupt manifest (not JSON: {exc})") from None
     except RecursionError:
@@ -320,12 +323,12 @@ def read_bundle(ref: str | Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> Bundle:
     notes: list[str] = []
     records: list[Record] = []
     file = path / RECORDS
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError:
-        raw = b""
-    except OSError as exc:
-        raise BundleError(f"{file}: cannot read: {exc.strerror}") from None
+    raw = b""
+    if os.path.lexists(file):  # no records yet is a bundle; a FIFO, /dev/zero or a 1 TB file is not
+        with open_regular(file, BundleError, "records", MAX_RECORDS_BYTES) as f:
+            raw = f.read(MAX_RECORDS_BYTES + 1)
+        if len(raw) > MAX_RECORDS_BYTES:
+            raise BundleError(f"{file}: over the {MAX_RECORDS_BYTES // 2**30} GiB limit for a records file")
     lines = raw.split(b"\n")
     last_index = max((i for i, ln in enumerate(lines) if ln.strip()), default=-1)
     for i, line in enumerate(lines):

@@ -5,18 +5,18 @@ and readers ignore fields they do not know):
 
 - 1 (infercost 0.1): first version. ``records.jsonl`` lines are ``Record``; ``manifest.json`` is
   ``Manifest``. Timing stamps are ``perf_counter_ns`` relative to ``Manifest.anchor_perf_ns``.
-  Agent tasks (docs/agents.md) added optional fields, no version bump: ``kind`` says which of the four
-  records a line is — ``"request"`` for a single-shot request, ``"model"`` / ``"tool"`` for one call
-  inside an agent task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's
-  summary. Bundles written before every record carried it have ``kind`` null (or absent) on single-shot
-  requests; they read as ``"request"``, so ``kind`` is always set in memory (and in SQL, where a NULL
-  would slip past ``kind <> 'tool'``). Readers that aggregate per task use the task-level records
-  (``"request"`` or ``"agent"``, see ``task_level``); per call latency uses the call-level ones
-  (``"request"`` or ``"model"``, see ``call_level``). Records are built in one place,
-  ``bench.run.records.RecordFactory``.
+  Agent tasks (docs/agents.md) added optional fields, no version bump: ``kind`` is None for a
+  single-shot request (every record before them), ``"model"`` / ``"tool"`` for one call inside an agent
+  task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's summary. Readers that
+  aggregate per task use the task-level records (``kind`` None or ``"agent"``, see ``task_level``); per
+  call latency uses the call-level ones (``kind`` None or ``"model"``, see ``call_level``). All four
+  kinds are built by one factory, ``bench.run.records.RecordFactory``.
   Shapes at a depth and in parallel (docs/shapes.md) added optional fields, no version bump:
   ``depth_tokens``, ``depth_ms``, ``parallel_seqs``, ``shared_prompt``, ``n_kv_tokens``, ``pp_ms``,
   ``tg_ms``; None on every record before them.
+  Public benchmarks (docs/benchmarks.md) added optional fields, no version bump: ``calls`` (the tool
+  calls of a reply, as written) and ``turn`` (a multi-turn task's user turn); the manifest's
+  ``suite.source`` and ``suite.subset`` say where a suite came from and which part of it ran.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "CALL_LEVEL_KINDS",
     "SCHEMA_VERSION",
-    "TASK_LEVEL_KINDS",
     "BackendFacts",
     "HostFacts",
     "Manifest",
@@ -37,8 +35,10 @@ __all__ = [
     "Record",
     "RecordKind",
     "RunSettingsFacts",
+    "SourceFacts",
     "Status",
     "StopReason",
+    "SubsetFacts",
     "SuiteFacts",
     "TokenCountSource",
     "call_level",
@@ -49,9 +49,7 @@ SCHEMA_VERSION = 1
 
 Status = Literal["ok", "error", "timeout", "cancelled"]
 TokenCountSource = Literal["engine", "usage", "tokenizer", "chunks"]
-RecordKind = Literal["request", "model", "tool", "agent"]
-TASK_LEVEL_KINDS: frozenset[str] = frozenset({"request", "agent"})  # one record per attempt at a task
-CALL_LEVEL_KINDS: frozenset[str] = frozenset({"request", "model"})  # one record per model request
+RecordKind = Literal["model", "tool", "agent"]
 StopReason = Literal["answer", "max_steps", "token_budget", "error"]
 
 
@@ -114,22 +112,29 @@ class Record(BaseModel):
         None
     )
     cost_tier: Literal["batch"] | None = None
-    # over HTTP (openai_http backend): what the wire showed. A chunk is not a token: n_chunks counts
-    # content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
+    # over HTTP (openai_http, anthropic_messages): what the wire showed. A chunk is not a token: n_chunks
+    # counts content chunks, chunk_tokens their tokens where a tokenizer counted them; every failed attempt is
     # in retries (the last one too when the request failed); retry_delay_ms: first → final dispatch
     n_chunks: int | None = None
     chunk_tokens: list[int] | None = None
     http_status: int | None = None
     server_model: str | None = None
     stream_end_ms: float | None = Field(default=None, description="dispatch → end of stream ([DONE])")
+    ttft_thinking_ms: float | None = Field(
+        default=None, description="dispatch → first hidden-reasoning (thinking) token, beside ttft_ms"
+    )
     retries: list[dict[str, Any]] | None = None
     retry_delay_ms: float | None = None
     # open-loop load (--rate): when the seeded Poisson schedule said this request should start
     scheduled_ns: int | None = Field(default=None, description="relative to the manifest anchor")
-    # which record this is (always set): request = a single-shot request; model/tool = one call of an
-    # agent task at ``step``; agent = the task's summary (its window spans the whole task)
-    kind: RecordKind = "request"
+    # agent tasks (docs/agents.md): None = a single-shot request; model/tool = one call of an agent
+    # task at ``step``; agent = the task's summary (its window spans the whole task)
+    kind: RecordKind | None = None
     step: int | None = None
+    turn: int | None = None  # the user turn of a multi-turn agent task (BFCL), from 0
+    # the tool calls a reply made, as the model wrote them ({"name", "arguments"}): a tool-offered
+    # request's (what the tool_call check judged) or an agent model call's
+    calls: list[dict[str, str]] | None = None
     tool_name: str | None = None
     tool_error: bool | None = None
     tool_cpu_s: float | None = Field(default=None, description="child CPU seconds (user + system)")
@@ -161,22 +166,16 @@ class Record(BaseModel):
     pp_ms: float | None = None
     tg_ms: float | None = None
 
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _request_when_unset(cls, value: object) -> object:
-        """Bundles from before ``kind`` was always written: a single-shot request had it null."""
-        return "request" if value is None else value
-
 
 def task_level(records: Iterable[Record]) -> list[Record]:
     """One record per attempt at a task: single-shot requests and agent summaries (pass rate, cost,
     energy per task). Per-call agent records are left out so nothing is counted twice."""
-    return [r for r in records if r.kind in TASK_LEVEL_KINDS]
+    return [r for r in records if r.kind is None or r.kind == "agent"]
 
 
 def call_level(records: Iterable[Record]) -> list[Record]:
     """One record per model request: single-shot requests and agent model calls (latency, tokens)."""
-    return [r for r in records if r.kind in CALL_LEVEL_KINDS]
+    return [r for r in records if r.kind is None or r.kind == "model"]
 
 
 class _Part(BaseModel):
@@ -238,6 +237,30 @@ class BackendFacts(_Part):
     agent_protocol: str | None = None  # agent suites: "native" tool calls or the "text" JSON protocol
 
 
+class SourceFacts(_Part):
+    """A public benchmark's provenance (``bench.suite.loader.SuiteSource``): the package that carried
+    its data, that package's version and licence, the category run and the prompt style."""
+
+    benchmark: str | None = None
+    package: str | None = None
+    version: str | None = None
+    licence: str | None = None
+    category: str | None = None
+    prompt_style: str | None = None
+    n_available: int | None = None
+
+
+class SubsetFacts(_Part):
+    """Which part of the suite ran (``--tasks``, ``--sample``, ``--seed``): of ``n_total`` tasks,
+    ``n_selected``."""
+
+    tasks: str | None = None
+    sample: int | None = None
+    seed: int | None = None
+    n_selected: int | None = None
+    n_total: int | None = None
+
+
 class SuiteFacts(_Part):
     """The suite run: ``hash`` is over its validated content, so layout changes do not matter."""
 
@@ -247,6 +270,8 @@ class SuiteFacts(_Part):
     path: str | None = None
     n_tasks: int | None = None
     is_shapes: bool = False
+    source: SourceFacts | None = None  # a public benchmark's package, version, licence, category, style
+    subset: SubsetFacts | None = None  # the part of the suite that ran (None: all of it)
 
 
 class RunSettingsFacts(_Part):
@@ -277,6 +302,11 @@ class RunSettingsFacts(_Part):
     slo_tpot_ms: float | None = None
     synthetic: bool = False  # the suite's prompts were generated, not written (reports say so)
     prefix_cache: bool | None = None  # agent suites: the previous step's KV cache kept (None: no agents)
+    # part of the suite (--tasks, --sample with ``seed``) and a public benchmark's --prompt-style
+    tasks: str | None = None
+    sample: int | None = None
+    prompt_style: str | None = None
+    cache_ttl: str | None = None  # --cache-ttl: the Messages backend's cache breakpoints' TTL (docs/http.md)
 
 
 class Manifest(BaseModel):

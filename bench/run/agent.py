@@ -28,23 +28,26 @@ from typing import IO, Any
 
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
+from bench.redaction import scrub_secrets
 from bench.results.schema import Record, Status, StopReason, task_level
-from bench.run.agent_env import EnvironmentFactory, environment_for
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
     ParsedCall,
     Protocol,
-    parse_native_call,
-    parse_text_calls,
+    made_calls,
+    reply_calls,
     to_text_protocol,
 )
 from bench.run.records import RecordFactory, TaskTally
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, utc_now
-from bench.suite.checks import CheckResult
+from bench.suite.checks import CheckResult, evaluate
 from bench.suite.loader import Task
+from bench.suite.tool_calls import MadeCall
+from bench.suite.toolbox import Toolbox, open_toolbox
 from bench.suite.tools import ToolResult
+from bench.suite.tools.bfcl import decoded_step
 
-__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "choose_protocol", "parsed_calls"]
+__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "call_model", "choose_protocol", "trace_usage"]
 
 TRACE_FILE = "trace.jsonl"
 
@@ -58,16 +61,6 @@ def choose_protocol(backend: ChatBackend, requested: str = "auto") -> Protocol:
     if requested == "native":
         return "native_tools"
     return "native_tools" if backend.native_tools() else "text_json"
-
-
-def parsed_calls(gen: Generation, step: int) -> list[ParsedCall]:
-    """The tool calls in a reply: the backend's native ones, else JSON objects in the text."""
-    if gen.tool_calls:
-        return [
-            parse_native_call(c.id or f"call_{step}_{i}", c.name or "?", c.arguments)
-            for i, c in enumerate(gen.tool_calls)
-        ]
-    return parse_text_calls(gen.text, step)
 
 
 def _assistant_message(text: str, calls: Sequence[ParsedCall]) -> dict[str, Any]:
@@ -112,7 +105,7 @@ def call_model(backend: ChatBackend, request: ChatRequest) -> tuple[Generation |
 
 class AgentLoop:
     """Runs agent tasks on one backend; ``append`` receives every record, ``trace`` every trace line.
-    ``environments`` makes each attempt's tools and check (``bench.run.agent_env``)."""
+    ``toolboxes`` opens each attempt's tools (``bench.suite.toolbox``: ours, or a benchmark's own)."""
 
     def __init__(
         self,
@@ -126,7 +119,7 @@ class AgentLoop:
         no_text: bool = False,
         model_name: str = "",
         protocol: str = "auto",
-        environments: EnvironmentFactory = environment_for,
+        toolboxes: Callable[..., Toolbox] = open_toolbox,
     ) -> None:
         self.backend = backend
         self.protocol: Protocol = choose_protocol(backend, protocol)
@@ -135,9 +128,12 @@ class AgentLoop:
         self.trace = trace
         self.prefix_cache = prefix_cache
         self.model_name = model_name
-        self.environments = environments
+        self.toolboxes = toolboxes
 
     # ---------------------------------------------------------------------------------------- loop
+    def _calls(self, gen: Generation, step: int) -> list[ParsedCall]:
+        return reply_calls(gen.extra.get("tool_calls"), gen.text, step)
+
     def _request(
         self, task: Task, messages: list[dict[str, Any]], tools: list[dict[str, Any]], step: int, budget: int
     ) -> ChatRequest:
@@ -159,9 +155,13 @@ class AgentLoop:
         first = (sent or task).messages
         assert spec is not None and first is not None
         t_start, started = time.perf_counter_ns(), utc_now()
-        env = self.environments(task)
-        tools = env.tools()
+        toolbox = self.toolboxes(spec)
+        tools = toolbox.declarations
         messages: list[dict[str, Any]] = [m.model_dump() for m in first]
+        # multi-turn tasks (BFCL): the user turns still to come, and every reply's calls per turn
+        pending = [[m.model_dump() for m in turn] for turn in spec.turns]
+        turn_calls: list[list[list[MadeCall]]] = [[]]
+        turn_steps = 0
         tally = TaskTally()
         stop: StopReason | None = None
         status: Status = "ok"
@@ -178,10 +178,11 @@ class AgentLoop:
             req = self._request(task, messages, tools, step, spec.max_tokens_total - tally.used_tokens)
             call_started, t_call = utc_now(), time.perf_counter_ns()
             gen, status, error = call_model(self.backend, req)
+            calls = self._calls(gen, step) if gen is not None else []
             self.append(
                 self.records.model_call(
-                    task, repetition, warmup, step, started_utc=call_started, t_fallback_ns=t_call,
-                    gen=gen, status=status, error=error,
+                    task, repetition, warmup, step, started_utc=call_started, t_fallback_ns=t_call, gen=gen,
+                    status=status, error=error, calls=calls, turn=len(turn_calls) - 1 if spec.turns else None,
                 )
             )  # fmt: skip
             tally.add_model(gen, t_call)
@@ -190,8 +191,17 @@ class AgentLoop:
             if status != "ok" or gen is None:
                 stop = "error"
                 break
-            calls = parsed_calls(gen, step)
+            turn_calls[-1].append(made_calls(calls))
+            if spec.bfcl is not None and decoded_step(turn_calls[-1][-1]) is None:
+                calls = []  # BFCL: a reply whose calls do not decode ends the turn, as one without calls
             if not calls:
+                if pending:  # the model is done with this turn: the next user turn begins
+                    messages.append({"role": "assistant", "content": gen.text})
+                    messages.extend(pending.pop(0))
+                    turn_calls.append([])
+                    turn_steps = 0
+                    step += 1
+                    continue
                 final, stop = gen.text, "answer"
                 break
             messages.append(_assistant_message(gen.text, calls))
@@ -204,7 +214,7 @@ class AgentLoop:
                 elif call.problem is not None:
                     result = ToolResult(call.name, call.problem, True, time.perf_counter_ns() - t_tool)
                 else:
-                    result = env.call(call.name, call.arguments)
+                    result = toolbox.run(call.name, call.arguments)
                 self.append(
                     self.records.tool_call(
                         task, repetition, warmup, step, started_utc=tool_started, t_start_ns=t_tool,
@@ -216,12 +226,17 @@ class AgentLoop:
                     {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content}
                 )
             step += 1
+            turn_steps += 1
+            if spec.max_steps_per_turn is not None and turn_steps > spec.max_steps_per_turn:
+                stop = "max_steps"  # BFCL force-quits a turn that needs more calls than that
+                break
+        toolbox.close()
         t_end = time.perf_counter_ns()
-        verdict = (
-            env.verdict(final)
-            if stop == "answer"
-            else CheckResult(False, f"no answer: the task stopped at {stop}")
-        )
+        if stop == "answer" or (spec.bfcl is not None and stop == "max_steps"):
+            # BFCL judges a force-quit task too: it fails unless the quit came in its last turn
+            verdict = evaluate(task.check, final, calls=turn_calls)
+        else:
+            verdict = CheckResult(False, f"no answer: the task stopped at {stop}")
         summary = self.records.agent_summary(
             task, repetition, warmup, started_utc=started, t_start_ns=t_start, t_end_ns=t_end, tally=tally,
             status=status, error=error, stop=stop, verdict=verdict, final_text=final,
@@ -233,7 +248,7 @@ class AgentLoop:
         self, task: Task, rep: int, warmup: bool, step: int, messages: list[dict[str, Any]],
         tools: list[dict[str, Any]], req: ChatRequest, gen: Generation,
     ) -> dict[str, Any]:  # fmt: skip
-        calls = parsed_calls(gen, step)
+        calls = self._calls(gen, step)
         return {
             "task_id": task.id,
             "repetition": rep,
@@ -297,7 +312,7 @@ class AgentRunner(Runner):
             return
         if self._trace_file is None:
             self._trace_file = open(Path(self.writer.run_dir) / TRACE_FILE, "a", encoding="utf-8")  # noqa: SIM115
-        self._trace_file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._trace_file.write(scrub_secrets(json.dumps(line, ensure_ascii=False)) + "\n")  # as records
         self._trace_file.flush()
 
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:

@@ -18,13 +18,15 @@ renders it deterministically, so a replayed trace gives the same prompt tokens.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bench.suite.tool_calls import MadeCall
+
 __all__ = [
-    "MAX_ARGUMENT_CHARS", "MAX_CALLS_PER_STEP", "ParsedCall", "Protocol", "parse_native_call",
-    "parse_text_calls",
-    "to_text_protocol",
+    "MAX_ARGUMENT_CHARS", "MAX_CALLS_PER_STEP", "ParsedCall", "Protocol", "made_calls", "parse_native_call",
+    "parse_text_calls", "reply_calls", "to_text_protocol",
 ]  # fmt: skip
 
 Protocol = Literal["native_tools", "text_json"]
@@ -150,3 +152,22 @@ def parse_native_call(call_id: str, name: str, arguments_text: str) -> ParsedCal
     except (ValueError, RecursionError) as exc:
         return ParsedCall(call_id, name, arguments_text, problem=f"arguments are not valid JSON: {exc}")
     return ParsedCall(call_id, name, arguments_text, args)
+
+
+def reply_calls(native: list[dict[str, Any]] | None, text: str, step: int) -> list[ParsedCall]:
+    """The calls of one reply: the native ones where the backend reassembled any (``Generation.extra
+    ["tool_calls"]``), else those written in the text protocol."""
+    if native:
+        return [
+            parse_native_call(
+                c.get("id") or f"call_{step}_{i}", c.get("name") or "?", c.get("arguments") or ""
+            )
+            for i, c in enumerate(native)
+        ]
+    return parse_text_calls(text, step)
+
+
+def made_calls(calls: Sequence[ParsedCall]) -> list[MadeCall]:
+    """Calls as the checks judge them: name and arguments text as written (one that did not parse stays
+    unparseable, so a check sees what BFCL's decoder would)."""
+    return [MadeCall(c.name, c.arguments_text) for c in calls]

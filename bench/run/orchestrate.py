@@ -23,9 +23,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from bench.backends.base import Backend
-from bench.backends.http.client import OpenAIHttpBackend
+from bench.backends.http.client import HttpBackend
 from bench.devices.cost_flags import check_cost_flags
-from bench.devices.endpoint import apply_endpoint_overrides
+from bench.devices.endpoint import apply_endpoint_overrides, apply_prompt_cache
 from bench.devices.profiles import (
     MAX_THREADS,
     DeviceProfile,
@@ -49,11 +49,14 @@ from bench.results.bundle import (
 )
 from bench.results.schema import Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
+from bench.run.agent_protocol import Protocol
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
 from bench.run.runners import RunnerContext, build_runner
 from bench.run.shape_checks import check_shapes, sequences_needed
 from bench.run.traffic import TrafficOptions
 from bench.suite.loader import PromptSuite, load_suite, resolve_suite_path
+from bench.suite.sources import PROMPT_STYLES, is_source_suite, load_source_suite
+from bench.suite.subset import select_tasks
 
 __all__ = [
     "PreparedRun",
@@ -110,8 +113,15 @@ class RunOptions:
     seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
     prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
+    cache_ttl: str | None = None  # --cache-ttl 5m|1h: the Messages backend's cache breakpoints' TTL
     trace: Path | None = None  # --trace FILE: replay a recorded agent session instead of a suite
     agent_protocol: str = "auto"  # --agent-protocol auto|native|text
+    # part of the suite (bench.suite.subset): --tasks GLOB, --sample N (drawn with the run's seed)
+    tasks: str | None = None
+    sample: int | None = None
+    # public benchmarks (docs/benchmarks.md): HumanEval's prompt style (auto: completion for a model
+    # without a chat template, chat otherwise)
+    prompt_style: str = "auto"
     # infercost sweep: per-cell overrides of the profile's [llama_cpp] section (n_gpu_layers, flash_attn,
     # n_ctx); they land in the manifest's device profile, so a resume or a comparison sees them
     llama_cpp: dict[str, Any] = field(default_factory=dict)
@@ -150,8 +160,8 @@ def make_backend(
 
         assert model is not None
         return LlamaCppBackend(model, device.llama_cpp, threads=threads, n_seq=n_seq, kv_unified=kv_unified)
-    if device.backend == "openai_http":
-        return OpenAIHttpBackend(device, max_connections=max_connections, seed=seed)
+    if device.over_http:
+        return HttpBackend(device, max_connections=max_connections, seed=seed)
     raise UsageError(
         f"device '{device.name}': backend '{device.backend}' is not available in this version of infercost"
     )
@@ -216,12 +226,26 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             "cache_bust": opts.cache_bust,
             "warm_cache": opts.warm_cache,
             "batch": opts.batch,
+            "tasks": opts.tasks,
+            "sample": opts.sample,
+            "prompt_style": opts.prompt_style if is_source_suite(opts.suite) else None,
+            "cache_ttl": opts.cache_ttl,
             **opts.traffic.manifest(),
         }
     )
     if prepared.suite.has_agent_tasks:  # changes every agent step's prefill: runs differing are not pooled
         manifest.settings.prefix_cache = opts.prefix_cache
     return manifest
+
+
+def prompt_style(options: RunOptions, device: DeviceProfile, model: ResolvedModel | None) -> str:
+    """HumanEval's prompt style for this model: as asked, else plain completion for a base model (a
+    GGUF without a chat template, an endpoint set to ``api = "completions"``) and chat otherwise."""
+    if options.prompt_style != "auto":
+        return options.prompt_style
+    if model is not None:
+        return "chat" if model.info.has_chat_template else "completion"
+    return "completion" if device.http.api == "completions" else "chat"
 
 
 def run_id_stem(prepared: PreparedRun) -> str:
@@ -295,23 +319,31 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     if not (options.cooldown_s >= 0 and math.isfinite(options.cooldown_s)):
         raise UsageError(f"--cooldown {options.cooldown_s}: must be a number of seconds, 0 or more")
     check_cost_flags(options.cost_settings())
+    if options.prompt_style not in ("auto", *PROMPT_STYLES):
+        raise UsageError(f"--prompt-style {options.prompt_style}: one of auto, {', '.join(PROMPT_STYLES)}")
+    seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
     try:
-        if options.trace is not None:  # --trace: the suite is the recorded session (bench.run.trace)
-            from bench.run.trace import load_trace, trace_suite
-
-            suite_path = options.trace
-            suite = trace_suite(suite_path, load_trace(suite_path))
-        else:
-            suite_path = resolve_suite_path(options.suite)
-            suite = load_suite(suite_path)
         device = apply_endpoint_overrides(
             load_device(options.device, power_mode=options.power_mode), options.base_url, options.model
         )
+        device = apply_prompt_cache(device, options.prefix_cache, options.cache_ttl)
         if options.llama_cpp:
             device = with_engine_settings(device, options.llama_cpp)
         model = None
         if device.backend == "llama_cpp":
             model = resolve_model(options.model or DEFAULT_MODEL)
+        if options.trace is not None:  # --trace: the suite is the recorded session (bench.run.trace)
+            from bench.run.trace import load_trace, trace_suite
+
+            suite_path = options.trace
+            suite = trace_suite(suite_path, load_trace(suite_path))
+        elif is_source_suite(options.suite):  # a public benchmark, built from its package
+            suite_path = Path(options.suite)
+            suite = load_source_suite(options.suite, prompt_style=prompt_style(options, device, model))
+        else:
+            suite_path = resolve_suite_path(options.suite)
+            suite = load_suite(suite_path)
+        suite = select_tasks(suite, tasks=options.tasks, sample=options.sample, seed=seed)
     except BenchError as exc:
         if bundle is None:
             raise
@@ -332,6 +364,11 @@ def prepare_run(options: RunOptions) -> PreparedRun:
             f"--concurrency/--rate does not apply to agent tasks (suite {suite.name})",
             fix="run agent suites sequentially; --prefix-cache off re-prefills every step instead",
         )
+    if suite.has_tool_tasks and options.traffic.is_load:
+        raise UsageError(
+            f"--concurrency/--rate does not apply to tasks that offer tools (suite {suite.name})",
+            fix="run it sequentially (the default)",
+        )
     if bundle is not None and options.traffic.is_load:
         raise UsageError(f"--resume {bundle.path}: a run under --concurrency/--rate cannot be resumed")
     n_requests = len(suite.tasks) * (options.warmup + options.repetitions)
@@ -345,7 +382,7 @@ def prepare_run(options: RunOptions) -> PreparedRun:
         device=device,
         model=model,
         resume=bundle,
-        seed=options.seed if options.seed is not None else secrets.randbelow(2**31),
+        seed=seed,
     )
     if bundle is not None:  # everything but the loaded engine can be checked now, before the model loads
         old = bundle.manifest
@@ -410,6 +447,13 @@ def execute_run(
                 m.resumes[-1]["session_warmup"] = runner.session_warmup
                 m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
 
+        tool_protocol: Protocol = "native_tools"
+        if prepared.suite.has_tool_tasks or prepared.suite.has_agent_tasks or opts.trace is not None:
+            from bench.run.agent import choose_protocol
+
+            # how tools reach the model (natively or in the text protocol): it decides every prompt
+            tool_protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]  # chat
+            manifest.backend.agent_protocol = tool_protocol
         runner = build_runner(
             RunnerContext(
                 suite=prepared.suite,
@@ -423,6 +467,7 @@ def execute_run(
                 traffic=traffic,
                 prefix_cache=opts.prefix_cache,
                 agent_protocol=opts.agent_protocol,
+                tool_protocol=tool_protocol,
                 trace=opts.trace,
                 model_name=run_id_stem(prepared),
             )

@@ -1,7 +1,7 @@
 """The record factory: every record a run writes is built here, and only here.
 
-A run writes four kinds of records (``Record.kind``): ``request`` (one single-shot request: the
-sequential runner, the HTTP load runner, the in-process batched runner and the pytest plugin), ``model``
+A run writes four kinds of records (``Record.kind``): None for a single-shot request (the sequential
+runner, the HTTP load runner, the in-process batched runner and the pytest plugin), ``model``
 and ``tool`` (one call inside an agent task: the agent loop and trace replay) and ``agent`` (the task's
 summary). Building each in one place is what keeps them comparable: a field the wire learns to report
 (reasoning tokens, cache writes) reaches every record kind at once, and an agent task's summary means
@@ -20,12 +20,14 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.backends.base import Generation
 from bench.results.metrics import derive_timing
 from bench.results.schema import Record, Status, StopReason, TokenCountSource
+from bench.run.agent_protocol import ParsedCall
 from bench.suite.checks import CheckResult
 from bench.suite.loader import Task
 from bench.suite.tools import ToolResult
@@ -33,6 +35,7 @@ from bench.suite.tools import ToolResult
 __all__ = [
     "RecordFactory",
     "TaskTally",
+    "calls_field",
     "generation_fields",
     "peak_rss_mb",
     "prompt_text",
@@ -85,8 +88,15 @@ def generation_fields(gen: Generation, anchor_ns: int) -> dict[str, Any]:
         "token_count_source": gen.token_count_source,
         "finish_reason": gen.finish_reason,
         "engine_timings": gen.engine_timings,
-        **gen.extra,
+        # the reassembled native tool calls are the agent loop's to run, not a record field (an agent
+        # summary's ``tool_calls`` is a count; what a reply called is ``calls``)
+        **{k: v for k, v in gen.extra.items() if k != "tool_calls"},
     }
+
+
+def calls_field(calls: Sequence[ParsedCall]) -> list[dict[str, str]]:
+    """A reply's tool calls as ``Record.calls`` keeps them: name and arguments as the model wrote them."""
+    return [{"name": c.name, "arguments": c.arguments_text} for c in calls]
 
 
 def _extra_tokens(gen: Generation, name: str) -> int:
@@ -192,11 +202,12 @@ class RecordFactory:
         status: Status,
         error: str | None,
         verdict: CheckResult,
+        calls: Sequence[ParsedCall] | None = None,
     ) -> Record:
-        """One single-shot request (``kind = "request"``), judged by the caller."""
+        """One single-shot request (``kind`` None), judged by the caller. ``calls``: what a reply to a
+        task that offers tools called (kept even when empty: the check judged it)."""
         return Record(
             **self._identity(task, repetition, warmup, None),
-            kind="request",
             status=status,
             error=error,
             started_utc=started_utc,
@@ -205,6 +216,7 @@ class RecordFactory:
             prompt_sha256=sha256_text(prompt_text(task)),
             peak_rss_mb=peak_rss_mb(),
             shape=task.shape.label if task.shape else None,
+            calls=None if calls is None else calls_field(calls),
             **self._generated(gen, t_fallback_ns),
         )
 
@@ -220,14 +232,19 @@ class RecordFactory:
         gen: Generation | None,
         status: Status,
         error: str | None,
+        calls: Sequence[ParsedCall] = (),
+        turn: int | None = None,
         check_detail: str | None = None,
     ) -> Record:
-        """One model call of an agent task (``kind = "model"``); ``prefix_hit_ratio`` where the backend
-        says how much of the prompt came from a cache."""
+        """One model call of an agent task (``kind = "model"``): ``calls`` the reply made, ``turn`` the
+        user turn of a multi-turn task; ``prefix_hit_ratio`` where the backend says how much of the
+        prompt came from a cache."""
         fields = self._generated(gen, t_fallback_ns)
         cached = gen.extra.get("cached_tokens") if gen is not None else None
         if gen is not None and gen.prompt_tokens and isinstance(cached, int):
             fields["prefix_hit_ratio"] = round(cached / gen.prompt_tokens, 4)
+        if calls:
+            fields["calls"] = calls_field(calls)
         return Record(
             **self._identity(task, repetition, warmup, step),
             kind="model",
@@ -236,6 +253,7 @@ class RecordFactory:
             started_utc=started_utc,
             check_detail=check_detail,
             peak_rss_mb=peak_rss_mb(),
+            turn=turn,
             **fields,
         )
 

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench import __version__
-from bench.backends.base import Backend, Generation, RequestFailed
+from bench.backends.base import Backend, ChatBackend, ChatRequest, Generation, ProgressFn, RequestFailed
 from bench.buildinfo import tool_commit
 from bench.devices.profiles import DeviceProfile, host_facts
 from bench.errors import BenchError
 from bench.models.catalog import ResolvedModel
 from bench.results.bundle import BundleWriter, effective_records
 from bench.results.schema import Manifest, Record, Status
+from bench.run.agent_protocol import Protocol, made_calls, reply_calls, to_text_protocol
 from bench.run.cachebust import bust_task, slot_index
 from bench.run.records import RecordFactory
 from bench.run.schedule import SchedulePolicy, TaskSchedule
@@ -135,6 +136,8 @@ def build_manifest(
             "path": suite_path,
             "n_tasks": len(suite.tasks),
             "is_shapes": suite.is_shapes,
+            "source": suite.source.model_dump() if suite.source else None,
+            "subset": suite.subset.model_dump() if suite.subset else None,
         },
         settings={
             "repetitions": settings.repetitions,
@@ -164,10 +167,13 @@ class Runner:
         *,
         prior: Sequence[Record] = (),
         before_finish: Callable[[Manifest], None] | None = None,
+        tool_protocol: Protocol = "native_tools",
     ) -> None:
         """``prior``: the records already in the bundle (``--resume``); only missing slots run.
-        ``before_finish``: called with the manifest just before its final write (end-of-run hygiene)."""
+        ``before_finish``: called with the manifest just before its final write (end-of-run hygiene).
+        ``tool_protocol``: how a task's ``tools`` reach the model (natively, or in the text protocol)."""
         self.suite = suite
+        self.tool_protocol: Protocol = tool_protocol
         self.backend = backend
         self.writer = writer
         self.settings = settings
@@ -359,7 +365,7 @@ class Runner:
         status: Status = "ok"
         error: str | None = None
         try:
-            gen = self.backend.generate(self.settings.sent(task, repetition, warmup), progress=progress)
+            gen = self._send(self.settings.sent(task, repetition, warmup), progress)
         except RequestFailed as exc:
             status, error, gen = exc.status, str(exc), exc.partial
         except KeyboardInterrupt:
@@ -380,6 +386,24 @@ class Runner:
         self._finished(base, rec)
         return rec
 
+    def _send(self, task: Task, progress: ProgressFn) -> Generation:
+        """One request: a task that offers ``tools`` is a chat call with them (BFCL), natively or in the
+        text protocol (``bench.run.agent_protocol``); every other task is the backend's ``generate``."""
+        if task.tools is None:
+            return self.backend.generate(task, progress=progress)
+        assert task.messages is not None
+        messages = [m.model_dump() for m in task.messages]
+        native = self.tool_protocol == "native_tools"
+        request = ChatRequest(
+            messages=messages if native else to_text_protocol(messages, task.tools),
+            tools=task.tools if native else None,
+            max_tokens=task.max_tokens,
+            temperature=task.temperature,
+            seed=task.seed,
+        )
+        chat: ChatBackend = self.backend  # type: ignore[assignment]  # prepare_run: tools need a chat backend
+        return chat.chat(request, progress=progress)
+
     def _record(
         self,
         task: Task,
@@ -392,13 +416,17 @@ class Runner:
         error: str | None,
     ) -> Record:
         """Judge a finished request and build its record (every request runner comes through here)."""
+        calls = None
+        if task.tools is not None and gen is not None:  # what the tool_call check judges, kept as written
+            calls = reply_calls(gen.extra.get("tool_calls"), gen.text, 0)
         if status == "ok":
-            verdict = evaluate(task.check, gen.text if gen is not None else "")
+            text = gen.text if gen is not None else ""
+            verdict = evaluate(task.check, text, calls=[[made_calls(calls or [])]])
         elif isinstance(task.check, NoneCheck):
             verdict = CheckResult(None, "no check (synthetic shape)")
         else:  # a request that failed did not do its task: it counts against the pass rate
             verdict = CheckResult(False, f"request {status}: no answer to check")
         return self.records.request(
             task, repetition, warmup, started_utc=started, t_fallback_ns=t_fallback, gen=gen, status=status,
-            error=error, verdict=verdict,
+            error=error, verdict=verdict, calls=calls,
         )  # fmt: skip

@@ -30,6 +30,7 @@ from bench.backends.base import Backend
 from bench.devices.profiles import DeviceProfile
 from bench.results.bundle import BundleWriter
 from bench.results.schema import Manifest, Record
+from bench.run.agent_protocol import Protocol
 from bench.run.runner import ProgressEvent, Runner, RunSettings
 from bench.run.traffic import LoadRunner, TrafficOptions
 from bench.suite.loader import PromptSuite
@@ -51,7 +52,8 @@ class RunnerContext:
     before_finish: Callable[[Manifest], None] | None
     traffic: TrafficOptions
     prefix_cache: bool = True
-    agent_protocol: str = "auto"
+    agent_protocol: str = "auto"  # what the user asked for (auto | native | text)
+    tool_protocol: Protocol = "native_tools"  # what it came to on this backend
     trace: Path | None = None
     model_name: str = ""
 
@@ -69,12 +71,9 @@ class RunnerKind:
     build: Callable[[RunnerContext], Runner]
 
 
-def _record_agent_settings(ctx: RunnerContext, backend: object) -> None:
-    """Agent loops and replays: how tool calls travel and whether step prefixes are kept decide every
-    step's prefill, so the manifest says both (runs differing in them are never pooled)."""
-    from bench.run.agent import choose_protocol
-
-    ctx.manifest.backend.agent_protocol = choose_protocol(backend, ctx.agent_protocol)  # type: ignore[arg-type]
+def _record_prefix_cache(ctx: RunnerContext) -> None:
+    """Agent loops and replays: whether step prefixes are kept decides every step's prefill, so the
+    manifest says so (runs differing in it are never pooled)."""
     ctx.manifest.backend.settings["prefix_cache"] = ctx.prefix_cache
 
 
@@ -82,7 +81,7 @@ def _trace(ctx: RunnerContext) -> Runner:
     from bench.run.trace import TraceRunner, load_trace
 
     assert ctx.trace is not None
-    _record_agent_settings(ctx, ctx.backend)
+    _record_prefix_cache(ctx)
     return TraceRunner(
         ctx.suite, ctx.backend, ctx.writer, ctx.settings, ctx.on_progress, prior=ctx.prior,
         before_finish=ctx.before_finish, steps=load_trace(ctx.trace), prefix_cache=ctx.prefix_cache,
@@ -93,11 +92,11 @@ def _trace(ctx: RunnerContext) -> Runner:
 def _agent(ctx: RunnerContext) -> Runner:
     from bench.run.agent import AgentRunner
 
-    _record_agent_settings(ctx, ctx.backend)
+    _record_prefix_cache(ctx)
     return AgentRunner(
         ctx.suite, ctx.backend, ctx.writer, ctx.settings, ctx.on_progress, prior=ctx.prior,
         before_finish=ctx.before_finish, prefix_cache=ctx.prefix_cache, model_name=ctx.model_name,
-        protocol=ctx.agent_protocol,
+        protocol=ctx.agent_protocol, tool_protocol=ctx.tool_protocol,
     )  # fmt: skip
 
 
@@ -127,7 +126,7 @@ def _load(ctx: RunnerContext) -> Runner:
 def _sequential(ctx: RunnerContext) -> Runner:
     return Runner(
         ctx.suite, ctx.backend, ctx.writer, ctx.settings, ctx.on_progress, prior=ctx.prior,
-        before_finish=ctx.before_finish,
+        before_finish=ctx.before_finish, tool_protocol=ctx.tool_protocol,
     )  # fmt: skip
 
 

@@ -90,7 +90,7 @@ class TrafficOptions:
                     f"--concurrency {self.concurrency}: one llama.cpp context holds at most "
                     f"{MAX_SEQUENCES} sequences"
                 )
-        elif self.is_load and device.backend != "openai_http":
+        elif self.is_load and not device.over_http:
             raise UsageError(
                 f"--concurrency/--rate: device '{device.name}' (backend {device.backend}) serves one "
                 "request at a time",

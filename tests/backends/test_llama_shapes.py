@@ -58,7 +58,7 @@ def test_pp_at_depth_times_the_prompt_only(backend4: object) -> None:
 def test_tg_at_depth_differs_from_depth_zero_in_kv_only(backend4: object) -> None:
     from bench.backends.llama_shapes import run_depth
 
-    shallow = run_depth(backend4, Shape(prompt_tokens=0, gen_tokens=8), seed=1)  # type: ignore[arg-type]
+    shallow = run_depth(backend4.engine, Shape(prompt_tokens=0, gen_tokens=8), seed=1)  # type: ignore[attr-defined]
     deep = _run(backend4, prompt_tokens=0, gen_tokens=8, depth_tokens=300)
     for gen in (shallow, deep):
         assert gen.completion_tokens == 8 and len(gen.content_ns) == 8

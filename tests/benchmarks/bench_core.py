@@ -54,7 +54,7 @@ def harness_rate(backend: LlamaCppBackend, task: Task) -> float:
 
 def bare_pp(backend: LlamaCppBackend, tokens: list[int]) -> float:
     """A plain loop: clear the cache, decode the prompt, sample one token (greedy)."""
-    ctx = backend._ctx
+    ctx = backend.engine.ctx
     ll.llama_memory_clear(ll.llama_get_memory(ctx), True)
     smpl = ll.llama_sampler_init_greedy()
     arr = (ctypes.c_int32 * len(tokens))(*tokens)
@@ -68,7 +68,7 @@ def bare_pp(backend: LlamaCppBackend, tokens: list[int]) -> float:
 
 def bare_tg(backend: LlamaCppBackend, bos: int, n: int = 128) -> float:
     """A plain loop: BOS, then sample greedy and decode one token at a time; rate over tokens 2..n."""
-    ctx = backend._ctx
+    ctx = backend.engine.ctx
     ll.llama_memory_clear(ll.llama_get_memory(ctx), True)
     smpl = ll.llama_sampler_init_greedy()
     one = (ctypes.c_int32 * 1)(bos)

@@ -11,18 +11,18 @@ import pytest
 
 from bench.ci import github
 from bench.ci.gate import (
-    RULE_TARGETS,
+    RULE_METRICS,
     evaluate_gate,
     load_rules,
     load_run,
     parse_rules,
-    samples,
 )
 from bench.cli.app import main
 from bench.errors import UsageError
-from bench.report.fields import FIELDS
 from bench.report.runs import Run
 from bench.results import stats
+from bench.results.metrics.aggregate import samples
+from bench.results.metrics.registry import FIELDS
 from bench.results.schema import Record
 from tests.helpers import FIXTURES, run_cli
 
@@ -60,15 +60,26 @@ def rules_file(tmp_path: Path, text: str) -> Path:
 
 
 # ------------------------------------------------------------------------------- rules files
-def test_every_rule_targets_a_registry_metric_with_a_direction() -> None:
-    for name, target in RULE_TARGETS.items():
-        assert target.metric in FIELDS, name
-        assert FIELDS[target.metric].higher_is_better is not None, name
+def test_every_rule_is_a_registry_metric_with_a_direction() -> None:
+    for name in RULE_METRICS:
+        assert FIELDS[name].higher_is_better is not None, name
     # the issue's rule names all exist
     for name in ("pass_rate", "cost_per_task_usd", "cost_per_success_usd", "ttft_p95_ms", "e2e_p95_ms"):
-        assert name in RULE_TARGETS
-    assert RULE_TARGETS["decode_tps"].metric == "decode_tps_mean"
-    assert RULE_TARGETS["energy_per_task_j"].metric == "energy_per_task_j"
+        assert name in RULE_METRICS
+    assert "decode_tps_mean" in RULE_METRICS and "decode_tps" not in RULE_METRICS
+
+
+def test_old_rule_names_are_read_as_the_registrys_with_a_warning() -> None:
+    rules = parse_rules({"absolute": {"decode_tps": 90, "tpot_ms": 20}, "relative": {"steps": "+5%"}}, "g")
+    assert [r.name for r in rules.absolute] == ["decode_tps_mean", "tpot_mean_ms"]
+    assert [r.name for r in rules.relative] == ["steps_mean"]
+    assert len(rules.warnings) == 3 and all("deprecated" in w for w in rules.warnings)
+    assert "'decode_tps' is deprecated: it is now 'decode_tps_mean'" in rules.warnings[0]
+    with pytest.raises(
+        UsageError, match=r"absolute\.decode_tps_mean and absolute\.decode_tps are the same metric"
+    ):
+        parse_rules({"absolute": {"decode_tps": 90, "decode_tps_mean": 80}}, "g")
+    assert not parse_rules({"absolute": {"decode_tps_mean": 90}}, "g").warnings
 
 
 @pytest.mark.parametrize(
@@ -82,20 +93,28 @@ def test_absolute_forms(raw: object, op: str, limit: float) -> None:
 
 
 def test_direction_from_the_registry_fills_and_checks_operators() -> None:
-    rules = parse_rules({"absolute": {"e2e_p95_ms": 300, "decode_tps": 90}}, "g.toml")
-    assert [(r.name, r.op) for r in rules.absolute] == [("e2e_p95_ms", "<="), ("decode_tps", ">=")]
-    with pytest.raises(UsageError, match=r'g.toml: absolute.decode_tps: <= points the wrong way.*">= 10"'):
-        parse_rules({"absolute": {"decode_tps": "<= 10"}}, "g.toml")
+    rules = parse_rules({"absolute": {"e2e_p95_ms": 300, "decode_tps_mean": 90}}, "g.toml")
+    assert [(r.name, r.op) for r in rules.absolute] == [("e2e_p95_ms", "<="), ("decode_tps_mean", ">=")]
+    with pytest.raises(
+        UsageError, match=r'g.toml: absolute.decode_tps_mean: <= points the wrong way.*">= 10"'
+    ):
+        parse_rules({"absolute": {"decode_tps_mean": "<= 10"}}, "g.toml")
     with pytest.raises(UsageError, match=r"absolute.cost_per_task_usd: >= points the wrong way"):
         parse_rules({"absolute": {"cost_per_task_usd": ">= 0.1"}}, "g.toml")
 
 
 def test_relative_forms_and_signs() -> None:
-    rules = parse_rules({"relative": {"decode_tps": "-5%", "ttft_p95_ms": "+10%", "pass_rate": "2.5%"}}, "g")
+    rules = parse_rules(
+        {"relative": {"decode_tps_mean": "-5%", "ttft_p95_ms": "+10%", "pass_rate": "2.5%"}}, "g"
+    )
     got = {r.name: (r.tolerance, r.signed) for r in rules.relative}
-    assert got == {"decode_tps": (0.05, "-5%"), "ttft_p95_ms": (0.1, "+10%"), "pass_rate": (0.025, "-2.5%")}
-    with pytest.raises(UsageError, match=r'relative.decode_tps: \+5% points the wrong way.*"-5%"'):
-        parse_rules({"relative": {"decode_tps": "+5%"}}, "g")
+    assert got == {
+        "decode_tps_mean": (0.05, "-5%"),
+        "ttft_p95_ms": (0.1, "+10%"),
+        "pass_rate": (0.025, "-2.5%"),
+    }
+    with pytest.raises(UsageError, match=r'relative.decode_tps_mean: \+5% points the wrong way.*"-5%"'):
+        parse_rules({"relative": {"decode_tps_mean": "+5%"}}, "g")
     with pytest.raises(UsageError, match=r'relative.e2e_p95_ms: cannot read.*"\+5%"'):
         parse_rules({"relative": {"e2e_p95_ms": 0.05}}, "g")
     with pytest.raises(UsageError, match="no per-request value to test significance on"):
@@ -131,11 +150,13 @@ def test_example_rules_file_loads(root: Path) -> None:
 # ------------------------------------------------------------------ the recorded data itself
 def test_recorded_regression_is_significant_and_noise_is_not(views: dict[str, Run]) -> None:
     """The fixtures must keep showing what the tests below rely on (README in tests/fixtures/gate_bundles)."""
-    base = samples("decode_tps", views["baseline"].records)
+    base = samples("decode_tps_mean", views["baseline"].records)
     reg = stats.compare_samples(
-        base, samples("decode_tps", views["regression"].records), higher_is_better=True
+        base, samples("decode_tps_mean", views["regression"].records), higher_is_better=True
     )
-    noise = stats.compare_samples(base, samples("decode_tps", views["noise"].records), higher_is_better=True)
+    noise = stats.compare_samples(
+        base, samples("decode_tps_mean", views["noise"].records), higher_is_better=True
+    )
     assert reg.regression and reg.p_value is not None and reg.p_value < 0.001 and reg.change < -0.15
     assert not noise.significant and abs(noise.change) < 0.05
     assert reg.n_baseline == reg.n_candidate == 15
@@ -143,16 +164,16 @@ def test_recorded_regression_is_significant_and_noise_is_not(views: dict[str, Ru
 
 # ------------------------------------------------------------------------------ verdicts
 RELATIVE = {
-    "relative": {"decode_tps": "-5%", "ttft_p95_ms": "+10%", "e2e_p95_ms": "+10%", "pass_rate": "-5%"}
+    "relative": {"decode_tps_mean": "-5%", "ttft_p95_ms": "+10%", "e2e_p95_ms": "+10%", "pass_rate": "-5%"}
 }
 
 
 def test_regression_fails_relative_rules(views: dict[str, Run]) -> None:
     result = evaluate_gate(parse_rules(RELATIVE, "g"), views["regression"], views["baseline"])
     by = {o.rule: o for o in result.outcomes}
-    assert by["decode_tps"].status == "fail"
-    assert by["decode_tps"].change is not None and by["decode_tps"].change < -0.15
-    assert "significant" in by["decode_tps"].detail and "n=15/15" in by["decode_tps"].detail
+    assert by["decode_tps_mean"].status == "fail"
+    assert by["decode_tps_mean"].change is not None and by["decode_tps_mean"].change < -0.15
+    assert "significant" in by["decode_tps_mean"].detail and "n=15/15" in by["decode_tps_mean"].detail
     assert by["pass_rate"].status == "pass"  # same answers with one thread or two
     assert result.exit_code == 1
     assert any("n_threads 2 → 1" in n for n in result.notes)  # the differing key property is shown
@@ -164,14 +185,14 @@ def test_noise_passes_and_improvement_passes(views: dict[str, Run]) -> None:
     assert noise.exit_code == 0 and {o.status for o in noise.outcomes} == {"pass"}
     improved = evaluate_gate(rules, views["baseline"], views["regression"])
     assert improved.exit_code == 0
-    decode = next(o for o in improved.outcomes if o.rule == "decode_tps")
+    decode = next(o for o in improved.outcomes if o.rule == "decode_tps_mean")
     assert decode.change is not None and decode.change > 0.15 and "better" in decode.detail
 
 
 def test_beyond_threshold_but_not_significant_passes(views: dict[str, Run]) -> None:
     """A 0% tolerance: the noise run's small drop is beyond it, but not significant: it must not fail."""
     result = evaluate_gate(
-        parse_rules({"relative": {"decode_tps": "-0%"}}, "g"), views["noise"], views["baseline"]
+        parse_rules({"relative": {"decode_tps_mean": "-0%"}}, "g"), views["noise"], views["baseline"]
     )
     (o,) = result.outcomes
     assert o.status == "pass" and "not significant" in o.detail and "noise" in o.detail
@@ -183,7 +204,7 @@ def test_fewer_than_three_samples_is_untested_not_failed(views: dict[str, Run]) 
         return replace(view, records=keep)
 
     result = evaluate_gate(
-        parse_rules({"relative": {"decode_tps": "-5%"}}, "g"),
+        parse_rules({"relative": {"decode_tps_mean": "-5%"}}, "g"),
         first_two(views["regression"]),
         first_two(views["baseline"]),
     )
@@ -202,7 +223,7 @@ def test_absolute_rules_and_missing_cost_is_no_data(views: dict[str, Run]) -> No
     assert by["e2e_p95_ms"].status == "fail" and "above the limit <= 300 ms" in by["e2e_p95_ms"].detail
     assert by["cost_per_task_usd"].status == "no data"
     assert by["cost_per_task_usd"].detail.startswith(
-        "no cost data in this run: the device profile has no prices; add price_usd and kwh_usd"
+        "no cost data in this run: the device profile has no prices: add price_usd (with lifetime_years and utilization) or kwh_usd"
     )
     assert result.exit_code == 2  # cannot decide beats failed: the input needs fixing first
 
@@ -236,7 +257,7 @@ def test_nothing_passed_makes_cost_per_success_unbounded(views: dict[str, Run]) 
 def test_other_key_properties_are_compared_and_shown(views: dict[str, Run]) -> None:
     """A different model may be gated against the old one; the difference is stated, not refused."""
     result = evaluate_gate(
-        parse_rules({"relative": {"decode_tps": "-5%"}}, "g"), views["gemma3"], views["baseline"]
+        parse_rules({"relative": {"decode_tps_mean": "-5%"}}, "g"), views["gemma3"], views["baseline"]
     )
     (note,) = result.notes
     assert note.startswith("differs from the baseline in model: SmolLM2-135M-Instruct.Q4_1.gguf (sha256:")
@@ -245,12 +266,12 @@ def test_other_key_properties_are_compared_and_shown(views: dict[str, Run]) -> N
 
 
 def test_relative_rules_need_a_baseline(views: dict[str, Run]) -> None:
-    with pytest.raises(UsageError, match=r"\[relative\] rules \(decode_tps\) need a baseline"):
-        evaluate_gate(parse_rules({"relative": {"decode_tps": "-5%"}}, "g"), views["noise"])
+    with pytest.raises(UsageError, match=r"\[relative\] rules \(decode_tps_mean\) need a baseline"):
+        evaluate_gate(parse_rules({"relative": {"decode_tps_mean": "-5%"}}, "g"), views["noise"])
 
 
 # --------------------------------------------------------------------------------- the CLI
-GATE_TOML = '[absolute]\npass_rate = ">= 50%"\n[relative]\ndecode_tps = "-5%"\nttft_p95_ms = "+10%"\n'
+GATE_TOML = '[absolute]\npass_rate = ">= 50%"\n[relative]\ndecode_tps_mean = "-5%"\nttft_p95_ms = "+10%"\n'
 
 
 def test_cli_exit_codes(tmp_path: Path, gate) -> None:  # type: ignore[no-untyped-def]
@@ -327,11 +348,11 @@ def test_cli_github_annotations_and_step_summary(
     errors = [line for line in proc.stdout.splitlines() if line.startswith("::")]
     assert len(errors) == 2
     assert errors[0].startswith(
-        "::error title=infercost gate%3A decode_tps::decode_tps_mean 80.4 tok/s (relative, "
+        "::error title=infercost gate%3A decode_tps_mean::decode_tps_mean 80.4 tok/s (relative, "
     )
     assert "-24.1%25 is beyond -5%25 and significant" in errors[0]
     assert errors[1].startswith("::error title=infercost gate%3A ttft_p95_ms::")
     md = summary.read_text()
     assert md.startswith("earlier step\n### infercost gate: FAIL: 2 of 3 rule(s) failed")
-    assert "| `decode_tps` | relative | 80.4 tok/s | -5% vs 105.9 tok/s | ❌ FAIL |" in md
-    assert "| `pass_rate` | absolute | 66.7% | >= 50% | ✅ PASS |" in md
+    assert "| `decode_tps_mean` | relative | 80.4 tok/s | -5% vs 105.9 tok/s | ❌ FAIL |" in md
+    assert "| `pass_rate` | absolute | 67% | >= 50% | ✅ PASS |" in md

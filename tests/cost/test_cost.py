@@ -19,61 +19,34 @@ def test_hardware_amortization() -> None:
     # $249 / (3 y × 8760 h × 0.25) = 249 / 6570 = $0.0378995 per serving hour
     assert cost.hardware_usd_per_hour(249, 3, 0.25) == pytest.approx(0.0378995434, rel=1e-9)
     # a 2 s request: 0.0378995433 × 2/3600 = 2.1055302e-5 $
-    assert cost.hardware_cost_usd(249, 3, 0.25, 2 / 3600) == pytest.approx(2.1055302e-5, rel=1e-7)
+    per_hour = cost.hardware_usd_per_hour(249, 3, 0.25)
+    assert cost.hourly_cost_usd(per_hour, 2.0) == pytest.approx(2.1055302e-5, rel=1e-7)
     with pytest.raises(ValueError):
         cost.hardware_usd_per_hour(249, 3, 0)
 
 
-def test_local_request_cost_is_energy_plus_hardware() -> None:
-    # Jetson example: 20 J gross over 2 s at $0.16/kWh, wall 1.15, $249 over 3 y at 25%:
-    # 1.0222222e-6 + 2.1055302e-5 = 2.2077524e-5 $
-    total = cost.local_request_cost_usd(
-        gross_kwh=20 / 3.6e6,
-        kwh_usd=0.16,
-        wall_factor=1.15,
-        price_usd=249,
-        lifetime_years=3,
-        utilization=0.25,
-        request_h=2 / 3600,
-    )
-    assert total == pytest.approx(2.2077524e-5, rel=1e-7)
-
-
-def test_token_cost_with_cached_and_reasoning_tokens() -> None:
+def test_tiered_token_cost_with_cached_and_reasoning_tokens() -> None:
     # gpt-4o-mini ($0.15 in, $0.60 out, $0.075 cached): 1000 prompt tokens of which 400 cached,
-    # 200 visible + 50 reasoning output tokens:
+    # 200 visible + 50 reasoning output tokens (the caller sums them):
     # (600 × 0.15 + 400 × 0.075 + 250 × 0.60) / 1e6 = (90 + 30 + 150) / 1e6 = 2.7e-4 $
-    got = cost.token_cost_usd(
+    got = cost.tiered_token_cost_usd(
         prompt_tokens=1000,
-        completion_tokens=200,
-        reasoning_tokens=50,
-        cached_tokens=400,
+        output_tokens=250,
+        cache_read_tokens=400,
         input_usd_per_mtok=0.15,
         output_usd_per_mtok=0.60,
-        cached_input_usd_per_mtok=0.075,
+        cache_read_usd_per_mtok=0.075,
     )
     assert got == pytest.approx(2.7e-4, rel=1e-12)
-
-
-def test_token_cost_without_cached_rate_bills_cached_as_input() -> None:
     # no published cached rate: (1000 × 0.15 + 250 × 0.60) / 1e6 = (150 + 150) / 1e6 = 3.0e-4 $
-    got = cost.token_cost_usd(
+    no_rate = cost.tiered_token_cost_usd(
         prompt_tokens=1000,
-        completion_tokens=200,
-        reasoning_tokens=50,
-        cached_tokens=400,
+        output_tokens=250,
+        cache_read_tokens=400,
         input_usd_per_mtok=0.15,
         output_usd_per_mtok=0.60,
     )
-    assert got == pytest.approx(3.0e-4, rel=1e-12)
-    with pytest.raises(ValueError, match="exceed"):
-        cost.token_cost_usd(
-            prompt_tokens=10,
-            completion_tokens=1,
-            cached_tokens=11,
-            input_usd_per_mtok=1,
-            output_usd_per_mtok=1,
-        )
+    assert no_rate == pytest.approx(3.0e-4, rel=1e-12)
 
 
 def test_subscription_share() -> None:
@@ -97,16 +70,10 @@ def test_breakeven_formulas() -> None:
     n = cost.breakeven_tasks_per_month(fixed, var, 2.7e-4)
     assert n == pytest.approx(28158.1, rel=1e-5)
     # at that volume both sides cost the same: N × 2.7e-4 = 7.6027 $
-    local = cost.local_usd_per_month(
-        n,
-        price_usd=249,
-        lifetime_years=3,
-        idle_w=5,
-        kwh_usd=0.16,
-        wall_factor=1.15,
-        net_kwh_per_task=10 / 3.6e6,
-    )
-    assert local == pytest.approx(n * 2.7e-4, rel=1e-12)
+    local = cost.monthly_usd(fixed, n, var)
+    assert local == pytest.approx(cost.monthly_usd(0.0, n, 2.7e-4), rel=1e-12)
+    # each task's share at that volume is the API's price: 7.5882667 / N + 5.1111111e-7 = 2.7e-4
+    assert cost.usd_per_task_at_volume(fixed, n, var) == pytest.approx(2.7e-4, rel=1e-9)
 
 
 def test_breakeven_never_and_free_device() -> None:

@@ -82,10 +82,8 @@ def test_golden_bill_per_provider(
 def test_fresh_only_usage_is_the_old_formula() -> None:
     # no cache counts at all: the tiered price is the list price, exactly as before tiers existed
     plain = dict(prompt_tokens=1234, completion_tokens=567, cached_tokens=None, cache_write_tokens=None)
-    old = cost.token_cost_usd(
-        prompt_tokens=1234, completion_tokens=567, input_usd_per_mtok=1.0, output_usd_per_mtok=5.0
-    )
-    assert bill("anthropic-claude-haiku-4.5", **plain) == old
+    old = (1234 * 1.0 + 567 * 5.0) / 1e6  # docs/cost.md's token formula: prompt × input + output × output
+    assert bill("anthropic-claude-haiku-4.5", **plain) == pytest.approx(old, rel=1e-12)
 
 
 def test_rented_gpu_bill(tmp_path: Path) -> None:
@@ -364,8 +362,10 @@ def test_cache_writes_are_recorded_and_billed_end_to_end(fake_server: Any, tmp_p
     suite.write_text(SUITE)
     haiku = Path(load_device("anthropic-claude-haiku-4.5").origin).read_text()
     device = tmp_path / "haiku.toml"
-    # the shipped profile's prices, pointed at the local fake server (which needs no key)
+    # the shipped profile's prices, pointed at the local fake OpenAI-format server (which needs no key):
+    # Anthropic's cache counts as its OpenAI-compatible endpoint reports them
     haiku = haiku.replace("https://api.anthropic.com/v1", fake_server.base_url)
+    haiku = haiku.replace('backend = "anthropic_messages"', 'backend = "openai_http"')
     device.write_text(haiku.replace('api_key_env = "ANTHROPIC_API_KEY"', ""))
     proc = run_cli(
         "run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0", "--out", str(tmp_path),

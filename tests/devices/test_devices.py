@@ -36,7 +36,9 @@ def test_every_shipped_profile_loads_with_dated_prices(name: str) -> None:
         assert p.power_sensor in POWER_SENSORS
         assert p.llama_cpp_build is not None and "CMAKE_ARGS=" in p.llama_cpp_build.pip_command()
     else:
-        assert p.backend == "openai_http" and p.base_url and p.model
+        assert p.over_http and p.base_url and p.model
+        # Claude natively (prompt caching, tool use, thinking); everything else OpenAI-compatible
+        assert p.backend == ("anthropic_messages" if p.provider == "anthropic" else "openai_http")
         # a rented GPU's server may sit behind an SSH tunnel on loopback, with no key
         assert p.api_key_env or p.kind == "rented"
     if p.kind == "rented":
@@ -91,6 +93,20 @@ DATED = 'as_of = 2026-01-01\nsource = "list"\n'
 
 BAD = {
     "wrong type": (BASE_LOCAL + 'price_usd = "cheap"\n' + DATED, "price_usd", "valid number"),
+    # a price must be a TOML number: `true` and "1.0" were read as $1
+    "price true": (BASE_LOCAL + "price_usd = true\n" + DATED, "price_usd", "valid number"),
+    "price string": (BASE_LOCAL + 'price_usd = "1.0"\n' + DATED, "price_usd", "valid number"),
+    "token price true": (
+        BASE_CLOUD + "input_usd_per_mtok = true\noutput_usd_per_mtok = 2\n" + DATED,
+        "input_usd_per_mtok",
+        "valid number",
+    ),
+    "token price string": (
+        BASE_CLOUD + 'input_usd_per_mtok = 1\noutput_usd_per_mtok = "2.0"\n' + DATED,
+        "output_usd_per_mtok",
+        "valid number",
+    ),
+    "kwh string": (BASE_LOCAL + 'kwh_usd = "0.2"\nkwh_as_of = 2026-01-01\n', "kwh_usd", "valid number"),
     "negative price": (BASE_LOCAL + "price_usd = -1\n" + DATED, "price_usd", "greater than or equal to 0"),
     "missing as_of": (BASE_LOCAL + 'price_usd = 249\nsource = "list"\n', "as_of", "required with a price"),
     "missing source": (

@@ -30,13 +30,18 @@ def free_port() -> int:
 
 
 def write_profile(
-    path: Path, base_url: str, model: str = "fake-model", top: str = "", **http: object
+    path: Path,
+    base_url: str,
+    model: str = "fake-model",
+    top: str = "",
+    backend: str = "openai_http",
+    **http: object,
 ) -> Path:
     """An endpoint profile TOML (kind local: these tests price nothing)."""
     lines = [
         'name = "test endpoint"',
         'kind = "local"',
-        'backend = "openai_http"',
+        f'backend = "{backend}"',
         f'base_url = "{base_url}"',
         f'model = "{model}"',
         top,

@@ -10,7 +10,7 @@ import pytest
 from bench.power.base import PowerSample
 from bench.power.records import apply_energy, rail_energies
 from bench.power.trace import TraceWriter, read_trace
-from bench.report.summary import agent_rows
+from bench.results.metrics.agents import agent_rows
 from bench.results.schema import Record
 from tests.helpers.records import manifest
 

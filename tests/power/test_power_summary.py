@@ -9,7 +9,8 @@ from rich.console import Console
 
 from bench.cli.summary import summary_table as _summary_table
 from bench.report.energy import power_note
-from bench.report.summary import group_metrics, summarize
+from bench.report.summary import summarize
+from bench.results.metrics.aggregate import group_metrics
 from bench.results.schema import Manifest, Record
 
 
@@ -72,7 +73,7 @@ def test_estimated_values_are_marked_in_the_table() -> None:
     console = Console(width=200, record=True)
     console.print(_summary_table(summary))
     text = console.export_text()
-    assert "J/task" in text and "~20.00" in text and "~10.0" in text
+    assert "J/task" in text and "≈20.00" in text and "≈10.0" in text and "~" not in text
     note = power_note(summary)
     assert note and "ESTIMATED" in note and "idle 12.00 W" in note
 

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.ci.gate import samples
-from bench.cost.agent import agent_task_cost
-from bench.cost.pricing import CostInputs, cost_by_task, price_record, priced_on_cloud
+from bench.cost.pricing import CostInputs, cost_by_task, price_record, price_records, priced_on_cloud
 from bench.cost.tiers import rates_from
 from bench.devices.profiles import load_device
 from bench.errors import SuiteError
-from bench.report.summary import group_metrics
+from bench.results.metrics.aggregate import group_metrics, samples
 from bench.results.schema import Record
 from bench.run.trace import load_trace
 from tests.helpers import run_cli
+from tests.helpers.cost import manifest_for
 
 
 def _rec(**kw: object) -> Record:
@@ -91,10 +90,10 @@ def test_cost_counts_the_summary_only_and_equals_the_sum_over_calls() -> None:
                      input_usd_per_mtok=cloud.input_usd_per_mtok, output_usd_per_mtok=cloud.output_usd_per_mtok,
                      cached_input_usd_per_mtok=cloud.cached_input_usd_per_mtok,
                      rates=rates_from(lambda k: getattr(cloud, k, None))[0])  # fmt: skip
-    records = [price_record(r, inp) for r in _agent_task()]
+    records = price_records(_agent_task(), manifest_for(cloud))
     summary = records[-1]
-    explicit = agent_task_cost(summary, records, inp)
-    assert summary.cost_usd == pytest.approx(explicit["total_usd"])
+    calls = [price_record(r, inp).cost_usd for r in _agent_task() if r.kind == "model"]
+    assert summary.cost_usd == pytest.approx(sum(c for c in calls if c is not None))
     assert cloud.cached_input_usd_per_mtok is not None  # the cached tier is what makes these differ:
     no_cache = (250 * cloud.input_usd_per_mtok + 15 * cloud.output_usd_per_mtok) / 1e6
     assert summary.cost_usd < no_cache
@@ -108,11 +107,10 @@ def test_cost_counts_the_summary_only_and_equals_the_sum_over_calls() -> None:
 def test_local_cost_covers_tool_time() -> None:
     inp = CostInputs(device="x", kind="local", pricing="hardware", as_of=None, source=None, kwh_usd=0.2,
                      hardware_usd=1000.0, lifetime_years=3.0, utilization=0.5, max_w=100.0)  # fmt: skip
-    summary = _agent_task()[-1]
-    cost = agent_task_cost(summary, _agent_task(), inp)
+    summary = price_record(_agent_task()[-1], inp)
     # energy at max_w over the whole 1 s window (model 0.8 s + tool 0.2 s), hardware over the same
-    assert cost["energy_usd"] == pytest.approx(100.0 * 1.0 / 3.6e6 * 0.2)
-    assert cost["hardware_usd"] == pytest.approx(1000.0 / (3 * 8760 * 0.5) / 3600)
+    assert summary.cost_energy_usd == pytest.approx(100.0 * 1.0 / 3.6e6 * 0.2)
+    assert summary.cost_hardware_usd == pytest.approx(1000.0 / (3 * 8760 * 0.5) / 3600)
 
 
 def test_gate_samples_by_level() -> None:
@@ -197,7 +195,7 @@ def test_gate_rules_on_agent_metrics() -> None:
     )
     result = evaluate_gate(rules, view, None)
     status = {o.rule: o.status for o in result.outcomes}
-    assert status == {"steps": "pass", "tool_seconds_share": "fail", "cached_input_share": "pass"}
+    assert status == {"steps_mean": "pass", "tool_seconds_share": "fail", "cached_input_share": "pass"}
 
 
 def test_energy_of_a_task_and_of_its_calls_never_split(tmp_path: Path) -> None:

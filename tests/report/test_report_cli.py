@@ -95,7 +95,7 @@ def test_report_html_is_one_self_contained_file(tmp_path: Path) -> None:
 def test_report_csv_and_json_exports(tmp_path: Path) -> None:
     csv, js = tmp_path / "r.csv", tmp_path / "r.json"
     proc = run_cli(
-        "report", *bundles("smollm2-mini", "smollm2-mini-priced"), "--csv", str(csv), "--json", str(js)
+        "report", *bundles("smollm2-mini", "smollm2-mini-priced"), "--csv", str(csv), "-o", str(js)
     )
     assert proc.returncode == 0, proc.stderr
     frame = pd.read_csv(csv)
@@ -227,6 +227,13 @@ def test_json_without_file_prints_the_frame_on_stdout_like_every_command(tmp_pat
     doc = json.loads(proc.stdout)  # stdout is the JSON document alone: no table before it
     assert doc["format"].startswith("infercost-report/") and doc["rows"]
     target = tmp_path / "frame.json"
-    proc = run_cli("report", "--json", str(target), bundle)  # the older form still writes the file
+    proc = run_cli("report", bundle, "-o", str(target))  # a file: -o FILE.json
     assert proc.returncode == 0, proc.stderr
     assert json.loads(target.read_text())["rows"] == doc["rows"]
+    # `--json DIR` reads DIR's runs (it used to write a file named DIR and read none)
+    proc = run_cli("report", "--json", str(FIXTURES / "bundles" / "smollm2-mini"))
+    assert proc.returncode == 0 and json.loads(proc.stdout)["rows"] == doc["rows"]
+    # the older `--json FILE` form is named, with the fix
+    proc = run_cli("report", "--json", str(target.with_name("new.json")), bundle)
+    assert proc.returncode == 2 and "--json prints the JSON on stdout" in proc.stderr
+    assert "-o " in proc.stderr and not target.with_name("new.json").exists()

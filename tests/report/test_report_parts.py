@@ -12,12 +12,13 @@ import pytest
 from bench.cost.roofline import roofline_fraction
 from bench.report import breakeven
 from bench.report.charts import _pareto_front
-from bench.report.compare import compare_runs, samples
-from bench.report.fields import FIELDS
+from bench.report.compare import compare_runs
 from bench.report.markdown import md_escape
 from bench.report.power_trace import read_power_trace
 from bench.report.runs import Run, assign_labels, load_runs, pool_runs
 from bench.results import stats
+from bench.results.metrics.aggregate import samples
+from bench.results.metrics.registry import FIELDS
 from bench.results.schema import Manifest, Record
 from tests.helpers import FIXTURES
 
@@ -71,14 +72,18 @@ def test_md_escape_neutralises_markup() -> None:
 def test_registry_formats_absent_and_costs() -> None:
     usd = FIELDS["cost_per_task_usd"]
     assert usd.format(None) == "–" and usd.format(float("nan")) == "–"
-    assert usd.format(0.00000819) == "0.00000819"
-    assert usd.format(0.000106) == "0.000106"
-    assert usd.format(15.894) == "15.9"
+    assert usd.format(0.00000819) == "$0.00000819"
+    assert usd.format(0.000106) == "$0.000106"
+    assert usd.format(0.0420) == "$0.0420"
+    assert usd.format(15.894) == "$15.89" and usd.format(1234.5) == "$1,234.50" and usd.format(0) == "$0"
+    assert usd.format(0.000106, estimated=True) == "≈$0.000106"
+    assert FIELDS["n"].format(3, estimated=True) == "3"  # a count is never an estimate
     assert FIELDS["n"].format(np.int64(9)) == "9" and FIELDS["n"].format(9.0) == "9"
     assert FIELDS["pass_rate"].format(2 / 3) == "67%"
     assert FIELDS["decode_tps_mean"].words == ("faster", "slower")
     assert FIELDS["cost_per_task_usd"].words == ("cheaper", "costlier")
-    assert FIELDS["decode_tps_mean"].sample == "decode_tps" and FIELDS["ttft_p50_ms"].sample is None
+    assert FIELDS["decode_tps_mean"].sample == "decode_tps" and FIELDS["ttft_p50_ms"].sample == "ttft_ms"
+    assert FIELDS["cost_per_success_usd"].sample is None  # a ratio of sums: no per-request value
 
 
 # ------------------------------------------------------------------------------------- power trace
@@ -257,9 +262,8 @@ def test_compare_verdicts_on_known_samples() -> None:
 
 def test_compare_samples_skip_failed_requests_for_timings_only() -> None:
     recs = [record(0), record(1, status="error", passed=False, e2e_ms=None, decode_tps=None)]
-    run = run_of(manifest(), recs)
-    assert samples(run, "e2e_ms") == [100.0]
-    assert samples(run, "passed") == [1.0, 0.0]
+    assert samples("e2e_mean_ms", recs) == [100.0]
+    assert samples("pass_rate", recs) == [1.0, 0.0]
 
 
 # ------------------------------------------------------------------------------------------ stats

@@ -121,15 +121,17 @@ def test_history_and_query_cli(tmp_path: Path) -> None:
                   "--store", db, "-o", str(tmp_path / "hist.md"))  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert "1 found" in res.stdout and "◆" in res.stdout and "jet-" not in res.stdout
+    assert "'decode_tps' is deprecated: it is now 'decode_tps_mean'" in res.stderr  # still read, said once
     page = (tmp_path / "hist.md").read_text()
     assert "box-4" in page and (tmp_path / "hist.png").stat().st_size > 1000
     res = run_cli("db", "query", "SELECT device_name, count(*) AS n FROM current_runs GROUP BY 1 ORDER BY 1",
                   "--store", db, "--json")  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout) == [
-        {"device_name": "bench box", "n": 6},
-        {"device_name": "jetson orin", "n": 6},
-    ]
+    assert json.loads(res.stdout) == {
+        "format": "infercost-query/1",
+        "columns": ["device_name", "n"],
+        "rows": [{"device_name": "bench box", "n": 6}, {"device_name": "jetson orin", "n": 6}],
+    }
     res = run_cli("db", "query", "SELEC nonsense", "--store", db)
     assert res.returncode == 2 and "query failed" in res.stderr and "Traceback" not in res.stderr
     res = run_cli("db", "query", "DELETE FROM runs", "--store", db)  # read-only: bundles are the truth
@@ -142,16 +144,19 @@ def test_report_from_the_database_with_filters(tmp_path: Path) -> None:
     db = f"duckdb:{tmp_path / 'r.duckdb'}"
     assert run_cli("db", "sync", "--runs-root", str(runs), "--store", db).returncode == 0
     res = run_cli("report", "--store", db, "--where", "device=jetson", "since=2026-11-05",
-                  "--json", str(tmp_path / "r.json"))  # fmt: skip
+                  "-o", str(tmp_path / "r.json"))  # fmt: skip
     assert res.returncode == 0, res.stderr
     doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["format"] == "infercost-report/1"
     text = json.dumps(doc)
     assert "jet-5" in text and "jet-6" in text and "jet-4" not in text and "box-" not in text
-    res = run_cli(
-        "report", "--store", db, "--where", "device=jetson", "--summary", "--json", str(tmp_path / "s.json")
-    )
+    res = run_cli("report", "--store", db, "--where", "device=jetson", "--summary", "--json")
     assert res.returncode == 0, res.stderr
-    rows = json.loads((tmp_path / "s.json").read_text())
+    summary = json.loads(res.stdout)
+    assert (
+        summary["format"] == "infercost-db-summary/1" and summary["fields"]["pass_rate"]["unit"] == "fraction"
+    )
+    rows = summary["rows"]
     assert [r["run_id"] for r in rows] == [f"jet-{d}" for d in range(1, 7)]
     assert all(r["n"] == 12 and r["errors"] == 0 and r["pass_rate"] == 0.5 for r in rows)
     assert all(29 < r["decode_tps_mean"] < 31 and 5 <= r["ttft_p50_ms"] <= 9 for r in rows)

@@ -190,16 +190,16 @@ def test_history_and_report_from_the_store(
                     decode_tps=100.0 if day < 3 else 70.0, seed=day)  # fmt: skip
     assert run_cli("push", str(tmp_path), "--store", pusher).returncode == 0
     monkeypatch.setenv("INFERCOST_STORE", pusher)  # the store from the environment, not a flag
-    res = run_cli("history", "--metric", "decode_tps", "--device", "bench")
+    res = run_cli("history", "--metric", "decode_tps_mean", "--device", "bench")
     assert res.returncode == 0, res.stderr
     assert "1 found" in res.stdout and "n-3" in res.stdout
     assert PUSHER_PASSWORD not in res.stdout + res.stderr
     res = run_cli("report", "--store", pusher, "--where", "since=2026-11-03", "-o", str(tmp_path / "r.md"))
     assert res.returncode == 0, res.stderr
     text = (tmp_path / "r.md").read_text()
-    res = run_cli("report", "--summary", "--where", "device=bench", "--json", str(tmp_path / "s.json"))
+    res = run_cli("report", "--summary", "--where", "device=bench", "--json")
     assert res.returncode == 0, res.stderr
-    rows = json.loads((tmp_path / "s.json").read_text())
+    rows = json.loads(res.stdout)["rows"]
     assert [r["run_id"] for r in rows] == ["n-1", "n-2", "n-3", "n-4"] and rows[3]["n"] == 12
     assert "n-3" in text and "n-4" in text and "n-1" not in text
     assert PUSHER_PASSWORD not in text

@@ -20,7 +20,8 @@ SHAPE_FIELDS = ("depth_tokens", "depth_ms", "parallel_seqs", "shared_prompt", "n
 
 def _as_version_1(monkeypatch: pytest.MonkeyPatch) -> None:
     """This infercost as it was at database schema 1: one migration, the records columns of then."""
-    v1 = tuple(n for n, _ in schema.RECORD_COLUMNS if n not in SHAPE_FIELDS)
+    later = (*SHAPE_FIELDS, "ttft_thinking_ms", "turn", "calls")  # migrations 2, 3 and 4
+    v1 = tuple(n for n, _ in schema.RECORD_COLUMNS if n not in later)
     table = ("run_id", "content_sha256", "seq", *v1)
     monkeypatch.setattr(store, "MIGRATIONS", schema.MIGRATIONS[:1])
     monkeypatch.setattr(store, "DB_SCHEMA_VERSION", 1)
@@ -46,9 +47,9 @@ def test_an_old_database_migrates_and_takes_shape_records(
     # a bundle with parallel and depth records, made by `infercost run --suite depth`
     shutil.copytree(next(FIXTURES.iterdir()), runs / "r-shapes")
     with open_embedded(url) as new:
-        assert new.version() == schema.DB_SCHEMA_VERSION == 2
-        result = new.sync(runs)
-        assert result.push.stored == [_fixture_run_id()] and result.unchanged == 1
+        assert new.version() == schema.DB_SCHEMA_VERSION == 5
+        result = new.sync(runs)  # migration 5 forgot the fingerprints: r-old is seen again, not re-stored
+        assert result.push.stored == [_fixture_run_id()] and result.push.skipped == ["r-old"]
         rows = new.query(
             "SELECT shape, parallel_seqs, n_kv_tokens, depth_tokens FROM current_records "
             "WHERE parallel_seqs IS NOT NULL OR depth_tokens IS NOT NULL ORDER BY shape"

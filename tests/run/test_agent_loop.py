@@ -5,49 +5,19 @@ fake server's streamed ``tool_calls`` deltas; trace lines."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.backends.base import ChatRequest, Generation, RequestFailed, ToolCall
+from bench.backends.base import RequestFailed
 from bench.results.schema import Record
 from bench.run.agent import AgentLoop
 from bench.run.agent_protocol import parse_text_calls, to_text_protocol
 from bench.suite.loader import Task, load_suite
+from tests.helpers.scripted import Scripted
 
 SUITE = load_suite("agent")
-
-
-class Scripted:
-    """A chat backend that replies with the given texts in turn (or raises), timing like a model."""
-
-    name = "scripted"
-
-    def __init__(self, replies: list[Any], native: bool = False) -> None:
-        self.replies = list(replies)
-        self.requests: list[ChatRequest] = []
-        self.native = native
-
-    def native_tools(self) -> bool:
-        return self.native
-
-    def chat(self, request: ChatRequest, *, progress: Any = None) -> Generation:
-        self.requests.append(request)
-        t0 = time.perf_counter_ns()
-        reply = self.replies.pop(0) if self.replies else "I give up."
-        if isinstance(reply, Exception):
-            raise reply
-        extra: dict[str, Any] = {"cached_tokens": 5 * (len(self.requests) - 1)}
-        text, calls = reply, []
-        if isinstance(reply, dict):  # native tool calls
-            calls, text = [ToolCall(**c) for c in reply["tool_calls"]], ""
-        t1 = time.perf_counter_ns()
-        return Generation(
-            t0, t1 + 1000, [t1], text, 20 + 10 * len(self.requests), 7, "engine", "stop", extra=extra,
-            tool_calls=calls,
-        )  # fmt: skip
 
 
 def _task(task_id: str) -> Task:

@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import pytest
 
-from bench.report.throughput import throughput_metrics
 from bench.results.bundle import read_bundle
+from bench.results.metrics.throughput import throughput_metrics
 from bench.run.traffic import poisson_schedule
 from tests.helpers import ROOT, run_cli
 from tests.helpers.http import write_profile

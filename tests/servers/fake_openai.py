@@ -24,7 +24,10 @@ whose arguments arrive split over several deltas, and a second call with argumen
 after a tool result, a plain answer; usage with cached tokens growing per step), ``tools-billed`` (the
 same conversation, its usage as a provider that bills every tier reports it: cache reads, cache writes
 in Anthropic's ``cache_creation_input_tokens`` and hidden reasoning inside ``completion_tokens``; only
-the well-formed call, so ``run --trace`` accepts the run's trace).
+the well-formed call, so ``run --trace`` accepts the run's trace), ``hostile-tools``
+(the worst tool calls we could think of, ``HOSTILE_STEPS``, one reply per step, then a final answer;
+``{auth}`` in an argument or the answer becomes the Authorization header the server got: a hostile
+endpoint echoing the key into the trajectory).
 
 Every request is stamped with ``time.monotonic_ns()`` (on Linux the same clock as the client's
 ``perf_counter_ns``) when its body has been read and when the first response byte is written;
@@ -64,6 +67,63 @@ WORDS = [
     "away",
 ]
 _SCENARIO = re.compile(r"scenario=([a-z0-9:-]+)")
+
+# ``hostile-tools``: each step's tool calls as (name, arguments as the model would send them). The calls
+# aim at every bound docs/security.md names: deadlines (backtracking patterns, endless code, cross
+# joins), memory (a 250 MB blob, an 8 GiB allocation, a billion-digit round), output (floods), the
+# workspace walls (links and paths out, /proc), and the loop's own limits (too many calls, bad JSON,
+# unknown tools, oversized arguments).
+HOSTILE_STEPS: list[list[tuple[str, str]]] = [
+    [
+        ("grep", json.dumps({"pattern": "^(.|.)*Z"})),
+        ("grep", json.dumps({"pattern": "^(\\S+\\s*)+!$", "path": "logs"})),
+        ("grep", json.dumps({"pattern": "{auth}"})),
+        ("list_files", json.dumps({"path": "../.."})),
+    ],
+    [
+        ("calculator", json.dumps({"expression": "round(1, -10**9)"})),
+        ("calculator", json.dumps({"expression": "9**9**9"})),
+        ("sqlite_query", json.dumps({"query": "SELECT zeroblob(250000000)"})),
+        (
+            "sqlite_query",
+            json.dumps(
+                {
+                    "query": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+                    "SELECT group_concat(x) FROM c"
+                }
+            ),
+        ),
+        (
+            "sqlite_query",
+            json.dumps(
+                {
+                    "query": "SELECT count(*) FROM orders a, orders b, orders c, orders d, "
+                    "orders e, orders f, orders g, orders h"
+                }
+            ),
+        ),
+    ],
+    [
+        ("read_file", json.dumps({"path": "../../../../../../proc/self/environ"})),
+        ("read_file", json.dumps({"path": "/proc/self/environ"})),
+        ("read_file", json.dumps({"path": "shop.db", "max_lines": 1000})),
+        ("read_file", json.dumps({"path": "logs/server.log", "max_lines": 1000})),
+    ],
+    [
+        ("python", json.dumps({"code": "x = bytearray(8 * 2**30)"})),
+        ("python", json.dumps({"code": "while True: pass"})),
+        ("python", json.dumps({"code": "import os\nwhile True:\n    os.fork()"})),
+        ("python", json.dumps({"code": "while True: print('x' * 65536)"})),
+        ("python", json.dumps({"code": "print(open('/proc/1/environ').read())"})),
+    ],
+    [("calculator", json.dumps({"expression": "1+1"}))] * 10,  # two over the per-reply limit
+    [
+        ("shell", json.dumps({"cmd": "cat /etc/shadow"})),
+        ("calculator", "{not json"),
+        ("grep", json.dumps({"pattern": "a" * 20001})),
+        ("read_file", json.dumps({"path": "x", "max_lines": 10**9})),
+    ],
+]
 
 
 _STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -235,6 +295,8 @@ class FakeOpenAI:
     ) -> bool:
         if scenario in ("tools", "tools-billed"):
             return await self.tools(req, writer, billed=scenario == "tools-billed")
+        if scenario == "hostile-tools":
+            return await self.hostile_tools(req, writer)
         if scenario.startswith("fast:"):
             return await self.fast(int(scenario.split(":")[1]), req, chat, writer, recv_ns)
         if scenario.startswith("paced:"):
@@ -349,6 +411,34 @@ class FakeOpenAI:
         await writer.drain()
         return True
 
+    async def hostile_tools(self, req: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
+        """``HOSTILE_STEPS`` one reply per step (streamed as ``tool_calls``), then an answer that echoes
+        the key; ``{auth}`` anywhere becomes the Authorization header this request carried."""
+        auth = self.seen_auth[-1] if self.seen_auth else ""
+        base = {"id": "cmpl-fake", "model": req.get("model", "fake-model"), "created": 0}
+        step = sum(1 for m in req.get("messages") or [] if m.get("role") == "assistant")
+
+        def delta(d: dict[str, Any], finish: str | None = None) -> bytes:
+            return _event({**base, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
+
+        frames = [delta({"role": "assistant"})]
+        if step < len(HOSTILE_STEPS):
+            for i, (name, args) in enumerate(HOSTILE_STEPS[step]):
+                call = {"index": i, "id": f"call_{step}_{i}", "type": "function",
+                        "function": {"name": name, "arguments": args.replace("{auth}", auth)}}  # fmt: skip
+                frames.append(delta({"tool_calls": [call]}))
+            frames.append(delta({}, "tool_calls"))
+        else:
+            frames += [delta({"content": f"The answer is 42 ({auth})."}), delta({}, "stop")]
+        if (req.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 50 + 40 * step, "completion_tokens": 20, "total_tokens": 70 + 40 * step}
+            frames.append(_event({**base, "choices": [], "usage": usage}))
+        frames.append(_event("[DONE]"))
+        await self.start_stream(writer)
+        writer.write(b"".join(_chunk(f) for f in frames) + b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
     async def fast(
         self, n: int, req: dict[str, Any], chat: bool, writer: asyncio.StreamWriter, recv_ns: int
     ) -> bool:
@@ -400,10 +490,11 @@ class FakeOpenAI:
 
 
 class ServerThread:
-    """The fake server on a free loopback port, in a background thread (for tests)."""
+    """The fake server on a free loopback port, in a background thread (for tests). ``app``: another
+    fake on the same HTTP plumbing (``tests/servers/fake_anthropic.py``)."""
 
-    def __init__(self, key: str | None = None) -> None:
-        self.app = FakeOpenAI(key)
+    def __init__(self, key: str | None = None, app: FakeOpenAI | None = None) -> None:
+        self.app = app if app is not None else FakeOpenAI(key)
         self.loop = asyncio.new_event_loop()
         self.port = 0
         ready = threading.Event()

@@ -1,4 +1,9 @@
-"""Any OpenAI-compatible endpoint over httpx: hosted APIs and local servers, measured like local runs.
+"""HTTP endpoints over httpx: hosted APIs and local servers, measured like local runs.
+
+One client for every wire format (``bench.backends.http.wire_format``): OpenAI-compatible endpoints
+(``openai_http``, ``wire``) and Anthropic's Messages API (``anthropic_messages``, ``messages``) share the
+connection pool, pacing, timeouts, retries, the SSE reader and the record building here; the wire format
+builds the request body and accumulates the stream.
 
 One asyncio event loop lives as long as the backend. The sequential runner calls ``generate``, which runs
 one request on that loop (``run_until_complete``); the load generator (``bench.run.traffic``) runs many
@@ -8,9 +13,10 @@ as the in-process backend stamps before templating and tokenizing.
 
 Timing: each network read is stamped with ``perf_counter_ns`` as it arrives, and every SSE event in it
 gets that stamp (two events in one read arrived together). TTFT is dispatch → first read holding
-non-empty content; e2e is dispatch → the last content; the end of the stream (usage frame, ``[DONE]``)
-is kept apart as ``stream_end_ms``. Reads go through ``aiter_raw`` with ``Accept-Encoding: identity``, so
-no decompressor buffers the stream.
+non-empty visible content; hidden reasoning (thinking) is not content, and the time to its first token is
+kept beside TTFT as ``ttft_thinking_ms``; e2e is dispatch → the last content; the end of the stream (usage
+frame, ``[DONE]``, ``message_stop``) is kept apart as ``stream_end_ms``. Reads go through ``aiter_raw``
+with ``Accept-Encoding: identity``, so no decompressor buffers the stream.
 
 Failures (see ``bench.backends.http.retry``): 401/403 raise ``EnvironmentNotReady`` (the run stops, exit
 4); 429 and
@@ -32,24 +38,19 @@ import os
 import random
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from bench.backends.base import ChatRequest, Generation, ProgressFn, RequestFailed, ToolCall
+from bench.backends.base import ChatRequest, Generation, ProgressFn, RequestFailed
+from bench.backends.http.messages import MessagesWire
 from bench.backends.http.retry import RETRYABLE_STATUS, FailedAttempt, RetryBudget, parse_retry_after
 from bench.backends.http.sse import SSEParser
-from bench.backends.http.wire import (
-    ChunkError,
-    RequestPlan,
-    StreamState,
-    build_chat_request,
-    build_request,
-    error_body_message,
-)
+from bench.backends.http.wire import OpenAIWire
+from bench.backends.http.wire_format import ChunkError, RequestPlan, StreamAccumulator, WireFormat
 from bench.devices.http_settings import HttpSettings
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BenchError, EnvironmentNotReady, UsageError
@@ -58,12 +59,16 @@ from bench.redaction import Redactor
 from bench.results.schema import Status, TokenCountSource
 from bench.suite.loader import Task
 
-__all__ = ["OpenAIHttpBackend"]
+__all__ = ["WIRE_FORMATS", "HttpBackend", "OpenAIHttpBackend"]
 
 T = TypeVar("T")
 _PROGRESS_EVERY_NS = 100_000_000
 _ERROR_BODY_LIMIT = 64 * 1024
 _DEAD_ENDPOINT_REQUESTS = 2  # consecutive requests that never reached the endpoint → stop the run
+_RETRY_AFTER_STATUS = frozenset({429, 503, 529})  # answers that may say how long to wait
+
+# a profile's ``backend`` → its wire format (a new native API: one module, one line here; docs/http.md)
+WIRE_FORMATS: dict[str, type[WireFormat]] = {"openai_http": OpenAIWire, "anthropic_messages": MessagesWire}
 
 
 @dataclass
@@ -71,7 +76,7 @@ class _Attempt:
     """How one HTTP attempt ended."""
 
     t_dispatch: int
-    state: StreamState = field(default_factory=StreamState)
+    state: StreamAccumulator
     t_stream_end: int = 0
     http_status: int | None = None
     failure: str | None = None  # None: the stream completed
@@ -125,13 +130,13 @@ def _is_loopback(url: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-class OpenAIHttpBackend:
-    """The ``openai_http`` backend: chat and text completions over SSE, with retries and timeouts."""
-
-    name = "openai_http"
+class HttpBackend:
+    """An HTTP endpoint in the wire format its profile names: requests over SSE, retries, timeouts."""
 
     def __init__(self, device: DeviceProfile, *, max_connections: int = 1, seed: int | None = None) -> None:
         assert device.base_url and device.model  # DeviceProfile validates this
+        self.wire: WireFormat = WIRE_FORMATS[device.backend]()
+        self.name = self.wire.backend
         self.device = device
         self.settings = device.http
         self.base_url = device.base_url.rstrip("/")
@@ -149,8 +154,8 @@ class OpenAIHttpBackend:
     # ----------------------------------------------------------------------------------------- load
     def load(self) -> dict[str, Any]:
         s = self.settings
-        headers = {"Accept-Encoding": "identity", **s.headers}
         key_env = self.device.api_key_env
+        key: str | None = None
         if key_env:
             key = os.environ.get(key_env, "")
             if not key:
@@ -159,7 +164,8 @@ class OpenAIHttpBackend:
                     fix=f"export {key_env}=<your API key> (the key is read from the environment only)",
                 )
             self.redactor.add(key)
-            headers[s.auth_header] = f"{s.auth_scheme} {key}".strip()
+        # the profile's own (non-secret) headers may replace the wire format's, e.g. an API version
+        headers = {"Accept-Encoding": "identity", **self.wire.headers(key, s), **s.headers}
         tokenizer_facts = None
         if s.tokenizer:
             from bench.models.catalog import resolve_model
@@ -172,7 +178,9 @@ class OpenAIHttpBackend:
                 "sha256": resolved.sha256,
                 "has_chat_template": self.tokenizer.has_chat_template,
             }
-            self.plain_chat = s.api == "auto" and not self.tokenizer.has_chat_template
+            self.plain_chat = (
+                self.wire.text_completions and s.api == "auto" and not self.tokenizer.has_chat_template
+            )
         self._loop = asyncio.new_event_loop()
         limits = httpx.Limits(
             max_connections=self.max_connections, max_keepalive_connections=self.max_connections
@@ -182,14 +190,14 @@ class OpenAIHttpBackend:
             headers=headers, limits=limits, timeout=timeout, trust_env=not _is_loopback(self.base_url)
         )
         preflight = self.run(self._preflight())
-        plain = self.plain_chat or s.api == "completions"
+        plain = self.wire.text_completions and (self.plain_chat or s.api == "completions")
         return {
             "name": self.name,
-            "engine": "openai-compatible HTTP endpoint",
+            "engine": self.wire.engine,
             "engine_version": f"httpx {httpx.__version__}",
             "base_url": self.base_url,
             "model": self.model,
-            "prompt_format": "plain_completion" if plain else "chat_template",
+            "prompt_format": "plain_completion" if plain else self.wire.prompt_format,
             "plain_completion_stop": PLAIN_STOP if plain else None,
             "tokenizer": tokenizer_facts,
             "preflight": preflight,
@@ -232,7 +240,7 @@ class OpenAIHttpBackend:
     def _refused(self, status: int, body: bytes) -> EnvironmentNotReady:
         env = self.device.api_key_env
         what = f"the key from ${env}" if env else "the request (no api_key_env is set in the profile)"
-        msg = self.redactor.scrub(error_body_message(body))
+        msg = self.redactor.scrub(self.wire.error_message(body))
         return EnvironmentNotReady(
             f"{self.base_url} refused {what}: HTTP {status} {msg}".strip(),
             fix="check the key, its permissions and the endpoint; no request was retried",
@@ -261,7 +269,7 @@ class OpenAIHttpBackend:
             elif resp.status_code not in (404, 405):
                 raise EnvironmentNotReady(
                     f"{self._url('/models')} answered HTTP {resp.status_code}: "
-                    + self.redactor.scrub(error_body_message(resp.content)),
+                    + self.redactor.scrub(self.wire.error_message(resp.content)),
                     fix="is base_url the API root (ending in /v1)?",
                 )
             facts["models"] = ids[:20] if ids is not None else None
@@ -302,7 +310,7 @@ class OpenAIHttpBackend:
                 "check": {"type": "none"},
             }
         )
-        plan = build_request(probe, self.model, self.settings, plain_chat=self.plain_chat)
+        plan = self.wire.request(probe, self.model, self.settings, tokenizer=None, plain_chat=self.plain_chat)
         body = {k: v for k, v in plan.body.items() if k not in ("stream", "stream_options")}
         resp = await self._preflight_call("POST", plan.path, body)
         if resp.status_code in (401, 403):
@@ -311,13 +319,13 @@ class OpenAIHttpBackend:
             shown = f" (it lists: {', '.join(listed[:8])})" if listed else ""
             raise UsageError(
                 f"model '{self.model}' is not served at {self.base_url}{shown}: "
-                + self.redactor.scrub(error_body_message(resp.content)),
+                + self.redactor.scrub(self.wire.error_message(resp.content)),
                 fix="fix `model` in the device profile or pass --model NAME",
             )
         if resp.status_code >= 400 and resp.status_code != 429:
             raise EnvironmentNotReady(
                 f"{self._url(plan.path)} answered a one-token request with HTTP {resp.status_code}: "
-                + self.redactor.scrub(error_body_message(resp.content))
+                + self.redactor.scrub(self.wire.error_message(resp.content))
             )
 
     # ------------------------------------------------------------------------------------- generate
@@ -339,28 +347,19 @@ class OpenAIHttpBackend:
         return True
 
     def chat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
-        """One agent step with native tools; ``Generation.tool_calls`` holds the reassembled calls."""
+        """One agent step with native tools; ``extra["tool_calls"]`` holds the reassembled calls."""
         return self.run(self.achat(request, progress=progress))
 
     async def achat(self, request: ChatRequest, *, progress: ProgressFn | None = None) -> Generation:
         await self._pace()
         t_first = time.perf_counter_ns()
-        plan = build_chat_request(
-            request.messages,
-            request.tools,
-            self.model,
-            self.settings,
-            max_tokens=request.max_tokens,
-            temperature=request.temperature,
-            seed=request.seed,
-            exact_tokens=request.exact_tokens,
-        )
+        plan = self.wire.chat_request(request, self.model, self.settings)
         return await self._send(plan, t_first, progress)
 
     async def agenerate(self, task: Task, *, progress: ProgressFn | None = None) -> Generation:
         await self._pace()
         t_first = time.perf_counter_ns()
-        plan = build_request(
+        plan = self.wire.request(
             task, self.model, self.settings, tokenizer=self.tokenizer, plain_chat=self.plain_chat
         )
         return await self._send(plan, t_first, progress)
@@ -416,7 +415,7 @@ class OpenAIHttpBackend:
         self, path: str, body: bytes, t_dispatch: int, progress: ProgressFn | None
     ) -> _Attempt:
         assert self._client is not None
-        att = _Attempt(t_dispatch=t_dispatch)
+        att = _Attempt(t_dispatch=t_dispatch, state=self.wire.new_stream())
         state, parser = att.state, SSEParser()
         watchdog: _Watchdog | None = None
         try:
@@ -434,18 +433,16 @@ class OpenAIHttpBackend:
                         raw = await resp.aread()  # a server that ignored stream=true
                         t = time.perf_counter_ns()
                         watchdog.last_read = t
-                        state.feed(raw.decode("utf-8", "replace"), t)
-                        state.done = True
-                        if not state.n_choice_frames:  # 200 but not a completion: the endpoint's fault
-                            raise ChunkError(
-                                f"HTTP 200 answer has no 'choices' (not a completion): {raw[:120]!r}"
-                            )
+                        state.feed_body(raw, t)
                     else:
                         await self._read_stream(resp, att, parser, watchdog, progress)
                 finally:
                     await resp.aclose()
         except ChunkError as exc:
             att.failure, att.status = str(exc), "error"
+            # a busy signal before anything arrived (Anthropic's overloaded_error event) is retried
+            # like a 529; once content arrived, never (its tokens would be counted twice)
+            att.retryable = exc.retryable and not (state.content_ns or state.tool_ns)
         except httpx.TimeoutException as exc:  # connect/write timeouts (reads are the watchdog's)
             att.failure, att.status = f"timeout ({type(exc).__name__})", "timeout"
             att.retryable = not state.content_ns
@@ -470,11 +467,10 @@ class OpenAIHttpBackend:
         if watchdog is not None and watchdog.reason is not None and not state.done:
             att.failure, att.status = watchdog.reason, "timeout"
             att.retryable = False
-        if att.failure is None and att.status == "ok" and state.done and not state.n_choice_frames:
-            att.failure, att.status = "stream carried no 'choices' in any frame (not a completion)", "error"
-        if att.failure is None and att.status == "ok" and not (state.done or state.finish_reason):
-            att.failure, att.status = "stream ended without [DONE] or a finish_reason (cut?)", "error"
-            att.retryable = not state.content_ns
+        problem = state.end_problem() if att.failure is None and att.status == "ok" else None
+        if problem is not None:
+            att.failure, att.retryable = problem
+            att.status = "error"
         if att.failure is not None:
             att.failure = self.redactor.scrub(att.failure)
         return att
@@ -495,9 +491,7 @@ class OpenAIHttpBackend:
             t = now()
             watchdog.last_read = t
             for ev in parser.feed(raw):
-                if ev.event == "error":
-                    raise ChunkError(f"server error event in stream: {ev.data[:200]}")
-                feed(ev.data, t)
+                feed(ev.data, t, ev.event)
             if state.done and not att.t_stream_end:
                 # read on to the end of the body (so the connection goes back to the pool) but stamp
                 # the end of the stream now, and do not wait long for a server that keeps it open
@@ -507,7 +501,7 @@ class OpenAIHttpBackend:
                 last_progress = t
                 progress(len(state.content_ns), t - att.t_dispatch)
         for ev in parser.close():
-            feed(ev.data, now())
+            feed(ev.data, now(), ev.event)
 
     async def _http_failure(self, att: _Attempt, resp: httpx.Response) -> _Attempt:
         status = resp.status_code
@@ -518,10 +512,10 @@ class OpenAIHttpBackend:
                 break
         if status in (401, 403):
             raise self._refused(status, raw)
-        att.failure = f"HTTP {status}: {error_body_message(raw)}"
+        att.failure = f"HTTP {status}: {self.wire.error_message(raw)}"
         att.status = "error"
         att.retryable = status in RETRYABLE_STATUS
-        if status in (429, 503):
+        if status in _RETRY_AFTER_STATUS:
             att.retry_after_s = parse_retry_after(resp.headers)
         return att
 
@@ -531,7 +525,8 @@ class OpenAIHttpBackend:
     ) -> Generation:
         state = att.state
         text = state.text
-        prompt, completion, reasoning, cached = state.usage_counts()
+        counts = state.counts()
+        prompt, completion, reasoning = counts.prompt, counts.completion, counts.reasoning
         source: TokenCountSource | None = "usage" if completion is not None else None
         tok = self.tokenizer
         if completion is None and tok is not None and (state.content_ns or att.failure is None):
@@ -546,18 +541,21 @@ class OpenAIHttpBackend:
             # which has no text but whose generation ends at the finish chunk: time it to there, so the
             # decode rate divides the tokens counted by the time they took
             t_end = state.finish_ns
-        written, written_1h = state.cache_write_counts()  # parsed once for both fields
         extra: dict[str, Any] = {
             "n_chunks": len(state.content_ns),
             "http_status": att.http_status,
             "stream_end_ms": round((att.t_stream_end - att.t_dispatch) / 1e6, 4),
             "server_model": state.server_model,
-            "cached_tokens": cached,
-            "cache_write_tokens": written,
-            "cache_write_1h_tokens": written_1h,
+            "cached_tokens": counts.cached,
+            "cache_write_tokens": counts.cache_write,
+            "cache_write_1h_tokens": counts.cache_write_1h,
         }
+        if state.first_reasoning_ns is not None:
+            extra["ttft_thinking_ms"] = round((state.first_reasoning_ns - att.t_dispatch) / 1e6, 4)
         if tok is not None and state.pieces:
             extra["chunk_tokens"] = [tok.count_text(p) for p in state.pieces]
+        if calls := state.tool_calls:
+            extra["tool_calls"] = calls
         if failures:
             extra["retries"] = [f.as_dict() for f in failures]
             extra["retry_delay_ms"] = round((att.t_dispatch - t_first) / 1e6, 3)
@@ -574,7 +572,6 @@ class OpenAIHttpBackend:
             engine_timings=state.timings,
             prefill_source="client",
             extra=extra,
-            tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for c in state.tool_calls],
         )
 
     def _count_prompt(self, plan: RequestPlan) -> int | None:
@@ -585,3 +582,7 @@ class OpenAIHttpBackend:
             except Exception:  # a template that cannot render these messages (tool turns): no count
                 return None
         return self.tokenizer.count_prompt(plan.prompt or "")
+
+
+# the name this class had when OpenAI's format was the only one (kept for the load generator and tests)
+OpenAIHttpBackend = HttpBackend

@@ -32,11 +32,23 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.backends.base import ChatRequest
+from bench.backends.http.wire_format import ChunkError, RequestPlan, UsageCounts, check_usage, token_count
 from bench.devices.http_settings import HttpSettings
 from bench.models.tokenizer import PLAIN_STOP, GgufTokenizer, plain_transcript
 from bench.suite.loader import Task
 
-__all__ = ["ChunkError", "RequestPlan", "StreamState", "build_chat_request", "build_request", "shape_text"]
+__all__ = [
+    "OPENAI",
+    "ChunkError",
+    "OpenAIWire",
+    "RequestPlan",
+    "StreamState",
+    "build_chat_request",
+    "build_request",
+    "error_body_message",
+    "shape_text",
+]
 
 # Common short English words: with a leading space each is one token in the BPE vocabularies of the
 # Llama, Qwen, Gemma, SmolLM and GPT families, so N words ≈ N tokens even without a tokenizer.
@@ -74,18 +86,6 @@ def shape_text(n_tokens: int, seed: int, tokenizer: GgufTokenizer | None) -> str
     return " ".join(words[:count])
 
 
-@dataclass(frozen=True)
-class RequestPlan:
-    """What to POST where, and how the prompt was formatted (recorded in the manifest)."""
-
-    path: str  # "/chat/completions" or "/completions"
-    body: dict[str, Any]
-    prompt_format: str  # "chat" | "completion" | "plain_completion" | "shape_text"
-    messages: list[dict[str, Any]] | None
-    prompt: str | None
-    stops: list[str]
-
-
 def build_request(
     task: Task,
     model: str,
@@ -113,6 +113,7 @@ def build_request(
     elif not use_chat and messages is not None:
         prompt, messages, fmt = plain_transcript(messages), None, "plain_completion"
         stops = [PLAIN_STOP]
+    stops += [s for s in task.stop or [] if s not in stops]  # the task's own (HumanEval completion)
     body: dict[str, Any] = {"model": model}
     if messages is not None:
         body["messages"] = messages
@@ -184,14 +185,6 @@ def _finish_body(
         body.pop(name, None)
 
 
-class ChunkError(Exception):
-    """A chunk that ends the request: malformed JSON, or an error object from the server."""
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 @dataclass
 class StreamState:
     """Everything one streamed response delivered, accumulated chunk by chunk."""
@@ -212,8 +205,10 @@ class StreamState:
     tool_parts: dict[int, dict[str, str]] = field(default_factory=dict)
     tool_ns: list[int] = field(default_factory=list)  # arrival of each tool-call delta
 
-    def feed(self, data: str, t_ns: int) -> None:
+    def feed(self, data: str, t_ns: int, event: str = "message") -> None:
         """One SSE data payload received at ``t_ns``; raises ``ChunkError`` for a fatal chunk."""
+        if event == "error":
+            raise ChunkError(f"server error event in stream: {data[:200]}")
         if data == "[DONE]":
             self.done = True
             return
@@ -255,6 +250,7 @@ class StreamState:
                 self.finish_ns = t_ns
         usage = obj.get("usage") or obj.get("usageMetadata")
         if isinstance(usage, dict) and usage:
+            check_usage(usage, f"stream frame {self.n_frames}: usage")
             self.usage = usage
         timings = obj.get("timings")
         if isinstance(timings, dict):
@@ -302,26 +298,26 @@ class StreamState:
         """
         u = self.usage or {}
         if "promptTokenCount" in u:  # Gemini's usageMetadata: thoughts are apart from candidates
-            cached = _int(u.get("cachedContentTokenCount"))
+            cached = token_count(u.get("cachedContentTokenCount"))
             return (
-                _int(u.get("promptTokenCount")),
-                _int(u.get("candidatesTokenCount")),
-                _int(u.get("thoughtsTokenCount")),
+                token_count(u.get("promptTokenCount")),
+                token_count(u.get("candidatesTokenCount")),
+                token_count(u.get("thoughtsTokenCount")),
                 cached,
             )
-        prompt = _int(u.get("prompt_tokens"))
-        completion = _int(u.get("completion_tokens"))
+        prompt = token_count(u.get("prompt_tokens"))
+        completion = token_count(u.get("completion_tokens"))
         details = u.get("completion_tokens_details") or {}
-        reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+        reasoning = token_count(details.get("reasoning_tokens")) if isinstance(details, dict) else None
         pdetails = u.get("prompt_tokens_details") or {}
-        cached = _int(pdetails.get("cached_tokens")) if isinstance(pdetails, dict) else None
-        read = _int(u.get("cache_read_input_tokens"))
+        cached = token_count(pdetails.get("cached_tokens")) if isinstance(pdetails, dict) else None
+        read = token_count(u.get("cache_read_input_tokens"))
         if cached is None and read is not None:
             cached = read
-        if prompt is None and _int(u.get("input_tokens")) is not None:  # Anthropic's own shape
+        if prompt is None and token_count(u.get("input_tokens")) is not None:  # Anthropic's own shape
             write, _ = self.cache_write_counts()
-            prompt = (_int(u.get("input_tokens")) or 0) + (read or 0) + (write or 0)
-            completion = _int(u.get("output_tokens"))
+            prompt = (token_count(u.get("input_tokens")) or 0) + (read or 0) + (write or 0)
+            completion = token_count(u.get("output_tokens"))
         if cached is None and self.timings and "cache_n" in self.timings:
             cached = int(self.timings["cache_n"])
         if completion is not None and reasoning:
@@ -331,13 +327,70 @@ class StreamState:
     def cache_write_counts(self) -> tuple[int | None, int | None]:
         """(cache-write tokens, their 1-hour-TTL share) where the API reports writes (Anthropic)."""
         u = self.usage or {}
-        write = _int(u.get("cache_creation_input_tokens"))
+        write = token_count(u.get("cache_creation_input_tokens"))
         detail = u.get("cache_creation")
-        one_hour = _int(detail.get("ephemeral_1h_input_tokens")) if isinstance(detail, dict) else None
+        one_hour = token_count(detail.get("ephemeral_1h_input_tokens")) if isinstance(detail, dict) else None
         if write is None and isinstance(detail, dict):
-            parts = [_int(v) for v in detail.values()]
+            parts = [token_count(v) for v in detail.values()]
             write = sum(v for v in parts if v is not None) if any(v is not None for v in parts) else None
         return write, one_hour
+
+    def counts(self) -> UsageCounts:
+        prompt, completion, reasoning, cached = self.usage_counts()
+        write, write_1h = self.cache_write_counts()
+        return UsageCounts(prompt, completion, reasoning, cached, write, write_1h)
+
+    def feed_body(self, raw: bytes, t_ns: int) -> None:
+        self.feed(raw.decode("utf-8", "replace"), t_ns)
+        self.done = True
+        if not self.n_choice_frames:  # 200 but not a completion: the endpoint's fault
+            raise ChunkError(f"HTTP 200 answer has no 'choices' (not a completion): {raw[:120]!r}")
+
+    def end_problem(self) -> tuple[str, bool] | None:
+        if self.done and not self.n_choice_frames:
+            return "stream carried no 'choices' in any frame (not a completion)", False
+        if not (self.done or self.finish_reason):
+            return "stream ended without [DONE] or a finish_reason (cut?)", not self.content_ns
+        return None
+
+
+class OpenAIWire:
+    """The ``openai_http`` backend's wire format (``bench.backends.http.wire_format.WireFormat``)."""
+
+    backend = "openai_http"
+    engine = "openai-compatible HTTP endpoint"
+    prompt_format = "chat_template"
+    text_completions = True
+
+    def headers(self, key: str | None, settings: HttpSettings) -> dict[str, str]:
+        return {settings.auth_header: f"{settings.auth_scheme} {key}".strip()} if key else {}
+
+    def request(
+        self, task: Task, model: str, settings: HttpSettings, *, tokenizer: GgufTokenizer | None,
+        plain_chat: bool,
+    ) -> RequestPlan:  # fmt: skip
+        return build_request(task, model, settings, tokenizer=tokenizer, plain_chat=plain_chat)
+
+    def chat_request(self, request: ChatRequest, model: str, settings: HttpSettings) -> RequestPlan:
+        return build_chat_request(
+            request.messages,
+            request.tools,
+            model,
+            settings,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed,
+            exact_tokens=request.exact_tokens,
+        )
+
+    def new_stream(self) -> StreamState:
+        return StreamState()
+
+    def error_message(self, body: bytes) -> str:
+        return error_body_message(body)
+
+
+OPENAI = OpenAIWire()
 
 
 def error_body_message(raw: bytes) -> str:

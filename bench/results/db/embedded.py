@@ -22,16 +22,14 @@ import duckdb
 
 from bench.errors import EnvironmentNotReady, UsageError
 from bench.results.bundle import MANIFEST, RECORDS
-from bench.results.db.store import RECORD_TABLE_COLUMNS, PushResult, QueryResult, Store
+from bench.results.db.schema import SYNC_SOURCES_TABLE
+from bench.results.db.store import RECORD_TABLE_COLUMNS, Derive, PushResult, QueryResult, Store
 from bench.results.db.url import StoreURL
 
 __all__ = ["EmbeddedStore", "SyncResult", "find_bundle_dirs", "open_embedded"]
 
 FLUSH_ROWS = 200_000  # records buffered before one bulk insert (one frame scan beats many small ones)
-_SOURCES = (
-    "CREATE TABLE IF NOT EXISTS sync_sources (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
-    "run_id TEXT NOT NULL)"
-)
+_SOURCES = SYNC_SOURCES_TABLE
 
 
 class EmbeddedStore(Store):
@@ -113,9 +111,9 @@ class EmbeddedStore(Store):
             self.con.close()
 
     # ------------------------------------------------------------------ sync
-    def sync(self, root: Path, skip_bad: bool = False) -> SyncResult:
+    def sync(self, root: Path, skip_bad: bool = False, derive: Derive | None = None) -> SyncResult:
         """Index every bundle under ``root``; one transaction (a bad bundle → nothing written, unless
-        ``skip_bad``, which leaves it out and says so)."""
+        ``skip_bad``, which leaves it out and says so). ``derive``: as ``Store.write``."""
         self.ensure_schema()
         self.con.execute(_SOURCES)
         result = SyncResult()
@@ -133,7 +131,11 @@ class EmbeddedStore(Store):
                 self._replace_older(known[p][1])
                 self.con.execute("DELETE FROM sync_sources WHERE path = ?", [p])
                 result.removed.append(known[p][1])
-            result.push = self.write(todo, bad=result.bad if skip_bad else None)
+            # a bundle whose files changed (or that an older version indexed: migration 5 forgets the
+            # fingerprints) is stored again, with its figures derived by this version
+            result.push = self.write(
+                todo, bad=result.bad if skip_bad else None, derive=derive, replace=derive is not None
+            )
             for p in todo:
                 run = self.con.execute(
                     "SELECT run_id FROM runs WHERE source = ? ORDER BY stored_utc DESC LIMIT 1", [p]

@@ -21,8 +21,9 @@ from typing import Any
 import pydantic_core
 
 from bench.results.bundle import MANIFEST, RECORDS, Bundle
-from bench.results.comparability import key_properties, model_name
+from bench.results.comparability import key_properties
 from bench.results.db.schema import JSON_COLUMNS, RECORD_COLUMNS
+from bench.results.identity import model_name
 from bench.results.schema import Manifest, Record
 
 __all__ = [
@@ -230,8 +231,6 @@ def bundle_from_rows(
             values[name] = pydantic_core.from_json(v) if v is not None else None
         if values["itl_ms"] is None:
             values["itl_ms"] = []
-        if values["kind"] is None:  # rows stored before every record carried its kind
-            values["kind"] = "request"
         records.append(_trusted_record(values, fields_set))
     return Bundle(path=path, manifest=manifest, records=records)
 

@@ -28,6 +28,7 @@ __all__ = [
     "JSON_COLUMNS",
     "MIGRATIONS",
     "RECORD_COLUMNS",
+    "SYNC_SOURCES_TABLE",
     "TABLES",
     "Migration",
     "Statement",
@@ -119,8 +120,20 @@ _SHAPE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pp_ms", "DOUBLE PRECISION"),
     ("tg_ms", "DOUBLE PRECISION"),
 )
-RECORD_COLUMNS: tuple[tuple[str, str], ...] = _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS
-JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries"})
+# added by migration 3: the time to the first hidden-reasoning token, beside TTFT (docs/http.md)
+_THINKING_COLUMNS: tuple[tuple[str, str], ...] = (("ttft_thinking_ms", "DOUBLE PRECISION"),)
+# added by migration 4, public benchmarks: a multi-turn task's user turn, and a reply's tool calls (JSON)
+_BENCHMARK_COLUMNS: tuple[tuple[str, str], ...] = (("turn", "INTEGER"), ("calls", "TEXT"))
+RECORD_COLUMNS: tuple[tuple[str, str], ...] = (
+    _RECORDS_V1_COLUMNS + _SHAPE_COLUMNS + _THINKING_COLUMNS + _BENCHMARK_COLUMNS
+)
+JSON_COLUMNS = frozenset({"itl_ms", "engine_timings", "chunk_tokens", "retries", "calls"})
+
+# the embedded index's memory of which bundle directory it stored, and the files' fingerprint then
+SYNC_SOURCES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS sync_sources (path TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+    "run_id TEXT NOT NULL)"
+)
 
 TABLES = ("schema_meta", "devices", "models", "suites", "runs", "records", "power_summaries")
 
@@ -229,6 +242,36 @@ WHERE NOT EXISTS (
             ),
             Statement(_CURRENT_RECORDS_VIEW),
         ),
+    ),
+    Migration(
+        3,
+        "time to the first thinking token (bundle schema 1, a new optional field)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _THINKING_COLUMNS
+            ),
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        4,
+        "records of public benchmarks: turn, calls (bundle schema 1, new optional fields)",
+        (
+            Statement("DROP VIEW current_records"),
+            *(
+                Statement(f"ALTER TABLE records ADD COLUMN {name} {sql_type}")
+                for name, sql_type in _BENCHMARK_COLUMNS
+            ),
+            Statement(_CURRENT_RECORDS_VIEW),
+        ),
+    ),
+    Migration(
+        5,
+        "records carry their derived energy and cost (the metric core's figures): the embedded index "
+        "forgets its fingerprints, so the next sync stores every bundle again with them",
+        (Statement(SYNC_SOURCES_TABLE, ("duckdb",)), Statement("DELETE FROM sync_sources", ("duckdb",))),
     ),
 )
 

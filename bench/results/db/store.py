@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,12 @@ from bench.results.db.mapping import (
 )
 from bench.results.db.schema import DB_SCHEMA_VERSION, MIGRATIONS, Engine
 from bench.results.db.url import StoreURL
-from bench.results.schema import Manifest
+from bench.results.schema import Manifest, Record
 
-__all__ = ["PushResult", "QueryResult", "Store", "utc_now"]
+__all__ = ["Derive", "PushResult", "QueryResult", "Store", "utc_now"]
+
+# a bundle → its records with read-time figures filled (the CLI passes bench.cost.enrich's)
+Derive = Callable[[Bundle], list[Record]]
 
 _DIMENSIONS = (
     ("devices", "device_id", ("device_id", "name", "kind", "backend", "power_mode", "profile_json")),
@@ -191,18 +194,30 @@ class Store(ABC):
         result.stored.append(rows.run_id)
         result.records += rows.n_records
 
-    def write(self, refs: Sequence[str | Path], bad: list[str] | None = None) -> PushResult:
+    def write(
+        self,
+        refs: Sequence[str | Path],
+        bad: list[str] | None = None,
+        derive: Derive | None = None,
+        replace: bool = False,
+    ) -> PushResult:
         """Store bundles inside the caller's transaction.
 
         Order, the same for every writer: read every manifest (a bad one fails before anything is
         written), lock the run ids in sorted order, insert shared rows in key order, then each bundle's
         run, power summary and records (read one bundle at a time: a push of many bundles never holds
         all their records in memory). With ``bad`` given, an unreadable bundle is left out and its
-        error appended there instead of failing the whole write."""
+        error appended there instead of failing the whole write. ``derive``: each bundle's records with
+        read-time energy and cost filled (``bench.cost.enrich``), stored in their place so the database's
+        figures (``report --summary``, history) are the report's, and a stored run read back elsewhere,
+        without its ``power.csv``, keeps its energy. ``replace``: a bundle already stored is stored again
+        (the embedded index re-deriving its figures); otherwise it is skipped."""
         with gc_paused():  # many long-lived objects per bundle: see bundle.gc_paused
-            return self._write(refs, bad)
+            return self._write(refs, bad, derive, replace)
 
-    def _write(self, refs: Sequence[str | Path], bad: list[str] | None) -> PushResult:
+    def _write(
+        self, refs: Sequence[str | Path], bad: list[str] | None, derive: Derive | None, replace: bool
+    ) -> PushResult:
         heads = []
         for ref in refs:
             try:
@@ -218,8 +233,10 @@ class Store(ABC):
         for path, manifest in heads:
             sha = content_sha256(path)  # before reading the records: a stored bundle is not read again
             if self._has(manifest.run_id, sha):
-                result.skipped.append(manifest.run_id)
-                continue
+                if not replace:
+                    result.skipped.append(manifest.run_id)
+                    continue
+                self._replace_older(manifest.run_id)
             try:
                 bundle = read_bundle(path)
             except BundleError as exc:
@@ -227,14 +244,16 @@ class Store(ABC):
                     raise
                 bad.append(str(exc))
                 continue
+            if derive is not None:
+                bundle = Bundle(bundle.path, bundle.manifest, derive(bundle), bundle.warnings)
             self._write_bundle(bundle_rows(bundle, sha, stamp, str(path)), result)
         self._flush_records()
         return result
 
-    def push(self, refs: Sequence[str | Path]) -> PushResult:
+    def push(self, refs: Sequence[str | Path], derive: Derive | None = None) -> PushResult:
         """Store bundles in one transaction: all visible at commit, or none."""
         with self._transaction():
-            return self.write(refs)
+            return self.write(refs, derive=derive)
 
     # ------------------------------------------------------------------ reading
     def query(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:

@@ -2,17 +2,20 @@
 
 ``postgresql://USER[:PASSWORD]@HOST[:PORT]/DB`` (or ``postgres://``; libpq's ``?host=/socket/dir`` works)
 names a shared PostgreSQL; ``duckdb:PATH``, or a path ending ``.duckdb``, an embedded database file.
-The password may sit in the URL or in ``PGPASSWORD``/``~/.pgpass`` (libpq reads them); it is never
-printed, logged or written: every text that leaves here goes through ``display_url`` or ``scrubber``.
+The password may sit in the URL's userinfo (``USER:PASSWORD@``), in its query string as libpq allows
+(``?user=u&password=...``, ``sslpassword=...``), in a ``key=value`` connection string given by mistake,
+or in ``PGPASSWORD``/``~/.pgpass`` (libpq reads them); it is never printed, logged or written: every
+text that leaves here goes through ``display_url`` or ``scrubber``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from bench.errors import UsageError
 from bench.redaction import Redactor
@@ -22,6 +25,20 @@ __all__ = ["DEFAULT_DB", "ENV_VAR", "StoreURL", "display_url", "parse_store_url"
 ENV_VAR = "INFERCOST_STORE"
 DEFAULT_DB = Path("reports") / "infercost.duckdb"
 _PG_SCHEMES = ("postgresql", "postgres")
+# libpq parameters that carry a secret, as URL query parameters or key=value connection-string words
+_SECRET_PARAM = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^&\s]*)")
+
+
+def _passwords(url: str) -> list[str]:
+    """Every password ``url`` carries (userinfo, query string, key=value words), raw and URL-decoded."""
+    found = [m.group(2).strip("'") for m in _SECRET_PARAM.finditer(url)]
+    try:
+        parts = urlsplit(url)
+        found += [parts.password or ""]
+        found += [v for k, v in parse_qsl(parts.query) if k.lower() in ("password", "sslpassword")]
+    except ValueError:
+        pass
+    return [s for p in found if p for s in {p, unquote(p)}]
 
 
 @dataclass(frozen=True)
@@ -32,14 +49,14 @@ class StoreURL:
 
     def scrubber(self) -> Redactor:
         """Removes this URL's password (and credential-shaped strings) from any text."""
-        password = urlsplit(self.target).password if self.engine == "postgres" else None
+        secrets = _passwords(self.target) if self.engine == "postgres" else []
         env_password = os.environ.get("PGPASSWORD")
-        secrets = [s for s in (password, unquote(password or ""), env_password) if s]
-        return Redactor(secrets)
+        return Redactor([*secrets, *([env_password] if env_password else [])])
 
 
 def display_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
+    """The URL with every password (userinfo, ``password=``/``sslpassword=``) replaced by ***."""
+    url = _SECRET_PARAM.sub(lambda m: m.group(1) + "***", url)
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -1,6 +1,9 @@
 """A calculator that parses arithmetic with ``ast`` and evaluates only numbers and operators (no eval).
 
-Exponents and factors are bounded so ``9**9**9`` is refused instead of hanging the harness.
+Every operation whose cost grows with a number's size is bounded before it runs: exponents and factors
+(``9**9**9``), ``round``'s ``ndigits`` (``round(1, -10**9)`` builds a billion-digit power of ten), and
+every intermediate value (at most 1e300 in magnitude). The tool worker's deadline (``worker.py``)
+bounds anything these miss.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 }  # fmt: skip
 _MAX_ABS = 1e300
 _MAX_NODES = 200
+_MAX_NDIGITS = 400  # round(x, n): |n| beyond 400 changes nothing for a value of at most 1e300
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name == "round" and len(args) == 2:
+        ndigits = args[1]
+        if not isinstance(ndigits, int):
+            raise ToolFailure("round: ndigits must be a whole number")
+        if abs(ndigits) > _MAX_NDIGITS:
+            raise ToolFailure(f"round: ndigits out of range (at most {_MAX_NDIGITS} either way)")
+    return _FUNCS[name](*args)
 
 
 def _eval(node: ast.AST) -> Any:
@@ -36,6 +50,8 @@ def _eval(node: ast.AST) -> Any:
         and isinstance(node.value, (int, float))
         and not isinstance(node.value, bool)
     ):
+        if abs(node.value) > _MAX_ABS:
+            raise ToolFailure("number out of range")
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
         left, right = _eval(node.left), _eval(node.right)
@@ -50,7 +66,7 @@ def _eval(node: ast.AST) -> Any:
         and node.func.id in _FUNCS
         and not node.keywords
     ):
-        value = _FUNCS[node.func.id](*[_eval(a) for a in node.args])
+        value = _call(node.func.id, [_eval(a) for a in node.args])
     else:
         raise ToolFailure(f"not allowed in an expression: {type(node).__name__}")
     if isinstance(value, complex) or abs(value) > _MAX_ABS:

@@ -3,6 +3,11 @@
 ``run_tool`` never raises for anything the model can do: an unknown tool, arguments that are not an
 object or do not match the schema, and a tool's own failure become a ``ToolResult`` with ``error`` set
 (the model sees the message as the tool's result). Output is capped at ``MAX_OUTPUT_BYTES``.
+
+Every tool runs outside the harness's process, bounded: ``python`` in the sandbox with its own
+timeout (``python_timeout_s``), every other tool in the same sandbox through ``bounded.run_in_worker``
+with ``tool_timeout_s`` and ``tool_memory_mb``. A call that hits a bound is a tool error, and the task
+goes on (docs/security.md lists what each tool can and cannot do).
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from typing import Any
 
 import jsonschema
 
-from bench.suite.tools import calculator, python_exec, sql, workspace
-from bench.suite.tools.workspace import ToolFailure
+from bench.suite.tools import python_exec
+from bench.suite.tools.bounded import run_in_worker
 
 __all__ = [
-    "MAX_OUTPUT_BYTES", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolResult", "openai_tools", "run_tool",
-    "validate_arguments",
+    "MAX_OUTPUT_BYTES", "TOOL_NAMES", "TOOL_SPECS", "ToolContext", "ToolResult", "cap_output", "openai_tools",
+    "run_tool", "validate_arguments",
 ]  # fmt: skip
 
 MAX_OUTPUT_BYTES = 4096
@@ -98,6 +103,8 @@ class ToolContext:
     database: Path | None
     allowed: frozenset[str]
     python_timeout_s: float = 10.0
+    tool_timeout_s: float = 5.0  # every other tool's deadline
+    tool_memory_mb: int = 256  # every other tool's address-space cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +121,15 @@ class ToolResult:
     truncated: bool = False
 
 
-def _cap(text: str) -> tuple[str, bool, int]:
+def cap_output(text: str, total_bytes: int | None = None) -> tuple[str, bool, int]:
+    """``text`` cut to ``MAX_OUTPUT_BYTES`` (with a note saying so), whether it was cut, its full size;
+    ``total_bytes``: its size before a cut made elsewhere."""
     raw = text.encode("utf-8", "replace")
-    if len(raw) <= MAX_OUTPUT_BYTES:
-        return text, False, len(raw)
+    total = max(total_bytes or 0, len(raw))
+    if total <= MAX_OUTPUT_BYTES:
+        return text, False, total
     cut = raw[:MAX_OUTPUT_BYTES].decode("utf-8", "ignore")
-    return cut + f"\n[output truncated: {len(raw)} bytes, showing {MAX_OUTPUT_BYTES}]", True, len(raw)
+    return cut + f"\n[output truncated: {total} bytes, showing {MAX_OUTPUT_BYTES}]", True, total
 
 
 def _python(ctx: ToolContext, code: str) -> tuple[str, bool, float, float | None]:
@@ -141,39 +151,29 @@ def _python(ctx: ToolContext, code: str) -> tuple[str, bool, float, float | None
 def run_tool(name: str, arguments: Any, ctx: ToolContext) -> ToolResult:
     """Run one tool call; every failure is a result with ``error=True`` (see the module docstring)."""
     t0 = time.perf_counter_ns()
-    cpu_s, rss = 0.0, None
+    cpu_s, rss, total = 0.0, None, None
     problem = validate_arguments(name, arguments)
     if problem is None and name not in ctx.allowed:
         problem = f"tool '{name}' is not available in this task (available: {', '.join(sorted(ctx.allowed))})"
     if problem is not None:
         content, error = problem, True
-    else:
-        error = False
+    elif name == "python":
         try:
-            if name == "python":
-                content, error, cpu_s, rss = _python(ctx, arguments["code"])
-            elif name == "read_file":
-                content = workspace.read_file(
-                    ctx.workspace,
-                    arguments["path"],
-                    arguments.get("offset_line", 0),
-                    arguments.get("max_lines", 200),
-                )
-            elif name == "list_files":
-                content = workspace.list_files(ctx.workspace, arguments.get("path", "."))
-            elif name == "grep":
-                content = workspace.grep(ctx.workspace, arguments["pattern"], arguments.get("path", "."))
-            elif name == "sqlite_query":
-                if ctx.database is None:
-                    raise ToolFailure("this task has no database")
-                content = sql.sqlite_query(ctx.database, arguments["query"])
-            else:
-                content = calculator.calculate(arguments["expression"])
-        except ToolFailure as exc:
-            content, error = str(exc), True
-        except (OSError, UnicodeError, MemoryError, RecursionError) as exc:
-            content, error = f"{name} failed: {type(exc).__name__}: {exc}", True
-    text, truncated, n_bytes = _cap(content)
+            content, error, cpu_s, rss = _python(ctx, arguments["code"])
+        except OSError as exc:
+            content, error = f"python could not start: {exc.strerror or exc}", True
+    else:
+        try:
+            out = run_in_worker(
+                name, arguments, workspace=ctx.workspace, database=ctx.database,
+                timeout_s=ctx.tool_timeout_s, memory_mb=ctx.tool_memory_mb, cap_bytes=MAX_OUTPUT_BYTES,
+            )  # fmt: skip
+        except OSError as exc:  # no process could be started (EMFILE, EAGAIN, a full /tmp): this call fails
+            content, error = f"{name} could not start: {exc.strerror or exc}", True
+        else:
+            content, error, total = out.content, out.error, out.total_bytes
+            cpu_s, rss = out.cpu_s, out.peak_rss_mb
+    text, truncated, n_bytes = cap_output(content, total)
     return ToolResult(
         name=name,
         content=text,

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.results.schema import Record, call_level
+from bench.results.metrics.policy import REQUESTS
+from bench.results.schema import Record
 
 __all__ = ["meets_slo", "throughput_metrics"]
 
@@ -39,7 +40,7 @@ def meets_slo(r: Record, slo_ttft_ms: float | None, slo_tpot_ms: float | None) -
 def throughput_metrics(
     records: Sequence[Record], slo_ttft_ms: float | None = None, slo_tpot_ms: float | None = None
 ) -> dict[str, Any]:
-    measured = [r for r in call_level(records) if not r.warmup]  # model requests (agent calls too)
+    measured = REQUESTS.select(records)  # model requests (agent calls too)
     ok = [r for r in measured if r.status == "ok"]
     empty: dict[str, Any] = {
         "window_s": None,
