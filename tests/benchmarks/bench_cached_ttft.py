@@ -8,7 +8,8 @@ llama-cpp-python's server still holds). For each: TTFT p50 of the warmups (the f
 prompt) and of the measured requests, the prefill rate, and the run's warnings. The load average is
 recorded at start and end: on a shared 2-core VM the absolute times move with it, the ratio much less.
 
-    python tests/benchmarks/bench_cached_ttft.py [--repetitions 2] [--suite default] [--out FILE]
+    python tests/benchmarks/bench_cached_ttft.py [--repetitions 2] [--suite default] [--tasks PATTERNS]
+                                                 [--threads 2] [--out FILE]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -44,9 +46,11 @@ def _median(values: list[float | None]) -> float | None:
     return round(statistics.median(present), 2) if present else None
 
 
-def one_run(out: Path, base_url: str, suite: str, repetitions: int, *, warm_cache: bool) -> dict[str, Any]:
+def one_run(
+    out: Path, base_url: str, suite: str, tasks: str | None, repetitions: int, *, warm_cache: bool
+) -> dict[str, Any]:
     opts = RunOptions(
-        device="local-server", suite=suite, repetitions=repetitions, warmup=1, out=out,
+        device="local-server", suite=suite, tasks=tasks, repetitions=repetitions, warmup=1, out=out,
         base_url=base_url, warm_cache=warm_cache, seed=42,
     )  # fmt: skip
     load_before = os.getloadavg()
@@ -77,6 +81,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repetitions", type=int, default=2)
     p.add_argument("--suite", default="default")
+    p.add_argument("--tasks", default=None, help="task id patterns (a busy machine: a few tasks, not 25)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
@@ -93,10 +98,13 @@ def main() -> None:
         "host": host_facts(),
         "server": "python -m llama_cpp.server (SmolLM2-135M Q4_1)",
         "suite": args.suite,
+        "tasks": args.tasks,
+        "threads": args.threads,
         "repetitions": args.repetitions,
         "warmup": 1,
     }
-    try:
+    try:  # the server goes with the script, however it ends (a SIGTERM too)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -110,12 +118,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for label, warm in (("default", False), ("warm_cache", True)):
                 results[label] = one_run(
-                    Path(tmp) / label, base, args.suite, args.repetitions, warm_cache=warm
+                    Path(tmp) / label, base, args.suite, args.tasks, args.repetitions, warm_cache=warm
                 )
                 print(json.dumps({label: results[label]}, default=str), flush=True)
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
     d, w = results["default"], results["warm_cache"]
     if d["measured_ttft_ms_p50"] and w["measured_ttft_ms_p50"]:
         results["ttft_ratio_warm_over_default"] = round(
