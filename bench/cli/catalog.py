@@ -1,14 +1,14 @@
-"""The listings: ``infercost suites``, ``models`` and ``devices [show NAME]``."""
+"""The listings: ``infercost suites``, ``models``, ``devices [show NAME]`` and ``prices [WORD]``."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.table import Table
 
 from bench.cli.console import out
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, BenchError
 
 __all__ = ["register"]
@@ -29,6 +29,12 @@ def register(sub: Any) -> None:
     show.add_argument("--power-mode", default=None, help="resolve the profile in this power mode")
     show.add_argument("--json", action="store_true", help="print the resolved profile as JSON")
     devices.set_defaults(handler=lambda args, _argv: cmd_devices(args))
+    prices = sub.add_parser(
+        "prices", help="the token APIs the price database knows, with their tiers (NAME for --device)"
+    )
+    prices.add_argument("word", nargs="?", default=None, help="only models whose name contains WORD")
+    prices.add_argument("--json", action="store_true", help="print the models and their prices as JSON")
+    prices.set_defaults(handler=lambda args, _argv: cmd_prices(args))
 
 
 def cmd_suites(_args: argparse.Namespace) -> int:
@@ -81,7 +87,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if args.devices_command == "show":
         profile = load_device(args.name, power_mode=args.power_mode)
         if args.json:
-            print(json.dumps({**profile.public_dict(), "origin": profile.origin}, indent=2, default=str))
+            emit("device", {**profile.public_dict(), "origin": profile.origin})
         else:
             for line in cost_view.device_lines(args.name, profile):
                 out.print(line, markup=False)
@@ -100,4 +106,38 @@ def cmd_devices(args: argparse.Namespace) -> int:
             out.print("no price is older than 180 days", markup=False)
         return EXIT_OK
     out.print(cost_view.devices_table(rows))
+    return EXIT_OK
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    """``infercost prices [WORD]``: every token API of the price database (or those matching WORD), the
+    name that selects it, and its prices with their context-length tiers, batch tier and dated changes."""
+    from bench.devices.price_db import database
+    from bench.report import cost_view
+
+    db = database()
+    found = db.search(args.word)
+    if args.json:
+        doc = {
+            "database": {"package": "genai-prices", "version": db.version, "data_date": db.data_date},
+            "models": [
+                {
+                    "name": name,
+                    "model": m.name,
+                    "provider": m.provider_name,
+                    "deprecated": m.deprecated,
+                    "other_units": list(m.other_units),
+                    "prices": m.schedule.model_dump(mode="json", exclude_none=True),
+                }
+                for name, m in found
+            ],
+        }
+        emit("prices", doc)
+        return EXIT_OK
+    if not found:
+        raise BenchError(
+            f"no model of the price database ({db.label}) matches '{args.word}'",
+            fix="try a provider (anthropic, openai, groq) or a family (claude, gpt, llama)",
+        )
+    out.print(cost_view.prices_table(db.label, found))
     return EXIT_OK

@@ -7,7 +7,6 @@ Store URLs come from ``--store`` or ``INFERCOST_STORE`` and are printed only wit
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, UsageError
 from bench.results.bundle import DEFAULT_RUNS_ROOT
+from bench.run.flags import positive_int, positive_number
+from bench.textsafe import neutralize_controls
 
 if TYPE_CHECKING:  # imported lazily at run time: `infercost --help` must not load DuckDB or pandas
     from bench.report.build import Report, ReportOptions
@@ -62,10 +64,16 @@ def add_parsers(sub: Any) -> None:
     sync.add_argument("--runs-root", type=Path, default=DEFAULT_RUNS_ROOT, help="bundles (reports/runs)")
     sync.add_argument("--store", default=None, help="database (default: reports/infercost.duckdb)")
     sync.add_argument("--skip-bad", action="store_true", help="leave unreadable bundles out, saying so")
-    query = dbs.add_parser("query", help="run one read-only SQL statement")
+    query = dbs.add_parser("query", help="run one read-only SQL statement (bounded: docs/database.md)")
     query.add_argument("sql", help='e.g. "SELECT device_name, count(*) FROM current_runs GROUP BY 1"')
     query.add_argument("--store", default=None, help="postgresql://... or duckdb:PATH (default: embedded)")
     query.add_argument("--json", action="store_true", help="print rows as JSON")
+    query.add_argument("--max-rows", type=positive_int, default=10_000, help="rows shown at most (10000)")
+    query.add_argument("--timeout", type=positive_number, default=30.0, help="seconds before it stops (30)")
+    query.add_argument(
+        "--allow-files", action="store_true",
+        help="embedded store: let the query read and write files (read_csv, COPY TO); off by default",
+    )  # fmt: skip
     migrate = dbs.add_parser("migrate", help="create or upgrade the tables (database owner)")
     migrate.add_argument("--store", default=None, help="postgresql://... or duckdb:PATH (default: embedded)")
     migrate.add_argument("--grant", metavar="ROLE", default=None, help="let ROLE push: SELECT, INSERT only")
@@ -141,6 +149,8 @@ def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
             embedded.close()
         for bad in result.bad:
             err.print(f"[yellow]skipped:[/] {escape(bad)}")
+        for dup in result.duplicates:
+            err.print(f"[yellow]one run id, several bundles:[/] {escape(dup)}")
         out.print(
             f"{url.display}: {len(result.push.stored)} run(s) indexed ({result.push.records} records), "
             f"{result.unchanged + len(result.push.skipped)} unchanged, {len(result.removed)} removed",
@@ -170,36 +180,35 @@ def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _query(args: argparse.Namespace, url: StoreURL, out: Console) -> int:
-    from bench.results.db.open import open_store
+    from bench.results.db.open import open_for_query
+    from bench.results.db.store import QueryLimits
 
-    with open_store(url, read_only=True) as store:
-        if url.engine == "postgres":
-            result = store.user_query(args.sql)  # type: ignore[attr-defined]
-        else:
-            import duckdb
-
-            try:
-                result = store.query(args.sql)
-            except duckdb.Error as exc:
-                raise UsageError(f"query failed: {str(exc).splitlines()[0][:240]}") from None
+    limits = QueryLimits(max_rows=args.max_rows, timeout_s=args.timeout, allow_files=args.allow_files)
+    with open_for_query(url, limits) as store:
+        result = store.user_query(args.sql, limits)
+    more = "; more rows exist (raise --max-rows, or add LIMIT/GROUP BY)" if result.truncated else ""
     if args.json:
         rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
-        print(json.dumps({"format": QUERY_FORMAT, "columns": result.columns, "rows": rows}, default=str))
+        emit("query", {"columns": result.columns, "rows": rows})
+        if more:
+            from bench.cli.console import err
+
+            err.print(f"first {len(result.rows)} row(s){more}", markup=False)
         return EXIT_OK
     table = Table(box=None)
     for c in result.columns:
-        table.add_column(escape(c))
+        table.add_column(escape(neutralize_controls(c)))
     for row in result.rows:
         table.add_row(*(escape("–" if v is None else _cell(v)) for v in row))
     out.print(table)
-    out.print(f"{len(result.rows)} row(s)", markup=False)
+    out.print(f"{len(result.rows)} row(s){more}", markup=False)
     return EXIT_OK
 
 
 def _cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}" if math.isfinite(v) else str(v)
-    return str(v)
+    return neutralize_controls(str(v))  # stored text (answers, names) may carry terminal controls
 
 
 # -------------------------------------------------------------------------------------- push
@@ -283,11 +292,6 @@ def store_report(args: argparse.Namespace, options: ReportOptions) -> Report:
         return build_report(runs, options)
 
 
-DB_SUMMARY_FORMAT = "infercost-db-summary/1"
-QUERY_FORMAT = "infercost-query/1"
-HISTORY_FORMAT = "infercost-history/2"  # 2: registry metric names; each point's value is the run's figure
-
-
 def summary_report(args: argparse.Namespace, out: Console) -> int:
     """``report --store URL --summary``: one row per run, aggregated by the database itself, labelled and
     formatted by the field registry like every other view."""
@@ -305,12 +309,11 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
     rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
     if args.json:
         doc = {
-            "format": DB_SUMMARY_FORMAT,
             "store": display,
             "fields": fields_json(SUMMARY_FIGURES),
             "rows": [{k: _plain(v) for k, v in row.items()} for row in rows],
         }
-        print(json.dumps(doc, indent=1, default=str, ensure_ascii=False, allow_nan=False))
+        emit("db-summary", doc)
         return EXIT_OK
     table = Table(title=f"{display}: {len(result.rows)} run(s)", title_justify="left", box=None)
     for _col, label in ID_COLUMNS:
@@ -423,13 +426,7 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json:
         from dataclasses import asdict
 
-        doc = {
-            "format": HISTORY_FORMAT,
-            "metric": spec.name,
-            "field": spec.as_json(),
-            "points": [asdict(p) for p in points],
-        }
-        print(json.dumps(doc, indent=2, allow_nan=False))
+        emit("history", {"metric": spec.name, "field": spec.as_json(), "points": [asdict(p) for p in points]})
         return EXIT_OK
     title = f"{spec.name}: {spec.description}"
     title += f" · over time · {args.device or 'every device'} · {args.task or 'every task'}"

@@ -10,12 +10,11 @@ from typing import Any
 from bench.cli import db as db_cli
 from bench.cli.console import NOTED, err, out
 from bench.cli.db import add_store_filters
+from bench.cli.jsonout import emit, format_id
 from bench.errors import EXIT_OK, UsageError
 from bench.run.flags import COST_FLAGS, add_flags, number
 
-__all__ = ["COMPARE_FORMAT", "register"]
-
-COMPARE_FORMAT = "infercost-compare/1"
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
@@ -35,6 +34,11 @@ def register(sub: Any) -> None:
     add_flags(report.add_argument, COST_FLAGS, only=("kwh-usd", "hardware-usd"))
     report.add_argument(
         "--batch", action="store_true", help="price token APIs at their batch tier (not interactive)"
+    )
+    report.add_argument(
+        "--reprice",
+        action="store_true",
+        help="price at today's profile and price-database prices (default: the prices each bundle recorded)",
     )
     add_store_filters(report)
     report.add_argument(
@@ -66,7 +70,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     outputs = Outputs.from_flag(args.output, args.csv)
     check_outputs(outputs)
     check_prices(args.kwh_usd, args.hardware_usd)
-    enrich_options = EnrichOptions(kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch)
+    enrich_options = EnrichOptions(
+        kwh_usd=args.kwh_usd, hardware_usd=args.hardware_usd, batch=args.batch, reprice=args.reprice
+    )
     if args.batch:
         err.print(f"[yellow]note:[/] {BATCH_LATENCY_NOTE}", markup=True, highlight=False)
     options = ReportOptions(
@@ -92,7 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         doc = frame_json(
             report.frame, title=report.title, generated_utc=report.generated_utc, tool=report.tool
         )
-        print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
+        emit(None, doc)
     elif outputs.report is None and outputs.json is None:
         for renderable in report_view(report):
             out.print(renderable)
@@ -125,16 +131,16 @@ def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
             f"{args.bundles[0]}: a sweep directory takes -o, --json and --title, not --csv or --pool"
         )
     view = load_sweep(args.bundles[0], enrich_options)
-    text = json.dumps(sweep_json(view), indent=2, default=str, allow_nan=False)
     if args.json:
-        print(text)
+        emit("sweep", sweep_json(view))
     elif args.output is None:
         table = sweep_table(view)
         out.print(rich_table(table))
         for note in table.notes:
             out.print(f"  {note}", markup=False, highlight=False)
     if args.output is not None and args.output.suffix.lower() == ".json":
-        args.output.write_text(text + "\n", encoding="utf-8")
+        doc = {"format": format_id("sweep"), **sweep_json(view)}
+        args.output.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
         err.print(f"wrote {args.output}", markup=False)
     elif args.output is not None:
         for path in write_sweep_report(view, args.output, args.title):
@@ -154,7 +160,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     assign_labels(runs)
     result = compare_runs(runs[0], runs[1], min_effect=args.min_effect)
     if args.json:
-        print(json.dumps(comparison_json(result), indent=2, default=str))
+        emit("compare", comparison_json(result))
         return EXIT_OK
     for name, a, b in result.differences:
         out.print(f"key property differs: {name}\n  A: {a}\n  B: {b}", markup=False)
@@ -171,7 +177,6 @@ def comparison_json(result: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {
-        "format": COMPARE_FORMAT,
         "baseline": {"label": result.baseline.label, "run_ids": result.baseline.run_ids},
         "candidate": {"label": result.candidate.label, "run_ids": result.candidate.run_ids},
         "differences": [{"property": k, "baseline": a, "candidate": b} for k, a, b in result.differences],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.cli.console import err
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import (
     CORE_RUN_FLAGS,
@@ -164,7 +164,7 @@ class ProgressView:
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.cost.enrich import enrich
     from bench.report.summary import summarize
-    from bench.results.bundle import read_bundle
+    from bench.results.bundle import read_bundle, remember_run
     from bench.run.orchestrate import RunOptions, execute_run, prepare_run
     from bench.run.traffic import TrafficOptions
 
@@ -218,10 +218,11 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         outcome = execute_run(prepared, on_progress=ProgressView(progress))
     from bench.cli.summary import print_summary, print_warnings
 
+    remember_run(outcome.run_dir)  # named by its id in every command, wherever --out put it
     bundle = read_bundle(outcome.run_dir)
     summary = summarize(enrich(bundle), bundle.manifest, run_dir=str(outcome.run_dir))
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        emit("summary", summary)
     else:
         print_summary(summary)
     print_warnings(summary)

@@ -12,6 +12,7 @@ from bench.report.layout import OPTIONAL_COLUMNS, SUMMARY_COLUMNS
 from bench.report.markdown import aligned_md_table
 from bench.results.metrics.display import ESTIMATE_MARK
 from bench.results.metrics.registry import FIELDS
+from bench.textsafe import neutralize_controls
 
 __all__ = ["print_cost", "print_llama_bench", "print_summary", "print_warnings", "summary_table"]
 
@@ -96,6 +97,9 @@ def print_cost(summary: dict[str, Any]) -> None:
     if clouds is not None:
         out.print()
         out.print(clouds)
+        hint = cost_view.local_hint(summary)
+        if hint:
+            out.print(hint, markup=False, highlight=False)
     for warning in cost_view.stale_warnings(summary):
         out.print(f"[yellow]stale:[/] {warning}", highlight=False)
     line = cost_view.roofline_line(summary)
@@ -107,7 +111,9 @@ def print_cost(summary: dict[str, Any]) -> None:
 def summary_table(summary: dict[str, Any]) -> Table:
     """By category, then overall; columns and formats from the field registry."""
     table = Table(
-        title=f"{summary['suite']} · {summary['model']} · {summary['device']}", title_justify="left", box=None
+        title=neutralize_controls(f"{summary['suite']} · {summary['model']} · {summary['device']}"),
+        title_justify="left",
+        box=None,
     )
     table.add_column("category", no_wrap=True)
     rows = [*summary["by_category"].items(), ("overall", summary["overall"])]
@@ -132,7 +138,9 @@ def summary_table(summary: dict[str, Any]) -> Table:
             else:  # a model's number, not a measurement, is marked ≈
                 cells.append(FIELDS[col].format(m[col], estimated=bool(m.get("energy_estimated"))))
         last = i == len(rows) - 1
-        table.add_row(name, *cells, style="bold" if last else None, end_section=i == len(rows) - 2)
+        table.add_row(  # a category is suite text: no terminal control reaches the screen through it
+            neutralize_controls(name), *cells, style="bold" if last else None, end_section=i == len(rows) - 2
+        )
     return table
 
 

@@ -18,6 +18,10 @@ wall_factor + N × net_kwh_per_task × kwh_usd × wall_factor``; cloud = ``N × 
   each rented GPU at its hourly rate × this run's time per task (projected: the rented GPU's own speed
   would differ); for token APIs, the break-even volume at 0%, 50% and 90% of the input served from the
   provider's cache (cache-read rate, a warm cache: no writes).
+- Runs measured on a token API (``CloudRun``, ``infercost breakeven --cloud-run RUN``): the same suite run on
+  the API itself, priced as billed (cache reads, writes at their TTL), is a row of its own, ``measured``,
+  with its measured cache hit rate (cache reads ÷ input) and cache-write share: for an agent suite on
+  Claude that is what prompt caching really saved, where the priced-not-run rows can only assume.
 """
 
 from __future__ import annotations
@@ -31,16 +35,19 @@ from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, measured_capacity, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.pricing import CostInputs, cost_inputs, priced_on_cloud
-from bench.cost.tiers import field_getter, rates_from
+from bench.cost.tiers import TokenRates, rates_for
 from bench.devices.cost_flags import check_cost_flags
 from bench.devices.profiles import DeviceProfile
+from bench.devices.token_prices import schedule_of
 from bench.errors import BundleError, UsageError
 from bench.results import stats
-from bench.results.metrics.policy import ATTEMPTS, COMPLETED
+from bench.results.metrics.display import usd
+from bench.results.metrics.policy import ATTEMPTS, COMPLETED, REQUESTS
 from bench.results.schema import Manifest, Record
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "CloudRun",
     "DeviceEconomics",
     "analyse",
     "compare",
@@ -273,7 +280,7 @@ def _verdict(
                 "verdict": "never",
                 "breakeven_tasks_per_month": None,
                 "text": (
-                    f"never: owning costs ${fixed:,.2f}/month before any task, not below the ${fee:,.2f} fee"
+                    f"never: owning costs {usd(fixed)}/month before any task, not below the {usd(fee)} fee"
                 ),
             }
         if math.isinf(below) or below >= cap:
@@ -297,7 +304,7 @@ def _verdict(
             "verdict": "never",
             "breakeven_tasks_per_month": None,
             "text": (
-                f"never: the API costs ${usd_per_task:.3g}/task, the device's energy alone ${var:.3g}/task"
+                f"never: the API costs {usd(usd_per_task)}/task, the device's energy alone {usd(var)}/task"
             ),
         }
     if n > cap:
@@ -346,7 +353,7 @@ def _at_volume(
         "device_usd_per_month": local,
         "cloud_usd_per_month": cloud,
         "cheaper": cheaper,
-        "text": f"at {n:,.0f} tasks/month: device ${local:,.2f}, cloud ${cloud:,.2f} → {cheaper} cheaper",
+        "text": f"at {n:,.0f} tasks/month: device {usd(local)}, cloud {usd(cloud)} → {cheaper} cheaper",
     }
 
 
@@ -397,6 +404,100 @@ def compare(
     return out
 
 
+@dataclass(frozen=True)
+class CloudRun:
+    """A run of the same suite measured on a token API, its records priced (``bench.cost.enrich``)."""
+
+    label: str
+    records: Sequence[Record]
+    manifest: Manifest
+
+
+def measured_on_cloud(run: CloudRun, suite_hash: str | None) -> dict[str, Any]:
+    """A measured cloud run's cost per task (as billed) and cache use, or a one-line ``UsageError``."""
+    device = run.manifest.device or {}
+    tasks = ATTEMPTS.select(run.records)  # every attempt is billed, failed ones too
+    if device.get("kind") != "cloud" or not any(r.cost_source == "tokens" for r in tasks):
+        raise UsageError(
+            f"--cloud-run {run.label}: not a run on a token API (device {device.get('name')!r}, "
+            f"kind {device.get('kind')!r})",
+            fix="give a bundle of a run on a cloud profile priced per token",
+        )
+    if run.manifest.suite.hash != suite_hash:
+        raise UsageError(
+            f"--cloud-run {run.label}: suite {run.manifest.suite.name!r} differs from the local run's "
+            "(break-even compares the same tasks)",
+            fix="run the local run's suite on the API, or compare priced-not-run rows only",
+        )
+    costs = [r.cost_usd for r in tasks if r.cost_usd is not None]
+    calls = [r for r in REQUESTS.select(run.records) if r.prompt_tokens]
+    prompt = sum(r.prompt_tokens or 0 for r in calls)
+    read = sum(r.cached_tokens or 0 for r in calls)
+    write = sum(r.cache_write_tokens or 0 for r in calls)
+    return {
+        "n": len(tasks),
+        "usd_per_task": sum(costs) / len(costs) if costs and len(costs) == len(tasks) else None,
+        "cache_hit_rate": read / prompt if prompt else None,
+        "cache_write_share": write / prompt if prompt else None,
+        "as_of": str(device.get("as_of")) if device.get("as_of") else None,
+        "source": device.get("source"),
+        "name": device.get("name"),
+    }
+
+
+def _measured_rows(
+    econ: DeviceEconomics, runs: Sequence[CloudRun], suite_hash: str | None, volume: float | None,
+    levels: Levels | None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    rows = []
+    for run in runs:
+        m = measured_on_cloud(run, suite_hash)
+        entry: dict[str, Any] = {
+            "profile": f"{run.label} (measured)",
+            "name": m["name"],
+            "pricing": "tokens",
+            "as_of": m["as_of"],
+            "source": m["source"],
+            "label": "measured on the API, priced as billed",
+            "batch": False,
+            "basis": "measured",
+            "run_id": run.manifest.run_id,
+            "usd_per_task": m["usd_per_task"],
+            "subscription_usd_per_month": None,
+            "max_tasks_per_month": None,
+            "cache_hit_rate": m["cache_hit_rate"],
+            "cache_write_share": m["cache_write_share"],
+        }
+        if m["usd_per_task"] is None:
+            entry.update(
+                verdict="unpriced", text="the run has no priced tasks", breakeven_tasks_per_month=None
+            )
+        else:
+            entry.update(compare(econ, usd_per_task=m["usd_per_task"], tasks_per_month=volume, levels=levels))
+        if m["cache_hit_rate"] is not None:
+            entry["text"] += (
+                f" (measured: cache hit rate {m['cache_hit_rate']:.0%} of input, "
+                f"cache writes {m['cache_write_share']:.0%})"
+            )
+        rows.append(entry)
+    return rows
+
+
+def _at_cached_share(rates: TokenRates, calls: Sequence[Record], share: float) -> float:
+    """The requests' bill had ``share`` of every prompt been read from the provider's cache (a warm
+    cache: no writes), each at its own size's tier."""
+    return sum(
+        rates.price_usage(
+            prompt_tokens=r.prompt_tokens or 0,
+            completion_tokens=r.completion_tokens or 0,
+            reasoning_tokens=r.reasoning_tokens or 0,
+            cache_read_tokens=round((r.prompt_tokens or 0) * share),
+            started_utc=r.started_utc,
+        )
+        for r in calls
+    )
+
+
 def analyse(
     records: Sequence[Record],
     manifest: Manifest,
@@ -404,9 +505,11 @@ def analyse(
     options: EnrichOptions | None = None,
     tasks_per_day: float | None = None,
     levels: Levels | None = None,
+    cloud_runs: Sequence[CloudRun] = (),
 ) -> dict[str, Any]:
     """The whole break-even answer for a local run against ``clouds`` (JSON-able). ``levels``: every
-    measured concurrency level of this device and model (``bench.cost.levels``); default: this run's."""
+    measured concurrency level of this device and model (``bench.cost.levels``); default: this run's.
+    ``cloud_runs``: the same suite measured on token APIs, each a ``measured`` row beside the others."""
     check_cost_flags(
         {
             "tasks_per_day": tasks_per_day,
@@ -423,14 +526,15 @@ def analyse(
         for row in priced_on_cloud(records, clouds, batch=batch, manifest=manifest)
     ]
     if not batch:  # the batch tier as rows of its own, beside the interactive prices
-        tiered = [(k, p) for k, p in clouds if p.batch_discount is not None or p.batch_input_usd_per_mtok]
+        tiered = [(k, p) for k, p in clouds if (sched := schedule_of(p)) is not None and sched.has_batch]
         for row in priced_on_cloud(records, tiered, batch=True, manifest=manifest):
             profile = profiles[row["profile"]]
             row["profile"] += " (batch)"
             rows.append((row, profile))
-    measured = [r for r in ATTEMPTS.select(records) if r.prompt_tokens is not None]
-    prompt = float(sum(r.prompt_tokens or 0 for r in measured))
-    output = float(sum((r.completion_tokens or 0) + (r.reasoning_tokens or 0) for r in measured))
+    # the cached-share sensitivity bills each request (model call) at its own size and time, and spreads
+    # the total over the tasks (an agent task's calls are one task)
+    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
+    n_tasks = sum(1 for r in ATTEMPTS.select(records) if r.prompt_tokens is not None)
     options_out = []
     for row, profile in rows:
         fee = profile.subscription_usd_per_month if profile.pricing == "subscription" else None
@@ -455,17 +559,19 @@ def analyse(
                     levels=levels,
                 )
             )
-        rates, _ = rates_from(field_getter(profile), bool(row.get("batch")))
-        if rates is not None and measured:
+        entry["tier_notes"] = row.get("tier_notes") or []
+        rates, _ = rates_for(profile, bool(row.get("batch")))
+        if rates is not None and calls and n_tasks:
             entry["sensitivity_cached"] = [
                 {
                     "cached_share": share,
-                    "usd_per_task": (usd := rates.at_cached_share(prompt, output, share) / len(measured)),
+                    "usd_per_task": (usd := _at_cached_share(rates, calls, share) / n_tasks),
                     **_verdict(econ, usd, None, levels),
                 }
                 for share in CACHED_SHARES
             ]
         options_out.append(entry)
+    options_out += _measured_rows(econ, cloud_runs, manifest.suite.hash, volume, levels)
     return {
         "run_id": manifest.run_id,
         "device": econ.as_dict(),

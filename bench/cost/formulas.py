@@ -25,11 +25,14 @@ Conventions (why they are what they are):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 __all__ = [
     "HOURS_PER_MONTH",
     "HOURS_PER_YEAR",
     "J_PER_KWH",
+    "TokenRateSet",
     "billed_rental_s",
     "breakeven_tasks_per_month",
     "capacity_tasks_per_month",
@@ -43,7 +46,10 @@ __all__ = [
     "rented_usd_per_task",
     "subscription_breakeven_tasks_per_month",
     "subscription_usd_per_task",
-    "tiered_token_cost_usd",
+    "tier_rate",
+    "token_bill_usd",
+    "token_rate_set",
+    "usd_per_mtok",
     "usd_per_task_at_volume",
 ]
 
@@ -74,48 +80,100 @@ def hourly_cost_usd(usd_per_hour: float, seconds: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------------- cloud
-def tiered_token_cost_usd(
-    *,
-    prompt_tokens: int,
-    output_tokens: int,
+def tier_rate(base_usd_per_mtok: float, tiers: Sequence[tuple[int, float]], input_tokens: int) -> float:
+    """The price per 1M tokens a request pays for one kind of token, by its size: the price of the last
+    tier whose start its input tokens (cache reads and writes included) *exceed*, else ``base``.
+
+    ``tiers``: ``(above_tokens, usd_per_mtok)`` in ascending order. The providers' "cliff": a prompt one
+    token over the start pays the tier's price on **every** token, not only on those above it (Claude
+    Sonnet 4.5: $3 → $6 per 1M input tokens above 200k)."""
+    for above, price in reversed(tiers):
+        if input_tokens > above:
+            return price
+    return base_usd_per_mtok
+
+
+class TokenRateSet(NamedTuple):
+    """The six prices a request's tokens pay, USD per 1M, every fallback already applied."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    cache_write_1h: float
+    reasoning: float
+
+
+def token_rate_set(
     input_usd_per_mtok: float,
     output_usd_per_mtok: float,
-    cache_read_tokens: int = 0,
-    cache_write_tokens: int = 0,
-    cache_write_1h_tokens: int = 0,
     cache_read_usd_per_mtok: float | None = None,
     cache_write_usd_per_mtok: float | None = None,
     cache_write_1h_usd_per_mtok: float | None = None,
+    reasoning_usd_per_mtok: float | None = None,
+) -> TokenRateSet:
+    """A provider's published prices, each kind without a price of its own falling back to the next one
+    that covers it: a 1-hour cache write → the write price → the input price; a cache read → the input
+    price; reasoning → the output price. Never a guessed discount: OpenAI and Google bill no write
+    premium (writes cost the input price), a provider without a cached price bills reads as input."""
+    write = input_usd_per_mtok if cache_write_usd_per_mtok is None else cache_write_usd_per_mtok
+    return TokenRateSet(
+        input_usd_per_mtok,
+        output_usd_per_mtok,
+        input_usd_per_mtok if cache_read_usd_per_mtok is None else cache_read_usd_per_mtok,
+        write,
+        write if cache_write_1h_usd_per_mtok is None else cache_write_1h_usd_per_mtok,
+        output_usd_per_mtok if reasoning_usd_per_mtok is None else reasoning_usd_per_mtok,
+    )
+
+
+def token_bill_usd(
+    prompt_tokens: int,
+    output_tokens: int,
+    reasoning_tokens: int,
+    cache_read_tokens: int,
+    cache_write_tokens: int,
+    cache_write_1h_tokens: int,
+    rates: TokenRateSet,
+    usd_per_request: float = 0.0,
     discount: float = 0.0,
 ) -> float:
-    """A request as billed, tier by tier: fresh input (prompt − reads − writes) at the input rate, reads at
-    the read rate, writes at the write rate (their 1-hour share at the 1-hour rate), output (visible +
-    reasoning, summed by the caller) at the output rate; then ``× (1 − discount)`` (the batch tier).
+    """docs/prices.md, one request as billed: fresh input (prompt − reads − writes) at the input price,
+    reads at the read price, writes at the write price (their 1-hour share at the 1-hour price), output
+    (visible + reasoning: the caller sums them; prompt tokens include reads and writes, OpenAI's
+    convention) at the output price with its ``reasoning_tokens`` share at the reasoning price, plus a fee
+    per request; then ``× (1 − discount)`` (a batch tier given as a discount).
 
-    A tier without a rate falls back to the next one that applies (1-hour write → write → input; read →
-    input): never a guessed discount."""
-    if cache_write_1h_tokens > cache_write_tokens:
-        raise ValueError(
-            f"cache_write_1h_tokens ({cache_write_1h_tokens}) exceed "
-            f"cache_write_tokens ({cache_write_tokens})"
-        )
+    ``rates`` are the prices for this request's size (``tier_rate``), fallbacks applied
+    (``token_rate_set``). Positional and flat because every reader of a bundle calls it once per record."""
     fresh = prompt_tokens - cache_read_tokens - cache_write_tokens
-    if fresh < 0:
+    if fresh < 0 or cache_write_1h_tokens > cache_write_tokens or reasoning_tokens > output_tokens:
         raise ValueError(
-            f"cache reads + writes ({cache_read_tokens} + {cache_write_tokens}) exceed prompt_tokens "
-            f"({prompt_tokens})"
+            f"impossible counts: cache reads {cache_read_tokens} + writes {cache_write_tokens} (1 h: "
+            f"{cache_write_1h_tokens}) against prompt_tokens {prompt_tokens}; reasoning "
+            f"{reasoning_tokens} of output {output_tokens}"
         )
-    read = input_usd_per_mtok if cache_read_usd_per_mtok is None else cache_read_usd_per_mtok
-    write = input_usd_per_mtok if cache_write_usd_per_mtok is None else cache_write_usd_per_mtok
-    write_1h = write if cache_write_1h_usd_per_mtok is None else cache_write_1h_usd_per_mtok
+    # term by term, as each line of a bill (and as earlier versions summed them: an old bundle's dollars
+    # come out to the last bit)
+    if rates.reasoning == rates.output:
+        output_usd = output_tokens * rates.output / _MTOK
+    else:
+        output_usd = (output_tokens - reasoning_tokens) * rates.output / _MTOK
+        output_usd += reasoning_tokens * rates.reasoning / _MTOK
     usd = (
-        fresh * input_usd_per_mtok / _MTOK
-        + cache_read_tokens * read / _MTOK
-        + (cache_write_tokens - cache_write_1h_tokens) * write / _MTOK
-        + cache_write_1h_tokens * write_1h / _MTOK
-        + output_tokens * output_usd_per_mtok / _MTOK
+        fresh * rates.input / _MTOK
+        + cache_read_tokens * rates.cache_read / _MTOK
+        + (cache_write_tokens - cache_write_1h_tokens) * rates.cache_write / _MTOK
+        + cache_write_1h_tokens * rates.cache_write_1h / _MTOK
+        + output_usd
+        + usd_per_request
     )
     return usd * (1.0 - discount) if discount else usd
+
+
+def usd_per_mtok(usd: float, tokens: float) -> float | None:
+    """Dollars per 1M tokens (``$/1M out`` in the cost table); None without tokens to spread them over."""
+    return usd / tokens * _MTOK if tokens else None
 
 
 def rented_usd_per_task(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.cost import formulas as cost
-from bench.cost.breakeven import DAYS_PER_MONTH, DeviceEconomics, analyse, device_economics
+from bench.cost.breakeven import DAYS_PER_MONTH, CloudRun, DeviceEconomics, analyse, device_economics
 from bench.cost.capacity import measured_capacity
 from bench.cost.options import EnrichOptions
 from bench.devices.profiles import DeviceProfile
@@ -133,9 +133,11 @@ def analyse_levels(
     *,
     concurrency: int | None = None,
     max_latency_ms: float | None = None,
+    cloud_runs: Sequence[CloudRun] = (),
 ) -> dict[str, Any]:
     """``analyse`` at the chosen level, with a ``levels`` table of every measured level and ``chosen``
-    (the level and why). One bundle is one level (the table has one row)."""
+    (the level and why). One bundle is one level (the table has one row). ``cloud_runs``: the suite
+    measured on token APIs (``bench.cost.breakeven.CloudRun``)."""
     if not levels:
         raise UsageError("breakeven needs at least one run")
     if max_latency_ms is not None and max_latency_ms <= 0:
@@ -181,7 +183,9 @@ def analyse_levels(
     result: dict[str, Any] = {}
     for c in order:
         lv, econ, p95, source = measured[c]
-        full = analyse(lv.records, lv.manifest, clouds, options, tasks_per_day, levels=ceiling)
+        full = analyse(
+            lv.records, lv.manifest, clouds, options, tasks_per_day, levels=ceiling, cloud_runs=cloud_runs
+        )
         if c == chosen:
             result = full
         row = _level_row(econ, p95, source, full["clouds"])

@@ -23,16 +23,18 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, shared_seconds
 from bench.cost.options import EnrichOptions
-from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, field_getter, rates_from
-from bench.devices.price_rules import pricing_basis
+from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, rates_for
+from bench.devices.price_rules import PRICE_FIELDS, pricing_basis
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
-from bench.errors import BenchError
-from bench.results.metrics.policy import ATTEMPTS
+from bench.errors import BenchError, UsageError
+from bench.results.metrics import display
+from bench.results.metrics.policy import ATTEMPTS, REQUESTS
 from bench.results.schema import Manifest, Record
 
 __all__ = [
@@ -107,6 +109,7 @@ class CostInputs:
     batch_discount: float | None = None
     batch_note: str | None = None
     rates: TokenRates | None = None
+    prices_from: str | None = None  # where the token prices come from (database + version, or profile)
     tiers_as_of: str | None = None
     tiers_source: str | None = None
     # rented GPU
@@ -115,6 +118,9 @@ class CostInputs:
     gpu: str | None = None
     concurrent_streams: int = 1
     streams_from: str | None = None
+    # the prices the bundle recorded (its dollars reproduced), or today's (--reprice), and from where
+    priced_at: Literal["recorded", "repriced"] = "recorded"
+    repriced_from: str | None = None
 
     @property
     def hardware_usd_per_hour(self) -> float | None:
@@ -125,13 +131,23 @@ class CostInputs:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["hardware_usd_per_hour"] = self.hardware_usd_per_hour
-        out["rates"] = None if self.rates is None else {**asdict(self.rates), "label": self.rates.label()}
+        out["rates"] = (
+            None
+            if self.rates is None
+            else {"label": self.rates.label(), "batch": self.rates.batch, "source": self.prices_from}
+        )
         return out
 
 
 def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> CostInputs:
-    """Resolve the prices for a bundle: reader's options > run flags (manifest.settings) > profile."""
+    """Resolve the prices for a bundle: reader's options > run flags (manifest.settings) > profile.
+
+    The profile's prices are the ones the manifest recorded, so an old bundle reproduces its dollars;
+    ``options.reprice`` takes today's prices from the profile (or the price database) it was run with."""
     dev = manifest.device or {}
+    repriced_from = None
+    if options is not None and options.reprice:
+        dev, repriced_from = _today_prices(dev)
     settings = manifest.settings
     read_kwh = options.kwh_usd if options else None
     read_hw = options.hardware_usd if options else None
@@ -143,6 +159,8 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
         "kind": kind,
         "as_of": dev.get("as_of"),
         "source": dev.get("source"),
+        "priced_at": "repriced" if repriced_from else "recorded",
+        "repriced_from": repriced_from,
     }
     if kind == "cloud":
         tasks, tasks_from = _pick(
@@ -151,7 +169,7 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
             (dev.get("tasks_per_month"), "profile"),
         )
         pricing = pricing_basis(dev)
-        rates, batch_note = rates_from(dev.get, batch)
+        rates, batch_note = rates_for(dev, batch)
         if batch and pricing != "tokens":
             batch_note = "a batch tier applies to token prices only: this profile is not priced by tokens"
         return CostInputs(
@@ -164,6 +182,7 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
             batch_discount=_num(dev.get("batch_discount")),
             batch_note=batch_note,
             rates=rates,
+            prices_from=rates.schedule.source.label() if rates else None,
             tiers_as_of=dev.get("tiers_as_of"),
             tiers_source=dev.get("tiers_source"),
             input_usd_per_mtok=_num(dev.get("input_usd_per_mtok")),
@@ -221,6 +240,27 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
     )
 
 
+def _today_prices(recorded: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The recorded device with today's prices (``--reprice``): from the profile it was loaded from (its
+    file, or ``provider:model`` for the price database), else the shipped profile of the same file name."""
+    origin = str(recorded.get("origin") or "")
+    candidates = [origin] if origin else []
+    stem = Path(origin).stem if origin.endswith(".toml") else None
+    if stem and stem not in candidates:
+        candidates.append(stem)
+    for ref in candidates:
+        try:
+            fresh = load_device(ref).public_dict()
+        except BenchError:
+            continue
+        return {**recorded, **{k: fresh.get(k) for k in PRICE_FIELDS}}, ref
+    raise UsageError(
+        f"--reprice: the profile this run was priced with ({origin or 'not recorded'}) "
+        "cannot be loaded today",
+        fix="drop --reprice to keep the prices the bundle recorded, or give --kwh-usd / --hardware-usd",
+    )
+
+
 # ---------------------------------------------------------------------------------------- per request
 def _request_s(rec: Record) -> float:
     return max(rec.end_ns - rec.start_ns, 0) / 1e9
@@ -250,9 +290,16 @@ def _local_parts(
     return energy_usd, hardware_usd, source
 
 
-def price_record(rec: Record, inp: CostInputs, busy_s: float | None = None) -> Record:
+def price_record(
+    rec: Record,
+    inp: CostInputs,
+    busy_s: float | None = None,
+    bill: tuple[float | None, bool] | None = None,
+) -> Record:
     """One record with ``cost_*`` filled from ``inp`` (a new Record; the input is not changed).
-    ``busy_s``: a local request's share of the device's time when requests overlapped (``_local_parts``)."""
+    ``busy_s``: a local request's share of the device's time when requests overlapped (``_local_parts``);
+    ``bill``: a token API's bill already computed for it and whether at a batch price (``billed``: an
+    agent summary's is its calls')."""
     update: dict[str, Any] = {}
     if inp.kind == "local":
         energy_usd, hardware_usd, source = _local_parts(rec, inp, busy_s)
@@ -265,12 +312,12 @@ def price_record(rec: Record, inp: CostInputs, busy_s: float | None = None) -> R
             "cost_source": source,
         }
     elif inp.pricing == "tokens" and inp.rates is not None:
-        api = inp.rates.price(rec)
+        api, at_batch = inp.rates.record_bill(rec) if bill is None else bill
         update = {
             "cost_api_usd": api,
             "cost_usd": api,
             "cost_source": "tokens" if api is not None else None,
-            "cost_tier": "batch" if inp.rates.batch and api is not None else None,
+            "cost_tier": "batch" if api is not None and at_batch else None,
         }
     elif inp.pricing == "rented" and inp.usd_per_hour is not None:
         rent = cost.rented_usd_per_task(
@@ -314,10 +361,48 @@ def price_records(
         shares = shared_seconds(records) if inp.kind == "local" and concurrent_load(manifest) else None
         if shares is not None:
             return [price_record(r, inp, s) for r, s in zip(records, shares, strict=True)]
+        if inp.pricing == "tokens" and inp.rates is not None:
+            bills = billed(records, inp.rates)
+            return [price_record(r, inp, bill=b) for r, b in zip(records, bills, strict=True)]
         return [price_record(r, inp) for r in records]
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _task_key(rec: Record) -> tuple[str, str, int, bool]:
+    return rec.run_id, rec.task_id, rec.repetition, rec.warmup
+
+
+def billed(records: Sequence[Record], rates: TokenRates) -> list[tuple[float | None, bool]]:
+    """Each record's bill at ``rates`` and whether at a batch price, in order. Each request pays the tier
+    of its own size, so an agent summary (whose counts are the sums over its calls) is billed as the sum
+    of its model calls' bills, never as one request of the summed size; a summary whose calls were not
+    recorded, by its sums."""
+    bill = rates.record_bill
+    bills = [(None, False) if r.kind == "agent" else bill(r) for r in records]
+    calls: dict[tuple[str, str, int, bool], tuple[float, bool]] = {}
+    for rec, (usd, at_batch) in zip(records, bills, strict=True):
+        if rec.kind == "model" and usd is not None:
+            key = _task_key(rec)
+            total, any_batch = calls.get(key, (0.0, False))
+            calls[key] = (total + usd, any_batch or at_batch)
+    for i, rec in enumerate(records):
+        if rec.kind == "agent":
+            found = calls.get(_task_key(rec))
+            bills[i] = found if found is not None else bill(rec)
+    return bills
+
+
+def tier_notes(records: Sequence[Record], rates: TokenRates, who: str = "") -> list[str]:
+    """One line per context-length tier the measured requests went over: how many, and the prices every
+    token of theirs paid (``who``: whose prices, for the priced-not-run table)."""
+    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
+    return [
+        f"{who}{c.requests:,} of {len(calls):,} requests exceed {c.above_tokens:,} input tokens: billed at "
+        f"{c.label} per 1M tok on every token (the long-context tier)"
+        for c in rates.crossings(calls)
+    ]
 
 
 # ------------------------------------------------------------------------------------------ aggregates
@@ -379,22 +464,27 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
         )
     elif inp.pricing == "tokens":
         label = inp.rates.label() if inp.rates else "list prices"
+        notes.append(f"API cost = token counts by tier × {label}; not an invoice")
         notes.append(
-            f"API cost = token counts by tier × {label} as of {inp.as_of} ({inp.source}); not an invoice"
+            ("prices repriced today: " if inp.priced_at == "repriced" else "prices as the bundle recorded: ")
+            + f"{inp.prices_from or inp.source}"
         )
+        if inp.rates is not None:
+            notes += tier_notes(records, inp.rates)
         if inp.batch:
             notes.append(BATCH_LATENCY_NOTE)
         if inp.cache_storage_usd_per_mtok_hour is not None:
             notes.append(
-                f"explicit-cache storage (${inp.cache_storage_usd_per_mtok_hour:g} per 1M tokens per hour) "
-                "is not in the per-request cost: it depends on how long you keep the cache"
+                f"explicit-cache storage ({display.price(inp.cache_storage_usd_per_mtok_hour)} per 1M "
+                "tokens per hour) is not in the per-request cost: it depends on how long you keep the cache"
             )
         if any(r.cache_write_tokens for r in measured) and inp.cache_write_usd_per_mtok is None:
             notes.append("cache writes priced at the input rate: the profile gives no cache-write rate")
     elif inp.pricing == "rented" and inp.usd_per_hour is not None:
         util = inp.utilization or 1.0
         notes.append(
-            f"rented GPU cost = ${inp.usd_per_hour:g}/h × request time ÷ {inp.concurrent_streams} stream(s) "
+            f"rented GPU cost = {display.price(inp.usd_per_hour)}/h × request time ÷ "
+            f"{inp.concurrent_streams} stream(s) "
             f"({inp.streams_from}) ÷ utilization {util:.0%}"
             + (" (assumed: the GPU is rented only while it serves)" if inp.utilization is None else "")
         )
@@ -404,7 +494,7 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
             rental = cost.hourly_cost_usd(inp.usd_per_hour, billed)
             notes.append(
                 f"this run held the GPU {held:,.1f} s: billed as {billed:,.0f} s in "
-                f"{inp.billing_increment_s:g} s increments = ${rental:.4f} "
+                f"{inp.billing_increment_s:g} s increments = {display.usd(rental)} "
                 "(start-up and model loading not included)"
             )
     if inp.batch_note:
@@ -440,6 +530,11 @@ def cloud_profiles(names: Sequence[str] | None = None) -> tuple[list[tuple[str, 
     return out, skipped
 
 
+def _base(rate: Any) -> float | None:
+    """A price's base (below its first context-length tier), for the table's short price column."""
+    return None if rate is None else float(getattr(rate, "base", rate))
+
+
 def priced_on_cloud(
     records: Sequence[Record],
     clouds: Sequence[tuple[str, DeviceProfile]],
@@ -456,9 +551,11 @@ def priced_on_cloud(
     timed = [r for r in _measured(records) if r.status == "ok"]
     shares = shared_seconds(records) if manifest is not None and concurrent_load(manifest) else None
     busy = {id(r): s for r, s in zip(records, shares, strict=True)} if shares else {}
+    measured_ids = {id(r) for r in rows}
     table: list[dict[str, Any]] = []
     for key, p in clouds:
-        rates, batch_note = rates_from(field_getter(p), batch)
+        rates, batch_note = rates_for(p, batch)
+        listed = rates.schedule.standard_at(None) if rates else None
         row: dict[str, Any] = {
             "profile": key,
             "name": p.name,
@@ -467,14 +564,16 @@ def priced_on_cloud(
             "pricing": p.pricing,
             "as_of": p.as_of.isoformat() if p.as_of else None,
             "source": p.source,
-            "input_usd_per_mtok": p.input_usd_per_mtok,
-            "output_usd_per_mtok": p.output_usd_per_mtok,
-            "cached_input_usd_per_mtok": p.cached_input_usd_per_mtok,
+            "prices_from": rates.schedule.source.label() if rates else None,
+            "input_usd_per_mtok": _base(listed.input_usd_per_mtok) if listed else None,
+            "output_usd_per_mtok": _base(listed.output_usd_per_mtok) if listed else None,
+            "cached_input_usd_per_mtok": _base(listed.cache_read_usd_per_mtok) if listed else None,
             "subscription_usd_per_month": p.subscription_usd_per_month,
             "usd_per_hour": p.usd_per_hour,
             "rates_label": rates.label() if rates else None,
             "batch": bool(rates and rates.batch),
             "batch_note": batch_note if batch and p.pricing == "tokens" else None,
+            "tier_notes": [],
             "label": PROJECTED_RENTED if p.pricing == "rented" else PRICED_NOT_RUN,
             "n": len(rows),
             "cost_total_usd": None,
@@ -482,11 +581,13 @@ def priced_on_cloud(
             "usd_per_mtok_out": None,
         }
         if p.pricing == "tokens" and rates is not None:
-            total = _sum(rates.price(r) for r in rows)
+            bills = billed(records, rates)
+            total = _sum(b for r, (b, _) in zip(records, bills, strict=True) if id(r) in measured_ids)
             row["cost_total_usd"] = total
+            row["tier_notes"] = tier_notes(records, rates)
             if total is not None and rows:
                 row["cost_per_task_usd"] = total / len(rows)
-                row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
+                row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)
         elif p.pricing == "subscription" and p.subscription_usd_per_month is not None and p.tasks_per_month:
             share = cost.subscription_usd_per_task(p.subscription_usd_per_month, p.tasks_per_month)
             row["cost_per_task_usd"] = share
@@ -499,7 +600,7 @@ def priced_on_cloud(
             )
             row["cost_total_usd"] = total
             row["cost_per_task_usd"] = total / len(timed)
-            row["usd_per_mtok_out"] = total / out_tokens * 1e6 if out_tokens else None
+            row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)
         table.append(row)
     # cheapest first; a subscription without a stated volume has no per-task price and goes last
     return sorted(table, key=lambda r: (r["cost_per_task_usd"] is None, r["cost_per_task_usd"] or 0.0))

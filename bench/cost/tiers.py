@@ -1,123 +1,262 @@
-"""A token API's rates as billed: input, output, cache read, cache write (default and 1-hour TTL) and the
-batch tier, read from a profile or from the profile a manifest recorded (docs/prices.md).
+"""A token API's prices made ready to bill records: the schedule a profile, the price database or a
+manifest gives (``bench.devices.token_prices``), resolved at each request's time and size.
 
-One ``TokenRates`` is built per bundle (or per cloud profile), then prices every record with plain
-arithmetic: pricing 100k records stays well under a second (tests/benchmarks/bench_tiers.py).
+One ``TokenRates`` is built per bundle (or per cloud profile) and prices every record: it finds the prices
+in force at the record's ``started_utc`` (once per day, or per minute for prices with daily windows), the
+context-length tier its prompt falls in, and hands the counts and the rates to
+``bench.cost.formulas.token_bill_usd``, the one place a bill is computed. Pricing 100k records
+stays under a second (tests/benchmarks/bench_tiers.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bench.cost import formulas as cost
+from bench.devices.token_prices import PriceSchedule, PriceSet, Rate, TieredRate, schedule_of
 from bench.results.schema import Record
 
-__all__ = ["BATCH_LATENCY_NOTE", "TokenRates", "field_getter", "rates_from"]
+__all__ = ["BATCH_LATENCY_NOTE", "TierCrossing", "TokenRates", "rates_for"]
 
 BATCH_LATENCY_NOTE = (
     "batch tier: priced at the provider's batch rates; a batch job returns within hours (up to 24 h), "
     "so the latency measured here would not be what a batch user sees (not interactive)"
 )
+NO_BATCH_TIER = "the profile publishes no batch tier: priced at its interactive list prices"
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _tiers(rate: Rate | None) -> tuple[tuple[int, float], ...]:
+    return tuple((t.above_tokens, t.usd_per_mtok) for t in rate.tiers) if isinstance(rate, TieredRate) else ()
+
+
+def _at(rate: Rate | None, input_tokens: int) -> float | None:
+    if rate is None:
+        return None
+    if isinstance(rate, TieredRate):
+        return cost.tier_rate(rate.base, _tiers(rate), input_tokens)
+    return rate
 
 
 @dataclass(frozen=True)
-class TokenRates:
-    """USD per 1M tokens for each tier, and the discount taken off them all (0: interactive)."""
+class _Band:
+    """The prices of one context-length band: per-token prices with their fallbacks applied, the
+    prices as published (for labels), and the fee per request."""
 
-    input: float
-    output: float
-    cache_read: float | None = None
-    cache_write: float | None = None
-    cache_write_1h: float | None = None
-    discount: float = 0.0
-    batch: bool = False
+    rates: cost.TokenRateSet
+    published: tuple[float | None, ...]  # input, output, read, write, write 1 h, reasoning (None: not priced)
+    per_request: float
+
+
+@dataclass(frozen=True)
+class _InForce:
+    """The prices in force at one moment, split into bands at the tier starts."""
+
+    starts: tuple[int, ...]
+    bands: tuple[_Band, ...]
+    discount: float
+    batch: bool
+
+
+def _in_force(prices: PriceSet, discount: float, batch: bool) -> _InForce:
+    starts = prices.tier_starts()
+    bands = []
+    # band j holds the prompts that exceed exactly j of the starts; one token over start j-1 stands for it
+    for size in (0, *(s + 1 for s in starts)):
+        fee = _at(prices.usd_per_1k_requests, size)
+        published = tuple(
+            _at(getattr(prices, key), size)
+            for key in (
+                "input_usd_per_mtok",
+                "output_usd_per_mtok",
+                "cache_read_usd_per_mtok",
+                "cache_write_usd_per_mtok",
+                "cache_write_1h_usd_per_mtok",
+                "reasoning_usd_per_mtok",
+            )
+        )
+        inp, out, read, write, write_1h, reasoning = published
+        assert inp is not None and out is not None  # PriceSchedule validates every period has both
+        rates = cost.token_rate_set(inp, out, read, write, write_1h, reasoning)
+        bands.append(_Band(rates, published, 0.0 if fee is None else fee / 1000.0))
+    return _InForce(starts, tuple(bands), discount, batch)
+
+
+def _moment(stamp: str | None) -> dt.datetime | None:
+    """A record's UTC start (``started_utc``: ISO 8601); None when it does not parse (priced as of now,
+    as the database's own calculator does without a time)."""
+    if not stamp:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class TierCrossing:
+    """Requests whose prompt exceeded a tier start: billed at that tier's prices on every token."""
+
+    above_tokens: int
+    requests: int
+    label: str
+
+
+class TokenRates:
+    """A schedule ready to bill records at its standard prices or (``batch``) its batch tier."""
+
+    def __init__(self, schedule: PriceSchedule, batch: bool = False) -> None:
+        self.schedule = schedule
+        self.batch = batch and schedule.has_batch
+        # the key under which a record's time finds its prices: nothing when they never change, the day
+        # when they change by date, the minute when they change by the hour of the day
+        self._key_len = 16 if schedule.daily else 10 if schedule.dated else 0
+        self._cache: dict[str, _InForce] = {}
+        self._static = None if self._key_len else self._resolve(None)
+
+    def _resolve(self, stamp: str | None) -> _InForce:
+        key = (stamp or "")[: self._key_len]
+        found = self._cache.get(key)
+        if found is None:
+            moment = _moment(stamp) if self._key_len else None
+            prices, discount, applied = self.schedule.at(moment, self.batch)
+            found = self._cache[key] = _in_force(prices, discount, applied)
+        return found
+
+    def bill(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        reasoning_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        started_utc: str | None = None,
+    ) -> tuple[float, bool]:
+        """One request's bill, and whether a batch price applied to it. Cache counts beyond what the
+        prompt holds are clipped (a usage object that reports more reads than prompt tokens is the API's
+        inconsistency, not a negative fresh input)."""
+        force = self._static or self._resolve(started_utc)
+        band = force.bands[bisect_left(force.starts, prompt_tokens)] if force.starts else force.bands[0]
+        read = cache_read_tokens if cache_read_tokens < prompt_tokens else prompt_tokens
+        room = prompt_tokens - read
+        write = cache_write_tokens if cache_write_tokens < room else room
+        usd = cost.token_bill_usd(
+            prompt_tokens,
+            completion_tokens + reasoning_tokens,
+            reasoning_tokens,
+            read,
+            write,
+            cache_write_1h_tokens if cache_write_1h_tokens < write else write,
+            band.rates,
+            band.per_request,
+            force.discount,
+        )
+        return usd, force.batch
+
+    def price_usage(
+        self,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        reasoning_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        started_utc: str | None = None,
+    ) -> float:
+        """``bill``'s dollars, by name."""
+        return self.bill(
+            prompt_tokens,
+            completion_tokens,
+            reasoning_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            started_utc,
+        )[0]
+
+    def record_bill(self, rec: Record) -> tuple[float | None, bool]:
+        """One record as billed, and whether at a batch price (None: it has no token counts)."""
+        prompt, completion = rec.prompt_tokens, rec.completion_tokens
+        if prompt is None or completion is None:
+            return None, False
+        return self.bill(
+            prompt,
+            completion,
+            rec.reasoning_tokens or 0,
+            rec.cached_tokens or 0,
+            rec.cache_write_tokens or 0,
+            rec.cache_write_1h_tokens or 0,
+            rec.started_utc,
+        )
 
     def price(self, rec: Record) -> float | None:
         """One record as billed (None: it has no token counts)."""
-        prompt, completion = rec.prompt_tokens, rec.completion_tokens
-        if prompt is None or completion is None:
-            return None
-        read = min(rec.cached_tokens or 0, prompt)
-        write = min(rec.cache_write_tokens or 0, prompt - read)
-        write_1h = min(rec.cache_write_1h_tokens or 0, write)
-        return cost.tiered_token_cost_usd(
-            prompt_tokens=prompt,
-            output_tokens=completion + (rec.reasoning_tokens or 0),
-            input_usd_per_mtok=self.input,
-            output_usd_per_mtok=self.output,
-            cache_read_tokens=read,
-            cache_write_tokens=write,
-            cache_write_1h_tokens=write_1h,
-            cache_read_usd_per_mtok=self.cache_read,
-            cache_write_usd_per_mtok=self.cache_write,
-            cache_write_1h_usd_per_mtok=self.cache_write_1h,
-            discount=self.discount,
-        )
+        return self.record_bill(rec)[0]
 
-    def at_cached_share(self, prompt_tokens: float, output_tokens: float, share: float) -> float:
-        """USD for ``prompt_tokens`` of which ``share`` are cache reads (a warm cache: no writes)."""
-        read = self.input if self.cache_read is None else self.cache_read
-        usd = (prompt_tokens * (1 - share) * self.input + prompt_tokens * share * read) / 1e6
-        return (usd + output_tokens * self.output / 1e6) * (1.0 - self.discount)
+    def batch_applied(self, rec: Record) -> bool:
+        """Whether ``rec`` was billed at a batch price (a dated batch variant may not hold yet)."""
+        return self.record_bill(rec)[1]
 
-    def label(self) -> str:
-        """``$1 in / $5 out / $0.1 read / $1.25 write (1h $2) per 1M tok`` (and the batch tier)."""
-        parts = [f"${self.input:g} in", f"${self.output:g} out"]
-        if self.cache_read is not None:
-            parts.append(f"${self.cache_read:g} cache read")
-        if self.cache_write is not None:
-            parts.append(
-                f"${self.cache_write:g} cache write"
-                + (f" (1h ${self.cache_write_1h:g})" if self.cache_write_1h is not None else "")
-            )
-        text = " / ".join(parts) + " per 1M tok"
-        if self.batch:
-            text += f", batch tier ({self.discount:.0%} off)" if self.discount else ", batch tier"
+    def crossings(self, records: Iterable[Record]) -> list[TierCrossing]:
+        """How many requests went over each tier start, with the prices above it (empty: none did, or
+        the prices have no tiers). Shown wherever a task crosses a boundary."""
+        counts: dict[int, int] = {}
+        labels: dict[int, str] = {}
+        for rec in records:
+            if rec.prompt_tokens is None:
+                continue
+            force = self._resolve(rec.started_utc)
+            j = bisect_left(force.starts, rec.prompt_tokens)
+            if j:
+                start = force.starts[j - 1]
+                counts[start] = counts.get(start, 0) + 1
+                labels.setdefault(start, _band_label(force.bands[j]))
+        return [TierCrossing(s, counts[s], labels[s]) for s in sorted(counts)]
+
+    def label(self, at: dt.datetime | None = None) -> str:
+        """``$3 in / $15 out / $0.3 cache read / $3.75 cache write (1h $6) per 1M tok; above 200,000
+        input tokens: $6 in / ...`` (and the batch tier), at ``at`` (default: now)."""
+        prices, discount, applied = self.schedule.at(at, self.batch)
+        force = _in_force(prices, discount, applied)
+        text = _band_label(force.bands[0]) + " per 1M tok"
+        for start, band in zip(force.starts, force.bands[1:], strict=True):
+            text += f"; above {start:,} input tokens: {_band_label(band)}"
+        if applied:
+            text += f", batch tier ({discount:.0%} off)" if discount else ", batch tier"
+        changes = sum(1 for p in self.schedule.periods if p.when is not None)
+        if changes:
+            text += f" ({changes} dated or timed price change{'s' if changes > 1 else ''}: by request time)"
         return text
 
 
-def field_getter(obj: object) -> Callable[[str], Any]:
-    """``rates_from``'s reader for an object with the profile's fields as attributes."""
+def _band_label(band: _Band) -> str:
+    inp, out, read, write, write_1h, reasoning = band.published
+    parts = [f"${inp:g} in", f"${out:g} out"]
+    if read is not None:
+        parts.append(f"${read:g} cache read")
+    if write is not None:
+        one_hour = f" (1h ${write_1h:g})" if write_1h is not None else ""
+        parts.append(f"${write:g} cache write{one_hour}")
+    if reasoning is not None:
+        parts.append(f"${reasoning:g} reasoning")
+    if band.per_request:
+        parts.append(f"${band.per_request * 1000:g} per 1k requests")
+    return " / ".join(parts)
 
-    def get(name: str) -> Any:
-        return getattr(obj, name, None)
 
-    return get
-
-
-def rates_from(get: Callable[[str], Any], batch: bool = False) -> tuple[TokenRates | None, str | None]:
-    """The rates of a token-priced profile (``get(field)`` reads a profile or a manifest's device dict).
-
-    With ``batch``: the batch tier (explicit batch rates, or the discount off every tier); returns the
-    list rates and a reason when the profile publishes no batch tier. None: not a token API."""
-    inp, out = _num(get("input_usd_per_mtok")), _num(get("output_usd_per_mtok"))
-    if inp is None or out is None:
+def rates_for(device: Mapping[str, Any] | Any, batch: bool = False) -> tuple[TokenRates | None, str | None]:
+    """The rates of a token-priced device and, with ``batch``, a note when it has no batch tier (then it
+    is billed at its list prices). (None, None): not a token API."""
+    schedule = schedule_of(device)
+    if schedule is None:
         return None, None
-    read = _num(get("cache_read_usd_per_mtok"))
-    if read is None:
-        read = _num(get("cached_input_usd_per_mtok"))
-    rates = TokenRates(
-        inp, out, read, _num(get("cache_write_usd_per_mtok")), _num(get("cache_write_1h_usd_per_mtok"))
-    )
-    if not batch:
-        return rates, None
-    discount = _num(get("batch_discount"))
-    b_in, b_out = _num(get("batch_input_usd_per_mtok")), _num(get("batch_output_usd_per_mtok"))
-    if discount is not None:
-        return TokenRates(inp, out, read, rates.cache_write, rates.cache_write_1h, discount, True), None
-    if b_in is not None and b_out is not None:
-        scale = b_in / inp if inp else 1.0
-
-        def scaled(v: float | None) -> float | None:
-            return None if v is None else v * scale
-
-        return TokenRates(
-            b_in, b_out, scaled(read), scaled(rates.cache_write), scaled(rates.cache_write_1h), 0.0, True
-        ), None
-    return rates, "the profile publishes no batch tier: priced at its interactive list prices"
+    rates = TokenRates(schedule, batch)
+    return rates, NO_BATCH_TIER if batch and not schedule.has_batch else None

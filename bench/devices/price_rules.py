@@ -8,7 +8,9 @@ The rules:
 - every price carries ``as_of`` (the day it was read) and ``source`` (where); the electricity price may
   carry its own ``kwh_as_of`` / ``kwh_source`` instead;
 - a local device is priced by hardware and electricity; a cloud profile by tokens or a subscription,
-  never both, and never with nothing (a cloud profile without prices cannot be costed);
+  never both; a cloud profile without prices must name the provider and model whose prices the price
+  database gives it when it is loaded (bench/devices/price_db.py), and may then give only a batch
+  discount of its own (an explicit override of the database's batch tier);
 - a hardware price needs ``lifetime_years`` and ``utilization`` to be amortized;
 - ``idle_w`` cannot exceed ``max_w``; ``power_mode`` must name one of ``power_modes`` when there are any;
 - price tiers (docs/prices.md) belong to a token API: a cache-write rate needs the cache-read rate beside
@@ -33,7 +35,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-__all__ = ["PricedDevice", "PricingBasis", "price_gap", "price_problem", "pricing_basis"]
+__all__ = ["PRICE_FIELDS", "PricedDevice", "PricingBasis", "price_gap", "price_problem", "pricing_basis"]
 
 PricingBasis = Literal["hardware", "tokens", "subscription", "rented"]
 
@@ -45,6 +47,8 @@ class PricedDevice(Protocol):
     def kind(self) -> str: ...
     @property
     def provider(self) -> str | None: ...
+    @property
+    def model(self) -> str | None: ...
     @property
     def price_usd(self) -> float | None: ...
     @property
@@ -118,20 +122,7 @@ def _provenance(p: PricedDevice, priced: list[str]) -> str | None:
 
 
 def _local(p: PricedDevice) -> str | None:
-    cloud_fields = [
-        n
-        for n in (
-            "input_usd_per_mtok",
-            "output_usd_per_mtok",
-            "cached_input_usd_per_mtok",
-            "subscription_usd_per_month",
-            "tasks_per_month",
-            "max_tasks_per_month",
-            *_TIERS,
-            *_RENTED,
-        )
-        if getattr(p, n) is not None
-    ]
+    cloud_fields = [n for n in (*_CLOUD, *_TIERS, *_RENTED) if getattr(p, n) is not None]
     if cloud_fields:
         owner = "rented" if cloud_fields[0] in _RENTED else "cloud"
         return f'{cloud_fields[0]}: these prices belong to kind = "{owner}" profiles (remove it)'
@@ -167,6 +158,32 @@ _TIERS = (
     "tiers_source",
 )
 _RENTED = ("usd_per_hour", "billing_increment_s", "gpu", "concurrent_streams")
+_CLOUD = (
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "cached_input_usd_per_mtok",
+    "subscription_usd_per_month",
+    "tasks_per_month",
+    "max_tasks_per_month",
+)
+
+# every field of a profile that is a price or dates one: what ``--reprice`` takes from today's profile
+PRICE_FIELDS = (
+    "price_usd",
+    "lifetime_years",
+    "utilization",
+    "kwh_usd",
+    "kwh_as_of",
+    "kwh_source",
+    "wall_factor",
+    *_CLOUD,
+    *_TIERS,
+    "usd_per_hour",
+    "billing_increment_s",
+    "token_prices",
+    "as_of",
+    "source",
+)
 
 
 def _tiers(p: PricedDevice) -> str | None:
@@ -175,7 +192,14 @@ def _tiers(p: PricedDevice) -> str | None:
     if not given:
         return None
     if p.input_usd_per_mtok is None:
-        return f"{given[0]}: a price tier needs the token prices (input_usd_per_mtok, output_usd_per_mtok)"
+        database = p.subscription_usd_per_month is None and bool(p.provider and p.model)
+        own = [n for n in given if n not in ("batch_discount", "tiers_as_of", "tiers_source")]
+        if not database or own:
+            return (
+                f"{(own or given)[0]}: a price tier needs the token prices (input_usd_per_mtok, "
+                "output_usd_per_mtok)"
+                + ("; with the database's prices, only batch_discount" if database else "")
+            )
     read, old = p.cache_read_usd_per_mtok, p.cached_input_usd_per_mtok
     if read is not None and old is not None and read != old:
         return (
@@ -259,9 +283,12 @@ def _cloud(p: PricedDevice) -> str | None:
     if not tokens and not subscription:
         if p.cached_input_usd_per_mtok is not None:
             return "input_usd_per_mtok: required with cached_input_usd_per_mtok"
+        if p.provider and p.model:
+            return _tiers_dated(p)  # priced by the database when loaded (bench/devices/price_db.py)
         return (
             "input_usd_per_mtok: a cloud profile needs prices: input_usd_per_mtok and output_usd_per_mtok "
-            "(token API) or subscription_usd_per_month (subscription)"
+            "(token API), subscription_usd_per_month (subscription), or provider and model to take them "
+            "from the price database (`infercost prices WORD` lists them)"
         )
     if tokens:
         for name in ("input_usd_per_mtok", "output_usd_per_mtok"):
@@ -285,6 +312,17 @@ def _cloud(p: PricedDevice) -> str | None:
         if getattr(p, n) is not None
     ]
     return _provenance(p, priced)
+
+
+def _tiers_dated(p: PricedDevice) -> str | None:
+    """A batch discount over the database's prices is a price of the profile's own: dated and sourced."""
+    if p.batch_discount is None:
+        return None
+    if (p.tiers_as_of or p.as_of) is None:
+        return f"tiers_as_of: required with batch_discount; {_DATE_FIX}"
+    if not (p.tiers_source or p.source or "").strip():
+        return 'tiers_source: required with batch_discount; add tiers_source = "where the discount is stated"'
+    return None
 
 
 def price_problem(p: PricedDevice) -> str | None:

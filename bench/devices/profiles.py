@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench.devices.http_settings import HttpSettings, check_base_url
 from bench.devices.price_rules import PricingBasis, price_problem, pricing_basis
+from bench.devices.token_prices import PriceSchedule
 from bench.errors import ProfileError
 from bench.userfiles import describe_validation_error, read_toml
 
@@ -77,6 +78,7 @@ DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
 # More engine threads than any machine this runs on has cores; --threads 100000 crashed llama.cpp
 # (exit 139) and thousands of threads on a 2-core machine drove the load average to ~400.
 MAX_THREADS = 512
+MAX_N_CTX = 1_048_576  # tokens of context: beyond any model's
 
 
 class LlamaCppSettings(BaseModel):
@@ -87,7 +89,7 @@ class LlamaCppSettings(BaseModel):
     n_gpu_layers: int = Field(default=0, ge=-1)
     n_threads: int | None = Field(default=None, ge=1, le=MAX_THREADS)
     n_threads_batch: int | None = Field(default=None, ge=1, le=MAX_THREADS)
-    n_ctx: int = Field(default=4096, ge=64, le=1_048_576)
+    n_ctx: int = Field(default=4096, ge=64, le=MAX_N_CTX)
     n_batch: int = Field(default=2048, ge=1)
     n_ubatch: int = Field(default=512, ge=1)
     flash_attn: bool | None = None  # None: llama.cpp decides (auto)
@@ -187,7 +189,12 @@ class DeviceProfile(BaseModel):
     llama_cpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
     llama_cpp_build: LlamaCppBuild | None = None
     http: HttpSettings = Field(default_factory=HttpSettings)
-    # where the profile came from ("auto" for the built-in one); not part of the file
+    # a token API's prices from the price database (bench/devices/price_db.py), with their tiers, dated
+    # changes, batch tier and source: set when the profile is loaded, never written in a file; a profile's
+    # own price fields are read by bench.cost.tiers.schedule_of instead
+    token_prices: PriceSchedule | None = None
+    # where the profile came from ("auto" for the built-in one, "provider:model" for the database); not
+    # part of the file
     origin: str = Field(default="auto", exclude=True)
 
     @field_validator("power_sensor")
@@ -370,11 +377,24 @@ def resolve_device_path(name_or_path: str) -> Path:
 def load_device(name_or_path: str = "auto", power_mode: str | None = None) -> DeviceProfile:
     """Load and validate a profile; every problem is a one-line ``ProfileError`` naming file and field.
 
+    ``provider:model`` (``anthropic:claude-sonnet-4-5``) is a token API priced entirely by the price
+    database, reached at the provider's endpoint (bench/devices/providers.py). A cloud profile file that
+    names a provider and model but gives no prices gets them from the database the same way.
     ``power_mode`` picks one of the profile's ``power_modes`` (default: its own ``power_mode``)."""
     if name_or_path == "auto":
         return auto_profile().with_power_mode(power_mode)
+    from bench.devices.price_db import split_name
+
+    named = split_name(name_or_path)
+    if named is not None and not Path(name_or_path).exists():
+        return database_device(*named).with_power_mode(power_mode)
     path = resolve_device_path(name_or_path)
     data = read_toml(path, ProfileError, "device profile")
+    if "token_prices" in data:
+        raise ProfileError(
+            f"{path}: token_prices: set from the price database when a profile is loaded; "
+            "give input_usd_per_mtok and output_usd_per_mtok to price it yourself (remove token_prices)"
+        )
     try:
         profile = DeviceProfile.model_validate(data)
     except ValidationError as exc:
@@ -383,7 +403,67 @@ def load_device(name_or_path: str = "auto", power_mode: str | None = None) -> De
             raise ProfileError(f"{path}: {str(first['msg']).removeprefix('Value error, ')}") from None
         raise ProfileError(describe_validation_error(path, exc, data, DeviceProfile)) from None
     profile.origin = str(path)
+    if profile.kind == "cloud" and profile.pricing is None:
+        profile = _with_database_prices(profile, path)
     return profile.with_power_mode(power_mode)
+
+
+def _with_database_prices(profile: DeviceProfile, path: Path) -> DeviceProfile:
+    """A cloud profile without prices of its own, priced by the database's entry for its provider and
+    model. Its ``batch_discount`` (the rule validated it) overrides the database's batch prices: a
+    profile may override the database, explicitly."""
+    from bench.devices.price_db import database
+
+    assert profile.provider and profile.model  # price_rules: a cloud profile without prices names them
+    try:
+        found = database().lookup(profile.provider, profile.model)
+    except ProfileError as exc:
+        raise ProfileError(f"{path}: input_usd_per_mtok: no prices in the profile, and {exc}") from None
+    schedule = found.schedule
+    if profile.batch_discount is not None:
+        schedule = schedule.model_copy(update={"batch": (), "batch_discount": profile.batch_discount})
+    resolved = profile.model_copy(
+        update={
+            "token_prices": schedule,
+            "as_of": profile.as_of or schedule.source.as_of,
+            "source": profile.source or schedule.source.label(),
+        }
+    )
+    resolved.origin = profile.origin
+    return resolved
+
+
+def database_device(provider: str, model: str) -> DeviceProfile:
+    """``provider:model`` as a token API: the price database's prices for it, and the endpoint and key
+    variable of infercost's table (bench/devices/providers.py). ``model`` is sent to the API as typed."""
+    from bench.devices.price_db import database
+    from bench.devices.providers import ENDPOINTS
+
+    found = database().lookup(provider, model)
+    endpoint = ENDPOINTS.get(found.provider_id) or ENDPOINTS.get(provider)
+    if endpoint is None:
+        raise ProfileError(
+            f"{provider}:{model}: the price database prices it, but infercost knows no endpoint for "
+            f"provider '{found.provider_id}'",
+            fix=f'write a profile devices/NAME.toml with kind = "cloud", provider = "{found.provider_id}", '
+            f'model = "{model}" and its base_url: its prices still come from the database',
+        )
+    source = found.schedule.source
+    profile = DeviceProfile(
+        name=f"{found.provider_name} {found.name}",
+        kind="cloud",
+        backend=endpoint.backend,
+        description=f"priced by the price database: {source.label()}",
+        provider=found.provider_id,
+        base_url=endpoint.base_url,
+        model=model,
+        api_key_env=endpoint.api_key_env,
+        token_prices=found.schedule,
+        as_of=source.as_of,
+        source=source.label(),
+    )
+    profile.origin = f"{provider}:{model}"
+    return profile
 
 
 def default_threads() -> int:

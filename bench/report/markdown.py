@@ -94,6 +94,8 @@ def render_markdown(report: Report, chart_dir: str | None) -> str:
                 out.append(f"![{md_escape(ch.title)}]({chart_dir}/{ch.key}.png)")
                 out.append("")
                 out.append(md_escape(ch.caption))
+                if ch.table is not None:
+                    out += ["", md_table(ch.table)]
             elif isinstance(ch, Omitted):
                 out.append(f"*Not drawn:* {md_escape(ch.reason)}")
             out.append("")

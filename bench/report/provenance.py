@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.cost.enrich import EnrichOptions
+from bench.devices.price_rules import pricing_basis
 from bench.devices.staleness import price_age
+from bench.devices.token_prices import schedule_of
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable
 
@@ -56,10 +58,8 @@ def _energy(run: Run) -> str:
 def _dated_prices(d: dict[str, Any]) -> list[tuple[object, object, str]]:
     """(as_of, source, what) for every dated price group of a recorded profile."""
     out: list[tuple[object, object, str]] = []
-    if any(
-        d.get(k) is not None
-        for k in ("price_usd", "input_usd_per_mtok", "subscription_usd_per_month", "usd_per_hour")
-    ):
+    # a device priced by anything but its electricity alone has a price dated by as_of
+    if pricing_basis(d) is not None and (d.get("kind") != "local" or d.get("price_usd") is not None):
         out.append((d.get("as_of"), d.get("source"), "price"))
     if d.get("kwh_usd") is not None:
         out.append(
@@ -116,13 +116,18 @@ def _prices(run: Run, options: EnrichOptions, on: dt.date | None = None) -> str:
         age = price_age(str(as_of) if as_of else None, None, on)
         text = ", ".join(priced) + f" (as of {age.short if age else as_of or 'UNDATED'}"
         parts.append(text + (f", {source})" if source else ")"))
+    schedule = schedule_of(d) if d.get("token_prices") is not None else None
+    if schedule is not None:  # the price database's: its version and data date are the provenance
+        parts.append(f"token prices from {schedule.source.label()}")
     text = "; ".join(parts) if parts else "no prices in the profile"
     overrides = []
+    if options.reprice:
+        overrides.append("today's profile and price-database prices (--reprice), not the ones recorded")
     if options.kwh_usd is not None:
         overrides.append(f"kwh_usd={options.kwh_usd}")
     if options.hardware_usd is not None:
         overrides.append(f"price_usd={options.hardware_usd}")
-    if options.batch and d.get("input_usd_per_mtok") is not None:
+    if options.batch and pricing_basis(d) == "tokens":
         overrides.append("batch tier (--batch: not interactive)")
     if overrides:
         text += "; given at report time (the user's assumption, not a profile price): " + ", ".join(overrides)

@@ -25,9 +25,7 @@ from bench.results.metrics.policy import MEASURED, TIMED
 from bench.results.schema import Manifest, ModelFacts, Record
 from bench.results.variability import run_warnings
 
-__all__ = ["SUMMARY_FORMAT", "llama_bench_rows", "summarize"]
-
-SUMMARY_FORMAT = "infercost-summary/2"  # 2: the metric core's names and populations (agent tasks once)
+__all__ = ["llama_bench_rows", "summarize"]
 
 
 def _shape_rate(r: Record) -> float | None:
@@ -91,7 +89,6 @@ def summarize(
 ) -> dict[str, Any]:
     """The after-run summary; ``options`` (``EnrichOptions``) are the reader's price/bandwidth overrides."""
     out: dict[str, Any] = {
-        "format": SUMMARY_FORMAT,
         "run_id": manifest.run_id,
         "run_dir": run_dir,
         "complete": manifest.complete,

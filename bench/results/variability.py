@@ -151,7 +151,8 @@ def _high_cv(groups: dict[str, list[Record]], manifest: Manifest) -> RunWarning 
 def _outliers(groups: dict[str, list[Record]], manifest: Manifest) -> RunWarning | None:
     pooled: list[float] = []
     owners: list[tuple[Record, float]] = []
-    for recs in groups.values():
+    group_of: list[str] = []  # the group (task, or agent task step) each pooled value belongs to
+    for key, recs in groups.items():
         lat = [r.e2e_ms for r in recs if r.e2e_ms and r.e2e_ms > 0]
         if len(lat) < MIN_PER_TASK:
             continue
@@ -162,6 +163,7 @@ def _outliers(groups: dict[str, list[Record]], manifest: Manifest) -> RunWarning
             if r.e2e_ms and r.e2e_ms > 0:
                 pooled.append(math.log(r.e2e_ms / median))
                 owners.append((r, median))
+                group_of.append(key)
     flagged = [
         i
         for i in stats.modified_z_outliers(pooled, threshold=OUTLIER_Z)
@@ -171,9 +173,7 @@ def _outliers(groups: dict[str, list[Record]], manifest: Manifest) -> RunWarning
         return None
     first_rep = {t: min(r.repetition for r in recs) for t, recs in groups.items()}
     slow_first = [
-        owners[i]
-        for i in flagged
-        if pooled[i] > 0 and owners[i][0].repetition == first_rep[owners[i][0].task_id]
+        owners[i] for i in flagged if pooled[i] > 0 and owners[i][0].repetition == first_rep[group_of[i]]
     ]
     warmup = _settings(manifest).get("warmup", 0) or 0
     if slow_first and 2 * len(slow_first) >= len(flagged):

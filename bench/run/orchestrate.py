@@ -33,6 +33,7 @@ from bench.devices.profiles import (
     default_threads,
     load_device,
 )
+from bench.devices.token_prices import schedule_of
 from bench.errors import BenchError, UsageError
 from bench.models.catalog import DEFAULT_MODEL, ResolvedModel, resolve_model
 from bench.power.meter import DEFAULT_IDLE_SECONDS, PowerMeter
@@ -292,7 +293,8 @@ def check_batch_tier(device: DeviceProfile) -> None:
     """``--batch`` prices a token API at its batch tier: the profile must publish one."""
     if device.kind == "rented" or device.pricing == "subscription":
         raise UsageError(f"--batch: '{device.name}' is not priced by tokens, so it has no batch tier")
-    if device.kind == "cloud" and device.batch_discount is None and device.batch_input_usd_per_mtok is None:
+    schedule = schedule_of(device)
+    if device.kind == "cloud" and (schedule is None or not schedule.has_batch):
         raise UsageError(
             f"--batch: '{device.name}' ({device.origin}) publishes no batch tier: add batch_discount "
             "(or batch_input_usd_per_mtok and batch_output_usd_per_mtok) with its source"

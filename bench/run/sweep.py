@@ -39,7 +39,7 @@ from typing import Any
 
 from bench import __version__
 from bench.devices.cost_flags import check_cost_flags
-from bench.devices.profiles import DeviceProfile, load_device
+from bench.devices.profiles import MAX_N_CTX, MAX_THREADS, DeviceProfile, load_device
 from bench.errors import BenchError, UsageError
 from bench.models.catalog import CATALOG, DEFAULT_MODEL
 from bench.power.registry import check_power_options
@@ -48,7 +48,7 @@ from bench.results.sweep import SweepCell, SweepManifest, is_sweep_dir, read_swe
 from bench.run.orchestrate import RunOptions, execute_run, prepare_run, with_engine_settings
 from bench.run.runner import ProgressEvent, RunInterrupted
 from bench.run.shape_checks import check_shapes
-from bench.run.traffic import TrafficOptions
+from bench.run.traffic import MAX_CONCURRENCY, MAX_RATE_RPS, MIN_RATE_RPS, TrafficOptions
 from bench.suite.loader import load_suite, resolve_suite_path
 
 __all__ = [
@@ -64,9 +64,12 @@ __all__ = [
 
 _ENGINE_AXES = ("n_gpu_layers", "flash_attn", "n_ctx")  # the profile's [llama_cpp] settings
 _LOAD_AXES = ("concurrency", "rate")  # TrafficOptions
+# A grid is the product of its axes: 20,000 cells was accepted and would run for weeks. Refused before
+# anything is loaded (the count is known from the lists alone); split a larger study into sweeps.
+MAX_CELLS = 1_000
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
+def _int_between(minimum: int, maximum: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -74,18 +77,20 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
             raise ValueError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise ValueError(f"{value} is below {minimum}")
+        if value > maximum:
+            raise ValueError(f"{value} is above {maximum:,}")
         return value
 
     return parse
 
 
-def _positive(text: str) -> float:
+def _rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{text} is not a positive number")
+    if not (math.isfinite(value) and MIN_RATE_RPS <= value <= MAX_RATE_RPS):
+        raise ValueError(f"{text} is not {MIN_RATE_RPS:g} to {MAX_RATE_RPS:,.0f} requests per second")
     return value
 
 
@@ -117,12 +122,12 @@ AXES: dict[str, Axis] = {
     for a in (
         Axis("model", "--model", _name, "smollm2-135m,gemma3-270m"),
         Axis("device", "--device", _name, "auto,local-server"),
-        Axis("threads", "--threads", _int_at_least(1), "1,2,4", llama_cpp_only=True),
-        Axis("n_gpu_layers", "--n-gpu-layers", _int_at_least(-1), "0,16,-1", llama_cpp_only=True),
+        Axis("threads", "--threads", _int_between(1, MAX_THREADS), "1,2,4", llama_cpp_only=True),
+        Axis("n_gpu_layers", "--n-gpu-layers", _int_between(-1, 100_000), "0,16,-1", llama_cpp_only=True),
         Axis("flash_attn", "--flash-attn", _on_off, "on,off", llama_cpp_only=True),
-        Axis("n_ctx", "--n-ctx", _int_at_least(64), "2048,8192", llama_cpp_only=True),
-        Axis("concurrency", "--concurrency", _int_at_least(1), "1,2,4,8"),
-        Axis("rate", "--rate", _positive, "0.5,1,2"),
+        Axis("n_ctx", "--n-ctx", _int_between(64, MAX_N_CTX), "2048,8192", llama_cpp_only=True),
+        Axis("concurrency", "--concurrency", _int_between(1, MAX_CONCURRENCY), "1,2,4,8"),
+        Axis("rate", "--rate", _rate, "0.5,1,2"),
         Axis("power_mode", "--power-mode", _name, "15W,25W"),
     )
 }
@@ -235,6 +240,13 @@ def new_sweep(plan: SweepPlan) -> tuple[Path, SweepManifest]:
     for name, values in plan.axes.items():
         if not values:
             raise UsageError(f"{AXES[name].flag}: the list is empty")
+    n_cells = math.prod(len(v) for v in plan.axes.values())
+    if n_cells > MAX_CELLS:
+        sizes = " x ".join(f"{len(v)} {AXES[n].flag}" for n, v in plan.axes.items())
+        raise UsageError(
+            f"sweep: {n_cells:,} cells ({sizes}) is over the limit of {MAX_CELLS:,}",
+            fix="sweep fewer values per axis, or split the study into several sweeps",
+        )
     suite_path = resolve_suite_path(plan.suite)
     suite = load_suite(suite_path)
     devices = _devices(plan.axes, plan.base)

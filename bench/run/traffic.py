@@ -41,9 +41,19 @@ from bench.results.schema import Manifest, Record, Status
 from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.suite.loader import PromptSuite, Task
 
-__all__ = ["LoadItem", "LoadRunner", "TrafficOptions", "load_plan", "poisson_schedule"]
+__all__ = [
+    "MAX_CONCURRENCY", "MAX_RATE_RPS", "MIN_RATE_RPS", "LoadItem", "LoadRunner", "TrafficOptions",
+    "load_plan", "poisson_schedule",
+]  # fmt: skip
 
 _SPIN_NS = 1_500_000  # sleep until this close to a scheduled start, then yield-spin to the instant
+
+
+# Sane bounds, checked before anything runs: --rate 1e-6 scheduled a run over eleven days, and a
+# concurrency beyond what any endpoint serves only exhausts this machine's sockets.
+MIN_RATE_RPS = 0.01  # one request every 100 s on average
+MAX_RATE_RPS = 100_000.0
+MAX_CONCURRENCY = 10_000
 
 
 @dataclass(frozen=True)
@@ -67,10 +77,16 @@ class TrafficOptions:
         return self.concurrency
 
     def validate(self, device: DeviceProfile) -> None:
-        if self.concurrency < 1:
-            raise UsageError(f"--concurrency {self.concurrency}: must be at least 1")
-        if self.rate is not None and not self.rate > 0:
-            raise UsageError(f"--rate {self.rate}: must be a positive number of requests per second")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise UsageError(
+                f"--concurrency {self.concurrency}: give 1 to {MAX_CONCURRENCY:,} requests in flight"
+            )
+        if self.rate is not None and not MIN_RATE_RPS <= self.rate <= MAX_RATE_RPS:
+            raise UsageError(
+                f"--rate {self.rate:g}: give {MIN_RATE_RPS:g} to {MAX_RATE_RPS:,.0f} requests per second",
+                fix="below 0.01/s a run of a few hundred requests takes days; use --concurrency 1 for "
+                "one request at a time",
+            )
         for flag, value in (("--slo-ttft-ms", self.slo_ttft_ms), ("--slo-tpot-ms", self.slo_tpot_ms)):
             if value is not None and not value > 0:
                 raise UsageError(f"{flag} {value}: must be a positive number of milliseconds")

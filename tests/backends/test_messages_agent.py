@@ -4,7 +4,8 @@ The records must show what a real Claude agent pays: cache writes on each task's
 and a $/agent task equal to the bill computed by hand from the fake server's own usage numbers and the
 profile's prices; with ``--prefix-cache off`` no breakpoint is sent, and the same token work costs what
 Anthropic's OpenAI-compatible endpoint (which ignores breakpoints) would bill. Then the 1-hour TTL, the
-trace replay of the run, thinking inside a tool-use loop, and the documented minimum cacheable length.
+trace replay of the run, thinking inside a tool-use loop, a BFCL multi-turn subset, and the documented
+minimum cacheable length.
 
 The shipped agent suite's first prompt is about 700 tokens (its tools, the tool-use system prompt, the
 question), under Sonnet 4.5's documented 1,024-token minimum: a real agent's system prompt is far longer.
@@ -241,6 +242,31 @@ def test_thinking_in_a_tool_use_loop(tmp_path: Path) -> None:
     assert summary.passed and summary.reasoning_tokens == 12
 
 
+def test_bfcl_multi_turn_caches_at_the_documented_minimum(tmp_path: Path) -> None:
+    """BFCL's multi-turn prompts (function docs of its API classes) are past Sonnet 4.5's documented
+    1,024-token minimum on their own: no lowered minimum here."""
+    server = messages_server(key=KEY)
+    try:
+        bundle = run(server, tmp_path, "--sample", "2", "--seed", "3", suite="bfcl-multi_turn_base")
+        usages = list(server.app.usages)
+    finally:
+        server.stop()
+    calls = _calls(bundle.records)
+    assert len(calls) == 2
+    for task, steps in calls.items():
+        assert len(steps) > 2 and all(r.status == "ok" for r in steps), task
+        assert steps[0].cache_write_tokens and steps[0].cache_write_tokens > 1024, task
+        for earlier, later in itertools.pairwise(steps):
+            assert later.cached_tokens == (earlier.cached_tokens or 0) + (earlier.cache_write_tokens or 0)
+    priced = enrich(bundle)
+    models = [r for r in priced if r.kind == "model"]
+    for r, u in zip(models, usages, strict=True):
+        assert r.cost_usd == pytest.approx(hand_bill(u), abs=1e-12)
+    for s in (r for r in priced if r.kind == "agent"):
+        bill = sum(hand_bill(u) for r, u in zip(models, usages, strict=True) if r.task_id == s.task_id)
+        assert s.cost_usd == pytest.approx(bill, rel=1e-9) and round(s.cost_usd, 2) == round(bill, 2)
+
+
 def test_below_the_minimum_cacheable_length_nothing_is_cached(tmp_path: Path) -> None:
     suite = tmp_path / "one.toml"
     suite.write_text(ONE_TASK)
@@ -259,3 +285,43 @@ def test_cache_ttl_needs_the_native_backend(tmp_path: Path) -> None:
     proc = run_cli("run", "--device", "openai-gpt-4o-mini", "--cache-ttl", "1h", "--suite", "agent", "--out",
                    str(tmp_path))  # fmt: skip
     assert proc.returncode == 2 and "--cache-ttl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_breakeven_shows_the_measured_cache_hit_rate(fake_server: ServerThread, tmp_path: Path) -> None:
+    """A local agent run (an OpenAI-format server on local hardware) against the same suite measured on
+    Claude: the measured row is priced as billed and says its cache hit rate."""
+    suite = tmp_path / "one.toml"  # scenario=tools drives the OpenAI fake; the Messages fake ignores it
+    suite.write_text(ONE_TASK.replace('content = "What', 'content = "scenario=tools What'))
+    local = write_profile(
+        tmp_path / "local.toml", fake_server.base_url, top="lifetime_years = 3\nutilization = 0.5"
+    )
+    proc = run_cli("run", "--device", str(local), "--suite", str(suite), "-r", "2", "-w", "0", "--out",
+                   str(tmp_path / "local"), "--power", "none")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    server = messages_server(key=KEY, min_cacheable_tokens=256)
+    try:
+        claude = run(server, tmp_path / "claude", suite=str(suite))
+    finally:
+        server.stop()
+    (local_dir,) = (tmp_path / "local").iterdir()
+    proc = run_cli("breakeven", str(local_dir), "--cloud-run", str(claude.path), "--cloud", SONNET,
+                   "--hardware-usd", "600", "--kwh-usd", "0.2", "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {c["profile"]: c for c in json.loads(proc.stdout)["clouds"]}
+    measured = rows[f"{SONNET} (measured)"]
+    calls = [r for r in claude.records if r.kind == "model"]
+    hit = sum(r.cached_tokens or 0 for r in calls) / sum(r.prompt_tokens or 0 for r in calls)
+    assert measured["basis"] == "measured" and measured["cache_hit_rate"] == pytest.approx(hit) and hit > 0.3
+    tasks = [r for r in enrich(claude) if r.kind == "agent"]
+    assert measured["usd_per_task"] == pytest.approx(sum(r.cost_usd or 0 for r in tasks) / len(tasks))
+    assert f"cache hit rate {hit:.0%} of input" in measured["text"]
+    assert rows[SONNET]["basis"] == "priced, not run"  # the estimate stays beside it
+    other = tmp_path / "other.toml"
+    other.write_text(ONE_TASK.replace("6*7", "6*8"))
+    mismatch = run_cli("run", "--device", str(local), "--suite", str(other), "-r", "1", "-w", "0", "--out",
+                       str(tmp_path / "other"), "--power", "none")  # fmt: skip
+    assert mismatch.returncode == 0, mismatch.stderr
+    (other_dir,) = (tmp_path / "other").iterdir()
+    refused = run_cli("breakeven", str(other_dir), "--cloud-run", str(claude.path), "--cloud", SONNET,
+                      "--hardware-usd", "600", "--kwh-usd", "0.2")  # fmt: skip
+    assert refused.returncode == 2 and "differs from the local run's" in refused.stderr

@@ -70,6 +70,8 @@ def test_concurrency_2_in_process_then_breakeven_uses_the_aggregate(tmp_path: Pa
         assert r.start_ns < r.start_ns + r.ttft_ms * 1e6 <= r.end_ns and r.ttft_ms <= r.e2e_ms
         assert len(r.itl_ms) == len([x for x in r.itl_ms if x >= 0])
     assert _overlap(measured)  # two streams really ran at once
+    for r in [*one.records, *records]:  # engine timings on every generation, sequential or batched
+        assert r.engine_timings is not None and r.engine_timings["prompt_eval_tokens"] == r.prompt_tokens
     # greedy answers do not depend on the company a stream keeps
     answers = {(r.task_id, r.output_text) for r in one.records}
     assert {(r.task_id, r.output_text) for r in records} == answers

@@ -25,28 +25,30 @@ def test_hardware_amortization() -> None:
         cost.hardware_usd_per_hour(249, 3, 0)
 
 
-def test_tiered_token_cost_with_cached_and_reasoning_tokens() -> None:
+def test_token_bill_with_cached_and_reasoning_tokens() -> None:
     # gpt-4o-mini ($0.15 in, $0.60 out, $0.075 cached): 1000 prompt tokens of which 400 cached,
     # 200 visible + 50 reasoning output tokens (the caller sums them):
     # (600 × 0.15 + 400 × 0.075 + 250 × 0.60) / 1e6 = (90 + 30 + 150) / 1e6 = 2.7e-4 $
-    got = cost.tiered_token_cost_usd(
-        prompt_tokens=1000,
-        output_tokens=250,
-        cache_read_tokens=400,
-        input_usd_per_mtok=0.15,
-        output_usd_per_mtok=0.60,
-        cache_read_usd_per_mtok=0.075,
-    )
-    assert got == pytest.approx(2.7e-4, rel=1e-12)
+    rates = cost.token_rate_set(0.15, 0.60, cache_read_usd_per_mtok=0.075)
+    assert cost.token_bill_usd(1000, 250, 50, 400, 0, 0, rates) == pytest.approx(2.7e-4, rel=1e-12)
     # no published cached rate: (1000 × 0.15 + 250 × 0.60) / 1e6 = (150 + 150) / 1e6 = 3.0e-4 $
-    no_rate = cost.tiered_token_cost_usd(
-        prompt_tokens=1000,
-        output_tokens=250,
-        cache_read_tokens=400,
-        input_usd_per_mtok=0.15,
-        output_usd_per_mtok=0.60,
-    )
-    assert no_rate == pytest.approx(3.0e-4, rel=1e-12)
+    plain = cost.token_rate_set(0.15, 0.60)
+    assert cost.token_bill_usd(1000, 250, 50, 400, 0, 0, plain) == pytest.approx(3.0e-4, rel=1e-12)
+    # a reasoning price of its own ($1.20) for the 50 reasoning tokens: + 50 × (1.20 − 0.60) / 1e6 = 3.0e-5
+    thinking = cost.token_rate_set(0.15, 0.60, 0.075, reasoning_usd_per_mtok=1.20)
+    assert cost.token_bill_usd(1000, 250, 50, 400, 0, 0, thinking) == pytest.approx(3.0e-4, rel=1e-12)
+    # a fee per request and a batch discount: (2.7e-4 + 0.012) × 0.5
+    assert cost.token_bill_usd(1000, 250, 50, 400, 0, 0, rates, 0.012, 0.5) == pytest.approx(6.135e-3)
+
+
+def test_token_rate_fallbacks_and_context_tiers() -> None:
+    # writes without a write price pay input; 1-hour writes without their own price pay the write price
+    assert cost.token_rate_set(3.0, 15.0) == (3.0, 15.0, 3.0, 3.0, 3.0, 15.0)
+    assert cost.token_rate_set(3.0, 15.0, 0.3, 3.75) == (3.0, 15.0, 0.3, 3.75, 3.75, 15.0)
+    # the cliff: over 200,000 input tokens every token pays the tier's price; exactly 200,000 does not
+    tiers = [(200_000, 6.0)]
+    assert cost.tier_rate(3.0, tiers, 200_000) == 3.0 and cost.tier_rate(3.0, tiers, 200_001) == 6.0
+    assert cost.tier_rate(1.0, [(100, 2.0), (1000, 4.0)], 5000) == 4.0
 
 
 def test_subscription_share() -> None:

@@ -20,6 +20,7 @@ from bench.cost import formulas as cost
 from bench.cost.pricing import cost_inputs, price_records, priced_on_cloud
 from bench.cost.tiers import BATCH_LATENCY_NOTE
 from bench.devices import staleness
+from bench.devices.price_db import database
 from bench.devices.profiles import DeviceProfile, load_device
 from bench.errors import ProfileError, UsageError
 from bench.results.schema import Record
@@ -46,29 +47,37 @@ def bill(profile: str, batch: bool = False, **usage: Any) -> float:
 
 
 # ------------------------------------------------------------------------------------ golden bills
+# The token profiles take their prices from the price database (genai-prices): the batch tier is the
+# database's batch prices, which replace only the prices they give (OpenAI's and Google's leave the cached
+# rate as it is), and 10M prompt tokens put Claude Sonnet 4.5 in its long-context tier (over 200k).
 @pytest.mark.parametrize(
     ("profile", "usage", "interactive", "batched"),
     [
-        # OpenAI gpt-4o-mini: cached input 50% off, writes at the input rate, batch 50%
-        # 2M×0.15 + 6M×0.075 + 2M×0.15 + 1M×0.60 = 0.30 + 0.45 + 0.30 + 0.60 = 1.65; batch 0.825
-        ("openai-gpt-4o-mini", {}, 1.65, 0.825),
+        # OpenAI gpt-4o-mini: cached input 50% off, writes at the input rate; batch $0.075 in / $0.30 out
+        # 2M×0.15 + 6M×0.075 + 2M×0.15 + 1M×0.60 = 0.30 + 0.45 + 0.30 + 0.60 = 1.65
+        # batch: 2M×0.075 + 6M×0.075 + 2M×0.075 + 1M×0.30 = 0.15 + 0.45 + 0.15 + 0.30 = 1.05
+        ("openai-gpt-4o-mini", {}, 1.65, 1.05),
         # OpenAI gpt-4.1-mini: cached 75% off: 2M×0.40 + 6M×0.10 + 2M×0.40 + 1M×1.60 = 0.8+0.6+0.8+1.6 = 3.80
-        ("openai-gpt-4.1-mini", {}, 3.80, 1.90),
+        # batch $0.20 / $0.80: 2M×0.2 + 6M×0.1 + 2M×0.2 + 1M×0.8 = 0.4 + 0.6 + 0.4 + 0.8 = 2.20
+        ("openai-gpt-4.1-mini", {}, 3.80, 2.20),
         # OpenAI gpt-5-mini: cached 90% off, 0.5M reasoning billed as output:
-        # 2M×0.25 + 6M×0.025 + 2M×0.25 + 1.5M×2.00 = 0.50 + 0.15 + 0.50 + 3.00 = 4.15; batch 2.075
+        # 2M×0.25 + 6M×0.025 + 2M×0.25 + 1.5M×2.00 = 0.50 + 0.15 + 0.50 + 3.00 = 4.15
+        # batch $0.125 / $0.0125 read / $1: 0.25 + 0.075 + 0.25 + 1.5 = 2.075
         ("openai-gpt-5-mini", {"reasoning_tokens": 500_000}, 4.15, 2.075),
-        # Anthropic Haiku 4.5, 5-minute writes: 2M×1 + 6M×0.10 + 2M×1.25 + 1M×5 = 2 + 0.6 + 2.5 + 5 = 10.10
+        # Anthropic Haiku 4.5, 5-minute writes: 2M×1 + 6M×0.10 + 2M×1.25 + 1M×5 = 2 + 0.6 + 2.5 + 5 = 10.10;
+        # batch halves every tier: 5.05
         ("anthropic-claude-haiku-4.5", {}, 10.10, 5.05),
         # Anthropic Haiku 4.5, 1-hour writes: 2M×1 + 6M×0.10 + 2M×2.00 + 1M×5 = 2 + 0.6 + 4 + 5 = 11.60
         ("anthropic-claude-haiku-4.5", {"cache_write_1h_tokens": 2_000_000}, 11.60, 5.80),
-        # Anthropic Sonnet 4.5, half 5 m / half 1 h: 2M×3 + 6M×0.3 + 1M×3.75 + 1M×6 + 1M×15
-        # = 6 + 1.8 + 3.75 + 6 + 15 = 32.55; batch 16.275
-        ("anthropic-claude-sonnet-4.5", {"cache_write_1h_tokens": 1_000_000}, 32.55, 16.275),
+        # Anthropic Sonnet 4.5, half 5 m / half 1 h, 10M prompt tokens: the long-context tier on every token:
+        # 2M×6 + 6M×0.6 + 1M×7.5 + 1M×12 + 1M×22.5 = 12 + 3.6 + 7.5 + 12 + 22.5 = 57.6
+        # batch: 2M×3 + 6M×0.3 + 1M×3.75 + 1M×6 + 1M×11.25 = 6 + 1.8 + 3.75 + 6 + 11.25 = 28.8
+        ("anthropic-claude-sonnet-4.5", {"cache_write_1h_tokens": 1_000_000}, 57.6, 28.8),
         # Google Gemini 2.5 Flash (implicit cache, no write premium): 2M×0.3 + 6M×0.03 + 2M×0.3 + 1M×2.5
-        # = 0.6 + 0.18 + 0.6 + 2.5 = 3.88; batch 1.94
-        ("google-gemini-2.5-flash", {}, 3.88, 1.94),
-        # Groq Llama 3.1 8B: no cache rate (cached and written tokens at the input rate), batch 25% off:
-        # 10M×0.05 + 1M×0.08 = 0.58; batch 0.58 × 0.75 = 0.435
+        # = 0.6 + 0.18 + 0.6 + 2.5 = 3.88; batch $0.15 / $1.25: 0.3 + 0.18 + 0.3 + 1.25 = 2.03
+        ("google-gemini-2.5-flash", {}, 3.88, 2.03),
+        # Groq Llama 3.1 8B: no cache rate (cached and written tokens at the input rate); the database has
+        # no batch tier, the profile's own 25% off applies: 10M×0.05 + 1M×0.08 = 0.58; batch 0.435
         ("groq-llama-3.1-8b", {}, 0.58, 0.435),
     ],
 )
@@ -112,15 +121,11 @@ def test_rented_formulas_by_hand() -> None:
 
 
 def test_tier_formula_rejects_impossible_counts() -> None:
-    with pytest.raises(ValueError, match="exceed prompt_tokens"):
-        cost.tiered_token_cost_usd(
-            prompt_tokens=10,
-            output_tokens=0,
-            input_usd_per_mtok=1,
-            output_usd_per_mtok=1,
-            cache_read_tokens=8,
-            cache_write_tokens=5,
-        )
+    rates = cost.token_rate_set(1.0, 1.0)
+    with pytest.raises(ValueError, match="impossible counts"):
+        cost.token_bill_usd(10, 0, 0, 8, 5, 0, rates)  # 8 reads + 5 writes of a 10-token prompt
+    with pytest.raises(ValueError, match="impossible counts"):
+        cost.token_bill_usd(10, 0, 0, 0, 2, 3, rates)  # more 1-hour writes than writes
 
 
 def test_explicit_batch_rates_scale_the_cache_tiers(tmp_path: Path) -> None:
@@ -149,7 +154,9 @@ def test_explicit_batch_rates_scale_the_cache_tiers(tmp_path: Path) -> None:
 
 def test_batch_note_says_latency_is_not_interactive() -> None:
     inp = cost_inputs(device_manifest("openai-gpt-4o-mini", settings={"batch": True}))
-    assert inp.batch and inp.rates is not None and inp.rates.discount == 0.5
+    assert (
+        inp.batch and inp.rates is not None and inp.rates.batch_applied(record())
+    )  # the database's batch prices
     from bench.cost.pricing import cost_section
 
     notes = cost_section([record()], device_manifest("openai-gpt-4o-mini", settings={"batch": True}))["notes"]
@@ -256,13 +263,19 @@ def test_devices_stale_lists_old_prices_on_an_injected_day(
     monkeypatch.setattr(staleness, "today", lambda: dt.date(2026, 3, 1))
     assert main(["devices", "--stale"]) == 0
     early = capsys.readouterr().out
-    # on 2026-03-01 only the 2025-09-01 prices are past 180 days (181 days old)
-    assert "groq-llama-3.1-8b price: price as of 2025-09-01, 6 months old: check https://groq.com" in early
+    # on 2026-03-01 only the 2025-09-01 prices are past 180 days (181 days old): DeepInfra's own prices and
+    # Groq's own batch discount (its token prices come from the database)
+    assert (
+        "deepinfra-llama-3.1-8b price: price as of 2025-09-01, 6 months old: check https://deepinfra" in early
+    )
+    assert "groq-llama-3.1-8b tiers: price as of 2025-09-01, 6 months old" in early
     assert "openai-gpt-4o-mini" not in early and "lambda-h100-sxm" not in early
-    monkeypatch.setattr(staleness, "today", lambda: dt.date(2027, 6, 1))
+    # a database price is as old as the database's data
+    data_date = database().data_date
+    monkeypatch.setattr(staleness, "today", lambda: data_date + dt.timedelta(days=200))
     assert main(["devices", "--stale"]) == 0
     late = capsys.readouterr().out
-    assert "openai-gpt-4o-mini price: price as of 2026-08-05, 10 months old" in late
+    assert f"openai-gpt-4o-mini price: price as of {data_date.isoformat()}, 7 months old" in late
     monkeypatch.setattr(staleness, "today", lambda: dt.date(2025, 10, 1))
     assert main(["devices", "--stale"]) == 0
     assert "no price is older than 180 days" in capsys.readouterr().out
@@ -273,10 +286,12 @@ def test_terminal_summary_flags_stale_prices(monkeypatch: pytest.MonkeyPatch) ->
     from bench.report import cost_view
 
     monkeypatch.setattr(staleness, "today", lambda: dt.date(2026, 12, 1))
-    m = device_manifest("groq-llama-3.1-8b")
+    m = device_manifest("deepinfra-llama-3.1-8b")
     summary = {"cost": cost_section([record()], m)}
     warnings = cost_view.stale_warnings(summary)
-    assert any("price as of 2025-09-01, 15 months old: check https://groq.com/pricing" in w for w in warnings)
+    assert any(
+        "price as of 2025-09-01, 15 months old: check https://deepinfra.com/pricing" in w for w in warnings
+    )
     assert "(15 months, STALE)" in (cost_view.cost_header(summary) or "")
 
 
@@ -465,6 +480,9 @@ def test_local_only_report_draws_breakeven_against_priced_not_run_clouds() -> No
     (chart,) = [c for c in report.charts if c.key == "breakeven"]
     assert isinstance(chart, Chart), chart
     assert "priced, not run" in chart.title
-    assert "Cloud lines are priced, not run" in chart.caption and "openai-gpt-4o-mini" in chart.caption
+    assert "Cloud lines are priced, not run" in chart.caption and len(chart.caption) < 1000
+    assert chart.table is not None  # the volumes, per cloud line, in a table beside the chart
+    assert "openai-gpt-4o-mini" in [row[0] for row in chart.table.rows]
+    assert f"Prices from genai-prices {database().version} (data as of" in chart.caption
     labels = [line.get_label() for line in chart.figure.axes[0].get_lines()]
     assert sum("(priced, not run)" in str(label) for label in labels) == 6  # MAX_PRICED_LINES

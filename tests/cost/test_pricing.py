@@ -8,6 +8,7 @@ import pytest
 
 from bench.cost.enrich import EnrichOptions, enrich
 from bench.cost.pricing import cost_by_task, cost_inputs, price_records, priced_on_cloud
+from bench.devices.price_db import database
 from bench.devices.profiles import auto_profile, load_device
 from bench.report.summary import summarize
 from bench.results.bundle import BundleWriter, read_bundle
@@ -131,7 +132,7 @@ def test_priced_on_cloud_is_labelled_and_correct() -> None:
     assert row["cost_total_usd"] == pytest.approx(1.8e-4)
     assert row["cost_per_task_usd"] == pytest.approx(9e-5)
     assert row["usd_per_mtok_out"] == pytest.approx(1.8e-4 / 200 * 1e6)  # $0.90 per 1M output tokens
-    assert row["as_of"] == "2026-08-05"
+    assert row["as_of"] == database().data_date.isoformat()  # the price database's data date
     summary = summarize(
         price_records(records, device_manifest("jetson-orin-nano-super")),
         device_manifest("jetson-orin-nano-super"),

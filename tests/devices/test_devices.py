@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.devices.price_db import database
 from bench.devices.profiles import POWER_SENSORS, auto_profile, check_power_sensor, list_devices, load_device
 from bench.errors import ProfileError
 from tests.helpers import run_cli
@@ -179,7 +180,8 @@ def test_bad_profile_through_the_cli_exits_2(tmp_path: Path) -> None:
 def test_devices_list_and_show() -> None:
     proc = run_cli("devices", timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for needle in ("auto", "jetson-orin-nano-super", "$249", "openai-gpt-4o-mini", "$10/month", "2026-08-05"):
+    data_date = database().data_date.isoformat()  # token APIs are dated by the price database's data
+    for needle in ("auto", "jetson-orin-nano-super", "$249", "openai-gpt-4o-mini", "$10/month", data_date):
         assert needle in proc.stdout
     assert "unknown (--hardware-usd)" in proc.stdout
     show = run_cli("devices", "show", "jetson-orin-nano-super", "--power-mode", "MAXN_SUPER", timeout=60)
@@ -191,7 +193,11 @@ def test_devices_list_and_show() -> None:
     assert "--memory-bandwidth-gbs" in auto.stdout
     js = run_cli("devices", "show", "openai-gpt-5-mini", "--json", timeout=60)
     data = json.loads(js.stdout)
-    assert data["output_usd_per_mtok"] == 2.0 and data["as_of"] == "2026-08-05"
+    # the price database's schedule, with its source
+    assert data["token_prices"]["periods"][0]["prices"]["output_usd_per_mtok"] == 2.0
+    assert data["as_of"] == data_date and data["token_prices"]["source"]["kind"] == "genai-prices"
+    named = run_cli("devices", "show", "openai:gpt-5-mini", timeout=60)
+    assert named.returncode == 0 and "genai-prices" in named.stdout
     unknown = run_cli("devices", "show", "jetson-nano", timeout=60)
     assert unknown.returncode == 2 and "unknown device 'jetson-nano'" in unknown.stderr
 

@@ -46,7 +46,7 @@ def record(
         repetition=0,
         warmup=warmup,
         status=status,  # type: ignore[arg-type]
-        started_utc="2026-11-26T00:00:00Z",
+        started_utc=extra.pop("started_utc", "2026-11-26T00:00:00Z"),
         start_ns=0,
         end_ns=int(seconds * 1e9),
         e2e_ms=seconds * 1e3,

@@ -102,7 +102,7 @@ def test_calculator_still_computes(ws: Path) -> None:
             "sqlite|deadline",
         ),
         (
-            "SELECT count(*) FROM orders a, orders b, orders c, orders d, orders e, orders f, orders g",
+            "SELECT count(*) FROM orders a, orders b, orders c, orders d, orders e, orders f, orders g, orders h, orders i",
             "too long|deadline",
         ),
         ("ATTACH DATABASE '/etc/passwd' AS p", "not authorized"),
@@ -125,13 +125,13 @@ def test_a_large_value_is_shown_cut(ws: Path) -> None:
 
 
 def test_a_memory_cap_hit_is_a_tool_error_and_the_next_call_works(ws: Path) -> None:
-    # a sort of half a million rows needs more than 40 MB: the worker's cap (not the harness) stops it
+    # a DISTINCT over a million 128-byte values needs more than 40 MB: the worker's cap (not the harness) stops it
     ctx = _ctx(WORKSPACE, WORKSPACE / "shop.db", memory_mb=40)
-    sort = (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 500000) "
-        "SELECT x, hex(randomblob(64)) FROM c ORDER BY 2 LIMIT 1"
+    distinct = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 1000000) "
+        "SELECT count(*) FROM (SELECT DISTINCT hex(randomblob(64)) FROM c)"
     )
-    result = _run("sqlite_query", {"query": sort}, ctx)
+    result = _run("sqlite_query", {"query": distinct}, ctx)
     assert result.error, result.content
     assert not _run(
         "sqlite_query", {"query": "SELECT count(*) FROM orders"}, _ctx(WORKSPACE, WORKSPACE / "shop.db")

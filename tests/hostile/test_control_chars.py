@@ -12,6 +12,10 @@ import pytest
 from bench.report.markdown import md_escape
 from bench.textsafe import TERMINAL_KEEP, neutralize_controls
 from tests.helpers import FIXTURES, run_cli
+from tests.helpers.http import fake_server, write_profile
+from tests.servers.fake_openai import ServerThread
+
+__all__ = ["fake_server"]  # the session fixture, used by name below
 
 # bidi override, NUL, ESC (a terminal colour sequence), CR, BEL, a C1 CSI, the line separator, a
 # right-to-left mark, a bidi isolate and a byte-order mark: each a different way to make text lie
@@ -61,18 +65,22 @@ def hostile_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("fmt", ["md", "html", "csv", "json"])
+@pytest.mark.parametrize("fmt", ["md", "html", "csv"])
 def test_every_report_file_format_neutralizes(hostile_bundle: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"r.{fmt}"
-    flag = {"md": "-o", "html": "-o", "csv": "--csv", "json": "--json"}[fmt]
-    proc = run_cli("report", str(hostile_bundle), flag, str(out))
+    proc = run_cli("report", str(hostile_bundle), "--csv" if fmt == "csv" else "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text(encoding="utf-8")
     assert _unsafe_left(text) == [], fmt
     assert "\\u202e" in text  # shown, not silently dropped
-    if fmt == "json":  # JSON escapes: the file still parses, to the original text
-        rows = json.loads(text)["rows"]
-        assert any(r.get("category") == "cat" + PLANT for r in rows)
+
+
+def test_json_on_stdout_holds_escapes_that_parse_back(hostile_bundle: Path) -> None:
+    proc = run_cli("report", str(hostile_bundle), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert _unsafe_left(proc.stdout) == []
+    rows = json.loads(proc.stdout)["rows"]  # JSON escapes: the document parses, to the original text
+    assert any(r.get("category") == "cat" + PLANT for r in rows)
 
 
 def test_terminal_report_and_stderr_neutralize(hostile_bundle: Path) -> None:
@@ -81,3 +89,16 @@ def test_terminal_report_and_stderr_neutralize(hostile_bundle: Path) -> None:
     for stream in (proc.stdout, proc.stderr):
         assert _unsafe_left(stream) == []
     assert "\\u202e" in proc.stdout
+
+
+def test_the_after_run_summary_neutralizes_suite_text(fake_server: ServerThread, tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        '[[tasks]]\nid = "t"\ncategory = "cat\\u001b[31mRED\\u202eevil\\u0007"\nprompt = "hi"\n'
+        'check = { type = "contains", values = ["x"] }\n'
+    )
+    device = write_profile(tmp_path / "d.toml", fake_server.base_url)
+    proc = run_cli("run", "--device", str(device), "--suite", str(suite), "-r", "1", "-w", "0",
+                   "--out", str(tmp_path / "runs"), "--power", "none")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert _unsafe_left(proc.stdout + proc.stderr) == [] and "\\u001b[31mRED" in proc.stdout

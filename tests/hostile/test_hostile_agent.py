@@ -8,54 +8,22 @@ same run's figures for docs/figures.md.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from bench.results.bundle import read_bundle
-from tests.helpers import ROOT
-from tests.helpers.http import write_profile
+from tests.helpers.hostile import HOSTILE_KEY, hostile_suite, run_hostile
 from tests.servers.fake_openai import HOSTILE_STEPS, ServerThread
 
 pytestmark = pytest.mark.slow
 
-KEY = "sk-hostile-agent-0123456789abcdefXYZ"
+KEY = HOSTILE_KEY
 DEADLINE_S = 3.0
 MARGIN_S = 2.0  # the issue's bound is deadline + 1 s; the margin allows for a loaded shared machine
 TASKS = ("alpha", "beta")
-
-
-def hostile_suite(path: Path, deadline_s: float = DEADLINE_S, tasks: tuple[str, ...] = TASKS) -> Path:
-    tools = '["python", "read_file", "list_files", "grep", "sqlite_query", "calculator"]'
-    body = 'name = "hostile-agent"\n'
-    for tid in tasks:
-        body += (
-            f'[[tasks]]\nid = "{tid}"\nmessages = [{{ role = "user", content = "scenario=hostile-tools {tid}" }}]\n'
-            'check = { type = "number", value = 42, pick = "first" }\n'
-            f'agent = {{ tools = {tools}, database = "shop.db", max_steps = {len(HOSTILE_STEPS) + 2}, '
-            f"python_timeout_s = {deadline_s}, tool_timeout_s = {deadline_s} }}\n"
-        )
-    path.write_text(body)
-    return path
-
-
-def run_hostile(
-    tmp: Path, server: ServerThread, suite: Path
-) -> tuple[subprocess.CompletedProcess[str], Path]:
-    device = write_profile(tmp / "d.toml", server.base_url, top='api_key_env = "INFERCOST_HOSTILE_KEY"',
-                           max_retries=0)  # fmt: skip
-    out = tmp / "runs"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "INFERCOST_HOSTILE_KEY": KEY, "COLUMNS": "160"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--device", str(device), "--suite", str(suite), "-r", "1",
-         "-w", "0", "--out", str(out), "--power", "none"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    return proc, next(out.glob("*/manifest.json")).parent
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +31,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Co
     server = ServerThread(key=KEY)
     try:
         tmp = tmp_path_factory.mktemp("hostile-agent")
-        return run_hostile(tmp, server, hostile_suite(tmp / "s.toml"))
+        return run_hostile(tmp, server, hostile_suite(tmp / "s.toml", TASKS, DEADLINE_S))
     finally:
         server.stop()
 

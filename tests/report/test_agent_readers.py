@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cost.pricing import CostInputs, cost_by_task, price_record, price_records, priced_on_cloud
-from bench.cost.tiers import rates_from
+from bench.cost.tiers import rates_for
 from bench.devices.profiles import load_device
 from bench.errors import SuiteError
 from bench.results.metrics.aggregate import group_metrics, samples
@@ -87,15 +87,14 @@ def test_agent_task_counts_once() -> None:
 def test_cost_counts_the_summary_only_and_equals_the_sum_over_calls() -> None:
     cloud = load_device("openai-gpt-4o-mini")
     inp = CostInputs(device="x", kind="cloud", pricing="tokens", as_of=None, source=None,
-                     input_usd_per_mtok=cloud.input_usd_per_mtok, output_usd_per_mtok=cloud.output_usd_per_mtok,
-                     cached_input_usd_per_mtok=cloud.cached_input_usd_per_mtok,
-                     rates=rates_from(lambda k: getattr(cloud, k, None))[0])  # fmt: skip
+                     rates=rates_for(cloud)[0])  # fmt: skip
     records = price_records(_agent_task(), manifest_for(cloud))
     summary = records[-1]
     calls = [price_record(r, inp).cost_usd for r in _agent_task() if r.kind == "model"]
     assert summary.cost_usd == pytest.approx(sum(c for c in calls if c is not None))
-    assert cloud.cached_input_usd_per_mtok is not None  # the cached tier is what makes these differ:
-    no_cache = (250 * cloud.input_usd_per_mtok + 15 * cloud.output_usd_per_mtok) / 1e6
+    # the cached tier is what makes these differ: gpt-4o-mini $0.15 in, $0.075 cached, $0.60 out
+    no_cache = (250 * 0.15 + 15 * 0.60) / 1e6
+    assert summary.cost_usd == pytest.approx((140 * 0.15 + 110 * 0.075 + 15 * 0.60) / 1e6)
     assert summary.cost_usd < no_cache
     by_task = cost_by_task(records)
     assert by_task["t"]["n"] == 1 and by_task["t"]["cost_total_usd"] == pytest.approx(summary.cost_usd)

@@ -48,7 +48,7 @@ def test_lists_parse_into_axis_values(name: str, text: str, expected: list[objec
         ("threads", "", "item 1 is empty"),
         ("concurrency", "0", "--concurrency 0: item 1: 0 is below 1"),
         ("threads", "two", "'two' is not a whole number"),
-        ("rate", "-1", "not a positive number"),
+        ("rate", "-1", "is not 0.01 to 100,000 requests per second"),
         ("flash_attn", "maybe", "not on or off"),
         ("threads", "2,2", "2 is given twice"),
         ("n_ctx", "32", "32 is below 64"),

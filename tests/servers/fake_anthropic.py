@@ -360,7 +360,7 @@ class FakeMessages(FakeOpenAI):
         self.sent: list[bytes] = []  # every streamed body, as written (record=True)
         self.usages: list[dict[str, Any]] = []  # the final usage of every answer, in order
         self.seen_keys: list[str] = []
-        self._fast: dict[int, bytes] = {}
+        self._fast: dict[int, list[bytes]] = {}
 
     async def route(
         self,
@@ -650,10 +650,19 @@ class FakeMessages(FakeOpenAI):
                 ),
                 _sse({"type": "message_stop"}),
             ]
-            self._fast[n] = b"".join(_chunk(b"".join(frames[i : i + 64])) for i in range(0, len(frames), 64))
+            # 64 frames a write, as fake_openai.py writes its chunks: the clients read alike
+            self._fast[n] = [
+                b"".join(_chunk(f) for f in frames[i : i + 64]) for i in range(0, len(frames), 64)
+            ]
+        batches = self._fast[n]
         first_ns = time.monotonic_ns()
-        writer.write(_STREAM_HEAD + self._fast[n] + b"0\r\n\r\n")
+        writer.write(_STREAM_HEAD + batches[0])
         self.stamps.append({"recv_ns": recv_ns, "first_byte_ns": first_ns})
+        await writer.drain()
+        for batch in batches[1:]:
+            writer.write(batch)
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
 

@@ -7,7 +7,8 @@ scenarios that fail "the first k times" count attempts per distinct prompt.
 
 Scenarios: ``ok`` (default), ``usage`` (usage + llama.cpp timings + reasoning + cached tokens),
 ``fragmented`` (comments, keep-alives, CRLF, frames split byte by byte), ``429`` (twice, Retry-After-ms),
-``429-date`` (once, Retry-After as an HTTP date), ``429-long`` (Retry-After one hour), ``500`` (once),
+``429-date`` (once, Retry-After as an HTTP date), ``usage-negative``/``-huge``/``-float``/``-bool``/
+``-nested`` (a usage count that cannot be real), ``429-long`` (Retry-After one hour), ``500`` (once),
 ``500-always``, ``reset`` (connection dropped before any byte, once), ``cut`` (3 chunks then the
 connection dies), ``garbage`` (a malformed JSON frame after 2 chunks), ``error-frame`` (an error object
 mid-stream), ``slow-first-byte`` (headers after 3 s), ``idle`` (2 chunks then a 3 s stall), ``no-done``
@@ -271,6 +272,11 @@ class FakeOpenAI:
                     "predicted_n": len(words),
                     "predicted_ms": 9.0,
                 }
+            hostile = {"usage-negative": ("completion_tokens", -7), "usage-huge": ("prompt_tokens", 10**15),
+                       "usage-float": ("completion_tokens", 1e18), "usage-bool": ("completion_tokens", True),
+                       "usage-nested": ("prompt_tokens_details", {"cached_tokens": -3})}  # fmt: skip
+            if scenario in hostile:  # counts that cannot be real: the record is an error, not priced
+                usage[hostile[scenario][0]] = hostile[scenario][1]
             if scenario == "anthropic-cache":  # Anthropic's cache counts beside OpenAI's (docs/prices.md)
                 usage.update(prompt_tokens=1000, prompt_tokens_details={"cached_tokens": 600})
                 usage["cache_creation_input_tokens"] = 300

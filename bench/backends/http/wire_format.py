@@ -52,13 +52,29 @@ def token_count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# More tokens than any model reads or writes in one request (the largest contexts are ~10M): a count
+# above this is a hostile or broken endpoint, not a measurement, and would be priced as one.
+MAX_TOKEN_COUNT = 100_000_000
+
+
 def check_usage(usage: Mapping[str, Any], where: str) -> None:
-    """Refuse a usage object holding a negative count anywhere (nested details included)."""
+    """Refuse a usage object holding a count that cannot be real anywhere (nested details included):
+    negative, above ``MAX_TOKEN_COUNT``, or — under a key that names tokens — not a whole number
+    (``1e18``, ``true``, ``NaN``). The request becomes an error record: kept, flagged, not priced."""
     for key, value in usage.items():
         if isinstance(value, Mapping):
             check_usage(value, f"{where}.{key}")
         elif (count := token_count(value)) is not None and count < 0:
             raise ChunkError(f"{where}.{key} is negative ({count}): not a token count")
+        elif count is not None and count > MAX_TOKEN_COUNT:
+            raise ChunkError(f"{where}.{key} is {count}: more tokens than any request holds")
+        elif "token" in key.lower() and isinstance(value, (bool, float)) and not _whole_float(value):
+            raise ChunkError(f"{where}.{key} is {value!r}: not a whole number of tokens")
+
+
+def _whole_float(value: bool | float) -> bool:
+    """An integral float in range (``12.0``, as some proxies re-serialize counts); never a bool."""
+    return not isinstance(value, bool) and value.is_integer() and 0 <= value <= MAX_TOKEN_COUNT
 
 
 @dataclass(frozen=True, slots=True)

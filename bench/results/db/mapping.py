@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,13 @@ from typing import Any
 
 import pydantic_core
 
-from bench.results.bundle import MANIFEST, RECORDS, Bundle
+from bench.errors import BundleError
+from bench.results.bundle import MANIFEST, MAX_RECORDS_BYTES, RECORDS, Bundle
 from bench.results.comparability import key_properties
 from bench.results.db.schema import JSON_COLUMNS, RECORD_COLUMNS
 from bench.results.identity import model_name
 from bench.results.schema import Manifest, Record
+from bench.userfiles import open_regular
 
 __all__ = [
     "RECORD_COLUMN_NAMES",
@@ -54,8 +57,8 @@ def content_sha256(path: Path) -> str:
     for name in (MANIFEST, RECORDS):
         file = path / name
         h.update(name.encode() + b"\0")
-        if file.is_file():
-            with file.open("rb") as f:
+        if os.path.lexists(file):  # read like read_bundle reads it: a FIFO or /dev/zero is refused
+            with open_regular(file, BundleError, name, MAX_RECORDS_BYTES) as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
         h.update(b"\0")

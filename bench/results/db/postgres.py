@@ -21,7 +21,15 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from bench.errors import EnvironmentNotReady, UsageError
-from bench.results.db.store import RECORD_TABLE_COLUMNS, QueryResult, Store
+from bench.results.db.store import (
+    ONE_STATEMENT_FIX,
+    RECORD_TABLE_COLUMNS,
+    QueryLimits,
+    QueryResult,
+    Store,
+    check_user_sql,
+    query_timed_out,
+)
 from bench.results.db.url import StoreURL
 
 __all__ = ["PostgresStore", "open_postgres"]
@@ -109,14 +117,27 @@ class PostgresStore(Store):
             for row in zip(*cols, strict=True):
                 copy.write_row(row)
 
-    def user_query(self, sql: str) -> QueryResult:
-        """A user's SQL, read-only (``infercost db query``)."""
+    def user_query(self, sql: str, limits: QueryLimits) -> QueryResult:
+        """A user's SQL (``infercost db query``): one SELECT, declared as a server-side cursor (which
+        admits exactly one SELECT or VALUES statement) in a READ ONLY transaction with a statement
+        timeout; at most ``max_rows`` rows cross the network. What it may read is what the role may."""
+        check_user_sql(sql)
         with self._transaction():
             self.con.execute("SET TRANSACTION READ ONLY")
+            self.con.execute(f"SET LOCAL statement_timeout = {int(limits.timeout_s * 1000)}")
             try:
-                return self.query(sql)
+                with self.con.cursor(name="infercost_user_query") as cur:
+                    cur.execute(sql.strip().rstrip(";"))
+                    rows = cur.fetchmany(limits.max_rows + 1)
+                    columns = [d.name for d in cur.description or ()]
+            except pg_errors.QueryCanceled:
+                raise query_timed_out(limits) from None
+            except pg_errors.SyntaxError as exc:
+                fix = ONE_STATEMENT_FIX if ";" in sql.strip().rstrip(";") else None
+                raise UsageError(f"query failed: {self._text(exc)}", fix=fix) from None
             except psycopg.Error as exc:
                 raise UsageError(f"query failed: {self._text(exc)}") from None
+        return QueryResult(columns, list(rows[: limits.max_rows]), truncated=len(rows) > limits.max_rows)
 
     def grant(self, role: str) -> None:
         """Let ``role`` push and read: SELECT and INSERT on every infercost table, nothing else."""

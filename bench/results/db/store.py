@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BundleError, EnvironmentNotReady
+from bench.errors import BundleError, EnvironmentNotReady, UsageError
 from bench.results.bundle import Bundle, gc_paused, read_bundle, read_manifest
 from bench.results.db.filters import Where
 from bench.results.db.mapping import (
@@ -35,7 +35,10 @@ from bench.results.db.schema import DB_SCHEMA_VERSION, MIGRATIONS, Engine
 from bench.results.db.url import StoreURL
 from bench.results.schema import Manifest, Record
 
-__all__ = ["Derive", "PushResult", "QueryResult", "Store", "utc_now"]
+__all__ = [
+    "ONE_STATEMENT_FIX", "Derive", "PushResult", "QueryLimits", "QueryResult", "Store", "check_user_sql",
+    "query_timed_out", "utc_now",
+]  # fmt: skip
 
 # a bundle → its records with read-time figures filled (the CLI passes bench.cost.enrich's)
 Derive = Callable[[Bundle], list[Record]]
@@ -63,6 +66,43 @@ class PushResult:
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False  # more rows existed than a user query's ``max_rows``
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one ``infercost db query`` may take (docs/database.md says what it can and cannot do).
+
+    Embedded: a read-only connection with DuckDB's external access off (no file read or written, no
+    extension installed, no ATTACH) unless ``allow_files``, ``memory_limit`` and ``threads`` fixed and the
+    configuration locked (no ``SET`` lifts them), one statement, interrupted at ``timeout_s``.
+    PostgreSQL: one SELECT through a server-side cursor in a READ ONLY transaction with
+    ``statement_timeout``. Both fetch at most ``max_rows`` rows (and say when there were more)."""
+
+    max_rows: int = 10_000
+    timeout_s: float = 30.0
+    memory_mb: int = 512
+    threads: int = 2
+    allow_files: bool = False
+
+
+def check_user_sql(sql: str) -> None:
+    """An empty query is a usage error with an example (each engine counts statements itself)."""
+    if not sql.strip().strip(";").strip():
+        raise UsageError(
+            "db query: the query is empty",
+            fix='give one SQL statement, e.g. "SELECT device_name, count(*) FROM current_runs GROUP BY 1"',
+        )
+
+
+ONE_STATEMENT_FIX = "give one statement: db query runs exactly one (no ';' between statements)"
+
+
+def query_timed_out(limits: QueryLimits) -> UsageError:
+    return UsageError(
+        f"query stopped at its {limits.timeout_s:g} s limit",
+        fix="narrow it (WHERE, LIMIT) or give more time with --timeout SECONDS",
+    )
 
 
 class Store(ABC):
@@ -98,6 +138,10 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @abstractmethod
+    def user_query(self, sql: str, limits: QueryLimits) -> QueryResult:
+        """A user's SQL (``infercost db query``), read-only and bounded by ``limits``."""
 
     def __enter__(self) -> Store:
         return self
@@ -231,13 +275,13 @@ class Store(ABC):
         result = PushResult()
         stamp = utc_now()
         for path, manifest in heads:
-            sha = content_sha256(path)  # before reading the records: a stored bundle is not read again
-            if self._has(manifest.run_id, sha):
-                if not replace:
-                    result.skipped.append(manifest.run_id)
-                    continue
-                self._replace_older(manifest.run_id)
             try:
+                sha = content_sha256(path)  # before reading the records: a stored bundle is not read again
+                if self._has(manifest.run_id, sha):
+                    if not replace:
+                        result.skipped.append(manifest.run_id)
+                        continue
+                    self._replace_older(manifest.run_id)
                 bundle = read_bundle(path)
             except BundleError as exc:
                 if bad is None:
