@@ -335,8 +335,7 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
 def _rate_cell(rate: Any) -> str:
     if rate is None:
         return "–"
-    base = getattr(rate, "base", rate)
-    return f"${base:g}"
+    return price(getattr(rate, "base", rate))
 
 
 def _tier_cell(prices: Any) -> str:
@@ -345,7 +344,7 @@ def _tier_cell(prices: Any) -> str:
 
     def at(rate: Any, size: int) -> str:
         tiers = [(t.above_tokens, t.usd_per_mtok) for t in getattr(rate, "tiers", ())]
-        return f"${tier_rate(getattr(rate, 'base', rate), tiers, size):g}"
+        return price(tier_rate(getattr(rate, "base", rate), tiers, size))
 
     cells = [
         f"> {s:,}: {at(prices.input_usd_per_mtok, s + 1)} / {at(prices.output_usd_per_mtok, s + 1)}"
