@@ -166,8 +166,14 @@ def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
             f"{inp['lifetime_years']:g} y at {inp['utilization']:.0%} use "
             f"({usd(inp['hardware_usd_per_hour'])}/h)"
         )
+    left_out = []
+    if not energy_known:
+        left_out.append("energy (not measured)")
+    if not hardware_known:
+        left_out.append("the device's price (unknown)")
     shown = FIELDS["cost_per_task_usd"].format(per_task, estimated=bool(o.get("energy_estimated")))
-    return f"cost on this machine: {shown}/task = " + " + ".join(parts)
+    tail = f"; not in it: {' and '.join(left_out)}" if left_out else ""
+    return f"cost on this machine: {shown}/task = " + " + ".join(parts) + tail
 
 
 def local_hint(summary: dict[str, Any]) -> str | None:
