@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import itertools
 import statistics
 from pathlib import Path
@@ -28,6 +29,8 @@ from typing import Any
 
 from bench.errors import UsageError
 from bench.power.base import Kind, PowerSample
+from bench.power.trace import MAX_TRACE_BYTES
+from bench.userfiles import open_regular
 
 __all__ = ["CsvTrace", "parse_external", "place_on_run_clock"]
 
@@ -52,12 +55,10 @@ def _parse_time_ns(text: str) -> int:
 
 
 def parse_external(path: Path) -> list[tuple[int, float]]:
-    """``(utc_ns, watts)`` rows, sorted; a bad file is a one-line ``UsageError`` naming file and line."""
-    try:
-        f = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the power trace ({exc.strerror})") from None
-    with f:
+    """``(utc_ns, watts)`` rows, sorted; a bad file is a one-line ``UsageError`` naming file and line.
+    Only a regular file is read (a FIFO or /dev/zero named as a meter's trace is refused, not waited on)."""
+    raw = open_regular(path, UsageError, "power trace", MAX_TRACE_BYTES)
+    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         header = [h.strip().lower() for h in next(reader, [])]
         t_col = next((header.index(n) for n in _TIME if n in header), None)

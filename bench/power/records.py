@@ -7,13 +7,17 @@ Called by ``bench.cost.enrich.enrich`` (read time; nothing on disk is rewritten)
 
 from __future__ import annotations
 
+import csv
+import warnings
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from bench.power.attribution import EnergyCurve, EnergyShare, Window, attribute, idle_power_w
 from bench.power.csv_trace import CsvTrace
 from bench.power.trace import POWER_CSV, Trace, read_trace, trace_from_samples
 from bench.results.schema import Manifest, Record
+from bench.userfiles import one_line
 
 __all__ = ["apply_energy", "idle_baseline_w", "load_trace", "rail_energies"]
 
@@ -26,7 +30,8 @@ def load_trace(run_dir: Path, manifest: Manifest) -> Trace | None:
     if path.exists():
         try:
             trace = read_trace(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, csv.Error, BenchError) as exc:  # unreadable: no energy, said once
+            warnings.warn(f"{path}: power trace left out ({one_line(str(exc))[:200]})", stacklevel=2)
             trace = None
     if (trace is None or len(trace) < 2) and str(power.get("sensor", "")).startswith("csv:"):
         source = CsvTrace(Path(str(power.get("file") or power["sensor"][4:])))

@@ -13,6 +13,7 @@ a torn last line is ignored when reading.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -23,7 +24,9 @@ from typing import IO
 import numpy as np
 import numpy.typing as npt
 
+from bench.errors import BundleError
 from bench.power.base import Kind, PowerSample
+from bench.userfiles import open_regular
 
 __all__ = ["POWER_CSV", "Trace", "TraceWriter", "read_trace", "trace_from_samples"]
 
@@ -138,12 +141,17 @@ def trace_from_samples(samples: list[PowerSample], anchor_ns: int = 0) -> Trace:
     )
 
 
+MAX_TRACE_BYTES = 2**30  # 100 Hz for a day is ~300 MB; a FIFO, /dev/zero or a sparse 1 TB file is refused
+
+
 def read_trace(path: Path) -> Trace:
-    """Read ``power.csv``; rows that do not parse (a torn last line) are skipped."""
+    """Read ``power.csv`` (a regular file of at most ``MAX_TRACE_BYTES``, else ``BundleError``); rows
+    that do not parse (a torn last line) are skipped."""
     t: list[int] = []
     p: list[float] = []
     e: list[float] = []
-    with path.open(encoding="utf-8", newline="") as f:
+    raw = open_regular(path, BundleError, "power trace", MAX_TRACE_BYTES)
+    with io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if not header or header[:3] != ["t_ns", "power_w", "energy_j"]:

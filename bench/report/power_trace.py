@@ -16,6 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.errors import BundleError
+from bench.power.trace import MAX_TRACE_BYTES
+from bench.userfiles import open_regular
+
 __all__ = ["PowerTrace", "read_power_trace"]
 
 _TIME_SCALES = {
@@ -79,10 +83,12 @@ def _power_from_energy(t: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, s
 
 
 def read_power_trace(path: Path, max_points: int = 2000) -> tuple[PowerTrace | None, str | None]:
-    """(trace, None), or (None, why it cannot be plotted)."""
+    """(trace, None), or (None, why it cannot be plotted). Only a regular file is read (a FIFO or a link
+    to /dev/zero in a bundle would hang the report or fill memory)."""
     try:
-        df = pd.read_csv(path, comment="#")
-    except (OSError, ValueError) as exc:
+        with open_regular(path, BundleError, "power trace", MAX_TRACE_BYTES) as f:
+            df = pd.read_csv(f, comment="#")
+    except (OSError, ValueError, BundleError) as exc:
         return None, f"{path.name} cannot be read ({exc})"
     t, _ = _time_seconds(df)
     w, w_col = _power_watts(df)

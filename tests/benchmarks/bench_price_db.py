@@ -8,7 +8,9 @@
 2. **Pricing 100k records** on Claude Sonnet 4.5 from the database (tiers, the dated batch tier), next to
    a flat profile's prices: ≤ 1 s.
 3. **CLI start-up**: ``python -m bench --help`` wall time, and that it imports no price database
-   (``--compare-ref DIR``: the same for another checkout, e.g. main before this change, interleaved).
+   (``--compare-ref DIR``: the same for another checkout, interleaved; ``--this DIR``: the checkout
+   measured, default this one). For this change: ``git archive 7d65495 bench`` (before) against
+   ``git archive bcdfdb0 bench devices`` (the database change alone on top of it).
 
     python tests/benchmarks/bench_price_db.py [--usages 1000] [--seed 22] [--records 100000] [--rounds 5]
         [--compare-ref DIR] [--out tests/benchmarks/results/price-db-DATE.json]
@@ -22,6 +24,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -66,7 +69,9 @@ def sweep(n_usages: int, seed: int) -> dict[str, object]:
     }
 
 
-def pricing(n: int, rounds: int) -> dict[str, float]:
+def pricing(n: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds (the process's own: on a shared machine the wall time mostly measures
+    the other jobs) to price ``n`` records, per profile."""
     recs = [
         record(
             task_id=f"t{i % 25}",
@@ -91,48 +96,62 @@ def pricing(n: int, rounds: int) -> dict[str, float]:
     }
     out = {}
     for name, manifest in cases.items():
-        times = []
+        walls, cpus = [], []
         for _ in range(rounds):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             priced = price_records(recs, manifest)
-            times.append(time.perf_counter() - t0)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
         assert all(r.cost_usd is not None for r in priced)
-        out[name] = round(statistics.median(times), 3)
+        out[name] = {"wall_s": round(statistics.median(walls), 3), "cpu_s": round(statistics.median(cpus), 3)}
     return out
 
 
-def _startup(root: Path, rounds: int) -> list[float]:
+def _startup(root: Path, rounds: int) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds of ``python -m bench --help``: the child's own user + system time is what
+    start-up costs; on a shared machine its wall time mostly measures the other jobs."""
     env = {**os.environ, "PYTHONPATH": str(root)}
-    walls = []
+    out = []
     for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "bench", "--help"], cwd=root, env=env, check=True, capture_output=True
         )
-        walls.append(time.perf_counter() - t0)
-    return walls
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.append((wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+    return out
 
 
-def startup(rounds: int, compare_ref: Path | None) -> dict[str, object]:
+def startup(rounds: int, compare_ref: Path | None, this: Path = ROOT) -> dict[str, object]:
     code = "import sys, bench.cli.app as a; a.build_parser(); print('genai_prices' in sys.modules)"
     loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+        [sys.executable, "-c", code], cwd=this, env={**os.environ, "PYTHONPATH": str(this)}, capture_output=True,
         text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    here: list[float] = []
-    there: list[float] = []
+    here: list[tuple[float, float]] = []
+    there: list[tuple[float, float]] = []
     for _ in range(rounds):  # interleaved, so load drifts hit both alike
-        here += _startup(ROOT, 1)
+        here += _startup(this, 1)
         if compare_ref is not None:
             there += _startup(compare_ref, 1)
+
+    def median(runs: list[tuple[float, float]], i: int) -> float:
+        return statistics.median(r[i] for r in runs)
+
     out: dict[str, object] = {
-        "help_wall_s_median": round(statistics.median(here), 3),
+        "tree": str(this),
+        "help_wall_s_median": round(median(here, 0), 3),
+        "help_cpu_s_median": round(median(here, 1), 3),
         "imports_price_database": loaded == "True",
     }
     if there:
         out["compare_ref"] = str(compare_ref)
-        out["compare_help_wall_s_median"] = round(statistics.median(there), 3)
-        out["growth_ms"] = round((statistics.median(here) - statistics.median(there)) * 1e3, 1)
+        out["compare_help_wall_s_median"] = round(median(there, 0), 3)
+        out["compare_help_cpu_s_median"] = round(median(there, 1), 3)
+        out["cpu_growth_ms"] = round((median(here, 1) - median(there, 1)) * 1e3, 1)
+        out["wall_growth_ms"] = round((median(here, 0) - median(there, 0)) * 1e3, 1)
     return out
 
 
@@ -142,7 +161,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=22)
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--compare-ref", type=Path, default=None)
+    ap.add_argument("--compare-ref", type=Path, default=None, help="a checkout (its bench/) to compare with")
+    ap.add_argument("--this", type=Path, default=ROOT, help="the checkout whose start-up is measured")
     ap.add_argument("--skip-sweep", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
@@ -151,8 +171,8 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}",
         "load_average_before": [round(x, 2) for x in load_before],
-        "startup": startup(args.rounds * 2, args.compare_ref),
-        "pricing_100k_s": pricing(args.records, args.rounds),
+        "startup": startup(args.rounds * 2, args.compare_ref, args.this),
+        "pricing_100k": pricing(args.records, args.rounds),
     }
     if not args.skip_sweep:
         doc["agreement"] = sweep(args.usages, args.seed)

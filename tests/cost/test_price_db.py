@@ -397,6 +397,10 @@ def test_run_report_and_breakeven_priced_entirely_from_the_database(
     assert report.returncode == 0, report.stderr
     text = md.read_text()  # the provenance names the database, its version and data date
     assert f"token prices from genai-prices {database().version} (data as of" in text
+    again = tmp_path / "repriced.md"
+    repriced = run_cli("report", summary["run_dir"], "--reprice", "-o", str(again), timeout=120)
+    assert repriced.returncode == 0, repriced.stderr
+    assert "(--reprice), not the ones recorded" in again.read_text()
     # break-even of a local run against the same database-priced API
     writer = BundleWriter(tmp_path / "local-run", device_manifest("jetson-orin-nano-super"))
     for i in range(3):
