@@ -134,9 +134,11 @@ class BfclInstances:
         except Exception as exc:
             return f"Error during execution: {exc}"
 
-    def call_bounded(self, name: str, kwargs: dict[str, Any], timeout_s: float) -> tuple[str, bool]:
+    def call_bounded(self, name: str, kwargs: dict[str, Any], timeout_s: float) -> str:
         """``call`` in a forked child under the deadline and the memory cap; the instances take the
-        state it leaves. Returns the result text and whether a bound stopped the call."""
+        state it leaves (a call stopped at a bound leaves them as they were)."""
+        if name in _REFUSED or name not in self.methods:  # nothing runs: the error text, no child
+            return self.call(name, (), kwargs, timeout_s)
 
         def child() -> bytes:
             limit_memory(CALL_MEMORY_MB)
@@ -145,15 +147,15 @@ class BfclInstances:
 
         raw = bounded_call(child, timeout_s + 1.0, max_bytes=STATE_BYTES)
         if raw is None:
-            return f"Error during execution: {name} stopped at its {timeout_s:g} s deadline", True
+            return f"Error during execution: {name} stopped at its {timeout_s:g} s deadline"
         try:
             text, states = pickle.loads(raw)
         except Exception:  # an empty answer: the child died (its memory cap), or its state was too big
-            return f"Error during execution: {name} was stopped by its limits ({CALL_MEMORY_MB} MB)", True
+            return f"Error during execution: {name} was stopped by its limits ({CALL_MEMORY_MB} MB)"
         for class_name, state in states.items():
             vars(self.instances[class_name]).clear()
             vars(self.instances[class_name]).update(state)
-        return str(text), False
+        return str(text)
 
     def state(self, class_name: str) -> dict[str, Any]:
         """The public attributes BFCL's state check compares (``_compare_instances``)."""
@@ -180,7 +182,7 @@ class BfclToolbox:
         if not isinstance(arguments, dict):
             content, error = "Error during execution: arguments must be a JSON object", True
         else:
-            content, _stopped = self.instances.call_bounded(name, arguments, self.timeout_s)
+            content = self.instances.call_bounded(name, arguments, self.timeout_s)
             error = content.startswith("Error during execution:")
         text, truncated, n_bytes = cap_output(content)
         return ToolResult(
