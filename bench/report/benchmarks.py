@@ -64,9 +64,11 @@ def benchmark_table(runs: Sequence[Any], categories: pd.DataFrame) -> TextTable 
         [("benchmark", "benchmark"), ("category", "category"), ("run", "run"), ("tasks", "tasks")],
         BENCHMARK_COLUMNS,
         estimated_runs=estimated,
+        drop_empty=False,  # the columns this table is for stay, "–" where nothing passed
     )
     table.notes.append(
         "Pass rate of the benchmark's own check (docs/benchmarks.md), with its 95% Wilson interval; "
-        "$/success and J/success: all the category's cost and energy over its passed tasks."
+        "$/success and J/success: all the category's cost and energy over its passed tasks "
+        "(– when no task passed, or no cost or energy was measured)."
     )
     return table

@@ -4,11 +4,12 @@
     python tests/benchmarks/bench_public_suites.py humaneval     # 164 canonical solutions (and 164 stubs)
     python tests/benchmarks/bench_public_suites.py agreement     # cases judged by ours and BFCL's scorers
     python tests/benchmarks/bench_public_suites.py runs DIR...   # pass rate, $/success local vs priced cloud
-    python tests/benchmarks/bench_public_suites.py record DIR... # recorded replies → the agreement fixture
+    python tests/benchmarks/bench_public_suites.py record DIR... # recorded replies → the agreement fixtures
 
 Every figure is printed as JSON with the machine's load average beside it (this 2-core VM is shared:
 timings move with the load); ``--out FILE`` also writes it. ``record`` writes
-``tests/fixtures/bfcl/recorded.json``: every reply of the given runs' BFCL bundles with both verdicts.
+``tests/fixtures/bfcl/recorded.json`` (every reply of the given runs' BFCL bundles with both verdicts) and
+``tests/fixtures/humaneval/recorded.json`` (every answer of their HumanEval bundles).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tests.helpers import bfcl_authors as authors  # noqa: E402
 from tests.helpers import bfcl_cases as cases  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "bfcl" / "recorded.json"
+HUMANEVAL_FIXTURE = ROOT / "tests" / "fixtures" / "humaneval" / "recorded.json"
 
 
 def _load() -> list[float]:
@@ -159,6 +161,22 @@ def _calls(r: Any) -> list[dict[str, str]]:
     return [{"name": c["name"], "arguments": c["arguments"]} for c in r.calls or []]
 
 
+def record_humaneval(dirs: list[str]) -> dict[str, Any]:
+    """The answers of real HumanEval runs with the verdict each run recorded (ours, from the sandbox)."""
+    out = []
+    for d in dirs:
+        bundle = read_bundle(Path(d))
+        source = bundle.manifest.suite.source
+        if source is None or source.benchmark != "HumanEval":
+            continue
+        model = bundle.manifest.model.catalog_name if bundle.manifest.model else "?"
+        for r in (x for x in bundle.records if not x.warmup and x.status == "ok"):
+            out.append({"task_id": r.task_id, "model": model, "prompt_style": source.prompt_style,
+                        "answer": r.output_text, "recorded_verdict": r.passed})  # fmt: skip
+    return {"source": "infercost runs of the bundled models (tests/benchmarks/bench_public_suites.py record)",
+            "cases": out}  # fmt: skip
+
+
 def record(dirs: list[str]) -> dict[str, Any]:
     """The replies of real runs (BFCL bundles) with both verdicts, as the agreement fixture."""
     out = []
@@ -218,6 +236,10 @@ def main() -> None:
         result = record(args.dirs)
         FIXTURE.parent.mkdir(parents=True, exist_ok=True)
         FIXTURE.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        answers = record_humaneval(args.dirs)
+        HUMANEVAL_FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+        HUMANEVAL_FIXTURE.write_text(json.dumps(answers, indent=1, ensure_ascii=False) + "\n")
+        result = {"bfcl_cases": len(result["cases"]), "humaneval_answers": len(answers["cases"])}
     text = json.dumps(result, indent=1, default=str)
     print(text)
     if args.out:
