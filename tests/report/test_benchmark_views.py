@@ -25,7 +25,9 @@ def _passed(path: Path) -> int:
 
 
 def test_the_report_names_the_source_and_shows_pass_rate_per_category_with_its_interval() -> None:
-    report = build_report(load_runs([SMOL, GEMMA]), ReportOptions(now_utc="2026-12-06T12:00:00Z", charts=False))
+    report = build_report(
+        load_runs([SMOL, GEMMA]), ReportOptions(now_utc="2026-12-06T12:00:00Z", charts=False)
+    )
     table = report.benchmark_table
     assert table is not None
     headers = [c.header for c in table.columns]
