@@ -141,7 +141,7 @@ def run_figures(dirs: list[str]) -> dict[str, Any]:
         clouds = []
         for row in summary["cost"].get("priced_on_cloud", {}).get("rows", []):
             total = row.get("cost_total_usd")
-            clouds.append({"profile": row["profile"], "as_of": row["as_of"],
+            clouds.append({"profile": row["profile"], "as_of": row["as_of"], "usd_per_task": row.get("cost_per_task_usd"),
                            "usd_per_success": total / o["passed"] if total is not None and o["passed"] else None})  # fmt: skip
         hyg = bundle.manifest.hygiene or {}
         out.append({
@@ -149,6 +149,7 @@ def run_figures(dirs: list[str]) -> dict[str, Any]:
             "model": summary["model"], "protocol": summary.get("agent_protocol"),
             "prompt_format": summary.get("prompt_format"), "n": o["n"], "passed": o["passed"],
             "pass_rate": o["pass_rate"], "pass_ci": [o["pass_rate_ci_low"], o["pass_rate_ci_high"]],
+            "cost_per_task_usd": o["cost_per_task_usd"],
             "cost_per_success_usd": o["cost_per_success_usd"], "energy_per_success_j": o["energy_per_success_j"],
             "cost_basis": o["cost_basis"], "wall_s_median": stats.percentile(walls, 50) / 1e3 if walls else None,
             "priced_on_cloud": clouds, "started_utc": bundle.manifest.started_utc,
