@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench.cli.console import out
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, BenchError
 
 __all__ = ["register"]
@@ -51,7 +52,29 @@ def cmd_suites(_args: argparse.Namespace) -> int:
             continue
         table.add_row(s.name, str(len(s.tasks)), ", ".join(s.categories), s.suite_hash[:12], s.description)
     out.print(table)
+    out.print(_public_suites())
     return EXIT_OK
+
+
+def _public_suites() -> Table:
+    """The public benchmarks ``--suite`` takes, built from their packages (docs/benchmarks.md)."""
+    from bench.suite.sources import load_source_suite, source_suite_names
+
+    table = Table(
+        title="public benchmarks (docs/benchmarks.md; --tasks / --sample for a part)", title_justify="left"
+    )
+    for col in ("name", "tasks", "source", "licence"):
+        table.add_column(col)
+    for name in source_suite_names():
+        try:
+            s = load_source_suite(name)
+        except BenchError as exc:  # its package is not installed: say how to install it
+            table.add_row(name, "–", f"[yellow]not installed:[/] {escape(exc.fix or str(exc))}", "–")
+            continue
+        src = s.source
+        assert src is not None
+        table.add_row(name, str(len(s.tasks)), f"{src.benchmark}: {src.package} {src.version}", src.licence)
+    return table
 
 
 def cmd_models(_args: argparse.Namespace) -> int:
@@ -87,7 +110,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if args.devices_command == "show":
         profile = load_device(args.name, power_mode=args.power_mode)
         if args.json:
-            print(json.dumps({**profile.public_dict(), "origin": profile.origin}, indent=2, default=str))
+            emit("device", {**profile.public_dict(), "origin": profile.origin})
         else:
             for line in cost_view.device_lines(args.name, profile):
                 out.print(line, markup=False)
@@ -132,7 +155,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
                 for name, m in found
             ],
         }
-        print(json.dumps(doc, indent=1, default=str))
+        emit("prices", doc)
         return EXIT_OK
     if not found:
         raise BenchError(

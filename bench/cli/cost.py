@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from bench.cli.console import out
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK
 from bench.results.bundle import DEFAULT_RUNS_ROOT
 from bench.run.flags import COST_FLAGS, add_flags, int_at_least, number, positive_number
@@ -127,7 +127,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     )
     result["notes"] = notes
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        emit("breakeven", result)
         return EXIT_OK
     for view in cost_view.breakeven_views(result):
         out.print(view)

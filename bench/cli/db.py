@@ -7,7 +7,6 @@ Store URLs come from ``--store`` or ``INFERCOST_STORE`` and are printed only wit
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, UsageError
 from bench.results.bundle import DEFAULT_RUNS_ROOT
 from bench.run.flags import positive_int, positive_number
@@ -189,7 +189,7 @@ def _query(args: argparse.Namespace, url: StoreURL, out: Console) -> int:
     more = "; more rows exist (raise --max-rows, or add LIMIT/GROUP BY)" if result.truncated else ""
     if args.json:
         rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
-        print(json.dumps({"format": QUERY_FORMAT, "columns": result.columns, "rows": rows}, default=str))
+        emit("query", {"columns": result.columns, "rows": rows})
         if more:
             from bench.cli.console import err
 
@@ -292,11 +292,6 @@ def store_report(args: argparse.Namespace, options: ReportOptions) -> Report:
         return build_report(runs, options)
 
 
-DB_SUMMARY_FORMAT = "infercost-db-summary/1"
-QUERY_FORMAT = "infercost-query/1"
-HISTORY_FORMAT = "infercost-history/2"  # 2: registry metric names; each point's value is the run's figure
-
-
 def summary_report(args: argparse.Namespace, out: Console) -> int:
     """``report --store URL --summary``: one row per run, aggregated by the database itself, labelled and
     formatted by the field registry like every other view."""
@@ -314,12 +309,11 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
     rows = [dict(zip(result.columns, r, strict=True)) for r in result.rows]
     if args.json:
         doc = {
-            "format": DB_SUMMARY_FORMAT,
             "store": display,
             "fields": fields_json(SUMMARY_FIGURES),
             "rows": [{k: _plain(v) for k, v in row.items()} for row in rows],
         }
-        print(json.dumps(doc, indent=1, default=str, ensure_ascii=False, allow_nan=False))
+        emit("db-summary", doc)
         return EXIT_OK
     table = Table(title=f"{display}: {len(result.rows)} run(s)", title_justify="left", box=None)
     for _col, label in ID_COLUMNS:
@@ -432,13 +426,7 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json:
         from dataclasses import asdict
 
-        doc = {
-            "format": HISTORY_FORMAT,
-            "metric": spec.name,
-            "field": spec.as_json(),
-            "points": [asdict(p) for p in points],
-        }
-        print(json.dumps(doc, indent=2, allow_nan=False))
+        emit("history", {"metric": spec.name, "field": spec.as_json(), "points": [asdict(p) for p in points]})
         return EXIT_OK
     title = f"{spec.name}: {spec.description}"
     title += f" · over time · {args.device or 'every device'} · {args.task or 'every task'}"

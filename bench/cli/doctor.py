@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
 from bench.cli.console import out
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_ENV_NOT_READY, EXIT_OK
 
 __all__ = ["register"]
@@ -31,7 +31,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     checks = run_checks(idle_w=device.idle_w, max_w=device.max_w, insist=args.power or device.power_sensor)
     ready = is_ready(checks)
     if args.json:
-        print(json.dumps({"ready": ready, "checks": [c.as_dict() for c in checks]}, indent=2))
+        emit("doctor", {"ready": ready, "checks": [c.as_dict() for c in checks]})
     else:
         table = Table(title="infercost doctor", title_justify="left", box=None)
         for col in ("check", "state", "detail"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from rich.table import Table
 from bench.cli import db as db_cli
 from bench.cli.console import err, out
 from bench.cli.db import add_store_filters
+from bench.cli.jsonout import emit
 from bench.results.metrics.registry import FIELDS
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from bench.ci.gate import evaluate_gate, load_rules, load_run, run_label
 
     rules = load_rules(args.rules)
+    for warning in rules.warnings:  # an older metric name, read as the registry's
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     view = load_run(args.run)
     baseline: Run | None = None
     if args.baseline and (args.store or args.where):
@@ -68,7 +70,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             "notes": result.notes,
             "rules": rows,
         }
-        print(json.dumps(doc, indent=2))
+        emit("gate", doc)
     else:
         out.print(escape(f"run:      {run_label(view)} ({view.path})"))
         if baseline:
@@ -95,6 +97,8 @@ def cmd_choose(args: argparse.Namespace) -> int:
     from bench.results.sweep import is_sweep_dir
 
     rules = load_rules(args.rules)
+    for warning in rules.warnings:  # an older metric name, read as the registry's
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     views: list[Any] = []
     labels: list[str | None] = []
     notes: list[str] = []
@@ -118,11 +122,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
         rows = [{"label": v.label, "path": v.view.path, "qualified": v.qualified, "value": v.value,
                  "verdict": v.line} for v in choice.verdicts]  # fmt: skip
         winner = choice.winner.label if choice.winner else None
-        print(
-            json.dumps(
-                {"by": choice.by, "metric": choice.metric, "winner": winner, "candidates": rows}, indent=2
-            )
-        )
+        emit("choose", {"by": choice.by, "metric": choice.metric, "winner": winner, "candidates": rows})
         return choice.exit_code
     table = Table(title=f"choose --by {args.by} ({choice.metric})", title_justify="left", box=None)
     cols = ["pass_rate", *BY_METRIC.values()]

@@ -10,12 +10,11 @@ from typing import Any
 from bench.cli import db as db_cli
 from bench.cli.console import NOTED, err, out
 from bench.cli.db import add_store_filters
+from bench.cli.jsonout import emit, format_id
 from bench.errors import EXIT_OK, UsageError
 from bench.run.flags import COST_FLAGS, add_flags, number
 
-__all__ = ["COMPARE_FORMAT", "register"]
-
-COMPARE_FORMAT = "infercost-compare/1"
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
@@ -99,7 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         doc = frame_json(
             report.frame, title=report.title, generated_utc=report.generated_utc, tool=report.tool
         )
-        print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
+        emit(None, doc)
     elif outputs.report is None and outputs.json is None:
         for renderable in report_view(report):
             out.print(renderable)
@@ -132,16 +131,16 @@ def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
             f"{args.bundles[0]}: a sweep directory takes -o, --json and --title, not --csv or --pool"
         )
     view = load_sweep(args.bundles[0], enrich_options)
-    text = json.dumps(sweep_json(view), indent=2, default=str, allow_nan=False)
     if args.json:
-        print(text)
+        emit("sweep", sweep_json(view))
     elif args.output is None:
         table = sweep_table(view)
         out.print(rich_table(table))
         for note in table.notes:
             out.print(f"  {note}", markup=False, highlight=False)
     if args.output is not None and args.output.suffix.lower() == ".json":
-        args.output.write_text(text + "\n", encoding="utf-8")
+        doc = {"format": format_id("sweep"), **sweep_json(view)}
+        args.output.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
         err.print(f"wrote {args.output}", markup=False)
     elif args.output is not None:
         for path in write_sweep_report(view, args.output, args.title):
@@ -150,7 +149,7 @@ def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.report.compare import compare_runs, comparison_table
+    from bench.report.compare import benchmark_comparison, compare_runs, comparison_table
     from bench.report.runs import assign_labels, load_runs
     from bench.report.terminal import rich_table
 
@@ -161,7 +160,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     assign_labels(runs)
     result = compare_runs(runs[0], runs[1], min_effect=args.min_effect)
     if args.json:
-        print(json.dumps(comparison_json(result), indent=2, default=str))
+        emit("compare", comparison_json(result))
         return EXIT_OK
     for name, a, b in result.differences:
         out.print(f"key property differs: {name}\n  A: {a}\n  B: {b}", markup=False)
@@ -171,6 +170,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out.print(rich_table(table), markup=False)
     for note in table.notes:
         out.print(f"  {note}", markup=False)
+    bench_table = benchmark_comparison(result)
+    if bench_table is not None:  # public benchmarks: the quality figure per category, with intervals
+        out.print(rich_table(bench_table), markup=False)
+        for note in bench_table.notes:
+            out.print(f"  {note}", markup=False)
     return EXIT_OK
 
 
@@ -178,11 +182,29 @@ def comparison_json(result: Any) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {
-        "format": COMPARE_FORMAT,
         "baseline": {"label": result.baseline.label, "run_ids": result.baseline.run_ids},
         "candidate": {"label": result.candidate.label, "run_ids": result.candidate.run_ids},
         "differences": [{"property": k, "baseline": a, "candidate": b} for k, a, b in result.differences],
         "min_effect": result.min_effect,
         "metrics": {r.field.name: {**asdict(r.comparison), "unit": r.field.unit} for r in result.rows},
         "not_compared": result.skipped,
+        "benchmark": _benchmark_json(result),
     }
+
+
+def _benchmark_json(result: Any) -> dict[str, Any] | None:
+    """Per benchmark category and run (A, B): pass rate with its interval, $/success, J/success."""
+    from bench.report.benchmarks import BENCHMARK_COLUMNS, source_text
+    from bench.results.metrics.aggregate import group_metrics
+
+    if result.baseline.manifest.suite.source is None:
+        return None
+    out: dict[str, Any] = {
+        "source": {"A": source_text(result.baseline.manifest), "B": source_text(result.candidate.manifest)}
+    }
+    for side, run in (("A", result.baseline), ("B", result.candidate)):
+        for category in dict.fromkeys(r.category for r in run.measured):
+            m = group_metrics([r for r in run.measured if r.category == category])
+            keys = [*BENCHMARK_COLUMNS, "pass_rate_ci_low", "pass_rate_ci_high"]
+            out.setdefault("categories", {}).setdefault(category, {})[side] = {k: m.get(k) for k in keys}
+    return out

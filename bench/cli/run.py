@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.cli.console import err
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import (
     CORE_RUN_FLAGS,
@@ -74,10 +74,18 @@ def register(sub: Any) -> None:
     )
     http = run.add_argument_group("endpoints (openai_http and anthropic_messages devices)")
     http.add_argument("--base-url", default=None, help="point the endpoint profile at another address")
-    http.add_argument(
+    cache = http.add_mutually_exclusive_group()
+    cache.add_argument(
         "--cache-bust",
+        action="store_const",
+        const=True,
+        default=None,
+        help="a unique deterministic prefix per request, so no prompt cache answers it (default over HTTP)",
+    )
+    cache.add_argument(
+        "--warm-cache",
         action="store_true",
-        help="a unique deterministic prefix per request (defeats KV reuse)",
+        help="send prompts as written: measure the server's warm prompt cache (repeats are served from it)",
     )
     http.add_argument(
         "--seed", type=whole_from_zero, default=None, help="run seed (cache-bust nonces, --rate, --sample)"
@@ -156,7 +164,7 @@ class ProgressView:
 def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from bench.cost.enrich import enrich
     from bench.report.summary import summarize
-    from bench.results.bundle import read_bundle
+    from bench.results.bundle import read_bundle, remember_run
     from bench.run.orchestrate import RunOptions, execute_run, prepare_run
     from bench.run.traffic import TrafficOptions
 
@@ -185,6 +193,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         explicit=explicit_options(argv),
         base_url=args.base_url,
         cache_bust=args.cache_bust,
+        warm_cache=args.warm_cache,
         seed=args.seed,
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
         prefix_cache=args.prefix_cache == "on",
@@ -209,10 +218,11 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         outcome = execute_run(prepared, on_progress=ProgressView(progress))
     from bench.cli.summary import print_summary, print_warnings
 
+    remember_run(outcome.run_dir)  # named by its id in every command, wherever --out put it
     bundle = read_bundle(outcome.run_dir)
     summary = summarize(enrich(bundle), bundle.manifest, run_dir=str(outcome.run_dir))
     if args.json:
-        print(json.dumps(summary, indent=2, default=str))
+        emit("summary", summary)
     else:
         print_summary(summary)
     print_warnings(summary)

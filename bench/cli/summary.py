@@ -37,6 +37,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
     if summary.get("prompt_format") == "plain_completion":
         err.print("[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)")
+    if summary.get("benchmark"):
+        out.print(f"benchmark: {summary['benchmark']}", highlight=False)
     if "shapes" in summary:
         print_llama_bench(summary["shapes"])
         if summary.get("batched"):
@@ -97,6 +99,9 @@ def print_cost(summary: dict[str, Any]) -> None:
     if clouds is not None:
         out.print()
         out.print(clouds)
+        hint = cost_view.local_hint(summary)
+        if hint:
+            out.print(hint, markup=False, highlight=False)
     for warning in cost_view.stale_warnings(summary):
         out.print(f"[yellow]stale:[/] {warning}", highlight=False)
     line = cost_view.roofline_line(summary)

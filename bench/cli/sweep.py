@@ -7,7 +7,6 @@ the table like any other. ``--resume SWEEP_DIR`` finishes an interrupted sweep (
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from rich.markup import escape
 
 from bench.cli.console import err, out
+from bench.cli.jsonout import emit
 from bench.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import COST_FLAGS, add_flags, positive_int, seconds, whole_from_zero
 
@@ -144,7 +144,7 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str]) -> int:
     view = load_sweep(sweep_dir)
     table = sweep_table(view)
     if args.json:
-        print(json.dumps(sweep_json(view), indent=2, default=str))
+        emit("sweep", sweep_json(view))
     else:
         out.print(rich_table(table))
         for note in table.notes:

@@ -41,6 +41,7 @@ from bench.devices.profiles import DeviceProfile
 from bench.devices.token_prices import schedule_of
 from bench.errors import BundleError, UsageError
 from bench.results import stats
+from bench.results.metrics.display import usd
 from bench.results.metrics.policy import ATTEMPTS, COMPLETED, REQUESTS
 from bench.results.schema import Manifest, Record
 
@@ -279,7 +280,7 @@ def _verdict(
                 "verdict": "never",
                 "breakeven_tasks_per_month": None,
                 "text": (
-                    f"never: owning costs ${fixed:,.2f}/month before any task, not below the ${fee:,.2f} fee"
+                    f"never: owning costs {usd(fixed)}/month before any task, not below the {usd(fee)} fee"
                 ),
             }
         if math.isinf(below) or below >= cap:
@@ -303,7 +304,7 @@ def _verdict(
             "verdict": "never",
             "breakeven_tasks_per_month": None,
             "text": (
-                f"never: the API costs ${usd_per_task:.3g}/task, the device's energy alone ${var:.3g}/task"
+                f"never: the API costs {usd(usd_per_task)}/task, the device's energy alone {usd(var)}/task"
             ),
         }
     if n > cap:
@@ -352,7 +353,7 @@ def _at_volume(
         "device_usd_per_month": local,
         "cloud_usd_per_month": cloud,
         "cheaper": cheaper,
-        "text": f"at {n:,.0f} tasks/month: device ${local:,.2f}, cloud ${cloud:,.2f} → {cheaper} cheaper",
+        "text": f"at {n:,.0f} tasks/month: device {usd(local)}, cloud {usd(cloud)} → {cheaper} cheaper",
     }
 
 

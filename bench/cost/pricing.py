@@ -33,6 +33,7 @@ from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, rates_for
 from bench.devices.price_rules import PRICE_FIELDS, pricing_basis
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError, UsageError
+from bench.results.metrics import display
 from bench.results.metrics.policy import ATTEMPTS, REQUESTS
 from bench.results.schema import Manifest, Record
 
@@ -474,15 +475,16 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
             notes.append(BATCH_LATENCY_NOTE)
         if inp.cache_storage_usd_per_mtok_hour is not None:
             notes.append(
-                f"explicit-cache storage (${inp.cache_storage_usd_per_mtok_hour:g} per 1M tokens per hour) "
-                "is not in the per-request cost: it depends on how long you keep the cache"
+                f"explicit-cache storage ({display.price(inp.cache_storage_usd_per_mtok_hour)} per 1M "
+                "tokens per hour) is not in the per-request cost: it depends on how long you keep the cache"
             )
         if any(r.cache_write_tokens for r in measured) and inp.cache_write_usd_per_mtok is None:
             notes.append("cache writes priced at the input rate: the profile gives no cache-write rate")
     elif inp.pricing == "rented" and inp.usd_per_hour is not None:
         util = inp.utilization or 1.0
         notes.append(
-            f"rented GPU cost = ${inp.usd_per_hour:g}/h × request time ÷ {inp.concurrent_streams} stream(s) "
+            f"rented GPU cost = {display.price(inp.usd_per_hour)}/h × request time ÷ "
+            f"{inp.concurrent_streams} stream(s) "
             f"({inp.streams_from}) ÷ utilization {util:.0%}"
             + (" (assumed: the GPU is rented only while it serves)" if inp.utilization is None else "")
         )
@@ -492,7 +494,7 @@ def _notes(inp: CostInputs, records: Sequence[Record]) -> list[str]:
             rental = cost.hourly_cost_usd(inp.usd_per_hour, billed)
             notes.append(
                 f"this run held the GPU {held:,.1f} s: billed as {billed:,.0f} s in "
-                f"{inp.billing_increment_s:g} s increments = ${rental:.4f} "
+                f"{inp.billing_increment_s:g} s increments = {display.usd(rental)} "
                 "(start-up and model loading not included)"
             )
     if inp.batch_note:

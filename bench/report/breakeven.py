@@ -37,6 +37,7 @@ class LocalLine:
     usd_per_task: float  # marginal: net energy per task
     capacity_tasks: float  # per month at the measured throughput, at the run's concurrency
     run: str = ""  # the run's label (its colour), when ``label`` says more
+    estimated: bool = False  # its energy is an estimate: its volumes are marked ≈
 
     def monthly_usd(self, n_tasks: float) -> float:
         return cost.monthly_usd(self.fixed_usd, n_tasks, self.usd_per_task)
@@ -51,6 +52,8 @@ class CloudLine:
     label: str
     usd_per_task: float
     priced_not_run: bool = False  # a profile's prices for a local run's tokens, not a run on the API
+    name: str = ""  # the profile (priced, not run) or the run's label, for the volumes table
+    as_of: str = ""  # the price's date and age ("2026-08-05 (4 months)"), "" for a run's own cost
 
     def monthly_usd(self, n_tasks: float) -> float:
         return cost.monthly_usd(0.0, n_tasks, self.usd_per_task)
@@ -76,7 +79,12 @@ def local_line(run: Run, options: EnrichOptions | None = None) -> tuple[LocalLin
     if econ.concurrency > 1:
         label += f" (concurrency {econ.concurrency})"
     line = LocalLine(
-        label, econ.fixed_usd_per_month, econ.variable_usd_per_task, econ.capacity_tasks_per_month, run.label
+        label,
+        econ.fixed_usd_per_month,
+        econ.variable_usd_per_task,
+        econ.capacity_tasks_per_month,
+        run.label,
+        estimated=econ.energy_basis.startswith("estimated"),
     )
     return line, None
 
@@ -86,7 +94,7 @@ def cloud_line(run: Run) -> tuple[CloudLine | None, str | None]:
     usd_per_task = run.metrics.get("cost_per_task_usd")
     if usd_per_task is None:
         return None, "no cost per task (the profile gives no token prices)"
-    return CloudLine(run.label, usd_per_task), None
+    return CloudLine(run.label, usd_per_task, name=run.label), None
 
 
 def priced_cloud_lines(
@@ -113,22 +121,23 @@ def priced_cloud_lines(
         keep = list(range(len(rows)))
     drawn = [rows[i] for i in keep]
     left = [r["profile"] for i, r in enumerate(rows) if i not in keep]
-    lines = [
-        CloudLine(f"{r['profile']} (priced, not run)", float(r["cost_per_task_usd"]), priced_not_run=True)
-        for r in drawn
-    ]
-    dated = []
+    lines = []
     for r in drawn:
         age = price_age(r["as_of"], r["source"])
-        flag = f"; {age.warning}" if age and age.warning else ""
-        dated.append(f"{r['profile']} (as of {age.short if age else 'undated'}{flag})")
+        lines.append(
+            CloudLine(
+                f"{r['profile']} (priced, not run)",
+                float(r["cost_per_task_usd"]),
+                priced_not_run=True,
+                name=r["profile"],
+                as_of=age.short if age else "undated",
+            )
+        )
     text = (
         "Cloud lines are priced, not run: the local runs' own token counts (mean per task over "
-        f"{n_tasks:,} measured tasks) at the list prices"
+        f"{n_tasks:,} measured tasks) at each API's list prices"
         + (" (batch tier)" if batch else "")
-        + " of "
-        + ", ".join(dated)
-        + ". The API's own tokenizer, answers and pass rate would differ."
+        + " (dated in the table); the API's own tokenizer, answers and pass rate would differ."
     )
     if left:
         text += f" Not drawn (see the cost table): {', '.join(left)}."

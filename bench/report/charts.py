@@ -26,7 +26,9 @@ from bench.cost.enrich import EnrichOptions
 from bench.report import breakeven
 from bench.report.power_trace import read_power_trace
 from bench.report.runs import Run
-from bench.report.tables import frame_rows
+from bench.report.tables import Column, TextTable, frame_rows
+from bench.results.metrics.display import ESTIMATE_MARK, usd
+from bench.results.metrics.policy import TIMED
 from bench.results.metrics.registry import FIELDS
 
 __all__ = ["Chart", "ChartResult", "Omitted", "build_charts", "render_png", "render_svg"]
@@ -50,6 +52,7 @@ class Chart:
     title: str
     caption: str
     figure: Figure
+    table: TextTable | None = None  # the figures the chart draws, to read beside it (break-even volumes)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def cost_per_success(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
             fontsize=8,
         )
     ax.set_xlabel("USD per successful task (total cost / passed requests)")
-    ax.set_xlim(0, max(values) * 1.3)
+    ax.set_xlim(0, max(values) * 1.3 or 1e-6)  # a $0 device: every bar is 0, the axis still needs a width
     _usd_axis(ax.xaxis)
     caption = "Lower is better."
     missing = [r["run"] for r in rows if r["cost_per_success_usd"] is None]
@@ -149,7 +152,7 @@ def latency(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
     key, title = "latency", "Latency distributions"
     data: list[tuple[str, list[np.ndarray]]] = []
     for run in runs:
-        ok = [r for r in run.measured if r.status == "ok"]
+        ok = TIMED.select(run.records)  # model requests that succeeded, as the TTFT and e2e figures count
         ttft = np.asarray([r.ttft_ms for r in ok if r.ttft_ms is not None], dtype=float)
         e2e = np.asarray([r.e2e_ms for r in ok if r.e2e_ms is not None], dtype=float)
         if ttft.size or e2e.size:
@@ -362,7 +365,6 @@ def _breakeven_figure(
     xs = np.geomspace(xmin, xmax, 200)
     fig, ax = _figure(7.0, 4.4)
     ax = ax[0][0]
-    notes = []
     for loc in locals_:
         reach = xs[xs <= loc.capacity_tasks]
         ax.plot(
@@ -379,7 +381,6 @@ def _breakeven_figure(
             color=colors[loc.run or loc.label],
             ms=9,
         )
-        notes.append(f"{loc.label} cannot serve more than {loc.capacity_tasks:,.0f} tasks/month (×)")
     for i, c in enumerate(clouds):
         ax.plot(
             xs,
@@ -392,7 +393,7 @@ def _breakeven_figure(
     served = [(loc, n) for loc, _c, n in points if n <= loc.capacity_tasks]
     for loc, n in served:
         ax.plot([n], [loc.monthly_usd(n)], "o", color="black", ms=5)
-        if len(served) <= 4:  # more labels than that overlap; the caption has the volumes
+        if len(served) <= 4:  # more labels than that overlap; the table beside the chart has them
             ax.annotate(f" {n:,.0f}", (n, loc.monthly_usd(n)), fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -403,31 +404,49 @@ def _breakeven_figure(
     ax.legend(fontsize=7, loc="best")
     caption = (
         "Local: amortized price + idle power all month + net energy per task; cloud: cost per task × tasks. "
-        "Dots: break-even volumes. Both axes logarithmic."
+        "Dots: break-even volumes; ×: the most each local run serves. Both axes logarithmic. "
+        "The volumes are in the table below."
     )
-    never = [
-        f"{loc.label} vs {c.label}"
-        for loc in locals_
-        for c in clouds
-        if loc.breakeven_tasks(c.usd_per_task) is None
-    ]
-    if never:
-        caption += " Never breaks even (cloud cheaper per task than local energy): " + _names(never) + "."
-    if len(served) > 4:  # too many to label on the chart
-        caption += (
-            " Break-even volumes, tasks/month: "
-            + "; ".join(
-                f"{loc.label} vs {c.label}: {n:,.0f}" for loc, c, n in points if n <= loc.capacity_tasks
-            )
-            + "."
-        )
-    if notes:
-        caption += " " + "; ".join(notes) + "."
-    if why:
-        caption += " Not drawn: " + "; ".join(why) + "."
     if priced_note:
         caption += " " + priced_note
-    return Chart(key, title, caption, fig)
+    return Chart(key, title, caption, fig, _volumes_table(locals_, clouds, why))
+
+
+def _volumes_table(
+    locals_: Sequence[breakeven.LocalLine], clouds: Sequence[breakeven.CloudLine], why: Sequence[str]
+) -> TextTable:
+    """The break-even chart as numbers: one row per cloud line, one column per local run, each cell the
+    monthly volume where the two cost the same ("never": the API is cheaper per task than the device's
+    energy alone; "> capacity": beyond what that run can serve); the last row each run's capacity."""
+    columns = [
+        Column("cloud", "cloud", "left"),
+        Column("usd", "$/task"),
+        Column("as_of", "price as of", "left"),
+    ]
+    columns += [Column(f"l{i}", f"{loc.run or loc.label}: tasks/month") for i, loc in enumerate(locals_)]
+    rows = []
+    for c in clouds:
+        cells = []
+        for loc in locals_:
+            n = loc.breakeven_tasks(c.usd_per_task)
+            mark = ESTIMATE_MARK if loc.estimated else ""
+            if n is None:
+                cells.append("never")
+            elif n > loc.capacity_tasks:
+                cells.append(f"> capacity ({mark}{n:,.0f})")
+            else:
+                cells.append(f"{mark}{n:,.0f}")
+        rows.append([c.name or c.label, usd(c.usd_per_task), c.as_of or "–", *cells])
+    rows.append(["capacity (most served)", "", "", *(f"{loc.capacity_tasks:,.0f}" for loc in locals_)])
+    notes = [
+        "never: the API costs less per task than the device's energy alone; > capacity: the volume where "
+        "they would meet lies beyond what that run can serve at its measured throughput"
+    ]
+    if any(loc.estimated for loc in locals_):
+        notes.append(f"{ESTIMATE_MARK} the run's energy is estimated (a model, not a sensor)")
+    if why:
+        notes.append("Not drawn: " + "; ".join(why))
+    return TextTable(columns, rows, notes)
 
 
 def power(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:

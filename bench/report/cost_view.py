@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bench.devices.profiles import DeviceProfile
 from bench.devices.staleness import price_age
+from bench.results.metrics.display import price, usd
 from bench.results.metrics.registry import FIELDS
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "cost_table",
     "device_lines",
     "devices_table",
+    "local_hint",
     "price_label",
     "profile_warnings",
     "roofline_line",
@@ -40,19 +42,6 @@ COST_COLUMNS = [
     "usd_per_mtok_out",
     "cost_basis",
 ]
-
-
-def usd(value: float | None) -> str:
-    """Dollars readable at every scale: $1,234.50 · $0.0420 · $2.24e-07."""
-    if value is None:
-        return "–"
-    if value == 0:
-        return "$0"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    if abs(value) >= 0.01:
-        return f"${value:.4f}"
-    return f"${value:.3g}"
 
 
 def _count(value: float | None) -> str:
@@ -110,7 +99,7 @@ def stale_warnings(summary: dict[str, Any]) -> list[str]:
 def price_label(p: DeviceProfile) -> str:
     if p.kind == "rented":
         inc = f", billed per {p.billing_increment_s:g} s" if p.billing_increment_s else ""
-        return f"${p.usd_per_hour:g}/h {p.gpu or ''}{inc}".strip()
+        return f"{price(p.usd_per_hour)}/h {p.gpu or ''}{inc}".strip()
     if p.kind == "cloud":
         if p.token_prices is not None:  # the price database's, tiers and all
             from bench.cost.tiers import TokenRates
@@ -118,31 +107,91 @@ def price_label(p: DeviceProfile) -> str:
             return TokenRates(p.token_prices).label()
         if p.pricing == "tokens":
             cached = (
-                f" / ${p.cached_input_usd_per_mtok:g} cache read"
+                f" / {price(p.cached_input_usd_per_mtok)} cache read"
                 if p.cached_input_usd_per_mtok is not None
                 else ""
             )
             if p.cache_write_usd_per_mtok is not None:
-                cached += f" / ${p.cache_write_usd_per_mtok:g} write"
+                cached += f" / {price(p.cache_write_usd_per_mtok)} write"
                 if p.cache_write_1h_usd_per_mtok is not None:
-                    cached += f" (1h ${p.cache_write_1h_usd_per_mtok:g})"
+                    cached += f" (1h {price(p.cache_write_1h_usd_per_mtok)})"
             batch = ""
             if p.batch_discount is not None:
                 batch = f"; batch {p.batch_discount:.0%} off"
             elif p.batch_input_usd_per_mtok is not None:
-                batch = f"; batch ${p.batch_input_usd_per_mtok:g} / ${p.batch_output_usd_per_mtok:g}"
-            return f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out{cached} per 1M tok{batch}"
+                batch = f"; batch {price(p.batch_input_usd_per_mtok)} / {price(p.batch_output_usd_per_mtok)}"
+            rates = f"{price(p.input_usd_per_mtok)} in / {price(p.output_usd_per_mtok)} out"
+            return f"{rates}{cached} per 1M tok{batch}"
         if p.pricing == "subscription":
-            return f"${p.subscription_usd_per_month:g}/month"
+            return f"{price(p.subscription_usd_per_month)}/month"
         return "–"
     if p.price_usd is None:
         return "unknown (--hardware-usd)"
-    return f"${p.price_usd:,.0f}"
+    return price(p.price_usd)
 
 
 # ------------------------------------------------------------------------------------------- after a run
+def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
+    """A local run's cost in plain words: what the $/task is made of, or why there is none."""
+    o = summary.get("overall") or {}
+    per_task = o.get("cost_per_task_usd")
+    energy_known = o.get("cost_energy_per_task_usd") is not None
+    hardware_known = o.get("cost_hardware_per_task_usd") is not None
+    if per_task is None:
+        why = []
+        if inp.get("kwh_usd") is None:
+            why.append("no electricity price")
+        elif not energy_known:
+            why.append("no energy was measured (no power sensor; the profile states no max_w)")
+        if not hardware_known:
+            why.append("the device's price is unknown")
+        return "cost on this machine: not priced: " + " and ".join(why or ["no input"])
+    parts = []
+    if energy_known:
+        basis = str(o.get("cost_basis") or "")
+        kind = "estimated" if "estimated" in basis else "measured"
+        when = f", as of {age_cell(inp['kwh_as_of'])}" if inp.get("kwh_as_of") else ""
+        parts.append(
+            f"{kind} energy at {price(inp['kwh_usd'])}/kWh ({inp.get('kwh_from')}{when}) "
+            f"× wall {inp.get('wall_factor'):g}"
+        )
+    if hardware_known and inp.get("hardware_usd_per_hour") is not None:
+        when = (
+            f", as of {age_cell(inp['as_of'])}"
+            if inp.get("hardware_from") == "profile" and inp.get("as_of")
+            else ""
+        )
+        parts.append(
+            f"its price {price(inp['hardware_usd'])} ({inp.get('hardware_from')}{when}) over "
+            f"{inp['lifetime_years']:g} y at {inp['utilization']:.0%} use "
+            f"({usd(inp['hardware_usd_per_hour'])}/h)"
+        )
+    left_out = []
+    if not energy_known:
+        left_out.append("energy (not measured)")
+    if not hardware_known:
+        left_out.append("the device's price (unknown)")
+    shown = FIELDS["cost_per_task_usd"].format(per_task, estimated=bool(o.get("energy_estimated")))
+    tail = f"; not in it: {' and '.join(left_out)}" if left_out else ""
+    return f"cost on this machine: {shown}/task = " + " + ".join(parts) + tail
+
+
+def local_hint(summary: dict[str, Any]) -> str | None:
+    """For a local run without a $/task of its own: the one command that puts this machine's figure
+    beside the cloud table (break-even: its fixed and per-task cost against each API's $/task)."""
+    inp = (summary.get("cost") or {}).get("inputs") or {}
+    if inp.get("kind") != "local" or (summary.get("overall") or {}).get("cost_per_task_usd") is not None:
+        return None
+    run = summary.get("run_dir") or summary.get("run_id") or "RUN"
+    return (
+        "this machine beside them: infercost breakeven "
+        f"{run} --hardware-usd PRICE (its price; a power sensor or stated watts add its energy)"
+    )
+
+
 def cost_header(summary: dict[str, Any]) -> str | None:
-    """One line saying what the run was priced with, and when those prices were read."""
+    """One line saying, in plain words, what the run was priced with (and when those prices were read),
+    or for a local run why it has no $/task."""
     cost = summary.get("cost") or {}
     inp = cost.get("inputs") or {}
     when = age_cell(inp.get("as_of"))
@@ -150,41 +199,24 @@ def cost_header(summary: dict[str, Any]) -> str | None:
         if inp.get("usd_per_hour") is None:
             return None
         return (
-            f"cost · rented {inp.get('gpu')} at ${inp['usd_per_hour']:g}/h "
+            f"cost · rented {inp.get('gpu')} at {price(inp['usd_per_hour'])}/h "
             f"(as of {when}, {inp.get('source')})"
         )
     if inp.get("kind") == "cloud":
         if inp.get("pricing") == "tokens":
             rates = inp.get("rates") or {}
             rate = rates.get("label") or (
-                f"${inp['input_usd_per_mtok']:g} in / ${inp['output_usd_per_mtok']:g} out per 1M tokens"
+                f"{price(inp['input_usd_per_mtok'])} in / {price(inp['output_usd_per_mtok'])} out "
+                "per 1M tokens"
             )
             return f"cost · {rate} (as of {when}, {inp.get('source')})"
         if inp.get("pricing") == "subscription":
             tasks = inp.get("tasks_per_month")
             spread = f" over {tasks:,.0f} tasks/month ({inp.get('tasks_from')})" if tasks else ""
             fee = inp["subscription_usd_per_month"]
-            return f"cost · subscription ${fee:g}/month{spread} (as of {when})"
+            return f"cost · subscription {price(fee)}/month{spread} (as of {when})"
         return None
-    parts = []
-    if inp.get("kwh_usd") is not None:
-        when = f", as of {age_cell(inp['kwh_as_of'])}" if inp.get("kwh_as_of") else ""
-        parts.append(
-            f"electricity ${inp['kwh_usd']:g}/kWh ({inp.get('kwh_from')}{when}) "
-            f"× wall {inp.get('wall_factor'):g}"
-        )
-    if inp.get("hardware_usd") is not None and inp.get("hardware_usd_per_hour") is not None:
-        when = (
-            f", as of {age_cell(inp['as_of'])}"
-            if inp.get("hardware_from") == "profile" and inp.get("as_of")
-            else ""
-        )
-        parts.append(
-            f"hardware {usd(inp['hardware_usd'])} ({inp.get('hardware_from')}{when}) over "
-            f"{inp['lifetime_years']:g} y at {inp['utilization']:.0%} utilization "
-            f"= {usd(inp['hardware_usd_per_hour'])}/h"
-        )
-    return "cost · " + " · ".join(parts) if parts else None
+    return _local_header(summary, inp)
 
 
 def cost_table(summary: dict[str, Any]) -> Table | None:
@@ -205,18 +237,23 @@ def cost_table(summary: dict[str, Any]) -> Table | None:
         )
     rows = [*summary["by_category"].items(), ("overall", overall)]
     for i, (name, m) in enumerate(rows):
-        cells = [str(m.get(c) or "–") if c == "cost_basis" else usd(m.get(c)) for c in cols]
+        est = bool(m.get("energy_estimated"))
+        cells = [FIELDS[c].format(m.get(c), estimated=est) for c in cols]
         last = i == len(rows) - 1
         table.add_row(name, *cells, style="bold" if last else None, end_section=i == len(rows) - 2)
     return table
 
 
 def cloud_table(summary: dict[str, Any]) -> Table | None:
-    """The run's tokens at each cloud profile's prices, labelled as priced, not run."""
+    """The run's tokens at each cloud profile's prices, labelled as priced, not run; first, this run's own
+    figures on this machine when it has them (the local-vs-cloud answer at a glance)."""
     priced = (summary.get("cost") or {}).get("priced_on_cloud")
     if not priced or not priced.get("rows"):
         return None
-    table = Table(title=priced["label"], title_justify="left", box=None)
+    o = summary.get("overall") or {}
+    local = o.get("cost_per_task_usd") is not None
+    title = ("this run on this machine, then " if local else "") + priced["label"]
+    table = Table(title=title, title_justify="left", box=None)
     for col, justify in (
         ("profile", "left"),
         ("price", "left"),
@@ -227,30 +264,41 @@ def cloud_table(summary: dict[str, Any]) -> Table | None:
         ("Σ run", "right"),
     ):
         table.add_column(col, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    if local:
+        est = bool(o.get("energy_estimated"))
+        table.add_row(
+            "this machine (this run)",
+            str(o.get("cost_basis") or "–"),
+            "",
+            "this run",
+            *(FIELDS[k].format(o.get(k), estimated=est) for k in ("cost_per_task_usd", "usd_per_mtok_out")),
+            FIELDS["cost_total_usd"].format(o.get("cost_total_usd"), estimated=est),
+            style="bold",
+            end_section=True,
+        )
     for row in priced["rows"]:
         if row["pricing"] == "tokens":
-            price = f"${row['input_usd_per_mtok']:g} / ${row['output_usd_per_mtok']:g}"
+            text = f"{price(row['input_usd_per_mtok'])} / {price(row['output_usd_per_mtok'])}"
             if row.get("cached_input_usd_per_mtok") is not None:
-                price += f" / ${row['cached_input_usd_per_mtok']:g} read"
+                text += f" / {price(row['cached_input_usd_per_mtok'])} read"
             if row.get("batch"):
-                price += " (batch tier)"
+                text += " (batch tier)"
             elif row.get("batch_note"):
-                price += " (no batch tier)"
+                text += " (no batch tier)"
         elif row["pricing"] == "rented":
-            price = f"${row['usd_per_hour']:g}/h (projected)"
+            text = f"{price(row['usd_per_hour'])}/h (projected)"
         else:
-            price = f"${row['subscription_usd_per_month']:g}/month"
-        per_mtok = row["usd_per_mtok_out"]
+            text = f"{price(row['subscription_usd_per_month'])}/month"
         source = row.get("prices_from") or ""
         table.add_row(
             row["profile"],
-            price,
+            text,
             age_cell(row["as_of"]),
             " ".join(source.split()[:2]) if source.startswith("genai-prices") else "profile",
             usd(row["cost_per_task_usd"])
             if row["cost_per_task_usd"] is not None
             else "– (state tasks/month)",
-            "–" if per_mtok is None else f"${per_mtok:.4g}",
+            usd(row["usd_per_mtok_out"]),
             usd(row["cost_total_usd"]),
         )
     crossings = [f"{row['profile']}: {n}" for row in priced["rows"] for n in row.get("tier_notes") or []]
@@ -293,8 +341,7 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
 def _rate_cell(rate: Any) -> str:
     if rate is None:
         return "–"
-    base = getattr(rate, "base", rate)
-    return f"${base:g}"
+    return price(getattr(rate, "base", rate))
 
 
 def _tier_cell(prices: Any) -> str:
@@ -303,7 +350,7 @@ def _tier_cell(prices: Any) -> str:
 
     def at(rate: Any, size: int) -> str:
         tiers = [(t.above_tokens, t.usd_per_mtok) for t in getattr(rate, "tiers", ())]
-        return f"${tier_rate(getattr(rate, 'base', rate), tiers, size):g}"
+        return price(tier_rate(getattr(rate, "base", rate), tiers, size))
 
     cells = [
         f"> {s:,}: {at(prices.input_usd_per_mtok, s + 1)} / {at(prices.output_usd_per_mtok, s + 1)}"
@@ -400,7 +447,7 @@ def device_lines(key: str, p: DeviceProfile) -> list[str]:
         )
     if p.kind == "rented":
         lines.append(
-            f"rented: cost per task = ${p.usd_per_hour:g}/h × busy time "
+            f"rented: cost per task = {price(p.usd_per_hour)}/h × busy time "
             f"÷ {p.concurrent_streams or 1} stream(s) "
             f"÷ utilization {p.utilization or 1:.0%}"
             + (" (unset: assumed rented only while serving)" if p.utilization is None else "")
@@ -421,7 +468,7 @@ def device_lines(key: str, p: DeviceProfile) -> list[str]:
             )
         if p.kwh_usd is not None:
             lines.append(
-                f"electricity: ${p.kwh_usd:g}/kWh ({p.region or 'region unknown'}; "
+                f"electricity: {price(p.kwh_usd)}/kWh ({p.region or 'region unknown'}; "
                 f"{p.kwh_source or p.source}, "
                 f"as of {p.kwh_as_of or p.as_of}); override with --kwh-usd"
             )
@@ -496,6 +543,22 @@ def _levels_view(result: dict[str, Any]) -> list[Any]:
     return out
 
 
+def _own_cost(result: dict[str, Any]) -> list[str]:
+    """This machine's own $/task at the utilization its profile states (the fixed month spread over the
+    tasks it serves then): the figure to read beside each cloud's $/task in the table below."""
+    d = result["device"]
+    rows: list[dict[str, Any]] = next(
+        (c["sensitivity_utilization"] for c in result["clouds"] if c.get("sensitivity_utilization")), []
+    )
+    at = next((r for r in rows if d.get("utilization") and r["utilization"] == d["utilization"]), None)
+    if at is None:
+        return []
+    return [
+        f"this machine · {usd(at['device_usd_per_task'])}/task at its stated {at['utilization']:.0%} "
+        f"utilization ({_count(at['tasks_per_month'])} tasks/month): beside each cloud's $/task below"
+    ]
+
+
 def breakeven_views(result: dict[str, Any]) -> list[Any]:
     """Device economics, one row per cloud option, then the two sensitivity tables."""
     d = result["device"]
@@ -508,9 +571,10 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
         f"fixed · {usd(d['fixed_usd_per_month'])}/month = hardware {usd(d['hardware_usd'])} "
         f"({d['hardware_from']}) / "
         f"({d['lifetime_years']:g} y × 12) + idle {d['idle_w']:g} W ({d['idle_from']}) × 730 h × "
-        f"${d['kwh_usd']:g}/kWh ({d['kwh_from']}) × wall {d['wall_factor']:g}",
+        f"{price(d['kwh_usd'])}/kWh ({d['kwh_from']}) × wall {d['wall_factor']:g}",
         f"per task · {usd(d['variable_usd_per_task'])} net energy "
         f"({d['net_kwh_per_task'] * 3.6e6:.3g} J, {d['energy_basis']})",
+        *_own_cost(result),
         *[f"note: {n}" for n in d["notes"]],
         f"[dim]{result['label']}[/]",
     ]
@@ -522,13 +586,13 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
             justify="right" if col in ("$/task", "break-even tasks/month") else "left",
         )
     for c in result["clouds"]:
-        price = (
+        cell = (
             f"{usd(c['subscription_usd_per_month'])}/month"
             if c.get("subscription_usd_per_month") is not None
             else usd(c["usd_per_task"])
         )
         table.add_row(
-            c["profile"], price, age_cell(c["as_of"]), _count(c.get("breakeven_tasks_per_month")), c["text"]
+            c["profile"], cell, age_cell(c["as_of"]), _count(c.get("breakeven_tasks_per_month")), c["text"]
         )
     out.append(table)
     if result.get("tasks_per_month") is not None:
@@ -552,7 +616,7 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
         )
         kwh.add_column("cloud")
         for s in priced[0]["sensitivity_kwh"]:
-            kwh.add_column(f"${s['kwh_usd']:.3g}/kWh", justify="right")
+            kwh.add_column(f"{price(round(s['kwh_usd'], 4))}/kWh", justify="right")
         for c in priced:
             kwh.add_row(c["profile"], *[_volume_cell(v) for v in c["sensitivity_kwh"]])
         out.append(kwh)

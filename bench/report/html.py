@@ -15,14 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from bench.report.build import Report
 from bench.report.charts import Chart, render_svg
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS
+from bench.report.tables import TextTable
 from bench.results.metrics.registry import FIELDS, Field
 from bench.textsafe import neutralize_controls
 
-__all__ = ["render_html", "write_html"]
+__all__ = ["finalize", "render_html", "write_html"]
+
+
+def finalize(value: object) -> object:
+    """Every ``{{ }}`` output: text with its control characters neutralized. Markup (a macro's output,
+    built from parts that were finalized and escaped one by one) passes as it is: turned into plain text it
+    would be escaped a second time, and every table would show its own tags."""
+    if isinstance(value, markupsafe.Markup) or not isinstance(value, str):
+        return value
+    return neutralize_controls(value)
+
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench.report", "templates"),
@@ -30,7 +42,7 @@ _ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=False,
     lstrip_blocks=False,
-    finalize=lambda v: neutralize_controls(v) if isinstance(v, str) else v,  # every {{ }} output
+    finalize=finalize,
 )
 
 
@@ -41,6 +53,7 @@ class _ChartView:
     caption: str = ""
     reason: str = ""
     svg_b64: str = ""
+    table: TextTable | None = None
 
 
 def _chart_views(report: Report) -> list[_ChartView]:
@@ -48,7 +61,7 @@ def _chart_views(report: Report) -> list[_ChartView]:
     for ch in report.charts:
         if isinstance(ch, Chart):
             svg = base64.b64encode(render_svg(ch)).decode("ascii")
-            views.append(_ChartView(ch.key, ch.title, caption=ch.caption, svg_b64=svg))
+            views.append(_ChartView(ch.key, ch.title, caption=ch.caption, svg_b64=svg, table=ch.table))
         else:
             views.append(_ChartView(ch.key, ch.title, reason=ch.reason))
     return views

@@ -94,11 +94,15 @@ def render_markdown(report: Report, chart_dir: str | None) -> str:
                 out.append(f"![{md_escape(ch.title)}]({chart_dir}/{ch.key}.png)")
                 out.append("")
                 out.append(md_escape(ch.caption))
+                if ch.table is not None:
+                    out += ["", md_table(ch.table)]
             elif isinstance(ch, Omitted):
                 out.append(f"*Not drawn:* {md_escape(ch.reason)}")
             out.append("")
     if report.batched_table is not None:
         out += ["## Parallel sequences (llama-batched-bench)", "", md_table(report.batched_table), ""]
+    if report.benchmark_table is not None:
+        out += ["## Public benchmarks", "", md_table(report.benchmark_table), ""]
     out += ["## Per category", "", md_table(report.category_table), ""]
     out += [
         "## Per task",

@@ -17,6 +17,7 @@ from bench.cost.enrich import EnrichOptions
 from bench.devices.price_rules import pricing_basis
 from bench.devices.staleness import price_age
 from bench.devices.token_prices import schedule_of
+from bench.report.benchmarks import source_text
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable
 
@@ -177,6 +178,7 @@ def _rows(run: Run, options: EnrichOptions, on: dt.date | None = None) -> dict[s
         ),
         "prompt format": str(backend.prompt_format or "–"),
         "suite": f"{suite.name or '?'} v{suite.version or '?'}, {suite.n_tasks or '?'} tasks",
+        "suite source": source_text(m) or "– (a suite of this repository)",
         "suite hash": str(suite.hash or "–"),
         "repetitions": _kv(m.settings.model_dump(), ["repetitions", "warmup", "no_text"]),
         "power sensor": f"{power.get('sensor')}"

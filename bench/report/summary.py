@@ -16,6 +16,7 @@ from bench.cost.options import EnrichOptions
 from bench.cost.pricing import cost_section
 from bench.cost.roofline import roofline
 from bench.power.records import rail_energies
+from bench.report.benchmarks import source_text
 from bench.report.energy import power_summary, shape_energy
 from bench.results import stats
 from bench.results.identity import model_name
@@ -25,9 +26,7 @@ from bench.results.metrics.policy import MEASURED, TIMED
 from bench.results.schema import Manifest, ModelFacts, Record
 from bench.results.variability import run_warnings
 
-__all__ = ["SUMMARY_FORMAT", "llama_bench_rows", "summarize"]
-
-SUMMARY_FORMAT = "infercost-summary/2"  # 2: the metric core's names and populations (agent tasks once)
+__all__ = ["llama_bench_rows", "summarize"]
 
 
 def _shape_rate(r: Record) -> float | None:
@@ -91,7 +90,6 @@ def summarize(
 ) -> dict[str, Any]:
     """The after-run summary; ``options`` (``EnrichOptions``) are the reader's price/bandwidth overrides."""
     out: dict[str, Any] = {
-        "format": SUMMARY_FORMAT,
         "run_id": manifest.run_id,
         "run_dir": run_dir,
         "complete": manifest.complete,
@@ -101,6 +99,7 @@ def summarize(
         "device": manifest.device.get("name"),
         "prompt_format": manifest.backend.prompt_format,
         "agent_protocol": manifest.backend.agent_protocol,
+        "benchmark": source_text(manifest),  # a public benchmark's source, subset and style (else None)
         "power": power_summary(records, manifest),
         "overall": run_metrics(records, manifest),
         "by_category": {c: group_metrics(rs) for c, rs in by_category(records).items()},

@@ -25,8 +25,8 @@ from bench.cost.options import EnrichOptions
 from bench.errors import BenchError
 from bench.report.runs import Run, load_run
 from bench.report.tables import Column, TextTable
-from bench.results.metrics.aggregate import group_metrics
-from bench.results.metrics.throughput import throughput_metrics
+from bench.results.metrics.aggregate import run_metrics
+from bench.results.metrics.registry import FIELDS
 from bench.results.pareto import pareto_mask
 from bench.results.sweep import SweepManifest, read_sweep
 
@@ -99,12 +99,8 @@ def load_sweep(path: str | Path, options: EnrichOptions | None = None) -> SweepV
                     row.run = load_run(row.path, options)
             except BenchError as exc:
                 row.status, row.error = "unreadable", str(exc).splitlines()[0]
-        if row.run is not None:
-            settings = row.run.manifest.settings
-            row.metrics = {
-                **group_metrics(row.run.records, intervals=False),
-                **throughput_metrics(row.run.records, settings.slo_ttft_ms, settings.slo_tpot_ms),
-            }
+        if row.run is not None:  # the figures `infercost report` shows for the cell's bundle
+            row.metrics = run_metrics(row.run.records, row.run.manifest, intervals=False)
         rows.append(row)
     for name, keys in FRONTS.items():
         points = [[r.metrics.get(k) for k in keys] for r in rows]
@@ -113,28 +109,16 @@ def load_sweep(path: str | Path, options: EnrichOptions | None = None) -> SweepV
     return SweepView(sweep_dir, manifest, rows)
 
 
-def _fmt(value: Any, spec: str) -> str:
-    if value is None:
-        return "–"
-    return format(value, spec)
-
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"${value:.2g}" if abs(value) < 0.01 else f"${value:.4f}"
-
-
-# (key, header, formatter) of the figure columns, in table order
-_FIGURES: tuple[tuple[str, str, Any], ...] = (
-    ("pass_rate", "pass", lambda v: _fmt(v, ".0%")),
-    ("ttft_p95_ms", "TTFT p95 ms", lambda v: _fmt(v, ".0f")),
-    ("e2e_p95_ms", "latency p95 ms", lambda v: _fmt(v, ".0f")),
-    ("decode_tps_mean", "tok/s per stream", lambda v: _fmt(v, ".1f")),
-    ("output_tps_total", "tok/s aggregate", lambda v: _fmt(v, ".1f")),
-    ("energy_per_task_j", "J/task", lambda v: _fmt(v, ".3g")),
-    ("cost_per_task_usd", "$/task", _money),
-    ("cost_per_success_usd", "$/success", _money),
+# (registry field, header) of the figure columns, in table order; values read as every view shows them
+_FIGURES: tuple[tuple[str, str], ...] = (
+    ("pass_rate", "pass"),
+    ("ttft_p95_ms", "TTFT p95 ms"),
+    ("e2e_p95_ms", "latency p95 ms"),
+    ("decode_tps_mean", "tok/s per stream"),
+    ("output_tps_total", "tok/s aggregate"),
+    ("energy_per_task_j", "J/task"),
+    ("cost_per_task_usd", "$/task"),
+    ("cost_per_success_usd", "$/success"),
 )
 
 
@@ -151,12 +135,13 @@ def sweep_table(view: SweepView) -> TextTable:
     columns = [Column("cell", "cell", "left")]
     columns += [Column(a, a, "left") for a in view.axes]
     columns.append(Column("status", "status", "left"))
-    columns += [Column(k, header) for k, header, _ in _FIGURES]
+    columns += [Column(k, header, description=FIELDS[k].description) for k, header in _FIGURES]
     columns.append(Column("pareto", "Pareto", "left"))
     rows = []
     for r in view.rows:
         cells = [r.cell_id, *(_value(r.settings.get(a, "")) for a in view.axes), r.status]
-        cells += [fmt(r.metrics.get(k)) for k, _, fmt in _FIGURES]
+        est = bool(r.metrics.get("energy_estimated"))
+        cells += [FIELDS[k].format(r.metrics.get(k), estimated=est) for k, _ in _FIGURES]
         cells.append(_marks(r))
         rows.append(cells)
     notes = [

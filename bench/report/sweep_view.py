@@ -23,9 +23,9 @@ import jinja2
 
 from bench import __version__
 from bench.report.charts import Chart, ChartResult, Omitted, _figure, render_png, render_svg
+from bench.report.html import finalize
 from bench.report.markdown import md_escape, md_table
 from bench.report.sweep_table import FRONTS, SweepRow, SweepView, sweep_table
-from bench.textsafe import neutralize_controls
 
 __all__ = ["sweep_charts", "write_sweep_report"]
 
@@ -133,7 +133,7 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("bench.report", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
-    finalize=lambda v: neutralize_controls(v) if isinstance(v, str) else v,  # every {{ }} output
+    finalize=finalize,  # every {{ }} output, as the report's
 )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "read_bundle",
     "read_manifest",
     "records_frame",
+    "remember_run",
     "resolve_bundle",
 ]
 
@@ -257,14 +258,46 @@ def records_frame(records: list[Record]) -> pd.DataFrame:
     return pd.DataFrame([r.model_dump() for r in records])
 
 
+# run id → where a run written outside the runs root (``run --out DIR``) lives, one line a run, appended
+RUN_INDEX = "elsewhere.tsv"
+
+
+def remember_run(run_dir: Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> None:
+    """Note where a run written outside ``runs_root`` lives, so every command can name it by its id
+    (``resolve_bundle``). Best effort: a read-only runs root only means the id must be given as a path."""
+    where = run_dir.resolve()
+    if where.parent == runs_root.resolve():
+        return
+    with contextlib.suppress(OSError):
+        runs_root.mkdir(parents=True, exist_ok=True)
+        with (runs_root / RUN_INDEX).open("a", encoding="utf-8") as f:
+            f.write(f"{run_dir.name}\t{where}\n")
+
+
+def _remembered(ref: str, runs_root: Path) -> Path | None:
+    """The newest remembered location of run id ``ref`` that still holds its bundle."""
+    try:
+        lines = (runs_root / RUN_INDEX).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for line in reversed(lines):
+        name, _, where = line.partition("\t")
+        if name == ref and where and (Path(where) / MANIFEST).exists():
+            return Path(where)
+    return None
+
+
 def resolve_bundle(ref: str | Path, runs_root: Path = DEFAULT_RUNS_ROOT) -> Path:
-    """A bundle directory, or a run id looked up under the runs root."""
+    """A bundle directory, or a run id looked up under the runs root (or where ``remember_run`` noted a
+    run written elsewhere with ``--out``)."""
     path = Path(ref)
     if (path / MANIFEST).exists():
         return path
     candidate = runs_root / str(ref)
     if (candidate / MANIFEST).exists():
         return candidate
+    if "/" not in str(ref) and (elsewhere := _remembered(str(ref), runs_root)) is not None:
+        return elsewhere
     if path.is_dir():
         raise BundleError(f"{path}: not a result bundle (no {MANIFEST})")
     raise BundleError(f"no bundle '{ref}' (not a directory, and no run id of that name under {runs_root})")

@@ -480,7 +480,9 @@ def test_local_only_report_draws_breakeven_against_priced_not_run_clouds() -> No
     (chart,) = [c for c in report.charts if c.key == "breakeven"]
     assert isinstance(chart, Chart), chart
     assert "priced, not run" in chart.title
-    assert "Cloud lines are priced, not run" in chart.caption and "openai-gpt-4o-mini" in chart.caption
+    assert "Cloud lines are priced, not run" in chart.caption and len(chart.caption) < 1000
+    assert chart.table is not None  # the volumes, per cloud line, in a table beside the chart
+    assert "openai-gpt-4o-mini" in [row[0] for row in chart.table.rows]
     assert f"Prices from genai-prices {database().version} (data as of" in chart.caption
     labels = [line.get_label() for line in chart.figure.axes[0].get_lines()]
     assert sum("(priced, not run)" in str(label) for label in labels) == 6  # MAX_PRICED_LINES

@@ -73,7 +73,7 @@ def test_estimated_energy_is_labelled_everywhere(setup: dict[str, str]) -> None:
     console = Console(width=200, record=True)
     console.print(_summary_table(summary))
     table = console.export_text()
-    assert "J/task" in table and "J/tok" in table and "avg W" in table and "~" in table
+    assert "J/task" in table and "J/tok" in table and "avg W" in table and "≈" in table
     assert "ESTIMATED" in (power_note(summary) or "")
 
 

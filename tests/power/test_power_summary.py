@@ -1,5 +1,5 @@
 """Energy in the summary: metrics per group, the estimated flag, the note under the table, and the table's
-"~" marks (fast: records built by hand, no engine)."""
+"≈" marks (fast: records built by hand, no engine)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_measured_values_are_not_marked_and_absent_columns_hidden() -> None:
     console = Console(width=200, record=True)
     console.print(_summary_table(summary))
     text = console.export_text()
-    assert "11.00" in text and "~" not in text  # mean of 20 J and 2 J
+    assert "11.00" in text and "≈" not in text  # mean of 20 J and 2 J
     note = power_note(summary)
     assert note and "total = package-0" in note and "1/2 requests apportioned" in note
     bare = summarize(

@@ -84,6 +84,8 @@ def test_report_html_is_one_self_contained_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]
     html = out.read_text()
     assert "<script" not in html.lower()
+    # tables are tables: a macro's markup is not escaped a second time (it was, showing "&lt;td")
+    assert html.count('<table class="metrics">') >= 3 and "&lt;td" not in html and "&lt;table" not in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html, re.I)
     assert "<link" not in html.lower() and "@import" not in html
     srcs = re.findall(r'<img src="([^"]+)"', html)

@@ -96,6 +96,7 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
         "cost_per_success_usd": ratio(cost_total, passed),
         "usd_per_mtok_out": ratio(cost_total, out_tokens, 1e6),
         "energy_per_task_j": stats.mean(energies),
+        "energy_per_success_j": ratio(energy_total, passed),
         "j_per_token": ratio(energy_total, out_tokens),
         "cost_total_usd": cost_total,
         "cost_energy_per_task_usd": stats.mean(r.cost_energy_usd for r in attempts),
@@ -143,6 +144,12 @@ AGENT_FIELDS = (
 )  # fmt: skip
 
 
+def _total(values: Iterable[int | None]) -> int | None:
+    """Σ of the values given; None when none is (not recorded is not zero)."""
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
 def agent_metrics(attempts: Sequence[Record]) -> dict[str, Any]:
     """Per agent task (summary records only; None without agent tasks): steps, where the time went and
     how much input came from the cache."""
@@ -154,7 +161,7 @@ def agent_metrics(attempts: Sequence[Record]) -> dict[str, Any]:
     return {
         "steps_mean": stats.mean(r.steps for r in agents),
         "tool_calls_mean": stats.mean(r.tool_calls for r in agents),
-        "tool_errors_total": sum(r.tool_errors or 0 for r in agents),
+        "tool_errors_total": _total(r.tool_errors for r in agents),
         "model_seconds_share": ratio(sum(r.model_s or 0.0 for r in agents), wall),
         "tool_seconds_share": ratio(sum(r.tool_s or 0.0 for r in agents), wall),
         "harness_seconds_share": ratio(sum(r.harness_s or 0.0 for r in agents), wall),

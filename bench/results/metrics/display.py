@@ -44,6 +44,8 @@ def usd(value: float | None) -> str:
     return f"{sign}${significant(v, 3)}"
 
 
-def price(value: float) -> str:
-    """A quoted price, as the profile or flag wrote it: ``$0.16``, ``$1,999``, ``$0.075``."""
+def price(value: float | None) -> str:
+    """A quoted price, as the profile or flag wrote it: ``$0.16``, ``$1,999``, ``$0.075``; "–" if none."""
+    if value is None:
+        return "–"
     return f"${value:,.10g}" if abs(value) >= 1000 else f"${value:g}"
