@@ -3,6 +3,7 @@
 See ``spawn.py`` for the guarantees and docs/security.md for what holds on each platform.
 """
 
+from bench.sandbox.fork import bounded_call, limit_memory
 from bench.sandbox.spawn import (
     Isolation,
     Limits,
@@ -12,4 +13,13 @@ from bench.sandbox.spawn import (
     run_python,
 )
 
-__all__ = ["Isolation", "Limits", "SandboxResult", "harden_harness", "probe_isolation", "run_python"]
+__all__ = [
+    "Isolation",
+    "Limits",
+    "SandboxResult",
+    "bounded_call",
+    "harden_harness",
+    "limit_memory",
+    "probe_isolation",
+    "run_python",
+]

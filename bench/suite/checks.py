@@ -13,16 +13,11 @@ and with a read-only filesystem outside the scratch directory (docs/security.md 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
-import select
-import signal
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -32,7 +27,7 @@ import referencing.exceptions
 import referencing.jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bench.sandbox import Limits, run_python
+from bench.sandbox import Limits, bounded_call, run_python
 from bench.suite.tool_calls import MadeCall, judge_calls, rule_for
 from bench.suite.tools.bfcl import judge_multi_turn
 
@@ -338,49 +333,6 @@ def _close(x: float, check: NumberCheck) -> bool:
 # Python's re backtracks: /^(a+)+$/ against "a" * 30 + "!" takes minutes. A check never may; neither may
 # a JSON schema's ``pattern``/``patternProperties`` (jsonschema matches them with ``re``, in-process).
 REGEX_TIMEOUT_S = 1.0
-_CHILD_ANSWER_BYTES = 65536
-
-
-def bounded_call(fn: Callable[[], bytes], timeout_s: float) -> bytes | None:
-    """``fn()`` run in a forked child that is killed at the deadline; its bytes (at most 64 KiB; empty
-    when it failed), or None when it timed out.
-
-    ``re`` cannot be interrupted (it holds the GIL and checks no signals), so on POSIX every match of a
-    suite's regex — a regex check, or the patterns of a JSON schema — runs in such a child (about a
-    millisecond each; see docs/security.md). Without ``fork`` (Windows) ``fn`` runs in-process, unbounded.
-    """
-    if not hasattr(os, "fork"):  # pragma: no cover - Windows
-        return fn()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, report, leave without running any cleanup
-        try:
-            os.close(read_fd)
-            data = fn()[:_CHILD_ANSWER_BYTES]
-            while data:
-                data = data[os.write(write_fd, data) :]
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    answer, finished = bytearray(), False
-    deadline = time.monotonic() + timeout_s
-    try:
-        while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([read_fd], [], [], left)
-            if not ready:
-                break
-            chunk = os.read(read_fd, _CHILD_ANSWER_BYTES)
-            if not chunk:
-                finished = True
-                break
-            answer += chunk[: _CHILD_ANSWER_BYTES - len(answer)]
-    finally:
-        os.close(read_fd)
-        if not finished:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    return bytes(answer) if finished else None
 
 
 def regex_hit(pattern: str, flags: int, text: str, fullmatch: bool, timeout_s: float) -> bool | None:

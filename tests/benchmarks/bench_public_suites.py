@@ -130,10 +130,11 @@ def run_figures(dirs: list[str]) -> dict[str, Any]:
     tokens priced on each cloud profile ($/success = priced total / this run's passed tasks)."""
     out = []
     for d in dirs:
-        bundle = enrich(read_bundle(Path(d)))
-        summary = summarize(bundle.records, bundle.manifest, run_dir=d)
+        bundle = read_bundle(Path(d))
+        records = enrich(bundle)
+        summary = summarize(records, bundle.manifest, run_dir=d)
         o = summary["overall"]
-        measured = [r for r in task_level(bundle.records) if not r.warmup]
+        measured = [r for r in task_level(records) if not r.warmup]
         walls = [r.e2e_ms for r in measured if r.e2e_ms is not None]
         clouds = []
         for row in summary["cost"].get("priced_on_cloud", {}).get("rows", []):
@@ -149,7 +150,7 @@ def run_figures(dirs: list[str]) -> dict[str, Any]:
             "cost_per_success_usd": o["cost_per_success_usd"], "energy_per_success_j": o["energy_per_success_j"],
             "cost_basis": o["cost_basis"], "wall_s_median": stats.percentile(walls, 50) / 1e3 if walls else None,
             "priced_on_cloud": clouds, "started_utc": bundle.manifest.started_utc,
-            "load_avg_start": (hyg.get("start") or {}).get("load_avg"),
+            "load_avg_1m": [(hyg.get(k) or {}).get("load_avg_1m") for k in ("start", "end")],
         })  # fmt: skip
     return {"figure": "public benchmark runs", "runs": out}
 

@@ -19,7 +19,7 @@ from typing import Any
 from bench.suite.sources import load_source_suite
 from bench.suite.sources.bfcl import reference_calls
 from bench.suite.tool_calls import MadeCall, judge_calls, tool_name
-from bench.suite.tools.bfcl import judge_multi_turn
+from bench.suite.tools.bfcl import multi_turn_verdict
 from tests.helpers import bfcl_authors as authors
 
 __all__ = [
@@ -163,7 +163,7 @@ def multi_mutations(task: Any, turns: list[list[list[Call]]]) -> Iterator[tuple[
 def ours_multi(task: Any, turns: list[list[list[Call]]]) -> bool:
     check = task.check
     made = [[[MadeCall(*c) for c in step] for step in turn] for turn in turns]
-    ok, _ = judge_multi_turn(check.ground_truth, made, check.involved_classes, check.initial_config)
+    ok, _ = multi_turn_verdict(check.ground_truth, made, check.involved_classes, check.initial_config, False)
     return ok
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import ast
 import json
+import time
 from typing import Any
 
 from bench.results.schema import Record
 from bench.run.agent import AgentLoop
+from bench.suite.checks import BfclMultiTurnCheck
 from bench.suite.loader import Task
 from bench.suite.sources import load_source_suite
 from tests.helpers.scripted import Scripted
@@ -89,3 +91,59 @@ def test_a_reply_that_does_not_decode_ends_the_turn() -> None:
     assert summary.stop_reason == "answer" and summary.tool_calls == 0
     assert len(backend.requests) == 4  # one reply per turn: each ended its turn
     assert summary.passed is False and "empty_turn" in (summary.check_detail or "")
+
+
+def test_a_runaway_call_is_stopped_by_its_bounds_and_changes_nothing() -> None:
+    """``power(10, 10**9)`` is one C-level loop (no signal can stop it in-process) that would want
+    hundreds of MB: its forked child meets the deadline or the memory cap, the run goes on."""
+    from bench.suite.tools.bfcl import BfclToolbox
+
+    task = next(
+        t for t in MULTI.values() if t.agent and t.agent.bfcl and "MathAPI" in t.agent.bfcl.involved_classes
+    )
+    assert task.agent is not None and task.agent.bfcl is not None
+    env = task.agent.bfcl
+    box = BfclToolbox(task.agent.functions, env.involved_classes, env.initial_config, timeout_s=2.0)
+    t0 = time.perf_counter()
+    result = box.run("power", {"base": 10, "exponent": 10**9})
+    assert result.error and "stopped" in result.content and time.perf_counter() - t0 < 10, result.content
+    assert box.run("add", {"a": 2, "b": 3}).content == '{"result": 5}'  # and the next call runs
+
+
+def test_state_changes_made_in_the_bounded_child_reach_the_tasks_instances() -> None:
+    from bench.suite.tools.bfcl import BfclToolbox
+
+    task = MULTI["multi_turn_base_0"]
+    assert task.agent is not None and task.agent.bfcl is not None
+    env = task.agent.bfcl
+    box = BfclToolbox(task.agent.functions, env.involved_classes, env.initial_config)
+    assert not box.run("cd", {"folder": "document"}).error
+    assert not box.run("mkdir", {"dir_name": "temp"}).error
+    listing = box.run("ls", {}).content
+    assert "temp" in listing and "final_report.pdf" in listing  # the second call saw the first's state
+
+
+def test_the_bounded_check_gives_the_in_process_verdict() -> None:
+    """``judge_multi_turn`` (the replay in a bounded child, as runs use it) says what
+    ``multi_turn_verdict`` (in-process, as the agreement tests call it thousands of times) says."""
+    from bench.suite.tool_calls import MadeCall
+    from bench.suite.tools.bfcl import judge_multi_turn, multi_turn_verdict
+
+    task = MULTI["multi_turn_base_0"]
+    check = task.check
+    assert isinstance(check, BfclMultiTurnCheck)
+    truth = [list(t) for t in check.ground_truth]
+    right = [
+        [
+            [MadeCall(c["name"], c["arguments"])]
+            for c in (_native(task, text, i) for i, text in enumerate(turn))
+        ]
+        for turn in truth
+    ]
+    wrong = [right[0][:-1], *right[1:]]
+    for case in (right, wrong, right[:-1]):
+        args = (check.ground_truth, case, check.involved_classes, check.initial_config)
+        assert judge_multi_turn(*args) == multi_turn_verdict(*args)
+    assert (
+        judge_multi_turn(check.ground_truth, right, check.involved_classes, check.initial_config)[0] is True
+    )

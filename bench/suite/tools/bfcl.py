@@ -11,8 +11,14 @@ string: a call runs only when its name is a public method of an involved class (
 has it, as BFCL's name table resolves it); anything else is the error BFCL's ``eval`` would produce
 (``name 'x' is not defined``), never Python's builtins. A result is the method's return value as BFCL
 turns it into text (a string as is, a dict as JSON, anything else ``str()``); an exception is
-``Error during execution: ...``. Bounded like the other tools: a wall-clock limit per call (``SIGALRM``
-in the main thread, where the runner calls tools), and the model sees at most ``MAX_OUTPUT_BYTES``.
+``Error during execution: ...``.
+
+Bounded like the other tools (``bench.sandbox.bounded_call``, the fork harden's regex checks use): each
+call of a task runs in a forked child with a deadline (``CALL_TIMEOUT_S``) and a memory cap
+(``CALL_MEMORY_MB`` over what the harness holds), so ``power(10, 10**9)`` cannot stall or bloat the run;
+the child hands back the result and the instances' new state (pickled: plain data), which the task's
+instances take; a call stopped at a bound changes nothing. The model sees at most ``MAX_OUTPUT_BYTES``
+of a result. The check replays a whole task in one such child.
 
 The check (``judge_multi_turn``) is ``multi_turn_checker.multi_turn_checker``: the model's decodable
 calls, turn by turn, run on fresh instances beside the ground truth's calls; after every turn with
@@ -30,6 +36,7 @@ import copy
 import importlib
 import inspect
 import json
+import pickle
 import signal
 import threading
 import time
@@ -37,12 +44,24 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any
 
+from bench.sandbox import bounded_call, limit_memory
 from bench.suite.tool_calls import MadeCall
 from bench.suite.tools.registry import ToolResult, cap_output
 
-__all__ = ["CALL_TIMEOUT_S", "BfclInstances", "BfclToolbox", "judge_multi_turn"]
+__all__ = [
+    "CALL_MEMORY_MB",
+    "CALL_TIMEOUT_S",
+    "BfclInstances",
+    "BfclToolbox",
+    "decoded_step",
+    "judge_multi_turn",
+    "multi_turn_verdict",
+]
 
 CALL_TIMEOUT_S = 5.0  # one call of a BFCL class; they are dictionary look-ups, a runaway one is a bug
+CALL_MEMORY_MB = 512  # address space a call (or a task's replay) may add to the harness's
+STATE_BYTES = 64 * 2**20  # the instances' state a call's child may hand back
+JUDGE_TIMEOUT_S = 120.0  # a whole task's replay, model and ground truth
 _BACKENDS = "bfcl_eval.constants.executable_backend_config"
 _REFUSED = ("kill", "exit", "quit", "remove", "unlink", "popen", "Popen", "run")  # BFCL's own list
 
@@ -59,7 +78,7 @@ def _deadline(seconds: float) -> Iterator[None]:
         return
 
     def expire(_signum: int, _frame: FrameType | None) -> None:
-        raise _CallTimeout(f"the call took longer than {seconds:g} s")
+        raise _CallTimeout(f"stopped at its {seconds:g} s deadline")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -115,6 +134,27 @@ class BfclInstances:
         except Exception as exc:
             return f"Error during execution: {exc}"
 
+    def call_bounded(self, name: str, kwargs: dict[str, Any], timeout_s: float) -> tuple[str, bool]:
+        """``call`` in a forked child under the deadline and the memory cap; the instances take the
+        state it leaves. Returns the result text and whether a bound stopped the call."""
+
+        def child() -> bytes:
+            limit_memory(CALL_MEMORY_MB)
+            text = self.call(name, (), kwargs, timeout_s)
+            return pickle.dumps((text, {c: vars(i) for c, i in self.instances.items()}))
+
+        raw = bounded_call(child, timeout_s + 1.0, max_bytes=STATE_BYTES)
+        if raw is None:
+            return f"Error during execution: {name} stopped at its {timeout_s:g} s deadline", True
+        try:
+            text, states = pickle.loads(raw)
+        except Exception:  # an empty answer: the child died (its memory cap), or its state was too big
+            return f"Error during execution: {name} was stopped by its limits ({CALL_MEMORY_MB} MB)", True
+        for class_name, state in states.items():
+            vars(self.instances[class_name]).clear()
+            vars(self.instances[class_name]).update(state)
+        return str(text), False
+
     def state(self, class_name: str) -> dict[str, Any]:
         """The public attributes BFCL's state check compares (``_compare_instances``)."""
         return {k: v for k, v in vars(self.instances[class_name]).items() if not k.startswith("_")}
@@ -140,7 +180,7 @@ class BfclToolbox:
         if not isinstance(arguments, dict):
             content, error = "Error during execution: arguments must be a JSON object", True
         else:
-            content = self.instances.call(name, (), arguments, self.timeout_s)
+            content, _stopped = self.instances.call_bounded(name, arguments, self.timeout_s)
             error = content.startswith("Error during execution:")
         text, truncated, n_bytes = cap_output(content)
         return ToolResult(
@@ -197,7 +237,34 @@ def judge_multi_turn(
     initial_config: dict[str, Any],
     long_context: bool = False,
 ) -> tuple[bool, str]:
-    """BFCL's multi-turn verdict on a task's calls (per turn, per reply), and why."""
+    """BFCL's multi-turn verdict on a task's calls (per turn, per reply), and why; the replay runs in
+    one forked child under a deadline and a memory cap (``bench.sandbox.bounded_call``)."""
+
+    def child() -> bytes:
+        limit_memory(CALL_MEMORY_MB)
+        return json.dumps(
+            multi_turn_verdict(ground_truth, calls, involved_classes, initial_config, long_context)
+        ).encode()
+
+    raw = bounded_call(child, JUDGE_TIMEOUT_S)
+    if raw is None:
+        return False, f"multi_turn: the replay did not finish within {JUDGE_TIMEOUT_S:g} s"
+    try:
+        ok, detail = json.loads(raw)
+    except ValueError:
+        return False, f"multi_turn: the replay was stopped by its limits ({CALL_MEMORY_MB} MB)"
+    return bool(ok), str(detail)
+
+
+def multi_turn_verdict(
+    ground_truth: Sequence[Sequence[str]],
+    calls: Sequence[Sequence[Sequence[MadeCall]]],
+    involved_classes: Sequence[str],
+    initial_config: dict[str, Any],
+    long_context: bool = False,
+) -> tuple[bool, str]:
+    """``multi_turn_checker.multi_turn_checker``, in-process (``judge_multi_turn`` runs it bounded; the
+    agreement tests run it as is, thousands of times)."""
     if len(calls) != len(ground_truth):
         return False, f"multi_turn:force_terminated: {len(calls)} of {len(ground_truth)} turns were run"
     try:
