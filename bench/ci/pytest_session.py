@@ -34,8 +34,9 @@ from bench.run.orchestrate import (
     make_backend,
     prepare_run,
     run_id_stem,
+    run_settings,
 )
-from bench.run.runner import Runner, RunSettings, new_run_id, utc_now
+from bench.run.runner import Runner, new_run_id, utc_now
 from bench.run.shape_checks import sequences_needed
 from bench.suite.loader import Task
 
@@ -111,7 +112,9 @@ class InfercostSession:
         backend = make_backend(p.device, p.model, opts.threads, n_seq=n_seq, kv_unified=n_seq > 1)
         facts = backend.load()
         self.backend = backend
-        settings = RunSettings(repetitions=opts.repetitions, warmup=opts.warmup, no_text=opts.no_text)
+        # the run's own settings (cache busting over HTTP included), so a plugin session measures what
+        # `infercost run` measures
+        settings = run_settings(opts, seed=p.seed)
         manifest = base_manifest(p, new_run_id(run_id_stem(p), p.suite.name), facts, settings)
         writer = BundleWriter(opts.out / manifest.run_id, manifest)
         self.runner = Runner(p.suite, backend, writer, settings)
@@ -134,8 +137,13 @@ class InfercostSession:
             stamps.append((utc_now(), time.perf_counter_ns()))
 
         def target() -> None:
+            # the request in this slot as a run sends it (its own cache-busting prefix over HTTP):
+            # warmup rounds come first, then the measured ones
+            i = len(outcomes)
+            warmup = i < opts.warmup
+            sent = runner.settings.sent(task, i if warmup else i - opts.warmup, warmup)
             try:
-                outcomes.append(backend.generate(task))
+                outcomes.append(backend.generate(sent))
             except RequestFailed as exc:
                 outcomes.append(exc)
 

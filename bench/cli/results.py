@@ -60,6 +60,8 @@ def register(sub: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.summary and db_cli.from_store(args):  # computed by the database: no report (nor matplotlib)
+        return db_cli.summary_report(args, out)
     from bench.cost.enrich import EnrichOptions
     from bench.cost.tiers import BATCH_LATENCY_NOTE
     from bench.report.build import ReportOptions
@@ -84,8 +86,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         if is_sweep_dir(args.bundles[0]):
             return sweep_report(args, enrich_options)
     if db_cli.from_store(args):  # from a results database (--store, --where or INFERCOST_STORE)
-        if args.summary:
-            return db_cli.summary_report(args, out)
         report = db_cli.store_report(args, options)
     else:
         report = make_report(args.bundles, options)

@@ -39,7 +39,7 @@ from bench.run.agent_protocol import (
     to_text_protocol,
 )
 from bench.run.records import RecordFactory, TaskTally
-from bench.run.runner import ProgressEvent, Runner, RunOutcome, utc_now
+from bench.run.runner import Runner, RunOutcome, utc_now
 from bench.suite.checks import CheckResult, evaluate
 from bench.suite.loader import Task
 from bench.suite.tool_calls import MadeCall
@@ -318,12 +318,7 @@ class AgentRunner(Runner):
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:
         if task.agent is None:
             return super()._one(index, task, repetition, warmup)
-        base = ProgressEvent(
-            kind="request_start", task_index=index, n_tasks=len(self.suite.tasks), task_id=task.id,
-            repetition=repetition, warmup=warmup, done_requests=self._done,
-            total_requests=max(self._total, self._done + 1),
-        )  # fmt: skip
-        self._emit(base)
+        base = self._start(index, task, repetition, warmup)
         rec = self.loop.run_task(task, repetition, warmup, sent=self.settings.sent(task, repetition, warmup))
         self._finished(base, rec)
         return rec

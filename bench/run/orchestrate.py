@@ -187,7 +187,7 @@ def resolve_cache_bust(options: RunOptions, device: DeviceProfile) -> bool:
     if options.warm_cache:
         if options.cache_bust:
             raise UsageError("--warm-cache and --cache-bust contradict each other: give one")
-        if device.backend != "openai_http":
+        if not device.over_http:
             raise UsageError(
                 f"--warm-cache: device '{device.name}' runs in-process, and the engine clears its KV cache "
                 "before every request, so there is no warm prompt cache to measure",
@@ -196,7 +196,7 @@ def resolve_cache_bust(options: RunOptions, device: DeviceProfile) -> bool:
         return False
     if options.cache_bust is not None:
         return options.cache_bust
-    return device.backend == "openai_http"
+    return device.over_http
 
 
 def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, Bundle]:

@@ -322,39 +322,38 @@ class Runner:
             )
         )
 
+    def _slot_event(self, index: int, task_id: str, repetition: int, warmup: bool) -> ProgressEvent:
+        """The start event of a slot (a request, an agent attempt or a replayed task)."""
+        return ProgressEvent(
+            kind="request_start",
+            task_index=index,
+            n_tasks=len(self.suite.tasks),
+            task_id=task_id,
+            repetition=repetition,
+            warmup=warmup,
+            done_requests=self._done,
+            total_requests=self._total,
+        )
+
+    def _start(self, index: int, task: Task, repetition: int, warmup: bool) -> ProgressEvent:
+        """A sequential slot begins: say so (``--min-time`` adds slots beyond the plan, so the total grows
+        to at least this one) and return the event its progress and end extend."""
+        self._total = max(self._total, self._done + 1)
+        base = self._slot_event(index, task.id, repetition, warmup)
+        self._emit(base)
+        return base
+
     def _keep(self, outcome: RunOutcome, index: int, rec: Record) -> Record:
         """A request of a load run (HTTP closed or open loop, in-process batched) has finished: write it,
         keep it in the outcome, count it and say so. One place for every runner that has no start event
         of its own to extend."""
         self.writer.append(rec)
         outcome.records.append(rec)
-        start = ProgressEvent(
-            kind="request_start",
-            task_index=index,
-            n_tasks=len(self.suite.tasks),
-            task_id=rec.task_id,
-            repetition=rec.repetition,
-            warmup=rec.warmup,
-            done_requests=self._done,
-            total_requests=self._total,
-        )
-        self._finished(start, rec)
+        self._finished(self._slot_event(index, rec.task_id, rec.repetition, rec.warmup), rec)
         return rec
 
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:
-        base = ProgressEvent(
-            kind="request_start",
-            task_index=index,
-            n_tasks=len(self.suite.tasks),
-            task_id=task.id,
-            repetition=repetition,
-            warmup=warmup,
-            done_requests=self._done,
-            total_requests=self._total,
-        )
-        self._total = max(self._total, self._done + 1)  # --min-time adds requests beyond the plan
-        base = replace(base, total_requests=self._total)
-        self._emit(base)
+        base = self._start(index, task, repetition, warmup)
 
         def progress(tokens: int, elapsed_ns: int) -> None:
             self._emit(replace(base, kind="tokens", tokens=tokens, elapsed_ns=elapsed_ns))

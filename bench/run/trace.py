@@ -25,7 +25,7 @@ from bench.run.agent import call_model, choose_protocol
 from bench.run.agent_protocol import to_text_protocol
 from bench.run.cachebust import bust_messages, bust_prefix, slot_index
 from bench.run.records import TaskTally
-from bench.run.runner import ProgressEvent, Runner, utc_now
+from bench.run.runner import Runner, utc_now
 from bench.run.trace_file import TraceStep, load_trace, steps_by_task, trace_suite
 from bench.suite.checks import CheckResult
 from bench.suite.loader import Task
@@ -67,12 +67,7 @@ class TraceRunner(Runner):
         )
 
     def _one(self, index: int, task: Task, repetition: int, warmup: bool) -> Record:
-        base = ProgressEvent(
-            kind="request_start", task_index=index, n_tasks=len(self.suite.tasks), task_id=task.id,
-            repetition=repetition, warmup=warmup, done_requests=self._done,
-            total_requests=max(self._total, self._done + 1),
-        )  # fmt: skip
-        self._emit(base)
+        base = self._start(index, task, repetition, warmup)
         t0, started = time.perf_counter_ns(), utc_now()
         tally = TaskTally()
         status: Status = "ok"

@@ -80,17 +80,10 @@ class _Loose(BaseModel):
 
 
 class _Function(_Loose):
+    # ``arguments`` is kept as the model wrote it, valid JSON or not: the live loop sent (and counted as a
+    # tool error) whatever the model produced, and a replay must send the same bytes to be billed the same
     name: StrictStr
     arguments: StrictStr | None = None
-
-    @field_validator("arguments")
-    @classmethod
-    def _json(cls, text: str | None) -> str | None:
-        try:
-            json.loads(text or "{}")
-        except (ValueError, RecursionError):
-            raise ValueError("not valid JSON") from None
-        return text
 
 
 class _ToolCall(_Loose):

@@ -4,13 +4,18 @@ and nothing at all when its options are absent. Real model, real requests (a two
 from __future__ import annotations
 
 import json
+import re
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bench.ci.gate import load_run
 from tests.helpers import ROOT
+from tests.helpers.http import write_profile
+
+NONCE = re.compile(r"^\[[0-9a-f]{8}\] ")
 
 pytestmark = pytest.mark.engine
 
@@ -195,3 +200,19 @@ def test_bad_options_fail_the_session_at_once(project: pytest.Pytester) -> None:
     result = project.runpytest(*plugin_args(), "--infercost-suite", "nope.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*infercost: nope.toml*"])
+
+
+def test_http_sessions_bust_prompt_caches_like_a_run(
+    project: pytest.Pytester, fake_server: Any, tmp_path: Path
+) -> None:
+    """Over HTTP a plugin session sends what ``infercost run`` sends: every request (warmups included)
+    with its own prefix, so no server prompt cache answers a repetition (issue 20, part 8)."""
+    profile = write_profile(tmp_path / "endpoint.toml", fake_server.base_url)
+    before = len(fake_server.app.requests)
+    args = [a for a in infercost_args() if a != "smollm2-135m" and a != "--infercost-model"]
+    result = project.runpytest(*args, "--infercost-device", str(profile), "--benchmark-disable")
+    assert result.ret in (0, 1), result.stdout.str()  # the fake's answers may fail the checks
+    sent = [r["messages"][0]["content"] for r in fake_server.app.requests[before:]]
+    assert len(sent) == 2  # one call per task with --benchmark-disable
+    assert all(NONCE.match(text) for text in sent), sent
+    assert len(set(sent)) == len(sent)

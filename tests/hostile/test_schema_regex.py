@@ -9,7 +9,8 @@ import time
 import pytest
 from pydantic import TypeAdapter
 
-from bench.suite.checks import REGEX_TIMEOUT_S, Check, bounded_call, evaluate
+from bench.sandbox import bounded_call
+from bench.suite.checks import REGEX_TIMEOUT_S, Check, evaluate
 
 CHECK: TypeAdapter[Check] = TypeAdapter(Check)
 EVIL = "a" * 34 + "!"

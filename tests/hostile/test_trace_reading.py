@@ -130,3 +130,18 @@ def test_cli_run_trace_of_a_special_file_exits_2_quickly(tmp_path: Path, target:
     assert done.returncode == 2, done.stderr
     assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
     assert time.monotonic() - t0 < 30
+
+
+def test_malformed_tool_call_arguments_are_replayed_as_sent(tmp_path: Path) -> None:
+    """The live loop sent the model's malformed arguments (and counted a tool error): a replay must send
+    the same bytes, so the reader keeps them instead of refusing its own trace."""
+    call = {"id": "c1", "type": "function", "function": {"name": "calculator", "arguments": '{"expr": "1+'}}
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "error: arguments are not valid JSON"},
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text(_line(messages=messages) + "\n")
+    (step,) = load_trace(path)
+    assert step.messages[1]["tool_calls"][0]["function"]["arguments"] == '{"expr": "1+'

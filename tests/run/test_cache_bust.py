@@ -153,5 +153,10 @@ def test_warm_cache_needs_a_server_and_excludes_cache_bust(tmp_path: Path) -> No
         prepare_run(RunOptions(device=str(profile), warm_cache=True, cache_bust=True, out=tmp_path))
     assert prepare_run(RunOptions(device=str(profile), out=tmp_path)).options.cache_bust is True
     assert prepare_run(RunOptions(suite="default", out=tmp_path)).options.cache_bust is False  # in-process
+    # every HTTP wire format busts by default and may measure a warm cache, the native Messages API too
+    messages = write_profile(tmp_path / "m.toml", "http://127.0.0.1:9", backend="anthropic_messages")
+    assert prepare_run(RunOptions(device=str(messages), out=tmp_path)).options.cache_bust is True
+    warm = prepare_run(RunOptions(device=str(messages), warm_cache=True, out=tmp_path))
+    assert warm.options.cache_bust is False
     done = run_cli("run", "--device", str(profile), "--cache-bust", "--warm-cache", timeout=60)
     assert done.returncode == 2 and "not allowed with argument" in done.stderr
