@@ -5,6 +5,11 @@
 #
 #     scripts/make_example_report.sh                  # all four runs, then the report
 #     scripts/make_example_report.sh --in-process-only  # only the two in-process runs (no HTTP backend)
+#     scripts/make_example_report.sh --rerender       # no runs: the report again from reports/example/runs
+#
+# --rerender renders the published bundles with this infercost (after a change to how reports look or
+# what they compute); give it the same KWH_USD/HARDWARE_USD the runs were reported with (the runs'
+# own profiles carry their stated watts). The figures measured stay those of the original runs.
 #
 # Environment: PY (default .venv/bin/python, else python3), REPS (3), WARMUP (1), PORT (8765), SEED (42); KWH_USD
 # and HARDWARE_USD, when set, price this machine in the report (passed as --kwh-usd / --hardware-usd:
@@ -40,6 +45,19 @@ if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
 fi
 HTTP=1
 if [ "${1:-}" = "--in-process-only" ]; then HTTP=0; fi
+PRICES=()
+if [ -n "${KWH_USD:-}" ]; then PRICES+=(--kwh-usd "$KWH_USD"); fi
+if [ -n "${HARDWARE_USD:-}" ]; then PRICES+=(--hardware-usd "$HARDWARE_USD"); fi
+TITLE="SmolLM2-135M vs Gemma 3 270M on this machine: in-process and over HTTP"
+if [ "${1:-}" = "--rerender" ]; then
+    RUNS=$FINAL/runs
+    [ -d "$RUNS" ] || { echo "$RUNS: no recorded runs to re-render" >&2; exit 2; }
+    "$PY" -m bench report "$RUNS" -o "$FINAL/report.md" --csv "$FINAL/report.csv" --title "$TITLE" \
+        ${PRICES[@]+"${PRICES[@]}"}
+    "$PY" -m bench report "$RUNS" -o "$FINAL/report.html" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
+    echo "re-rendered $FINAL/report.md, $FINAL/report.html, $FINAL/report.csv from $RUNS" >&2
+    exit 0
+fi
 
 if [ "$HTTP" = 1 ] && [ ! -f devices/local-server.toml ]; then
     echo "devices/local-server.toml is missing: this infercost has no HTTP backend yet." >&2
@@ -137,10 +155,6 @@ for MODEL in smollm2-135m gemma3-270m; do
     stop_server
 done
 
-PRICES=()
-if [ -n "${KWH_USD:-}" ]; then PRICES+=(--kwh-usd "$KWH_USD"); fi
-if [ -n "${HARDWARE_USD:-}" ]; then PRICES+=(--hardware-usd "$HARDWARE_USD"); fi
-TITLE="SmolLM2-135M vs Gemma 3 270M on this machine: in-process and over HTTP"
 "$PY" -m bench report "$RUNS" -o "$OUT/report.md" --csv "$OUT/report.csv" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
 "$PY" -m bench report "$RUNS" -o "$OUT/report.html" --title "$TITLE" ${PRICES[@]+"${PRICES[@]}"}
 rm -rf "$FINAL"/runs "$FINAL"/report*

@@ -115,10 +115,7 @@ class BatchEngine:
         except RequestFailed as exc:
             self._rejected.append(Finished(key, exc))
             return
-        plan = RequestPlan(
-            plan.prompt, min(plan.n_gen, self.n_ctx_seq - n_prompt), plan.ignore_eos, plan.stops,
-            plan.temperature, plan.seed,
-        )  # fmt: skip
+        plan = plan.within(self.n_ctx_seq)
         self._waiting.append(_Stream(key, plan, TokenStream(self.engine, plan, t_dispatch)))
 
     def step(self) -> list[Finished]:

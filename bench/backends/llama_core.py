@@ -104,6 +104,10 @@ class RequestPlan:
     temperature: float = 0.0
     seed: int = 0
 
+    def within(self, cells: int) -> RequestPlan:
+        """The plan with at most as many tokens to generate as ``cells`` KV cells hold after the prompt."""
+        return replace(self, n_gen=min(self.n_gen, cells - len(self.prompt)))
+
 
 # --------------------------------------------------------------------------------------------- context
 class LlamaContext:
@@ -597,17 +601,17 @@ def generate(
             f"prompt has {n_prompt} tokens but the context holds {engine.n_ctx_seq}; "
             "raise [llama_cpp] n_ctx in the device profile or shorten the task"
         )
-    n_gen = min(plan.n_gen, engine.n_ctx_seq - n_prompt)
+    plan = plan.within(engine.n_ctx_seq)
     if reuse:
         cached = engine.keep_prefix(prompt)
     else:
         engine.clear_kv()
         cached = 0
     engine.reset_counters()
-    out = TokenStream(engine, replace(plan, n_gen=n_gen), t_dispatch)
+    out = TokenStream(engine, plan, t_dispatch)
     try:
         engine.decode_prompt(prompt, cached)
-        if n_gen > 0:
+        if plan.n_gen > 0:
             sample, feed, stamps = out.sample, engine.decode_next, out.stamps
             last_progress = t_dispatch
             while (token := sample(-1)) is not None:

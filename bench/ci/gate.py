@@ -12,6 +12,9 @@ A rules file (``gate.toml``) has two tables::
     decode_tps_mean = "-5%"             # may drop by at most 5%
     ttft_p95_ms = "+10%"                # may rise by at most 10%
 
+    [categories.simple_python.absolute] # the same rules over one category's tasks only (a public
+    pass_rate = ">= 40%"                # benchmark's category, e.g. BFCL's simple_python)
+
 A rule's name is the metric's name in the field registry (``bench/results/metrics/registry.py``): the
 names the report's CSV and JSON use. Every registry metric with a direction can be gated; its
 *direction* is the registry's ``higher_is_better``, so a rule whose operator or sign points the wrong way
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +53,7 @@ from bench.results.comparability import differences, key_properties
 from bench.results.identity import run_label as manifest_label
 from bench.results.metrics.aggregate import samples
 from bench.results.metrics.registry import ALIASES, FIELDS
+from bench.results.schema import Record
 from bench.userfiles import describe_validation_error, read_toml
 
 __all__ = [
@@ -102,11 +106,18 @@ _REL_RE = re.compile(r"^\s*([-+])?\s*(\d+\.?\d*|\.\d+)\s*%\s*$")
 
 @dataclass(frozen=True)
 class AbsoluteRule:
-    """``metric OP limit`` on the run itself (``name``: the registry metric)."""
+    """``metric OP limit`` on the run itself (``name``: the registry metric; ``category``: over that
+    category's tasks only)."""
 
     name: str
     op: str
     limit: float
+    category: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How outputs name the rule: ``pass_rate``, or ``pass_rate[simple_python]`` for a category."""
+        return self.name if self.category is None else f"{self.name}[{self.category}]"
 
     @property
     def metric(self) -> str:
@@ -127,6 +138,11 @@ class RelativeRule:
 
     name: str
     tolerance: float
+    category: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.category is None else f"{self.name}[{self.category}]"
 
     @property
     def metric(self) -> str:
@@ -152,6 +168,15 @@ _AbsoluteTable = create_model("absolute", __config__=ConfigDict(extra="forbid"),
 _RelativeTable = create_model("relative", __config__=ConfigDict(extra="forbid"), **_TABLE_FIELDS)
 
 
+class _CategoryRules(BaseModel):
+    """``[categories.NAME.absolute]`` / ``[categories.NAME.relative]``: rules over one category."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    absolute: _AbsoluteTable = Field(default_factory=_AbsoluteTable)
+    relative: _RelativeTable = Field(default_factory=_RelativeTable)
+
+
 class _RulesFile(BaseModel):
     """The TOML file as written; values are parsed into rules afterwards (with the registry's directions)."""
 
@@ -160,6 +185,7 @@ class _RulesFile(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     absolute: _AbsoluteTable = Field(default_factory=_AbsoluteTable)
     relative: _RelativeTable = Field(default_factory=_RelativeTable)
+    categories: dict[str, _CategoryRules] = Field(default_factory=dict)
 
 
 def _parse_absolute(source: str, written: str, name: str, raw: str | float) -> AbsoluteRule:
@@ -229,12 +255,13 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
     # in the order the file lists them: the output table follows the file
     notes: dict[str, str] = {}
 
-    def named(table: str) -> list[tuple[str, str, str | float]]:
-        """(as written, registry name, value) of a table's rules, old names read as the registry's."""
-        given = getattr(parsed, table)
+    def named(table: str, given: Any = None, raw: Any = None) -> list[tuple[str, str, str | float]]:
+        """(as written, registry name, value) of a table's rules, old names read as the registry's
+        (``given``/``raw``: a category's table, parsed and as written)."""
+        given = getattr(parsed, table) if given is None else given
         seen: dict[str, str] = {}
         out: list[tuple[str, str, str | float]] = []
-        for written in data.get(table) or {}:
+        for written in (data if raw is None else raw).get(table) or {}:
             value = getattr(given, written)
             if value is None:
                 continue
@@ -255,6 +282,17 @@ def parse_rules(data: dict[str, Any], source: str) -> Rules:
 
     absolute = [_parse_absolute(source, w, n, v) for w, n, v in named("absolute")]
     relative = [_parse_relative(source, w, n, v) for w, n, v in named("relative")]
+    for category, tables in parsed.categories.items():  # rules over one category (a benchmark's)
+        raw = (data.get("categories") or {}).get(category) or {}
+        where = f"{source}: categories.{category}"
+        absolute += [
+            replace(_parse_absolute(where, w, n, v), category=category)
+            for w, n, v in named("absolute", tables.absolute, raw)
+        ]
+        relative += [
+            replace(_parse_relative(where, w, n, v), category=category)
+            for w, n, v in named("relative", tables.relative, raw)
+        ]
     if not absolute and not relative:
         raise UsageError(
             f"{source}: no rules", fix='add an [absolute] or [relative] table, e.g. pass_rate = ">= 0.5"'
@@ -308,11 +346,25 @@ def missing_reason(metric: str, view: Run) -> str:
     return f"no {FIELDS[metric].label} in this run: no successful request measured it"
 
 
-def metric_value(metric: str, view: Run) -> float | None:
-    value = view.metrics.get(metric)
-    if value is None and metric == "cost_per_success_usd" and view.metrics.get("cost_per_task_usd"):
+def metric_value(metric: str, view: Run, category: str | None = None) -> float | None:
+    """The run's value of ``metric`` (``category``: over that category's tasks only)."""
+    metrics = view.metrics if category is None else view.category_metrics.get(category, {})
+    value = metrics.get(metric)
+    if value is None and metric == "cost_per_success_usd" and metrics.get("cost_per_task_usd"):
         return math.inf  # costs were measured but nothing passed: every dollar bought no success
     return None if value is None else float(value)
+
+
+def _no_category(view: Run, category: str | None) -> str | None:
+    """Why a category rule has nothing to judge: the run has no task of that category."""
+    if category is None or any(r.category == category for r in view.records):
+        return None
+    known = ", ".join(dict.fromkeys(r.category for r in view.records)) or "none"
+    return f"no task of category {category} in this run (its categories: {known})"
+
+
+def _in_category(records: Sequence[Record], category: str | None) -> list[Record]:
+    return list(records) if category is None else [r for r in records if r.category == category]
 
 
 # ------------------------------------------------------------------------------------ verdicts
@@ -395,10 +447,11 @@ def format_value(metric: str, value: float | None, *, exact: bool = False) -> st
 
 
 def evaluate_absolute(rule: AbsoluteRule, view: Run) -> RuleOutcome:
-    value = metric_value(rule.metric, view)
-    base = RuleOutcome(rule.name, "absolute", rule.metric, value, rule.limit_text, "pass", "")
+    value = metric_value(rule.metric, view, rule.category)
+    base = RuleOutcome(rule.label, "absolute", rule.metric, value, rule.limit_text, "pass", "")
     if value is None:
-        return replace(base, status="no data", detail=missing_reason(rule.metric, view))
+        why = _no_category(view, rule.category) or missing_reason(rule.metric, view)
+        return replace(base, status="no data", detail=why)
     shown = format_value(rule.metric, value)
     if rule.holds(value):
         return replace(base, detail=f"{shown} {rule.limit_text}")
@@ -415,22 +468,25 @@ def _p_text(p: float | None) -> str:
 
 
 def evaluate_relative(rule: RelativeRule, view: Run, baseline: Run, alpha: float) -> RuleOutcome:
-    metric = rule.metric
-    value, base_value = metric_value(metric, view), metric_value(metric, baseline)
+    metric, category = rule.metric, rule.category
+    value, base_value = metric_value(metric, view, category), metric_value(metric, baseline, category)
     limit = f"{rule.signed} vs {format_value(metric, base_value)}"
-    out = RuleOutcome(rule.name, "relative", metric, value, limit, "pass", "", baseline=base_value)
+    out = RuleOutcome(rule.label, "relative", metric, value, limit, "pass", "", baseline=base_value)
     if base_value is None:
-        return replace(out, status="no data", detail="baseline: " + missing_reason(metric, baseline))
+        why = _no_category(baseline, category) or missing_reason(metric, baseline)
+        return replace(out, status="no data", detail="baseline: " + why)
     if value is None:
-        return replace(out, status="no data", detail=missing_reason(metric, view))
+        return replace(
+            out, status="no data", detail=_no_category(view, category) or missing_reason(metric, view)
+        )
     higher = _higher_is_better(metric)
     if base_value == 0:
         change = 0.0 if value == 0 else math.copysign(math.inf, value)
     else:
         change = value / base_value - 1
     cmp = stats.compare_samples(
-        samples(metric, baseline.records),
-        samples(metric, view.records),
+        samples(metric, _in_category(baseline.records, category)),
+        samples(metric, _in_category(view.records, category)),
         higher_is_better=higher,
         min_effect=rule.tolerance,
         alpha=alpha,

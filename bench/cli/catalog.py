@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench.cli.console import out
@@ -51,7 +52,29 @@ def cmd_suites(_args: argparse.Namespace) -> int:
             continue
         table.add_row(s.name, str(len(s.tasks)), ", ".join(s.categories), s.suite_hash[:12], s.description)
     out.print(table)
+    out.print(_public_suites())
     return EXIT_OK
+
+
+def _public_suites() -> Table:
+    """The public benchmarks ``--suite`` takes, built from their packages (docs/benchmarks.md)."""
+    from bench.suite.sources import load_source_suite, source_suite_names
+
+    table = Table(
+        title="public benchmarks (docs/benchmarks.md; --tasks / --sample for a part)", title_justify="left"
+    )
+    for col in ("name", "tasks", "source", "licence"):
+        table.add_column(col)
+    for name in source_suite_names():
+        try:
+            s = load_source_suite(name)
+        except BenchError as exc:  # its package is not installed: say how to install it
+            table.add_row(name, "–", f"[yellow]not installed:[/] {escape(exc.fix or str(exc))}", "–")
+            continue
+        src = s.source
+        assert src is not None
+        table.add_row(name, str(len(s.tasks)), f"{src.benchmark}: {src.package} {src.version}", src.licence)
+    return table
 
 
 def cmd_models(_args: argparse.Namespace) -> int:

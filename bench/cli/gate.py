@@ -51,6 +51,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from bench.ci.gate import evaluate_gate, load_rules, load_run, run_label
 
     rules = load_rules(args.rules)
+    for warning in rules.warnings:  # an older metric name, read as the registry's
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     view = load_run(args.run)
     baseline: Run | None = None
     if args.baseline and (args.store or args.where):
@@ -95,6 +97,8 @@ def cmd_choose(args: argparse.Namespace) -> int:
     from bench.results.sweep import is_sweep_dir
 
     rules = load_rules(args.rules)
+    for warning in rules.warnings:  # an older metric name, read as the registry's
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     views: list[Any] = []
     labels: list[str | None] = []
     notes: list[str] = []

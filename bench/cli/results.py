@@ -149,7 +149,7 @@ def sweep_report(args: argparse.Namespace, enrich_options: Any) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bench.report.compare import compare_runs, comparison_table
+    from bench.report.compare import benchmark_comparison, compare_runs, comparison_table
     from bench.report.runs import assign_labels, load_runs
     from bench.report.terminal import rich_table
 
@@ -170,6 +170,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out.print(rich_table(table), markup=False)
     for note in table.notes:
         out.print(f"  {note}", markup=False)
+    bench_table = benchmark_comparison(result)
+    if bench_table is not None:  # public benchmarks: the quality figure per category, with intervals
+        out.print(rich_table(bench_table), markup=False)
+        for note in bench_table.notes:
+            out.print(f"  {note}", markup=False)
     return EXIT_OK
 
 
@@ -183,4 +188,23 @@ def comparison_json(result: Any) -> dict[str, Any]:
         "min_effect": result.min_effect,
         "metrics": {r.field.name: {**asdict(r.comparison), "unit": r.field.unit} for r in result.rows},
         "not_compared": result.skipped,
+        "benchmark": _benchmark_json(result),
     }
+
+
+def _benchmark_json(result: Any) -> dict[str, Any] | None:
+    """Per benchmark category and run (A, B): pass rate with its interval, $/success, J/success."""
+    from bench.report.benchmarks import BENCHMARK_COLUMNS, source_text
+    from bench.results.metrics.aggregate import group_metrics
+
+    if result.baseline.manifest.suite.source is None:
+        return None
+    out: dict[str, Any] = {
+        "source": {"A": source_text(result.baseline.manifest), "B": source_text(result.candidate.manifest)}
+    }
+    for side, run in (("A", result.baseline), ("B", result.candidate)):
+        for category in dict.fromkeys(r.category for r in run.measured):
+            m = group_metrics([r for r in run.measured if r.category == category])
+            keys = [*BENCHMARK_COLUMNS, "pass_rate_ci_low", "pass_rate_ci_high"]
+            out.setdefault("categories", {}).setdefault(category, {})[side] = {k: m.get(k) for k in keys}
+    return out

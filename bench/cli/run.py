@@ -74,10 +74,18 @@ def register(sub: Any) -> None:
     )
     http = run.add_argument_group("endpoints (openai_http and anthropic_messages devices)")
     http.add_argument("--base-url", default=None, help="point the endpoint profile at another address")
-    http.add_argument(
+    cache = http.add_mutually_exclusive_group()
+    cache.add_argument(
         "--cache-bust",
+        action="store_const",
+        const=True,
+        default=None,
+        help="a unique deterministic prefix per request, so no prompt cache answers it (default over HTTP)",
+    )
+    cache.add_argument(
+        "--warm-cache",
         action="store_true",
-        help="a unique deterministic prefix per request (defeats KV reuse)",
+        help="send prompts as written: measure the server's warm prompt cache (repeats are served from it)",
     )
     http.add_argument(
         "--seed", type=whole_from_zero, default=None, help="run seed (cache-bust nonces, --rate, --sample)"
@@ -185,6 +193,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         explicit=explicit_options(argv),
         base_url=args.base_url,
         cache_bust=args.cache_bust,
+        warm_cache=args.warm_cache,
         seed=args.seed,
         traffic=TrafficOptions(args.concurrency, args.rate, args.slo_ttft_ms, args.slo_tpot_ms),
         prefix_cache=args.prefix_cache == "on",

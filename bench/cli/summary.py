@@ -37,6 +37,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
     if summary.get("prompt_format") == "plain_completion":
         err.print("[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)")
+    if summary.get("benchmark"):
+        out.print(f"benchmark: {summary['benchmark']}", highlight=False)
     if "shapes" in summary:
         print_llama_bench(summary["shapes"])
         if summary.get("batched"):

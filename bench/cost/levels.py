@@ -24,9 +24,10 @@ from bench.cost.capacity import measured_capacity
 from bench.cost.options import EnrichOptions
 from bench.devices.profiles import DeviceProfile
 from bench.errors import UsageError
+from bench.results.identity import device_name, model_identity
 from bench.results.schema import Manifest, PowerFacts, Record
 
-__all__ = ["MeasuredLevel", "analyse_levels", "model_identity"]
+__all__ = ["MeasuredLevel", "analyse_levels"]
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,6 @@ class MeasuredLevel:
     manifest: Manifest
 
 
-def model_identity(manifest: Manifest) -> str:
-    """What identifies the model a run served: the GGUF's sha256 (or name) for a local model, the
-    endpoint's model name over HTTP."""
-    m = manifest.model
-    if m is not None and (m.sha256 or m.catalog_name or m.file_name):
-        return str(m.sha256 or m.catalog_name or m.file_name)
-    return str(manifest.backend.model or "?")
-
-
-def _device_name(manifest: Manifest) -> str:
-    return manifest.device.name or "?"
-
-
 def _suite_identity(manifest: Manifest) -> str:
     return str(manifest.suite.hash or manifest.suite.name)
 
@@ -58,8 +46,8 @@ def _suite_identity(manifest: Manifest) -> str:
 def _check_same(levels: Sequence[MeasuredLevel]) -> None:
     first = levels[0]
     facts: dict[str, Callable[[Manifest], str]] = {
-        "device": _device_name,
-        "model": model_identity,
+        "device": device_name,
+        "model": model_identity,  # the one identity comparability keys use (bench.results.identity)
         "suite": _suite_identity,
     }
     for name, fact in facts.items():

@@ -19,6 +19,7 @@ from bench.buildinfo import tool_commit
 from bench.cost.enrich import EnrichOptions
 from bench.report import frame as frames
 from bench.report.batched_view import batched_table
+from bench.report.benchmarks import benchmark_table
 from bench.report.charts import ChartResult, build_charts
 from bench.report.layout import CATEGORY_COLUMNS, RUN_COLUMNS, TASK_COLUMNS, TERMINAL_COLUMNS
 from bench.report.provenance import provenance_table, stale_price_notes
@@ -87,6 +88,7 @@ class Report:
     frame: pd.DataFrame  # the combined frame (--csv / --json)
     run_frame: pd.DataFrame
     batched_table: TextTable | None = None  # parallel shapes, llama-batched-bench's fields (batched_view)
+    benchmark_table: TextTable | None = None  # public benchmarks: pass rate, $ and J per success (benchmarks)
 
 
 def _default_title(runs: Sequence[Run]) -> str:
@@ -278,4 +280,5 @@ def build_report(runs: list[Run], options: ReportOptions | None = None) -> Repor
         frame=frames.combined_frame(run_df, cat_df, task_df),
         run_frame=run_df,
         batched_table=batched_table(runs),
+        benchmark_table=benchmark_table(runs, cat_sorted),
     )

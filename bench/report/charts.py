@@ -28,6 +28,7 @@ from bench.report.power_trace import read_power_trace
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable, frame_rows
 from bench.results.metrics.display import ESTIMATE_MARK, usd
+from bench.results.metrics.policy import TIMED
 from bench.results.metrics.registry import FIELDS
 from bench.results.schema import PowerFacts
 
@@ -152,7 +153,7 @@ def latency(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
     key, title = "latency", "Latency distributions"
     data: list[tuple[str, list[np.ndarray]]] = []
     for run in runs:
-        ok = [r for r in run.measured if r.status == "ok"]
+        ok = TIMED.select(run.records)  # model requests that succeeded, as the TTFT and e2e figures count
         ttft = np.asarray([r.ttft_ms for r in ok if r.ttft_ms is not None], dtype=float)
         e2e = np.asarray([r.e2e_ms for r in ok if r.e2e_ms is not None], dtype=float)
         if ttft.size or e2e.size:

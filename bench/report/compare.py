@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import UsageError
+from bench.report.benchmarks import benchmark_table
+from bench.report.frame import category_frame
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable, label
 from bench.results.comparability import differences, key_properties
@@ -22,7 +24,9 @@ from bench.results.metrics.aggregate import samples
 from bench.results.metrics.registry import COMPARE_FIELDS, Field
 from bench.results.stats import Comparison, compare_samples
 
-__all__ = ["CompareRow", "RunComparison", "compare_runs", "comparison_table"]
+__all__ = [
+    "CompareRow", "RunComparison", "benchmark_comparison", "compare_runs", "comparison_table",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -110,3 +114,11 @@ def comparison_table(result: RunComparison) -> TextTable:
     if result.skipped:
         notes.append("Not compared (no samples in either run): " + ", ".join(result.skipped) + ".")
     return TextTable(columns, rows, notes)
+
+
+def benchmark_comparison(result: RunComparison) -> TextTable | None:
+    """Public benchmarks: each category's pass rate (95% CI), $/success and J/success, A above B (the
+    report's benchmark table over the two runs); None for suites of our own."""
+    runs = [result.baseline, result.candidate]
+    frame = category_frame(runs)
+    return benchmark_table(runs, frame.sort_values("category", kind="stable") if not frame.empty else frame)

@@ -166,8 +166,14 @@ def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
             f"{inp['lifetime_years']:g} y at {inp['utilization']:.0%} use "
             f"({usd(inp['hardware_usd_per_hour'])}/h)"
         )
+    left_out = []
+    if not energy_known:
+        left_out.append("energy (not measured)")
+    if not hardware_known:
+        left_out.append("the device's price (unknown)")
     shown = FIELDS["cost_per_task_usd"].format(per_task, estimated=bool(o.get("energy_estimated")))
-    return f"cost on this machine: {shown}/task = " + " + ".join(parts)
+    tail = f"; not in it: {' and '.join(left_out)}" if left_out else ""
+    return f"cost on this machine: {shown}/task = " + " + ".join(parts) + tail
 
 
 def local_hint(summary: dict[str, Any]) -> str | None:
@@ -335,8 +341,7 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
 def _rate_cell(rate: Any) -> str:
     if rate is None:
         return "–"
-    base = getattr(rate, "base", rate)
-    return f"${base:g}"
+    return price(getattr(rate, "base", rate))
 
 
 def _tier_cell(prices: Any) -> str:
@@ -345,7 +350,7 @@ def _tier_cell(prices: Any) -> str:
 
     def at(rate: Any, size: int) -> str:
         tiers = [(t.above_tokens, t.usd_per_mtok) for t in getattr(rate, "tiers", ())]
-        return f"${tier_rate(getattr(rate, 'base', rate), tiers, size):g}"
+        return price(tier_rate(getattr(rate, "base", rate), tiers, size))
 
     cells = [
         f"> {s:,}: {at(prices.input_usd_per_mtok, s + 1)} / {at(prices.output_usd_per_mtok, s + 1)}"

@@ -24,8 +24,8 @@ RUN_COLUMNS = [
 ]  # fmt: skip
 
 CATEGORY_COLUMNS = [
-    "n", "pass_rate", "cost_per_success_usd", "energy_per_task_j", "ttft_p50_ms", "e2e_p50_ms",
-    "decode_tps_mean", "completion_tokens_mean", "errors",
+    "n", "pass_rate", "cost_per_success_usd", "energy_per_success_j", "energy_per_task_j", "ttft_p50_ms",
+    "e2e_p50_ms", "decode_tps_mean", "completion_tokens_mean", "errors",
 ]  # fmt: skip
 
 TASK_COLUMNS = [

@@ -101,6 +101,8 @@ def render_markdown(report: Report, chart_dir: str | None) -> str:
             out.append("")
     if report.batched_table is not None:
         out += ["## Parallel sequences (llama-batched-bench)", "", md_table(report.batched_table), ""]
+    if report.benchmark_table is not None:
+        out += ["## Public benchmarks", "", md_table(report.benchmark_table), ""]
     out += ["## Per category", "", md_table(report.category_table), ""]
     out += [
         "## Per task",

@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.cost.enrich import EnrichOptions
 from bench.devices.staleness import price_age
+from bench.report.benchmarks import source_text
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable
 from bench.results.schema import DeviceFacts, PowerFacts
@@ -176,6 +177,7 @@ def _rows(run: Run, options: EnrichOptions, on: dt.date | None = None) -> dict[s
         ),
         "prompt format": str(backend.prompt_format or "–"),
         "suite": f"{suite.name or '?'} v{suite.version or '?'}, {suite.n_tasks or '?'} tasks",
+        "suite source": source_text(m) or "– (a suite of this repository)",
         "suite hash": str(suite.hash or "–"),
         "repetitions": _kv(m.settings.model_dump(), ["repetitions", "warmup", "no_text"]),
         "power sensor": f"{power.sensor}" + (f", idle {power.idle_w} W" if power.idle_w else "")

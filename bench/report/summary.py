@@ -16,6 +16,7 @@ from bench.cost.options import EnrichOptions
 from bench.cost.pricing import cost_section
 from bench.cost.roofline import roofline
 from bench.power.records import rail_energies
+from bench.report.benchmarks import source_text
 from bench.report.energy import power_summary, shape_energy
 from bench.results import stats
 from bench.results.identity import model_name
@@ -98,6 +99,7 @@ def summarize(
         "device": manifest.device.name,
         "prompt_format": manifest.backend.prompt_format,
         "agent_protocol": manifest.backend.agent_protocol,
+        "benchmark": source_text(manifest),  # a public benchmark's source, subset and style (else None)
         "power": power_summary(records, manifest),
         "overall": run_metrics(records, manifest),
         "by_category": {c: group_metrics(rs) for c, rs in by_category(records).items()},

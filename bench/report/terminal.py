@@ -42,5 +42,8 @@ def report_view(report: Report) -> list[RenderableType]:
         rich_table(report.terminal_table),
     ]
     view += [Text(f"  {neutralize_controls(note)}") for note in report.run_table.notes]
+    if report.benchmark_table is not None:  # public benchmarks: the quality figure per category
+        view.append(rich_table(report.benchmark_table))
+        view += [Text(f"  {neutralize_controls(note)}") for note in report.benchmark_table.notes]
     view.append(Text("  All columns, charts and provenance: -o report.html or -o report.md"))
     return view

@@ -9,7 +9,8 @@ and readers ignore fields they do not know):
   single-shot request (every record before them), ``"model"`` / ``"tool"`` for one call inside an agent
   task (linked by ``task_id``, ``repetition``, ``step``), ``"agent"`` for the task's summary. Readers that
   aggregate per task use the task-level records (``kind`` None or ``"agent"``, see ``task_level``); per
-  call latency uses the call-level ones (``kind`` None or ``"model"``, see ``call_level``).
+  call latency uses the call-level ones (``kind`` None or ``"model"``, see ``call_level``). All four
+  kinds are built by one factory, ``bench.run.records.RecordFactory``.
   Shapes at a depth and in parallel (docs/shapes.md) added optional fields, no version bump:
   ``depth_tokens``, ``depth_ms``, ``parallel_seqs``, ``shared_prompt``, ``n_kv_tokens``, ``pp_ms``,
   ``tg_ms``; None on every record before them.
@@ -308,7 +309,9 @@ class RunSettingsFacts(_Part):
     power_mode: str | None = None
     batch: bool = False  # --batch: token APIs priced at their batch tier (docs/prices.md)
     seed: int | None = None
+    # every request's prompt made unique (the default over HTTP; None: a bundle from before it was recorded)
     cache_bust: bool | None = None
+    warm_cache: bool = False  # --warm-cache: prompts repeated as written, a server's prompt cache measured
     # load shape (bench.run.traffic.TrafficOptions.manifest)
     mode: str | None = None
     concurrency: int | None = None

@@ -29,7 +29,7 @@ from typing import IO, Any
 from bench.backends.base import ChatBackend, ChatRequest, Generation, RequestFailed
 from bench.errors import BenchError
 from bench.redaction import scrub_secrets
-from bench.results.schema import Record, StopReason, task_level
+from bench.results.schema import Record, Status, StopReason, task_level
 from bench.run.agent_protocol import (
     MAX_CALLS_PER_STEP,
     ParsedCall,
@@ -38,23 +38,16 @@ from bench.run.agent_protocol import (
     reply_calls,
     to_text_protocol,
 )
-from bench.run.runner import (
-    ProgressEvent,
-    Runner,
-    RunOutcome,
-    _peak_rss_mb,
-    _sha256,
-    generation_fields,
-    utc_now,
-)
+from bench.run.records import RecordFactory, TaskTally
+from bench.run.runner import ProgressEvent, Runner, RunOutcome, utc_now
 from bench.suite.checks import CheckResult, evaluate
 from bench.suite.loader import Task
 from bench.suite.tool_calls import MadeCall
-from bench.suite.toolbox import open_toolbox
+from bench.suite.toolbox import Toolbox, open_toolbox
 from bench.suite.tools import ToolResult
 from bench.suite.tools.bfcl import decoded_step
 
-__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "choose_protocol"]
+__all__ = ["TRACE_FILE", "AgentLoop", "AgentRunner", "call_model", "choose_protocol", "trace_usage"]
 
 TRACE_FILE = "trace.jsonl"
 
@@ -80,8 +73,39 @@ def _assistant_message(text: str, calls: Sequence[ParsedCall]) -> dict[str, Any]
     return msg
 
 
+def trace_usage(gen: Generation) -> dict[str, Any]:
+    """A call's usage as OpenAI reports it (hidden reasoning inside ``completion_tokens``, cache reads
+    under ``prompt_tokens_details``) plus Anthropic's cache-write count where there was one: what a
+    replay generates and what a reader prices a trace line by."""
+    visible, reasoning = gen.completion_tokens, gen.reasoning_tokens
+    usage: dict[str, Any] = {
+        "prompt_tokens": gen.prompt_tokens,
+        "completion_tokens": None if visible is None else visible + (reasoning or 0),
+        "prompt_tokens_details": {"cached_tokens": gen.extra.get("cached_tokens")},
+    }
+    if reasoning:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    if gen.extra.get("cache_write_tokens"):
+        usage["cache_creation_input_tokens"] = gen.extra["cache_write_tokens"]
+    return usage
+
+
+def call_model(backend: ChatBackend, request: ChatRequest) -> tuple[Generation | None, Status, str | None]:
+    """One model call: what it produced (even on failure, where the backend kept a partial reply), its
+    status and error. A ``BenchError`` (the backend cannot work at all) stops the run."""
+    try:
+        return backend.chat(request), "ok", None
+    except RequestFailed as exc:
+        return exc.partial, exc.status, str(exc)
+    except BenchError:
+        raise
+    except Exception as exc:  # one task's failure must not take the run down
+        return None, "error", f"{type(exc).__name__}: {exc}"
+
+
 class AgentLoop:
-    """Runs agent tasks on one backend; ``append`` receives every record, ``trace`` every trace line."""
+    """Runs agent tasks on one backend; ``append`` receives every record, ``trace`` every trace line.
+    ``toolboxes`` opens each attempt's tools (``bench.suite.toolbox``: ours, or a benchmark's own)."""
 
     def __init__(
         self,
@@ -95,80 +119,16 @@ class AgentLoop:
         no_text: bool = False,
         model_name: str = "",
         protocol: str = "auto",
+        toolboxes: Callable[..., Toolbox] = open_toolbox,
     ) -> None:
         self.backend = backend
         self.protocol: Protocol = choose_protocol(backend, protocol)
-        self.run_id = run_id
-        self.anchor_ns = anchor_ns
+        self.records = RecordFactory(run_id, anchor_ns, no_text)
         self.append = append
         self.trace = trace
         self.prefix_cache = prefix_cache
-        self.no_text = no_text
         self.model_name = model_name
-
-    # ------------------------------------------------------------------------------------ records
-    def _base(self, task: Task, repetition: int, warmup: bool, step: int | None) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "task_id": task.id,
-            "category": task.category,
-            "repetition": repetition,
-            "warmup": warmup,
-            "step": step,
-        }
-
-    def _model_record(
-        self, task: Task, rep: int, warmup: bool, step: int, started: str, gen: Generation | None,
-        status: str, error: str | None, t_fallback: int, turn: int | None = None,
-    ) -> Record:  # fmt: skip
-        fields: dict[str, Any] = {
-            "start_ns": t_fallback - self.anchor_ns,
-            "end_ns": time.perf_counter_ns() - self.anchor_ns,
-        }
-        if gen is not None:
-            fields = {
-                **generation_fields(gen, self.anchor_ns),
-                "output_text": None if self.no_text else gen.text,
-                "output_sha256": _sha256(gen.text),
-            }
-            if gen.prompt_tokens and gen.extra.get("cached_tokens") is not None:
-                fields["prefix_hit_ratio"] = round(gen.extra["cached_tokens"] / gen.prompt_tokens, 4)
-            calls = self._calls(gen, step)
-            if calls:
-                fields["calls"] = [{"name": c.name, "arguments": c.arguments_text} for c in calls]
-        return Record(
-            **self._base(task, rep, warmup, step), kind="model", status=status, error=error,
-            started_utc=started, peak_rss_mb=_peak_rss_mb(), turn=turn, **fields,
-        )  # fmt: skip
-
-    def _tool_record(
-        self,
-        task: Task,
-        rep: int,
-        warmup: bool,
-        step: int,
-        started: str,
-        t0: int,
-        result: ToolResult,
-        args: str,
-    ) -> Record:
-        return Record(
-            **self._base(task, rep, warmup, step),
-            kind="tool",
-            status="ok",
-            started_utc=started,
-            start_ns=t0 - self.anchor_ns,
-            end_ns=t0 + result.wall_ns - self.anchor_ns,
-            e2e_ms=result.wall_ns / 1e6,
-            tool_name=result.name,
-            tool_error=result.error,
-            check_detail=result.content[:300] if result.error else None,
-            tool_cpu_s=round(result.cpu_s, 6),
-            tool_peak_rss_mb=result.peak_rss_mb,
-            tool_output_bytes=result.output_bytes,
-            output_text=None if self.no_text else result.content,
-            prompt_sha256=_sha256(args),
-        )
+        self.toolboxes = toolboxes
 
     # ---------------------------------------------------------------------------------------- loop
     def _calls(self, gen: Generation, step: int) -> list[ParsedCall]:
@@ -188,71 +148,49 @@ class AgentLoop:
             reuse_prefix=self.prefix_cache and step > 0,
         )
 
-    def run_task(self, task: Task, repetition: int, warmup: bool) -> Record:
-        """Run one attempt at an agent task; every record goes to ``append``; returns the summary."""
+    def run_task(self, task: Task, repetition: int, warmup: bool, *, sent: Task | None = None) -> Record:
+        """Run one attempt at an agent task; every record goes to ``append``; returns the summary.
+        ``sent``: the task as this attempt sends it (cache-busted); records are filed under ``task``."""
         spec = task.agent
-        assert spec is not None and task.messages is not None
-        t_start = time.perf_counter_ns()
-        started = utc_now()
-        toolbox = open_toolbox(spec)
+        first = (sent or task).messages
+        assert spec is not None and first is not None
+        t_start, started = time.perf_counter_ns(), utc_now()
+        toolbox = self.toolboxes(spec)
         tools = toolbox.declarations
-        messages: list[dict[str, Any]] = [m.model_dump() for m in task.messages]
+        messages: list[dict[str, Any]] = [m.model_dump() for m in first]
         # multi-turn tasks (BFCL): the user turns still to come, and every reply's calls per turn
         pending = [[m.model_dump() for m in turn] for turn in spec.turns]
         turn_calls: list[list[list[MadeCall]]] = [[]]
         turn_steps = 0
-        model_ns = tool_ns = 0
-        prompt = cached = completion = reasoning = written = written_1h = 0
-        n_model = n_tool = n_tool_err = 0
-        cpu_s = 0.0
-        peak: float | None = None
-        sources: set[str] = set()
+        tally = TaskTally()
         stop: StopReason | None = None
-        status, error, final = "ok", None, ""
+        status: Status = "ok"
+        error: str | None = None
+        final = ""
         step = 0
         while stop is None:
-            used = prompt + completion
             if step >= spec.max_steps:
                 stop = "max_steps"
                 break
-            if used >= spec.max_tokens_total:
+            if tally.used_tokens >= spec.max_tokens_total:
                 stop = "token_budget"
                 break
-            req = self._request(task, messages, tools, step, spec.max_tokens_total - used)
+            req = self._request(task, messages, tools, step, spec.max_tokens_total - tally.used_tokens)
             call_started, t_call = utc_now(), time.perf_counter_ns()
-            gen: Generation | None = None
-            try:
-                gen = self.backend.chat(req)
-            except RequestFailed as exc:
-                gen, status, error = exc.partial, exc.status, str(exc)
-            except BenchError:
-                raise
-            except Exception as exc:  # one task's failure must not take the run down
-                status, error = "error", f"{type(exc).__name__}: {exc}"
-            rec = self._model_record(
-                task, repetition, warmup, step, call_started, gen, status, error, t_call,
-                len(turn_calls) - 1 if spec.turns else None,
+            gen, status, error = call_model(self.backend, req)
+            calls = self._calls(gen, step) if gen is not None else []
+            self.append(
+                self.records.model_call(
+                    task, repetition, warmup, step, started_utc=call_started, t_fallback_ns=t_call, gen=gen,
+                    status=status, error=error, calls=calls, turn=len(turn_calls) - 1 if spec.turns else None,
+                )
             )  # fmt: skip
-            self.append(rec)
-            n_model += 1
-            if gen is not None:
-                model_ns += gen.t_end_ns - gen.t_dispatch_ns
-                prompt += gen.prompt_tokens or 0
-                completion += gen.completion_tokens or 0
-                reasoning += gen.reasoning_tokens or 0
-                cached += gen.extra.get("cached_tokens") or 0
-                written += gen.extra.get("cache_write_tokens") or 0
-                written_1h += gen.extra.get("cache_write_1h_tokens") or 0
-                if gen.token_count_source:
-                    sources.add(gen.token_count_source)
-                if self.trace is not None:
-                    self.trace(self._trace_line(task, repetition, warmup, step, messages, tools, req, gen))
-            else:
-                model_ns += time.perf_counter_ns() - t_call
+            tally.add_model(gen, t_call)
+            if gen is not None and self.trace is not None:
+                self.trace(self._trace_line(task, repetition, warmup, step, messages, tools, req, gen))
             if status != "ok" or gen is None:
                 stop = "error"
                 break
-            calls = self._calls(gen, step)
             turn_calls[-1].append(made_calls(calls))
             if spec.bfcl is not None and decoded_step(turn_calls[-1][-1]) is None:
                 calls = []  # BFCL: a reply whose calls do not decode ends the turn, as one without calls
@@ -278,16 +216,12 @@ class AgentLoop:
                 else:
                     result = toolbox.run(call.name, call.arguments)
                 self.append(
-                    self._tool_record(
-                        task, repetition, warmup, step, tool_started, t_tool, result, call.arguments_text
+                    self.records.tool_call(
+                        task, repetition, warmup, step, started_utc=tool_started, t_start_ns=t_tool,
+                        result=result, arguments_text=call.arguments_text,
                     )
-                )
-                n_tool += 1
-                n_tool_err += int(result.error)
-                tool_ns += result.wall_ns
-                cpu_s += result.cpu_s
-                if result.peak_rss_mb is not None:
-                    peak = max(peak or 0.0, result.peak_rss_mb)
+                )  # fmt: skip
+                tally.add_tool(result)
                 messages.append(
                     {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": result.content}
                 )
@@ -298,48 +232,15 @@ class AgentLoop:
                 break
         toolbox.close()
         t_end = time.perf_counter_ns()
-        wall_ns = t_end - t_start
         if stop == "answer" or (spec.bfcl is not None and stop == "max_steps"):
             # BFCL judges a force-quit task too: it fails unless the quit came in its last turn
             verdict = evaluate(task.check, final, calls=turn_calls)
         else:
             verdict = CheckResult(False, f"no answer: the task stopped at {stop}")
-        summary = Record(
-            **self._base(task, repetition, warmup, None),
-            kind="agent",
-            status=status,
-            error=error,
-            started_utc=started,
-            start_ns=t_start - self.anchor_ns,
-            end_ns=t_end - self.anchor_ns,
-            e2e_ms=wall_ns / 1e6,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            reasoning_tokens=reasoning or None,
-            cached_tokens=cached,
-            cache_write_tokens=written or None,
-            cache_write_1h_tokens=written_1h or None,
-            input_fresh_tokens=prompt - cached,
-            prefix_hit_ratio=round(cached / prompt, 4) if prompt else None,
-            token_count_source=next(iter(sources)) if len(sources) == 1 else None,
-            passed=verdict.passed,
-            check_detail=verdict.detail,
-            output_text=None if self.no_text else final,
-            output_sha256=_sha256(final),
-            prompt_sha256=_sha256(json.dumps([m.model_dump() for m in task.messages])),
-            peak_rss_mb=_peak_rss_mb(),
-            steps=n_model,
-            model_calls=n_model,
-            tool_calls=n_tool,
-            tool_errors=n_tool_err,
-            stop_reason=stop,
-            wall_s=wall_ns / 1e9,
-            model_s=model_ns / 1e9,
-            tool_s=tool_ns / 1e9,
-            harness_s=max(wall_ns - model_ns - tool_ns, 0) / 1e9,
-            tool_cpu_s=round(cpu_s, 6),
-            tool_peak_rss_mb=peak,
-        )
+        summary = self.records.agent_summary(
+            task, repetition, warmup, started_utc=started, t_start_ns=t_start, t_end_ns=t_end, tally=tally,
+            status=status, error=error, stop=stop, verdict=verdict, final_text=final,
+        )  # fmt: skip
         self.append(summary)
         return summary
 
@@ -374,11 +275,7 @@ class AgentLoop:
                 ],
                 "finish_reason": gen.finish_reason,
             },
-            "usage": {
-                "prompt_tokens": gen.prompt_tokens,
-                "completion_tokens": gen.completion_tokens,
-                "prompt_tokens_details": {"cached_tokens": gen.extra.get("cached_tokens")},
-            },
+            "usage": trace_usage(gen),
         }
 
 
@@ -427,7 +324,7 @@ class AgentRunner(Runner):
             total_requests=max(self._total, self._done + 1),
         )  # fmt: skip
         self._emit(base)
-        rec = self.loop.run_task(task, repetition, warmup)
+        rec = self.loop.run_task(task, repetition, warmup, sent=self.settings.sent(task, repetition, warmup))
         self._finished(base, rec)
         return rec
 

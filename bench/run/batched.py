@@ -25,8 +25,7 @@ from bench.backends.base import Generation, RequestFailed
 from bench.backends.llama_batch import BatchEngine
 from bench.backends.llama_cpp import LlamaCppBackend
 from bench.results.bundle import BundleWriter
-from bench.results.schema import Record
-from bench.run.cachebust import bust_task
+from bench.results.schema import Manifest, Record, Status
 from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.run.traffic import LoadItem, TrafficOptions, load_plan
 from bench.suite.loader import PromptSuite
@@ -58,13 +57,10 @@ class BatchedRunner(Runner):
         on_progress: Callable[[ProgressEvent], None] | None = None,
         *,
         traffic: TrafficOptions,
-        seed: int,
-        cache_bust: bool = False,
+        before_finish: Callable[[Manifest], None] | None = None,
     ) -> None:
-        super().__init__(suite, backend, writer, settings, on_progress)
+        super().__init__(suite, backend, writer, settings, on_progress, before_finish=before_finish)
         self.traffic = traffic
-        self.seed = seed
-        self.cache_bust = cache_bust
         self._sent: dict[int, _Sent] = {}
         self._next_key = 0
 
@@ -104,7 +100,7 @@ class BatchedRunner(Runner):
                     self._write(outcome, sent, result, "ok", None)
 
     def _submit(self, engine: BatchEngine, item: LoadItem) -> None:
-        task = bust_task(item.task, self.seed, item.bust_index) if self.cache_bust else item.task
+        task = self.settings.sent(item.task, item.repetition, item.warmup)
         key = self._next_key
         self._next_key += 1
         self._sent[key] = _Sent(item, utc_now(), time.perf_counter_ns())
@@ -118,7 +114,7 @@ class BatchedRunner(Runner):
         self._sent.clear()
 
     def _write(
-        self, outcome: RunOutcome, sent: _Sent, gen: Generation | None, status: str, error: str | None
+        self, outcome: RunOutcome, sent: _Sent, gen: Generation | None, status: Status, error: str | None
     ) -> Record:
         item = sent.item
         rec = self._record(item.task, item.repetition, item.warmup, sent.started_utc, sent.t_fallback_ns, gen,

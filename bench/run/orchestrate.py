@@ -51,10 +51,10 @@ from bench.results.bundle import (
 from bench.results.schema import HygieneFacts, Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
 from bench.run.agent_protocol import Protocol
-from bench.run.cachebust import CacheBustingBackend
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
+from bench.run.runners import RunnerContext, build_runner
 from bench.run.shape_checks import check_shapes, sequences_needed
-from bench.run.traffic import LoadRunner, TrafficOptions
+from bench.run.traffic import TrafficOptions
 from bench.suite.loader import PromptSuite, load_suite, resolve_suite_path
 from bench.suite.sources import PROMPT_STYLES, is_source_suite, load_source_suite
 from bench.suite.subset import select_tasks
@@ -106,7 +106,11 @@ class RunOptions:
     resume: str | Path | None = None  # a bundle directory, or a run id under ``out``
     explicit: frozenset[str] = frozenset()  # fields the user set (on --resume they override the record)
     base_url: str | None = None  # --base-url: another address for an endpoint profile
-    cache_bust: bool = False  # --cache-bust: a unique deterministic prefix per request
+    # a unique deterministic prefix per request (bench.run.cachebust). None: the default for the device,
+    # on for HTTP endpoints (a new user's TTFT, not the server's prompt cache), off in-process (the engine
+    # clears its KV cache before every request); prepare_run settles it to True or False
+    cache_bust: bool | None = None
+    warm_cache: bool = False  # --warm-cache: repeat prompts as written, to measure a warm prompt cache
     seed: int | None = None  # run seed (cache-bust nonces, open-loop schedule); None: drawn and recorded
     traffic: TrafficOptions = field(default_factory=TrafficOptions)
     prefix_cache: bool = True  # agent tasks: keep the previous step's KV cache (--prefix-cache on|off)
@@ -164,7 +168,7 @@ def make_backend(
     )
 
 
-def run_settings(options: RunOptions) -> RunSettings:
+def run_settings(options: RunOptions, seed: int = 0) -> RunSettings:
     return RunSettings(
         repetitions=options.repetitions,
         warmup=options.warmup,
@@ -172,7 +176,27 @@ def run_settings(options: RunOptions) -> RunSettings:
         min_time_s=options.min_time_s,
         cooldown_s=options.cooldown_s,
         repetition_limit=options.repetition_limit,
+        cache_bust=bool(options.cache_bust),
+        seed=seed,
     )
+
+
+def resolve_cache_bust(options: RunOptions, device: DeviceProfile) -> bool:
+    """Whether this run busts prompt caches (see ``RunOptions.cache_bust``); ``--warm-cache`` is the
+    explicit way not to, and only means something where a server keeps a prompt cache."""
+    if options.warm_cache:
+        if options.cache_bust:
+            raise UsageError("--warm-cache and --cache-bust contradict each other: give one")
+        if device.backend != "openai_http":
+            raise UsageError(
+                f"--warm-cache: device '{device.name}' runs in-process, and the engine clears its KV cache "
+                "before every request, so there is no warm prompt cache to measure",
+                fix="measure a server's prompt cache over HTTP (docs/http.md)",
+            )
+        return False
+    if options.cache_bust is not None:
+        return options.cache_bust
+    return device.backend == "openai_http"
 
 
 def _resume_options(options: RunOptions, ref: str | Path) -> tuple[RunOptions, Bundle]:
@@ -201,6 +225,7 @@ def _provisional_manifest(prepared: PreparedRun, run_id: str, backend_facts: dic
             "power_mode": opts.power_mode,
             "seed": prepared.seed,
             "cache_bust": opts.cache_bust,
+            "warm_cache": opts.warm_cache,
             "batch": opts.batch,
             "tasks": opts.tasks,
             "sample": opts.sample,
@@ -331,21 +356,19 @@ def prepare_run(options: RunOptions) -> PreparedRun:
     check_shapes(suite, suite_path, device, options.traffic.concurrency)
     if options.batch:
         check_batch_tier(device)
-    if options.trace is not None and (options.traffic.is_load or options.cache_bust or bundle is not None):
+    options = replace(options, cache_bust=resolve_cache_bust(options, device))
+    if options.trace is not None and (options.traffic.is_load or bundle is not None):
         raise UsageError(
-            "--trace replays sequentially: it does not combine with "
-            "--concurrency, --rate, --cache-bust or --resume"
+            "--trace replays sequentially: it does not combine with --concurrency, --rate or --resume"
         )
-    if suite.has_agent_tasks and (options.traffic.is_load or options.cache_bust):
-        flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
+    if suite.has_agent_tasks and options.traffic.is_load:
         raise UsageError(
-            f"{flag} does not apply to agent tasks (suite {suite.name})",
+            f"--concurrency/--rate does not apply to agent tasks (suite {suite.name})",
             fix="run agent suites sequentially; --prefix-cache off re-prefills every step instead",
         )
-    if suite.has_tool_tasks and (options.traffic.is_load or options.cache_bust):
-        flag = "--cache-bust" if options.cache_bust else "--concurrency/--rate"
+    if suite.has_tool_tasks and options.traffic.is_load:
         raise UsageError(
-            f"{flag} does not apply to tasks that offer tools (suite {suite.name})",
+            f"--concurrency/--rate does not apply to tasks that offer tools (suite {suite.name})",
             fix="run it sequentially (the default)",
         )
     if bundle is not None and options.traffic.is_load:
@@ -388,8 +411,6 @@ def execute_run(
         n_seq=max(traffic.concurrency, shape_seqs),
         kv_unified=shape_seqs > 1,
     )
-    if opts.cache_bust and not traffic.is_load:  # under load, bench.run.traffic applies the same prefixes
-        backend = CacheBustingBackend(backend, prepared.seed)
     power: Selection | None = None
     try:
         backend_facts = backend.load()
@@ -404,7 +425,7 @@ def execute_run(
             backend_facts.setdefault("settings", {}).update(
                 cache_bust=opts.cache_bust, load=traffic.manifest()
             )
-        settings = run_settings(opts)
+        settings = run_settings(opts, prepared.seed)
         prior = []
         if prepared.resume is not None:
             old = prepared.resume.manifest
@@ -430,65 +451,29 @@ def execute_run(
                 m.resumes[-1].session_warmup = runner.session_warmup
                 m.resumes[-1].torn_bytes_dropped = writer.repaired_bytes
 
-        if opts.trace is not None:
-            from bench.run.agent import choose_protocol
-            from bench.run.trace import TraceRunner, load_trace
-
-            manifest.backend.agent_protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]
-            manifest.backend.settings.prefix_cache = opts.prefix_cache
-            runner = TraceRunner(
-                prepared.suite, backend, writer, settings, on_progress, prior=prior,
-                before_finish=before_finish, steps=load_trace(opts.trace), prefix_cache=opts.prefix_cache,
-                protocol=opts.agent_protocol,
-            )  # fmt: skip
-        elif prepared.suite.has_agent_tasks:
-            from bench.run.agent import AgentRunner, choose_protocol
-
-            protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]  # both chat
-            manifest.backend.agent_protocol = protocol
-            manifest.backend.settings.prefix_cache = opts.prefix_cache
-            agent_runner = AgentRunner(
-                prepared.suite, backend, writer, settings, on_progress, prior=prior,
-                before_finish=before_finish, prefix_cache=opts.prefix_cache,
-                model_name=run_id_stem(prepared), protocol=opts.agent_protocol,
-            )  # fmt: skip
-            runner = agent_runner
-        if runner is None and traffic.is_load and prepared.device.backend == "llama_cpp":
-            from bench.backends.llama_cpp import LlamaCppBackend
-            from bench.run.batched import BatchedRunner
-
-            assert isinstance(backend, LlamaCppBackend)  # TrafficOptions.validate: closed loop only
-            runner = BatchedRunner(
-                prepared.suite, backend, writer, settings, on_progress,
-                traffic=traffic, seed=prepared.seed, cache_bust=opts.cache_bust,
-            )  # fmt: skip
         tool_protocol: Protocol = "native_tools"
-        if prepared.suite.has_tool_tasks:  # how the tools reach the model, as for agent suites
+        if prepared.suite.has_tool_tasks or prepared.suite.has_agent_tasks or opts.trace is not None:
             from bench.run.agent import choose_protocol
 
+            # how tools reach the model (natively or in the text protocol): it decides every prompt
             tool_protocol = choose_protocol(backend, opts.agent_protocol)  # type: ignore[arg-type]  # chat
             manifest.backend.agent_protocol = tool_protocol
-        runner = runner or (
-            LoadRunner(
-                prepared.suite,
-                backend,  # type: ignore[arg-type]  # TrafficOptions.validate: an HttpBackend
-                writer,
-                settings,
-                on_progress,
-                traffic=traffic,
-                seed=prepared.seed,
-                cache_bust=opts.cache_bust,
-            )
-            if traffic.is_load
-            else Runner(
-                prepared.suite,
-                backend,
-                writer,
-                settings,
-                on_progress,
+        runner = build_runner(
+            RunnerContext(
+                suite=prepared.suite,
+                device=prepared.device,
+                backend=backend,
+                writer=writer,
+                settings=settings,
+                on_progress=on_progress,
                 prior=prior,
                 before_finish=before_finish,
+                traffic=traffic,
+                prefix_cache=opts.prefix_cache,
+                agent_protocol=opts.agent_protocol,
                 tool_protocol=tool_protocol,
+                trace=opts.trace,
+                model_name=run_id_stem(prepared),
             )
         )
         if prepared.resume is not None:

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import json
-import resource
 import secrets
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,9 +26,10 @@ from bench.devices.profiles import DeviceProfile, host_facts
 from bench.errors import BenchError
 from bench.models.catalog import ResolvedModel
 from bench.results.bundle import BundleWriter, effective_records
-from bench.results.metrics import derive_timing
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, Record, Status
 from bench.run.agent_protocol import Protocol, made_calls, reply_calls, to_text_protocol
+from bench.run.cachebust import bust_task, slot_index
+from bench.run.records import RecordFactory
 from bench.run.schedule import SchedulePolicy, TaskSchedule
 from bench.sandbox import probe_isolation
 from bench.suite.checks import CheckResult, NoneCheck, PythonTestCheck, evaluate
@@ -59,6 +56,16 @@ class RunSettings:
     # infercost sweep rounds: only repetitions below this run; the bundle stays incomplete (resumable)
     # while any task owes more. Not recorded: the manifest says how many repetitions the run will have.
     repetition_limit: int | None = None
+    # every request (every agent attempt) gets its own prefix, so no cache serves a repeated prompt
+    # (bench.run.cachebust); seed: the run seed its nonces are drawn from
+    cache_bust: bool = False
+    seed: int = 0
+
+    def sent(self, task: Task, repetition: int, warmup: bool) -> Task:
+        """``task`` as the request in this slot sends it: cache-busted when the run busts."""
+        if not self.cache_bust:
+            return task
+        return bust_task(task, self.seed, slot_index(self.warmup, repetition, warmup))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,53 +104,6 @@ def new_run_id(model_label: str, suite_name: str) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{model_label}-{suite_name}")
     return f"{stamp}-{safe}-{secrets.token_hex(2)}"
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _prompt_text(task: Task) -> str:
-    if task.messages is not None:
-        return json.dumps([m.model_dump() for m in task.messages], ensure_ascii=False)
-    if task.prompt is not None:
-        return task.prompt
-    return task.shape.label if task.shape else ""
-
-
-def generation_fields(gen: Generation, anchor_ns: int) -> dict[str, Any]:
-    """A finished generation as ``Record`` fields, for single requests and agent model calls alike: the
-    raw stamps relative to the run's anchor, the timing derived from them, token counts, and the
-    backend's raw facts (``extra``: fields Record declares, such as n_chunks or cached_tokens; the rest
-    it ignores)."""
-    timing = derive_timing(
-        gen.t_dispatch_ns, gen.content_ns, gen.t_end_ns, gen.completion_tokens, gen.prompt_tokens
-    )
-    return {
-        "start_ns": gen.t_dispatch_ns - anchor_ns,
-        "end_ns": gen.t_end_ns - anchor_ns,
-        "ttft_ms": timing.ttft_ms,
-        "e2e_ms": timing.e2e_ms,
-        "itl_ms": [round(x, 4) for x in timing.itl_ms],
-        "tpot_ms": timing.tpot_ms,
-        "decode_tps": timing.decode_tps,
-        "prefill_tps": timing.prefill_tps,
-        "prefill_source": gen.prefill_source,
-        "prompt_tokens": gen.prompt_tokens,
-        "completion_tokens": gen.completion_tokens,
-        "reasoning_tokens": gen.reasoning_tokens,
-        "token_count_source": gen.token_count_source,
-        "finish_reason": gen.finish_reason,
-        "engine_timings": gen.engine_timings,
-        # the reassembled native tool calls are the agent loop's to run, not a record field (an agent
-        # summary's ``tool_calls`` is a count)
-        **{k: v for k, v in gen.extra.items() if k != "tool_calls"},
-    }
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def build_manifest(
@@ -222,6 +182,7 @@ class Runner:
         self.before_finish = before_finish
         self.anchor_ns = writer.manifest.anchor_perf_ns
         self.run_id = writer.manifest.run_id
+        self.records = RecordFactory(self.run_id, self.anchor_ns, settings.no_text)
         self.session_warmup: dict[str, Any] | None = None
         policy = SchedulePolicy(
             settings.repetitions, settings.warmup, settings.min_time_s, limit=settings.repetition_limit
@@ -310,9 +271,11 @@ class Runner:
         the manifest's resume entry says so."""
         if self.settings.warmup <= 0:
             return
-        for _ in range(self.settings.warmup):
+        for k in range(self.settings.warmup):
+            # cache-busted with nonces no recorded slot uses (slots count from 0)
+            sent = bust_task(task, self.settings.seed, -1 - k) if self.settings.cache_bust else task
             try:
-                self.backend.generate(task)
+                self.backend.generate(sent)
             except BenchError:
                 raise
             except Exception:  # a failed warmup is not a result; the measured request will show it
@@ -399,10 +362,10 @@ class Runner:
         started = utc_now()
         t_fallback = time.perf_counter_ns()
         gen: Generation | None = None
-        status = "ok"
+        status: Status = "ok"
         error: str | None = None
         try:
-            gen = self._send(task, progress)
+            gen = self._send(self.settings.sent(task, repetition, warmup), progress)
         except RequestFailed as exc:
             status, error, gen = exc.status, str(exc), exc.partial
         except KeyboardInterrupt:
@@ -449,43 +412,21 @@ class Runner:
         started: str,
         t_fallback: int,
         gen: Generation | None,
-        status: str,
+        status: Status,
         error: str | None,
     ) -> Record:
-        t_end = time.perf_counter_ns()
-        fields: dict[str, Any] = {}
-        text = ""
-        if gen is not None:
-            text = gen.text
-            fields = generation_fields(gen, self.anchor_ns)
-        else:
-            fields = {"start_ns": t_fallback - self.anchor_ns, "end_ns": t_end - self.anchor_ns}
+        """Judge a finished request and build its record (every request runner comes through here)."""
         calls = None
         if task.tools is not None and gen is not None:  # what the tool_call check judges, kept as written
-            calls = reply_calls(gen.extra.get("tool_calls"), text, 0)
+            calls = reply_calls(gen.extra.get("tool_calls"), gen.text, 0)
         if status == "ok":
+            text = gen.text if gen is not None else ""
             verdict = evaluate(task.check, text, calls=[[made_calls(calls or [])]])
         elif isinstance(task.check, NoneCheck):
             verdict = CheckResult(None, "no check (synthetic shape)")
         else:  # a request that failed did not do its task: it counts against the pass rate
             verdict = CheckResult(False, f"request {status}: no answer to check")
-        no_text = self.settings.no_text
-        return Record(
-            run_id=self.run_id,
-            task_id=task.id,
-            category=task.category,
-            repetition=repetition,
-            warmup=warmup,
-            status=status,
-            error=error,
-            started_utc=started,
-            passed=verdict.passed,
-            check_detail=verdict.detail,
-            output_text=None if no_text else (text if gen is not None else None),
-            output_sha256=_sha256(text) if gen is not None else None,
-            prompt_sha256=_sha256(_prompt_text(task)),
-            peak_rss_mb=_peak_rss_mb(),
-            shape=task.shape.label if task.shape else None,
-            calls=None if calls is None else [{"name": c.name, "arguments": c.arguments_text} for c in calls],
-            **fields,
-        )
+        return self.records.request(
+            task, repetition, warmup, started_utc=started, t_fallback_ns=t_fallback, gen=gen, status=status,
+            error=error, verdict=verdict, calls=calls,
+        )  # fmt: skip

@@ -37,8 +37,7 @@ from bench.backends.http.client import OpenAIHttpBackend
 from bench.devices.profiles import DeviceProfile
 from bench.errors import BenchError, UsageError
 from bench.results.bundle import BundleWriter
-from bench.results.schema import Record
-from bench.run.cachebust import bust_task
+from bench.results.schema import Manifest, Record, Status
 from bench.run.runner import ProgressEvent, RunInterrupted, Runner, RunOutcome, RunSettings, utc_now
 from bench.suite.loader import PromptSuite, Task
 
@@ -167,17 +166,13 @@ class LoadItem:
     task: Task
     repetition: int
     warmup: bool
-    bust_index: int  # the task's request number, warmups first (as the sequential runner counts)
 
 
 def load_plan(suite: PromptSuite, settings: RunSettings, *, warmup: bool) -> list[LoadItem]:
     """The warmup or the measured requests of a run under load, repetition by repetition (every task
     once, then every task again: a realistic mix at any moment)."""
     n = settings.warmup if warmup else settings.repetitions
-    offset = 0 if warmup else settings.warmup
-    return [
-        LoadItem(i, task, rep, warmup, offset + rep) for rep in range(n) for i, task in enumerate(suite.tasks)
-    ]
+    return [LoadItem(i, task, rep, warmup) for rep in range(n) for i, task in enumerate(suite.tasks)]
 
 
 class LoadRunner(Runner):
@@ -194,13 +189,11 @@ class LoadRunner(Runner):
         on_progress: Callable[[ProgressEvent], None] | None = None,
         *,
         traffic: TrafficOptions,
-        seed: int,
-        cache_bust: bool = False,
+        before_finish: Callable[[Manifest], None] | None = None,
     ) -> None:
-        super().__init__(suite, backend, writer, settings, on_progress)
+        super().__init__(suite, backend, writer, settings, on_progress, before_finish=before_finish)
         self.traffic = traffic
-        self.seed = seed
-        self.cache_bust = cache_bust
+        self.seed = settings.seed  # the open-loop schedule's
         self._tasks: set[asyncio.Task[Any]] = set()
         self._main_task: asyncio.Task[Any] | None = None
         self._fatal: BaseException | None = None
@@ -311,11 +304,12 @@ class LoadRunner(Runner):
 
     async def _measure(self, item: LoadItem, outcome: RunOutcome, scheduled_ns: int | None) -> Record:
         task = item.task
-        sent = bust_task(task, self.seed, item.bust_index) if self.cache_bust else task
+        sent = self.settings.sent(task, item.repetition, item.warmup)
         started = utc_now()
         t_fallback = time.perf_counter_ns()
         gen: Generation | None = None
-        status, error = "ok", None
+        status: Status = "ok"
+        error: str | None = None
         try:
             gen = await self.backend.agenerate(sent)
         except RequestFailed as exc:
@@ -338,7 +332,7 @@ class LoadRunner(Runner):
         started: str,
         t_fallback: int,
         gen: Generation | None,
-        status: str,
+        status: Status,
         error: str | None,
         scheduled_ns: int | None,
     ) -> Record:

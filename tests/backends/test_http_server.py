@@ -83,10 +83,14 @@ def test_cross_check_in_process_vs_server(server_profile: Path, tmp_path: Path) 
 
 
 def test_closed_loop_concurrency_gives_the_same_answers(server_profile: Path, tmp_path: Path) -> None:
-    seq = _run("--device", str(server_profile), "--suite", MINI, "-r", "2", "-w", "0", "--out", str(tmp_path))
+    # prompts as written (no per-request prefix), so both runs ask exactly the same questions
+    seq = _run(
+        "--device", str(server_profile), "--suite", MINI, "-r", "2", "-w", "0", "--warm-cache",
+        "--out", str(tmp_path),
+    )  # fmt: skip
     conc = _run(
         "--device", str(server_profile), "--suite", MINI, "-r", "2", "-w", "1", "--concurrency", "3",
-        "--slo-ttft-ms", "60000", "--out", str(tmp_path),
+        "--slo-ttft-ms", "60000", "--warm-cache", "--out", str(tmp_path),
     )  # fmt: skip
     o = conc["overall"]
     assert o["errors"] == 0 and o["n"] == 6 and o["request_throughput_rps"] > 0 and o["output_tps_total"] > 0
@@ -116,3 +120,52 @@ def test_shapes_over_http_size_prompts_and_ignore_eos(server_profile: Path, tmp_
     assert rows["pp64"]["tps_mean"] > 0 and rows["tg16"]["tps_mean"] > 0
     recs = {r.task_id: r for r in read_bundle(summary["run_dir"]).records}
     assert recs["pp64"].prompt_tokens == 64 and recs["tg16"].completion_tokens == 16
+
+
+def _long_prompt_suite(path: Path) -> Path:
+    """Three tasks whose prompts (~450 tokens each) take a prefill a cache hit visibly skips."""
+    text = " ".join(f"Item {i}: the {w} box holds {i * 7 % 13} marbles." for i, w in enumerate(
+        ["red", "blue", "green", "white", "black", "brown"] * 6
+    ))  # fmt: skip
+    tasks = "".join(
+        f'[[tasks]]\nid = "{tid}"\nmax_tokens = 4\ncheck = {{ type = "none" }}\n'
+        f'messages = [{{ role = "user", content = "{question} {text}" }}]\n'
+        # the question first: no task's prompt shares a prefix with another's beyond the chat template
+        for tid, question in (("sum", "How many boxes?"), ("red", "Which box is first?"), ("last", "Last?"))
+    )
+    path.write_text('name = "long"\n' + tasks)
+    return path
+
+
+def test_default_run_measures_fresh_prompts_and_warm_cache_warns(
+    server_profile: Path, tmp_path: Path
+) -> None:
+    """llama_cpp.server reuses the previous request's KV prefix. By default every request gets its own
+    prefix, so the measured TTFT is a fresh prefill's, like the warmup's; ``--warm-cache`` sends the
+    warmup's prompt again, the server skips its prefill, TTFT collapses, and the run says so."""
+    suite = _long_prompt_suite(tmp_path / "long.toml")
+    common = ("--device", str(server_profile), "--suite", str(suite), "-r", "2", "-w", "1")
+
+    def ttft(summary: dict) -> tuple[float, float]:  # type: ignore[type-arg]
+        recs = read_bundle(summary["run_dir"]).records
+        first = [r.ttft_ms for r in recs if r.warmup]
+        repeats = [r.ttft_ms for r in recs if not r.warmup]
+        return sorted(first)[1], sorted(repeats)[len(repeats) // 2]  # type: ignore[type-var, return-value]
+
+    fresh = _run(*common, "--out", str(tmp_path / "fresh"))
+    m = read_bundle(fresh["run_dir"]).manifest
+    assert m.settings.cache_bust is True and m.settings.warm_cache is False
+    first_ms, repeat_ms = ttft(fresh)
+    assert repeat_ms > 0.5 * first_ms, (first_ms, repeat_ms)  # a fresh prefill every time
+    assert "cached_prompts" not in [w["kind"] for w in fresh["warnings"]]
+
+    warm = _run(*common, "--warm-cache", "--out", str(tmp_path / "warm"))
+    m = read_bundle(warm["run_dir"]).manifest
+    assert m.settings.cache_bust is False and m.settings.warm_cache is True
+    first_ms, repeat_ms = ttft(warm)
+    assert repeat_ms < 0.35 * first_ms, (first_ms, repeat_ms)  # the prompt cache answered
+    (w,) = [w for w in warm["warnings"] if w["kind"] == "cached_prompts"]
+    assert w["details"]["tasks"] == 3 and "--warm-cache" in w["remedy"]
+    print(
+        f"TTFT p50 default {fresh['overall'].get('ttft_p50_ms')} ms, --warm-cache {warm['overall'].get('ttft_p50_ms')} ms"
+    )

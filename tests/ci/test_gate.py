@@ -356,3 +356,10 @@ def test_cli_github_annotations_and_step_summary(
     assert md.startswith("earlier step\n### infercost gate: FAIL: 2 of 3 rule(s) failed")
     assert "| `decode_tps_mean` | relative | 80.4 tok/s | -5% vs 105.9 tok/s | ❌ FAIL |" in md
     assert "| `pass_rate` | absolute | 67% | >= 50% | ✅ PASS |" in md
+
+
+def test_cli_warns_about_an_old_rule_name_and_still_gates(tmp_path: Path, gate) -> None:  # type: ignore[no-untyped-def]
+    proc = gate(str(NOISE), "--rules", str(rules_file(tmp_path, '[absolute]\ndecode_tps = ">= 1"\n')))
+    assert proc.returncode == 0, proc.stderr
+    assert "'decode_tps' is deprecated: it is now 'decode_tps_mean'" in proc.stderr
+    assert "decode_tps_mean" in proc.stdout

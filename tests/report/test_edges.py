@@ -166,3 +166,29 @@ def test_report_html_of_a_priced_run_where_every_task_passes(
     proc = run_cli("report", str(edge_runs["every task passes"]), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "Cost vs pass rate (Pareto frontier)" in out.read_text() and "100%" in out.read_text()
+
+
+def test_the_cost_block_says_what_was_priced(edge_runs: dict[str, Path]) -> None:
+    """A local run's cost block opens with what a task cost on this machine and what that is made of, or
+    why it has no figure, and then the one command that puts this machine beside the cloud table."""
+    from bench.report import cost_view
+
+    def summary_of(name: str) -> dict[str, Any]:
+        bundle = read_bundle(edge_runs[name])
+        return summarize(enrich(bundle), bundle.manifest, run_dir=str(edge_runs[name]))
+
+    priced = summary_of("every task passes")
+    head = cost_view.cost_header(priced) or ""
+    per_task = FIELDS["cost_per_task_usd"].format(priced["overall"]["cost_per_task_usd"])
+    assert head.startswith(f"cost on this machine: {per_task}/task = measured energy at $0.16/kWh")
+    assert "its price $1,000 (profile" in head and cost_view.local_hint(priced) is None
+    table = cost_view.cloud_table(priced)
+    assert table is not None and "this machine (this run)" in _text(table)
+    unpriced = summary_of("no prices")
+    head = cost_view.cost_header(unpriced) or ""
+    assert head == "cost on this machine: not priced: no electricity price and the device's price is unknown"
+    hint = cost_view.local_hint(unpriced) or ""
+    assert hint.startswith(
+        f"this machine beside them: infercost breakeven {edge_runs['no prices']} --hardware-usd"
+    )
+    assert "this machine (this run)" not in _text(cost_view.cloud_table(unpriced))

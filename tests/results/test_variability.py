@@ -235,3 +235,70 @@ def test_no_drift_across_the_gap_of_a_resumed_run() -> None:
     hot = drifting_run(0.01)
     late = [r.model_copy(update={"start_ns": r.start_ns + int(gap_s * 1e9)}) for r in hot]
     assert "thermal_drift" in kinds(first + late, manifest(resumes=[resumed]))
+
+
+# --------------------------------------------------------------------------- cached prompts (issue 20)
+HTTP = {"name": "openai_http", "base_url": "http://127.0.0.1:8080/v1", "model": "m"}
+
+
+def served(
+    ttft_first: float, ttft_repeat: float, n_tasks: int = 4, reps: int = 3, **fields: Any
+) -> list[Record]:
+    """A warmup and ``reps`` measured requests per task; the warmup's TTFT is ``ttft_first``."""
+    out, t = [], 0.0
+    for i in range(n_tasks):
+        for k in range(reps + 1):
+            ttft = ttft_first if k == 0 else ttft_repeat
+            r = rec(f"t{i}", max(k - 1, 0), start_s=t, warmup=k == 0).model_copy(
+                update={"ttft_ms": ttft, "prefill_tps": 30 / (ttft / 1e3), **fields}
+            )
+            out.append(r)
+            t += 0.5
+    return out
+
+
+def cached_warning(records: list[Record], **settings: Any) -> Any:
+    m = manifest(backend=HTTP, settings={"repetitions": 3, "warmup": 1, **settings})
+    return {w.kind: w for w in run_warnings(records, m)}.get("cached_prompts")
+
+
+def test_repeats_answered_from_a_prompt_cache_are_named_with_the_remedy() -> None:
+    w = cached_warning(served(250.0, 19.6), cache_bust=False, warm_cache=True)
+    assert (
+        w is not None and "4 of 4 tasks" in w.message and "250.0 ms" in w.message and "19.6 ms" in w.message
+    )
+    assert "prefill 120 → 1,531 tok/s" in w.message and "--warm-cache" in w.remedy
+    assert w.details["warm_cache"] is True and w.details["repeat_ttft_ms_p50"] == 19.6
+    # a bundle from before busting was the default: the remedy is the flag
+    old = cached_warning(served(250.0, 19.6), cache_bust=None)
+    assert old is not None and "--cache-bust" in old.remedy
+    # and it reaches the summary (the run's output and every report read it there)
+    summary = summarize(served(250.0, 19.6), manifest(backend=HTTP, settings={"cache_bust": False}))
+    assert [w["kind"] for w in summary["warnings"]] == ["cached_prompts"]
+
+
+@pytest.mark.parametrize(
+    "records,settings,backend",
+    [
+        (served(250.0, 19.6), {"cache_bust": True}, HTTP),  # busted prompts share nothing to cache
+        (served(250.0, 19.6), {"cache_bust": False}, {"name": "llama_cpp"}),  # in-process: KV cleared
+        (served(250.0, 200.0), {"cache_bust": False}, HTTP),  # repeats as slow as the first: fresh
+        (served(12.0, 3.0), {"cache_bust": False}, HTTP),  # 9 ms is jitter, not a prefill skipped
+        (served(250.0, 19.6, n_tasks=1) + served(250.0, 240.0, n_tasks=3)[4:], {"cache_bust": False}, HTTP),
+    ],
+)
+def test_no_cached_prompts_warning_without_the_pattern(
+    records: list[Record], settings: dict[str, Any], backend: dict[str, Any]
+) -> None:
+    m = manifest(backend=backend, settings={"repetitions": 3, "warmup": 1, **settings})
+    assert "cached_prompts" not in [w.kind for w in run_warnings(records, m)]
+
+
+def test_a_server_that_reports_cached_prompt_tokens_is_believed() -> None:
+    """A hosted API's TTFT may barely move, but its usage says the repeats were served from cache."""
+    records = [
+        r.model_copy(update={"prompt_tokens": 2000, "cached_tokens": 0 if r.warmup else 1920})
+        for r in served(400.0, 320.0)
+    ]
+    w = cached_warning(records, cache_bust=False)
+    assert w is not None and "4 of 4" in w.message

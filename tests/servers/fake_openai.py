@@ -22,7 +22,10 @@ answer), ``echo-answer`` (answers with whatever follows ``ANSWER:`` in the promp
 model's answer, e.g. hostile code for a python-test check), ``tools`` (a request with
 ``tools`` whose last message is not a tool result gets a streamed ``tool_calls`` reply: a calculator call
 whose arguments arrive split over several deltas, and a second call with arguments that are not JSON;
-after a tool result, a plain answer; usage with cached tokens growing per step), ``hostile-tools``
+after a tool result, a plain answer; usage with cached tokens growing per step), ``tools-billed`` (the
+same conversation, its usage as a provider that bills every tier reports it: cache reads, cache writes
+in Anthropic's ``cache_creation_input_tokens`` and hidden reasoning inside ``completion_tokens``; only
+the well-formed call, so ``run --trace`` accepts the run's trace), ``hostile-tools``
 (the worst tool calls we could think of, ``HOSTILE_STEPS``, one reply per step, then a final answer;
 ``{auth}`` in an argument or the answer becomes the Authorization header the server got: a hostile
 endpoint echoing the key into the trajectory).
@@ -296,8 +299,8 @@ class FakeOpenAI:
         writer: asyncio.StreamWriter,
         recv_ns: int,
     ) -> bool:
-        if scenario == "tools":
-            return await self.tools(req, writer)
+        if scenario in ("tools", "tools-billed"):
+            return await self.tools(req, writer, billed=scenario == "tools-billed")
         if scenario == "hostile-tools":
             return await self.hostile_tools(req, writer)
         if scenario.startswith("fast:"):
@@ -355,8 +358,10 @@ class FakeOpenAI:
         await writer.drain()
         return True
 
-    async def tools(self, req: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
-        """Native tool calling as OpenAI streams it (see the module docstring, scenario ``tools``)."""
+    async def tools(self, req: dict[str, Any], writer: asyncio.StreamWriter, billed: bool = False) -> bool:
+        """Native tool calling as OpenAI streams it (see the module docstring, scenarios ``tools`` and
+        ``tools-billed``). The usage depends only on the conversation, so a replay of the same requests
+        is billed the same."""
         base = {"id": "cmpl-fake", "model": req.get("model", "fake-model"), "created": 0}
         messages = req.get("messages") or []
         step = sum(1 for m in messages if m.get("role") == "assistant")
@@ -381,7 +386,8 @@ class FakeOpenAI:
                 "type": "function",
                 "function": {"name": "calculator", "arguments": "{not json"},
             }
-            frames.append(delta({"tool_calls": [second]}))
+            if not billed:  # a billed conversation stays replayable: its one call is well formed
+                frames.append(delta({"tool_calls": [second]}))
             frames.append(delta({}, "tool_calls"))
             n_out = 12
         else:
@@ -390,8 +396,16 @@ class FakeOpenAI:
             frames.append(delta({}, "stop"))
             n_out = 4
         prompt = 40 + 30 * step
-        usage = {"prompt_tokens": prompt, "completion_tokens": n_out, "total_tokens": prompt + n_out,
-                 "prompt_tokens_details": {"cached_tokens": 30 * step}}  # fmt: skip
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": n_out,
+            "total_tokens": prompt + n_out,
+            "prompt_tokens_details": {"cached_tokens": 30 * step},
+        }
+        if billed:  # each step writes its new suffix to the cache and thinks before it answers
+            usage["cache_creation_input_tokens"] = 25
+            usage["completion_tokens"] = n_out + 9 + step
+            usage["completion_tokens_details"] = {"reasoning_tokens": 9 + step}
         if (req.get("stream_options") or {}).get("include_usage"):
             frames.append(_event({**base, "choices": [], "usage": usage}))
         frames.append(_event("[DONE]"))

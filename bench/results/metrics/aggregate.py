@@ -96,6 +96,7 @@ def group_metrics(records: Sequence[Record], *, intervals: bool = True) -> dict[
         "cost_per_success_usd": ratio(cost_total, passed),
         "usd_per_mtok_out": ratio(cost_total, out_tokens, 1e6),
         "energy_per_task_j": stats.mean(energies),
+        "energy_per_success_j": ratio(energy_total, passed),
         "j_per_token": ratio(energy_total, out_tokens),
         "cost_total_usd": cost_total,
         "cost_energy_per_task_usd": stats.mean(r.cost_energy_usd for r in attempts),

@@ -140,6 +140,7 @@ _TABLE: list[tuple[str, str, str, bool | None, Agg, str | None, str, str, str]] 
     ("cost_per_success_usd",    "$/success",     "USD",      False, "ratio", None,                 "attempts",  "total cost / passed attempts",                             "usd"),
     ("usd_per_mtok_out",        "$/1M out",      "USD",      False, "ratio", None,                 "attempts",  "total cost per million completion tokens",                 "usd"),
     ("energy_per_task_j",       "J/task",        "J",        False, "mean",  "energy_j",           "attempts",  "mean gross energy of one attempt at a task",               "{:.2f}"),
+    ("energy_per_success_j",    "J/success",     "J",        False, "ratio", None,                 "attempts",  "total gross energy / passed attempts (public benchmarks: per category)", "{:.2f}"),
     ("j_per_token",             "J/tok",         "J",        False, "ratio", None,                 "attempts",  "total gross energy / completion tokens",                   "{:.3f}"),
     ("cost_total_usd",          "$ total",       "USD",      False, "sum",   "cost_usd",           "attempts",  "total cost of the measured attempts",                      "usd"),
     ("cost_energy_per_task_usd", "energy $/task", "USD",     False, "mean",  "cost_energy_usd",    "attempts",  "mean electricity cost of one attempt, at the wall",        "usd"),
@@ -176,7 +177,7 @@ _WORDS = {
 }  # fmt: skip
 # a local cost includes the energy cost: an estimated energy makes these estimates too
 _ENERGY_BACKED = frozenset({
-    "energy_per_task_j", "j_per_token", "avg_power_w", "energy_net_per_task_j", "cost_per_task_usd",
+    "energy_per_task_j", "energy_per_success_j", "j_per_token", "avg_power_w", "energy_net_per_task_j", "cost_per_task_usd",
     "cost_per_success_usd", "usd_per_mtok_out", "cost_total_usd", "cost_energy_per_task_usd",
 })  # fmt: skip
 

@@ -34,6 +34,8 @@ def _ratio_sql(name: str, a: str) -> str | None:
         return f"{cost} / NULLIF({tokens}, 0) * 1e6"
     if name == "j_per_token":
         return f"{energy} / NULLIF({tokens}, 0)"
+    if name == "energy_per_success_j":
+        return f"{energy} / NULLIF(count(*) {_where(att, a, f'{a}.passed')}, 0)"
     if name == "avg_power_w":  # time-weighted: Σ energy / Σ (energy / power), as time_weighted_power
         both = f"{a}.energy_j <> 0 AND {a}.avg_power_w <> 0"
         return (

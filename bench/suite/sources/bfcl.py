@@ -22,7 +22,6 @@ categories that need more than a function table (``multi_turn_miss_func`` adds f
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -72,13 +71,6 @@ def _lines(root: Any, relative: str, suite: str) -> list[dict[str, Any]]:
         raise SuiteError(f"{suite}: {path} could not be read: {exc}") from None
 
 
-def _hinted(functions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = copy.deepcopy(functions)
-    for fn in out:
-        fn["description"] = fn.get("description", "") + PYTHON_HINT
-    return out
-
-
 def _first(allowed: list[Any]) -> Any:
     """The first allowed value that is not ``""`` (BFCL's mark of "may be omitted"); ``""`` if none."""
     return next((v for v in allowed if v != ""), "")
@@ -126,7 +118,7 @@ def _single(entry: dict[str, Any], answers: list[Any], category: str) -> Task:
         id=entry["id"],
         category=category,
         messages=messages,
-        tools=openai_tools(_hinted(entry["function"])) or None,  # BFCL sends no tools field then
+        tools=openai_tools(entry["function"], PYTHON_HINT) or None,  # BFCL sends no tools field then
         max_tokens=MAX_TOKENS,
         check=ToolCallCheck(
             type="tool_call", category=category, functions=entry["function"], possible_answers=answers
@@ -135,9 +127,9 @@ def _single(entry: dict[str, Any], answers: list[Any], category: str) -> Task:
     )
 
 
-def _multi(entry: dict[str, Any], truth: list[list[str]], category: str, docs: dict[str, list[Any]]) -> Task:
+def _multi(entry: dict[str, Any], truth: list[list[str]], category: str, tools: dict[str, list[Any]]) -> Task:
     classes = entry["involved_classes"]
-    functions = openai_tools(_hinted([fn for c in classes for fn in docs[c]]))
+    functions = [tool for c in classes for tool in tools[c]]
     turns = [[Message(role=m["role"], content=m["content"]) for m in turn] for turn in entry["question"]]
     long_context = "long_context" in category
     env = BfclEnvironment(
@@ -178,8 +170,12 @@ def load_bfcl(suite: str) -> PromptSuite:
     if not relevance and len(answers) != len(entries):
         raise SuiteError(f"{suite}: {len(entries)} entries but {len(answers)} possible answers")
     if category in MULTI_TURN:
-        docs = {c: _lines(root, f"multi_turn_func_doc/{f}", suite) for c, f in _FUNC_DOCS.items()}
-        tasks = [_multi(e, a["ground_truth"], category, docs) for e, a in zip(entries, answers, strict=True)]
+        # each class's functions as tools, converted once and shared by every task that involves it
+        tools = {
+            c: openai_tools(_lines(root, f"multi_turn_func_doc/{f}", suite), PYTHON_HINT)
+            for c, f in _FUNC_DOCS.items()
+        }
+        tasks = [_multi(e, a["ground_truth"], category, tools) for e, a in zip(entries, answers, strict=True)]
     else:  # possible answers line up with the entries by position (BFCL's own rule)
         truths = [a["ground_truth"] for a in answers] if answers else [[] for _ in entries]
         tasks = [_single(e, t, category) for e, t in zip(entries, truths, strict=True)]  # fmt: skip
