@@ -113,3 +113,127 @@ def test_no_import_cycle_in_bench() -> None:
         + "; ".join(" <-> ".join(sorted(c)) for c in found)
         + (". Cut them: a public call in a module both can import, a Protocol, or a smaller module.")
     )
+
+
+# --------------------------------------------------------------------------------- typed manifest parts
+# The manifest's parts are typed (bench.results.manifest_parts): a renamed fact fails mypy. Two checks keep
+# it so: no field of the manifest, at any depth, is typed ``Any`` (``dict[str, Any]`` was how the parts
+# stopped being typed), and no module outside the loader reads a part by string key, directly or through
+# a local name, nor the JSON of one (``.recorded()``), which would be the same read by another road.
+MANIFEST_PARTS = {"device", "power", "hygiene", "resumes", "sandbox"}  # and backend.settings
+LOADER = {"bench/results/schema.py", "bench/results/manifest_parts.py", "bench/results/migrate.py"}
+
+
+def _untyped_fields(model: type, where: str, seen: set[type]) -> list[str]:
+    """Every field under ``model`` (models nested in it included) whose annotation holds ``Any``."""
+    from typing import Any, get_args
+
+    from pydantic import BaseModel
+
+    if model in seen:
+        return []
+    seen.add(model)
+    found = []
+    for name, field in model.model_fields.items():  # type: ignore[attr-defined]
+        stack = [field.annotation]
+        while stack:
+            hint = stack.pop()
+            if hint is Any:
+                found.append(f"{where}.{name}: {field.annotation}")
+                break
+            if isinstance(hint, type) and issubclass(hint, BaseModel):
+                found += _untyped_fields(hint, f"{where}.{name}", seen)
+            stack.extend(get_args(hint))
+    return found
+
+
+def test_no_manifest_field_is_typed_any() -> None:
+    from bench.results.schema import Manifest
+
+    assert _untyped_fields(Manifest, "Manifest", set()) == []
+
+
+def _part_of(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """The manifest part an expression is, if any: ``m.power``, ``(m.power or {})``, ``m.resumes[-1]``,
+    ``m.device.recorded()``, ``m.backend.settings``, or a local name bound to one of them."""
+    if isinstance(node, ast.BoolOp):
+        return next((p for v in node.values if (p := _part_of(v, aliases))), None)
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id)
+    if isinstance(node, ast.Attribute):
+        if node.attr in MANIFEST_PARTS:
+            return node.attr
+        backend = isinstance(node.value, ast.Attribute) and node.value.attr == "backend"
+        return "backend.settings" if node.attr == "settings" and backend else None  # not a sweep cell's
+    is_key = isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+    if isinstance(node, ast.Subscript) and not (is_key and isinstance(node.slice.value, str)):  # type: ignore[attr-defined]
+        return _part_of(node.value, aliases)  # m.resumes[-1], m.resumes[i]
+    dumps = ("recorded", "model_dump", "without_origin", "at")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in dumps:
+        return _part_of(node.func.value, aliases)
+    return None
+
+
+def _key_read(node: ast.AST) -> tuple[ast.AST, ast.AST] | None:
+    """(key, what is read) of ``x["key"]`` or ``x.get("key")`` (``pop``, ``setdefault``)."""
+    if isinstance(node, ast.Subscript):
+        return node.slice, node.value
+    getter = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args
+    if getter and node.func.attr in ("get", "pop", "setdefault"):  # type: ignore[attr-defined]
+        return node.args[0], node.func.value  # type: ignore[attr-defined]
+    return None
+
+
+def string_key_reads(source: str) -> list[tuple[int, str]]:
+    """(line, code) of every read of a manifest part by a constant string key in ``source``."""
+    tree = ast.parse(source)
+    hits: set[tuple[int, str]] = set()
+    for scope in ast.walk(tree):
+        if not isinstance(scope, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        nodes = list(ast.walk(scope))
+        aliases: dict[str, str] = {}
+        for n in nodes:
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                bound, value = n.targets[0].id, n.value
+            elif isinstance(n, ast.For) and isinstance(n.target, ast.Name):
+                bound, value = n.target.id, n.iter
+            else:
+                continue
+            if part := _part_of(value, aliases):
+                aliases[bound] = part
+        for n in nodes:
+            read = _key_read(n)
+            if read is None:
+                continue
+            key, target = read
+            if isinstance(key, ast.Constant) and isinstance(key.value, str) and _part_of(target, aliases):
+                hits.add((n.lineno, ast.unparse(n)))
+    return sorted(hits)
+
+
+def test_the_scanner_finds_string_key_reads() -> None:
+    source = (
+        "def f(m, run):\n"
+        "    a = m.device['name']\n"
+        "    b = (m.power or {}).get('idle_w')\n"
+        "    d = run.manifest.device\n"
+        "    c = d.get('kind')\n"
+        "    m.resumes[-1]['power'] = 'x'\n"
+        "    for e in m.resumes:\n"
+        "        e.get('start_ns')\n"
+        "    r = m.backend.settings.recorded()['n_threads']\n"
+        "    ok = m.device.name, m.power.idle_w, m.backend.settings.recorded()[key], {'a': 1}['a']\n"
+        "    cell = sweep_row.settings['concurrency']\n"
+    )
+    assert [line for line, _ in string_key_reads(source)] == [2, 3, 5, 6, 8, 9]
+
+
+def test_no_string_key_reads_of_manifest_parts_outside_the_loader() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {code}"
+        for path in sorted((ROOT / "bench").rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in LOADER
+        for line, code in string_key_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "manifest parts read by string key (read the typed attribute): " + "; ".join(found)

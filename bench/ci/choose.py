@@ -87,7 +87,7 @@ def candidate_labels(views: Sequence[Run]) -> list[str]:
         same = [i for i, lab in enumerate(labels) if lab == label]
         if len(same) < 2:
             continue
-        settings = [views[i].manifest.backend.settings or {} for i in same]
+        settings = [views[i].manifest.backend.settings.recorded() for i in same]
         keys = sorted({k for s in settings for k in s if len({str(t.get(k)) for t in settings}) > 1})
         for i, s in zip(same, settings, strict=True):
             if keys:

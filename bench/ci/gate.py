@@ -45,7 +45,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from bench.devices.price_rules import price_gap
 from bench.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BundleError, UsageError
 from bench.report.runs import Run
 from bench.report.runs import load_run as load_report_run
@@ -334,12 +333,12 @@ def missing_reason(metric: str, view: Run) -> str:
     unit = FIELDS[metric].unit
     m = view.manifest
     if unit == "USD":
-        gap = price_gap(m.device)
+        gap = m.device.price_gap
         if gap is not None:
             return f"no cost data in this run: {gap}"
         return "no cost data in this run: no request carries a cost"
     if unit == "J":
-        if not m.power:
+        if m.power is None:
             return "no energy data in this run: no power sensor was read during it"
         return "no energy data in this run: no request carries an energy reading"
     if metric == "pass_rate":

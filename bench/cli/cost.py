@@ -99,7 +99,7 @@ def _cloud_runs(refs: list[str], runs_root: Path, options: Any) -> list[Any]:
     runs = []
     for ref in refs:
         bundle = read_bundle(ref, runs_root=runs_root)
-        origin = str((bundle.manifest.device or {}).get("origin") or bundle.path.name)
+        origin = bundle.manifest.device.origin or bundle.path.name
         label = Path(origin).stem if origin.endswith(".toml") else origin
         runs.append(CloudRun(label, enrich(bundle, options), bundle.manifest))
     return runs

@@ -43,7 +43,7 @@ from bench.errors import BundleError, UsageError
 from bench.results import stats
 from bench.results.metrics.display import usd
 from bench.results.metrics.policy import ATTEMPTS, COMPLETED, REQUESTS
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, PowerFacts, Record
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -127,10 +127,9 @@ def idle_watts(
     (None, "unknown") without any. One rule for ``breakeven`` and reports."""
     if options is not None and options.idle_w is not None:
         return options.idle_w, options.idle_from or "given"
-    power = manifest.power or {}
-    measured = power.get("idle_w")
-    if isinstance(measured, (int, float)):
-        return float(measured), str(power.get("idle_w_from") or "measured before the run")
+    power = manifest.power or PowerFacts()
+    if power.idle_w is not None:
+        return power.idle_w, power.idle_w_from or "measured before the run"
     if inp.idle_w is not None:
         return inp.idle_w, "profile"
     return None, "unknown"
@@ -415,12 +414,12 @@ class CloudRun:
 
 def measured_on_cloud(run: CloudRun, suite_hash: str | None) -> dict[str, Any]:
     """A measured cloud run's cost per task (as billed) and cache use, or a one-line ``UsageError``."""
-    device = run.manifest.device or {}
+    device = run.manifest.device
     tasks = ATTEMPTS.select(run.records)  # every attempt is billed, failed ones too
-    if device.get("kind") != "cloud" or not any(r.cost_source == "tokens" for r in tasks):
+    if device.kind != "cloud" or not any(r.cost_source == "tokens" for r in tasks):
         raise UsageError(
-            f"--cloud-run {run.label}: not a run on a token API (device {device.get('name')!r}, "
-            f"kind {device.get('kind')!r})",
+            f"--cloud-run {run.label}: not a run on a token API (device {device.name!r}, "
+            f"kind {device.kind!r})",
             fix="give a bundle of a run on a cloud profile priced per token",
         )
     if run.manifest.suite.hash != suite_hash:
@@ -439,9 +438,9 @@ def measured_on_cloud(run: CloudRun, suite_hash: str | None) -> dict[str, Any]:
         "usd_per_task": sum(costs) / len(costs) if costs and len(costs) == len(tasks) else None,
         "cache_hit_rate": read / prompt if prompt else None,
         "cache_write_share": write / prompt if prompt else None,
-        "as_of": str(device.get("as_of")) if device.get("as_of") else None,
-        "source": device.get("source"),
-        "name": device.get("name"),
+        "as_of": device.as_of or None,
+        "source": device.source,
+        "name": device.name,
     }
 
 

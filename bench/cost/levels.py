@@ -25,7 +25,7 @@ from bench.cost.options import EnrichOptions
 from bench.devices.profiles import DeviceProfile
 from bench.errors import UsageError
 from bench.results.identity import device_name, model_identity
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, PowerFacts, Record
 
 __all__ = ["MeasuredLevel", "analyse_levels"]
 
@@ -67,10 +67,10 @@ def _shared_idle(levels: Sequence[MeasuredLevel], options: EnrichOptions | None)
     measured under load (capacity, energy per task), never in the fixed monthly cost."""
     if len(levels) < 2 or (options is not None and options.idle_w is not None):
         return options
-    if any((lv.manifest.power or {}).get("idle_w_from") for lv in levels):
+    powers = [lv.manifest.power or PowerFacts() for lv in levels]
+    if any(p.idle_w_from for p in powers):
         return options  # a stated figure (an estimate's), the same for every run: nothing to average
-    idle = [(lv.manifest.power or {}).get("idle_w") for lv in levels]
-    watts = [float(w) for w in idle if isinstance(w, (int, float))]
+    watts = [p.idle_w for p in powers if p.idle_w is not None]
     if len(watts) != len(levels):
         return options  # some run has no measured figure: each level keeps its own (measured or profile)
     mean_w = sum(watts) / len(watts)

@@ -30,12 +30,12 @@ from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, shared_seconds
 from bench.cost.options import EnrichOptions
 from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, rates_for
-from bench.devices.price_rules import PRICE_FIELDS, pricing_basis
+from bench.devices.price_rules import PRICE_FIELDS
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError, UsageError
 from bench.results.metrics import display
 from bench.results.metrics.policy import ATTEMPTS, REQUESTS
-from bench.results.schema import Manifest, Record
+from bench.results.schema import DeviceFacts, Manifest, Record
 
 __all__ = [
     "CostInputs",
@@ -144,7 +144,7 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
 
     The profile's prices are the ones the manifest recorded, so an old bundle reproduces its dollars;
     ``options.reprice`` takes today's prices from the profile (or the price database) it was run with."""
-    dev = manifest.device or {}
+    dev = manifest.device
     repriced_from = None
     if options is not None and options.reprice:
         dev, repriced_from = _today_prices(dev)
@@ -153,12 +153,12 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
     read_hw = options.hardware_usd if options else None
     read_tasks = options.tasks_per_month if options else None
     batch = bool((options and options.batch) or settings.batch)
-    kind = str(dev.get("kind") or "local")
+    kind = dev.kind or "local"
     common: dict[str, Any] = {
-        "device": str(dev.get("name") or "?"),
+        "device": dev.name or "?",
         "kind": kind,
-        "as_of": dev.get("as_of"),
-        "source": dev.get("source"),
+        "as_of": dev.as_of,
+        "source": dev.source,
         "priced_at": "repriced" if repriced_from else "recorded",
         "repriced_from": repriced_from,
     }
@@ -166,29 +166,29 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
         tasks, tasks_from = _pick(
             (read_tasks, "--tasks-per-month"),
             (settings.tasks_per_month, "run --tasks-per-month"),
-            (dev.get("tasks_per_month"), "profile"),
+            (dev.tasks_per_month, "profile"),
         )
-        pricing = pricing_basis(dev)
+        pricing = dev.pricing
         rates, batch_note = rates_for(dev, batch)
         if batch and pricing != "tokens":
             batch_note = "a batch tier applies to token prices only: this profile is not priced by tokens"
         return CostInputs(
             **common,
             pricing=pricing,
-            cache_write_usd_per_mtok=_num(dev.get("cache_write_usd_per_mtok")),
-            cache_write_1h_usd_per_mtok=_num(dev.get("cache_write_1h_usd_per_mtok")),
-            cache_storage_usd_per_mtok_hour=_num(dev.get("cache_storage_usd_per_mtok_hour")),
+            cache_write_usd_per_mtok=dev.cache_write_usd_per_mtok,
+            cache_write_1h_usd_per_mtok=dev.cache_write_1h_usd_per_mtok,
+            cache_storage_usd_per_mtok_hour=dev.cache_storage_usd_per_mtok_hour,
             batch=batch and rates is not None and rates.batch,
-            batch_discount=_num(dev.get("batch_discount")),
+            batch_discount=dev.batch_discount,
             batch_note=batch_note,
             rates=rates,
             prices_from=rates.schedule.source.label() if rates else None,
-            tiers_as_of=dev.get("tiers_as_of"),
-            tiers_source=dev.get("tiers_source"),
-            input_usd_per_mtok=_num(dev.get("input_usd_per_mtok")),
-            output_usd_per_mtok=_num(dev.get("output_usd_per_mtok")),
-            cached_input_usd_per_mtok=_num(dev.get("cached_input_usd_per_mtok")),
-            subscription_usd_per_month=_num(dev.get("subscription_usd_per_month")),
+            tiers_as_of=dev.tiers_as_of,
+            tiers_source=dev.tiers_source,
+            input_usd_per_mtok=dev.input_usd_per_mtok,
+            output_usd_per_mtok=dev.output_usd_per_mtok,
+            cached_input_usd_per_mtok=dev.cached_input_usd_per_mtok,
+            subscription_usd_per_month=dev.subscription_usd_per_month,
             tasks_per_month=tasks,
             tasks_from=tasks_from,
         )
@@ -197,28 +197,25 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
         streams, streams_from = (
             (int(concurrency), "the run's --concurrency")
             if concurrency and concurrency > 1
-            else (
-                int(_num(dev.get("concurrent_streams")) or 1),
-                "profile" if dev.get("concurrent_streams") else "default",
-            )
+            else (dev.concurrent_streams or 1, "profile" if dev.concurrent_streams else "default")
         )
         return CostInputs(
             **common,
-            pricing=pricing_basis(dev),
-            usd_per_hour=_num(dev.get("usd_per_hour")),
-            billing_increment_s=_num(dev.get("billing_increment_s")),
-            gpu=dev.get("gpu"),
-            utilization=_num(dev.get("utilization")),
+            pricing=dev.pricing,
+            usd_per_hour=dev.usd_per_hour,
+            billing_increment_s=dev.billing_increment_s,
+            gpu=dev.gpu,
+            utilization=dev.utilization,
             concurrent_streams=streams,
             streams_from=streams_from,
         )
     kwh, kwh_from = _pick(
-        (read_kwh, "--kwh-usd"), (settings.kwh_usd, "run --kwh-usd"), (dev.get("kwh_usd"), "profile")
+        (read_kwh, "--kwh-usd"), (settings.kwh_usd, "run --kwh-usd"), (dev.kwh_usd, "profile")
     )
     hardware, hardware_from = _pick(
         (read_hw, "--hardware-usd"),
         (settings.hardware_usd, "run --hardware-usd"),
-        (dev.get("price_usd"), "profile"),
+        (dev.price_usd, "profile"),
     )
     from_profile = kwh_from == "profile"
     return CostInputs(
@@ -227,33 +224,33 @@ def cost_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> Cos
         batch=batch,
         kwh_usd=kwh,
         kwh_from=kwh_from,
-        kwh_as_of=(dev.get("kwh_as_of") or dev.get("as_of")) if from_profile else None,
-        kwh_source=(dev.get("kwh_source") or dev.get("source")) if from_profile else None,
-        wall_factor=_num(dev.get("wall_factor")) or 1.0,
+        kwh_as_of=(dev.kwh_as_of or dev.as_of) if from_profile else None,
+        kwh_source=(dev.kwh_source or dev.source) if from_profile else None,
+        wall_factor=dev.wall_factor or 1.0,
         hardware_usd=hardware,
         hardware_from=hardware_from,
-        lifetime_years=_num(dev.get("lifetime_years")),
-        utilization=_num(dev.get("utilization")),
-        idle_w=_num(dev.get("idle_w")),
-        max_w=_num(dev.get("max_w")),
-        power_mode=dev.get("power_mode"),
+        lifetime_years=dev.lifetime_years,
+        utilization=dev.utilization,
+        idle_w=dev.idle_w,
+        max_w=dev.max_w,
+        power_mode=dev.power_mode,
     )
 
 
-def _today_prices(recorded: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def _today_prices(recorded: DeviceFacts) -> tuple[DeviceFacts, str]:
     """The recorded device with today's prices (``--reprice``): from the profile it was loaded from (its
     file, or ``provider:model`` for the price database), else the shipped profile of the same file name."""
-    origin = str(recorded.get("origin") or "")
+    origin = recorded.origin or ""
     candidates = [origin] if origin else []
     stem = Path(origin).stem if origin.endswith(".toml") else None
     if stem and stem not in candidates:
         candidates.append(stem)
     for ref in candidates:
         try:
-            fresh = load_device(ref).public_dict()
+            fresh = load_device(ref).model_dump(mode="json", include=set(PRICE_FIELDS))
         except BenchError:
             continue
-        return {**recorded, **{k: fresh.get(k) for k in PRICE_FIELDS}}, ref
+        return DeviceFacts.model_validate({**recorded.recorded(), **fresh}), ref
     raise UsageError(
         f"--reprice: the profile this run was priced with ({origin or 'not recorded'}) "
         "cannot be loaded today",

@@ -117,13 +117,13 @@ def bound_inputs(manifest: Manifest, options: EnrichOptions | None = None) -> tu
 
     The bandwidth comes from the reader's option, then the run's ``--memory-bandwidth-gbs``, then the
     profile."""
-    device = manifest.device or {}
-    if device.get("kind") == "cloud":
+    device = manifest.device
+    if device.kind == "cloud":
         return CLOUD
     candidates = (
         (options.memory_bandwidth_gbs if options else None, "--memory-bandwidth-gbs"),
         (manifest.settings.memory_bandwidth_gbs, "run --memory-bandwidth-gbs"),
-        (device.get("memory_bandwidth_gbs"), "profile"),
+        (device.memory_bandwidth_gbs, "profile"),
     )
     bandwidth, origin = next(
         ((float(v), o) for v, o in candidates if isinstance(v, (int, float)) and v > 0), (None, None)
@@ -162,8 +162,7 @@ def roofline(
     if measured is None:
         return _omitted(NO_DECODE)
     backend = manifest.backend
-    settings = backend.settings or {}
-    on_gpu = bool(settings.get("n_gpu_layers") not in (0, None) and backend.gpu_offload_supported)
+    on_gpu = bool(backend.settings.gpu_offload and backend.gpu_offload_supported)
     llc = manifest.host.llc_bytes
     result = assess(measured, bandwidth, model_bytes, llc if isinstance(llc, int) else None, on_gpu)
     result["bandwidth_from"] = origin

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from bench.cost import formulas as cost
-from bench.devices.token_prices import PriceSchedule, PriceSet, Rate, TieredRate, schedule_of
+from bench.devices.token_prices import FlatPrices, PriceSchedule, PriceSet, Rate, TieredRate, schedule_of
 from bench.results.schema import Record
 
 __all__ = ["BATCH_LATENCY_NOTE", "TierCrossing", "TokenRates", "rates_for"]
@@ -252,7 +251,7 @@ def _band_label(band: _Band) -> str:
     return " / ".join(parts)
 
 
-def rates_for(device: Mapping[str, Any] | Any, batch: bool = False) -> tuple[TokenRates | None, str | None]:
+def rates_for(device: FlatPrices, batch: bool = False) -> tuple[TokenRates | None, str | None]:
     """The rates of a token-priced device and, with ``batch``, a note when it has no batch tier (then it
     is billed at its list prices). (None, None): not a token API."""
     schedule = schedule_of(device)

@@ -20,7 +20,8 @@ The rules:
 
 It also holds the one answer to "does this device have prices, and how is it priced?" (``pricing_basis``)
 and what to tell a user whose device has none (``price_gap``): the profile, the cost layer, the report
-and the gate all ask here, for a loaded profile and for the device a manifest recorded alike.
+and the gate all ask here, through the profile's ``pricing`` and the recorded device's
+(``bench.results.manifest_parts.DeviceFacts``), which read the same fields (``Priceable``).
 
 The rules read a profile through the ``PricedDevice`` protocol, not the ``DeviceProfile`` class: this
 module sits below ``profiles.py`` (which calls it from its validator), and importing the class back, even
@@ -35,7 +36,15 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-__all__ = ["PRICE_FIELDS", "PricedDevice", "PricingBasis", "price_gap", "price_problem", "pricing_basis"]
+__all__ = [
+    "PRICE_FIELDS",
+    "Priceable",
+    "PricedDevice",
+    "PricingBasis",
+    "price_gap",
+    "price_problem",
+    "pricing_basis",
+]
 
 PricingBasis = Literal["hardware", "tokens", "subscription", "rented"]
 
@@ -333,45 +342,61 @@ def price_problem(p: PricedDevice) -> str | None:
 
 
 # ------------------------------------------------------------------------ does this device have prices?
-def _get(device: object, name: str) -> Any:
-    """A field of a loaded profile, or of the device dict a manifest recorded (the same names)."""
-    if isinstance(device, Mapping):
-        return device.get(name)
-    return getattr(device, name, None)
+class Priceable(Protocol):
+    """What the pricing rule reads of a device: a loaded ``DeviceProfile`` and the device a manifest
+    recorded (``bench.results.manifest_parts.DeviceFacts``) both have these fields."""
+
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def price_usd(self) -> float | None: ...
+    @property
+    def kwh_usd(self) -> float | None: ...
+    @property
+    def usd_per_hour(self) -> float | None: ...
+    @property
+    def input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def subscription_usd_per_month(self) -> float | None: ...
+    @property
+    def tasks_per_month(self) -> float | None: ...
+    @property
+    def token_prices(self) -> object | None: ...
 
 
-def _number(value: Any) -> bool:
+def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def pricing_basis(device: object) -> PricingBasis | None:
+def pricing_basis(device: Priceable) -> PricingBasis | None:
     """How a device turns a run into dollars, or None when it carries no price: the one rule, for a
-    ``DeviceProfile`` and for the device dict a manifest recorded.
+    ``DeviceProfile`` (``DeviceProfile.pricing``) and for the device a manifest recorded
+    (``DeviceFacts.pricing``).
 
     A local device is priced by its hardware or its electricity (either is enough to cost a request); a
     rented GPU by its hourly rate; a cloud API by token prices (its own, or the ones the price database
-    gave it when it was loaded: ``token_prices``) or by a subscription fee."""
-    kind = _get(device, "kind") or "local"
+    gave it when it was loaded: ``token_prices``) or by a subscription fee. A device that does not say
+    its kind is local."""
+    kind = device.kind or "local"
     if kind == "rented":
-        return "rented" if _number(_get(device, "usd_per_hour")) else None
+        return "rented" if _number(device.usd_per_hour) else None
     if kind == "local":
-        priced = _number(_get(device, "price_usd")) or _number(_get(device, "kwh_usd"))
-        return "hardware" if priced else None
-    if _get(device, "token_prices") is not None or _number(_get(device, "input_usd_per_mtok")):
+        return "hardware" if _number(device.price_usd) or _number(device.kwh_usd) else None
+    if device.token_prices is not None or _number(device.input_usd_per_mtok):
         return "tokens"
-    if _number(_get(device, "subscription_usd_per_month")):
+    if _number(device.subscription_usd_per_month):
         return "subscription"
     return None
 
 
-def price_gap(device: object) -> str | None:
+def price_gap(device: Priceable) -> str | None:
     """Why a device's requests cannot be turned into dollars, with the fix (None: they can).
 
     A subscription has a price but no cost per task until the user states a monthly volume: that is a
     gap too, and its fix is the volume, not token prices."""
-    kind = _get(device, "kind") or "local"
+    kind = device.kind or "local"
     basis = pricing_basis(device)
-    if basis == "subscription" and not _number(_get(device, "tasks_per_month")):
+    if basis == "subscription" and not _number(device.tasks_per_month):
         return (
             "a subscription's cost per task needs the tasks per month you expect: add tasks_per_month to "
             "the profile or give --tasks-per-month"

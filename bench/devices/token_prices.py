@@ -21,13 +21,13 @@ Semantics follow the price database's own calculator (genai-prices), which infer
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "PRICE_KEYS",
+    "FlatPrices",
     "Period",
     "PriceSchedule",
     "PriceSet",
@@ -226,19 +226,61 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def schedule_from_fields(
-    get: Callable[[str], Any], source: PriceSource | None = None
-) -> PriceSchedule | None:
-    """The schedule of a profile's flat price fields (``get(field)`` reads a profile or the device dict an
-    older manifest recorded): one period without tiers, explicit batch rates as a batch variant (the cache
-    prices scaled with the input price, docs/prices.md), or the batch discount. None: no token prices."""
-    inp, out = _number(get("input_usd_per_mtok")), _number(get("output_usd_per_mtok"))
+class FlatPrices(Protocol):
+    """A profile's flat token-price fields, as a loaded ``DeviceProfile`` and the device a manifest
+    recorded (``bench.results.manifest_parts.DeviceFacts``) both have them; dates as a ``date`` (a profile)
+    or ISO text (a manifest)."""
+
+    @property
+    def input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def output_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cache_read_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cached_input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cache_write_usd_per_mtok(self) -> float | None: ...
+    @property
+    def cache_write_1h_usd_per_mtok(self) -> float | None: ...
+    @property
+    def batch_input_usd_per_mtok(self) -> float | None: ...
+    @property
+    def batch_output_usd_per_mtok(self) -> float | None: ...
+    @property
+    def batch_discount(self) -> float | None: ...
+    @property
+    def as_of(self) -> dt.date | str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def origin(self) -> str | None: ...
+    @property
+    def token_prices(self) -> PriceSchedule | None: ...
+
+
+def _day(as_of: dt.date | str | None) -> dt.date | None:
+    if isinstance(as_of, dt.date):
+        return as_of
+    if isinstance(as_of, str):
+        try:
+            return dt.date.fromisoformat(as_of[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def schedule_from_fields(p: FlatPrices, source: PriceSource | None = None) -> PriceSchedule | None:
+    """The schedule of a profile's flat price fields (a profile, or the device an older manifest
+    recorded): one period without tiers, explicit batch rates as a batch variant (the cache prices scaled
+    with the input price, docs/prices.md), or the batch discount. None: no token prices."""
+    inp, out = _number(p.input_usd_per_mtok), _number(p.output_usd_per_mtok)
     if inp is None or out is None:
         return None
-    read = _number(get("cache_read_usd_per_mtok"))
+    read = _number(p.cache_read_usd_per_mtok)
     if read is None:
-        read = _number(get("cached_input_usd_per_mtok"))
-    write, write_1h = _number(get("cache_write_usd_per_mtok")), _number(get("cache_write_1h_usd_per_mtok"))
+        read = _number(p.cached_input_usd_per_mtok)
+    write, write_1h = _number(p.cache_write_usd_per_mtok), _number(p.cache_write_1h_usd_per_mtok)
     prices = PriceSet(
         input_usd_per_mtok=inp,
         output_usd_per_mtok=out,
@@ -247,8 +289,8 @@ def schedule_from_fields(
         cache_write_1h_usd_per_mtok=write_1h,
     )
     batch: tuple[Period, ...] = ()
-    b_in, b_out = _number(get("batch_input_usd_per_mtok")), _number(get("batch_output_usd_per_mtok"))
-    discount = _number(get("batch_discount"))
+    b_in, b_out = _number(p.batch_input_usd_per_mtok), _number(p.batch_output_usd_per_mtok)
+    discount = _number(p.batch_discount)
     if b_in is not None and b_out is not None and discount is None:
         scale = b_in / inp if inp else 1.0
 
@@ -266,36 +308,19 @@ def schedule_from_fields(
                 )
             ),
         )
-    as_of = get("as_of")
     if source is None:
-        day = as_of if isinstance(as_of, dt.date) else None
-        if isinstance(as_of, str):
-            try:
-                day = dt.date.fromisoformat(as_of[:10])
-            except ValueError:
-                day = None
-        origin = get("origin")
         source = PriceSource(
             kind="profile",
-            as_of=day,
-            ref=str(origin) if origin else None,
-            note=str(get("source")) if get("source") else None,
+            as_of=_day(p.as_of),
+            ref=str(p.origin) if p.origin else None,
+            note=str(p.source) if p.source else None,
         )
     return PriceSchedule(
         periods=(Period(prices=prices),), batch=batch, batch_discount=discount, source=source
     )
 
 
-def schedule_of(device: Mapping[str, Any] | Any) -> PriceSchedule | None:
+def schedule_of(device: FlatPrices) -> PriceSchedule | None:
     """A device's token prices: the schedule it recorded (``token_prices``), else its flat price fields
-    (a profile, or the device dict a manifest written before schedules existed). None: not a token API."""
-
-    def get(name: str) -> Any:
-        return device.get(name) if isinstance(device, Mapping) else getattr(device, name, None)
-
-    recorded = get("token_prices")
-    if isinstance(recorded, PriceSchedule):
-        return recorded
-    if isinstance(recorded, Mapping):
-        return PriceSchedule.model_validate(recorded)
-    return schedule_from_fields(get)
+    (a profile, or the device a manifest written before schedules existed). None: not a token API."""
+    return device.token_prices if device.token_prices is not None else schedule_from_fields(device)

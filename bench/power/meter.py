@@ -16,6 +16,7 @@ from bench.power.base import PowerSensor
 from bench.power.registry import Selection
 from bench.power.sampler import DEFAULT_RATE_HZ, PowerSampler, poll_hz
 from bench.power.trace import POWER_CSV
+from bench.results.schema import Manifest, PowerFacts
 
 __all__ = ["DEFAULT_IDLE_SECONDS", "PowerMeter"]
 
@@ -23,9 +24,9 @@ DEFAULT_IDLE_SECONDS = 5.0
 _MARGIN_NS = 5_000_000_000
 
 
-class _Writer(Protocol):  # bench.results.bundle.BundleWriter, without importing it (no pydantic here)
+class _Writer(Protocol):  # bench.results.bundle.BundleWriter: what the meter reads and sets
     run_dir: Any
-    manifest: Any
+    manifest: Manifest
 
     def write_manifest(self) -> None: ...
 
@@ -67,7 +68,7 @@ class PowerMeter:
     def start(self, writer: _Writer) -> None:
         sel = self.selection
         if self.sensor is None:
-            writer.manifest.power = {"sensor": "none", "selected_by": sel.selected_by, "reason": sel.reason}
+            writer.manifest.power = PowerFacts(sensor="none", selected_by=sel.selected_by, reason=sel.reason)
             writer.write_manifest()
             return
         s = self.sensor
@@ -90,13 +91,14 @@ class PowerMeter:
         }
         if sel.tried:
             self._power["auto_skipped"] = {name: why for name, why in sel.tried}
-        writer.manifest.power = self._power
+        writer.manifest.power = PowerFacts.model_validate(self._power)
         self.sampler = PowerSampler(s, writer.run_dir / POWER_CSV, anchor, rate_hz=self.rate_hz)
         self.sampler.start()
         if self.idle_seconds > 0:
             idle = self.sampler.measure_idle(self.idle_seconds)
             self._power.update(idle_w=idle.idle_w, idle_start_ns=idle.start_ns, idle_end_ns=idle.end_ns)
             self._power.update(_stated_idle(s, idle.idle_w))
+            writer.manifest.power = PowerFacts.model_validate(self._power)
         if self.idle_seconds < self.sampler.settle_s():  # let a slow counter move before the first request
             time.sleep(self.sampler.settle_s() - self.idle_seconds)
         writer.write_manifest()
@@ -142,7 +144,7 @@ class PowerMeter:
             **({"rate_lowered": stats.rate_lowered} if stats.rate_lowered else {}),
             **({"wraps": w} if (w := s.info().get("wraps")) else {}),
         )
-        writer.manifest.power = self._power
+        writer.manifest.power = PowerFacts.model_validate(self._power)
         writer.write_manifest()
         self.close()
 

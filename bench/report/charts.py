@@ -30,6 +30,7 @@ from bench.report.tables import Column, TextTable, frame_rows
 from bench.results.metrics.display import ESTIMATE_MARK, usd
 from bench.results.metrics.policy import TIMED
 from bench.results.metrics.registry import FIELDS
+from bench.results.schema import PowerFacts
 
 __all__ = ["Chart", "ChartResult", "Omitted", "build_charts", "render_png", "render_svg"]
 
@@ -121,7 +122,7 @@ def cost_per_success(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
     if not have:
         return Omitted(key, title, "No run has a cost per successful task: no prices, or no task passed.")
     colors = _colors(runs)
-    estimated = {r.label for r in runs if r.energy_estimated and r.manifest.device.get("kind") != "cloud"}
+    estimated = {r.label for r in runs if r.energy_estimated and not r.manifest.device.is_cloud}
     fig, ax = _figure(7.5, 0.9 + 0.42 * len(have))
     ax = ax[0][0]
     labels = [r["run"] for r in have][::-1]
@@ -305,8 +306,8 @@ def breakeven_charts(
         suite = names[members[0].suite_hash]
         key = "breakeven" if len(suites) == 1 else f"breakeven-{_slug(suite)}"
         title = "Break-even: monthly cost vs monthly tasks" + (f": suite {suite}" if len(suites) > 1 else "")
-        local_runs = [r for r in members if r.manifest.device.get("kind") != "cloud"]
-        cloud_runs = [r for r in members if r.manifest.device.get("kind") == "cloud"]
+        local_runs = [r for r in members if not r.manifest.device.is_cloud]
+        cloud_runs = [r for r in members if r.manifest.device.is_cloud]
         locals_, clouds, why = [], [], []
         for run in local_runs:
             line, reason = breakeven.local_line(run, options)
@@ -473,10 +474,10 @@ def power(runs: Sequence[Run], frame: pd.DataFrame) -> ChartResult:
         if trace.low_w is not None and trace.high_w is not None:
             ax.fill_between(trace.t_s, trace.low_w, trace.high_w, color=color, alpha=0.25, lw=0)
         ax.plot(trace.t_s, trace.power_w, color=color, lw=0.8)
-        idle = (next((m.power for m in run.manifests if m.power), None) or {}).get("idle_w")
-        if isinstance(idle, int | float):
-            ax.axhline(float(idle), color="grey", ls=":", lw=1)
-        sensor = (run.manifest.power or {}).get("sensor", "?")
+        idle = next((m.power.idle_w for m in run.manifests if m.power is not None), None)
+        if idle is not None:
+            ax.axhline(idle, color="grey", ls=":", lw=1)
+        sensor = (run.manifest.power or PowerFacts()).sensor or "?"
         name = run.label + (f" · {path.parent.name}" if run.pooled else "")
         ax.set_title(f"{name} — sensor {sensor}, {trace.n_samples:,} samples", loc="left", fontsize=8)
         ax.set_ylabel("W")

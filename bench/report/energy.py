@@ -52,10 +52,10 @@ def shape_energy(records: Sequence[Record]) -> dict[str, Any]:
 
 def power_summary(records: Sequence[Record], manifest: Manifest) -> dict[str, Any] | None:
     """The run's power facts for ``--json`` and the note under the table; None when none were recorded."""
-    power = manifest.power
-    if not power:
+    if manifest.power is None:
         return None
-    out = {k: power[k] for k in _POWER_KEYS if k in power}
+    recorded = manifest.power.recorded()
+    out = {k: recorded[k] for k in _POWER_KEYS if k in recorded}
     measured = MEASURED.select(records)
     with_energy = [r for r in measured if r.energy_j is not None]
     out["apportioned"] = sum(1 for r in with_energy if r.energy_source == "apportioned")

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from bench.cost.roofline import roofline_fraction
-from bench.devices.price_rules import pricing_basis
 from bench.report.runs import Run
 from bench.results.metrics.aggregate import by_category, group_metrics
 from bench.results.metrics.registry import FIELDS
+from bench.results.schema import PowerFacts
 
 __all__ = ["ID_COLUMNS", "absent_reasons", "category_frame", "combined_frame", "run_frame", "task_frame"]
 
@@ -39,7 +39,7 @@ def _identity(run: Run) -> dict[str, Any]:
         "backend": run.backend_name,
         "suite": run.suite_name,
         "suite_hash": run.suite_hash,
-        "kind": run.manifest.device.get("kind"),
+        "kind": run.manifest.device.kind,
     }
 
 
@@ -106,21 +106,21 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
     reasons: dict[str, str] = {}
     device = run.manifest.device
     if all(metrics.get(f) is None for f in ENERGY_FIELDS):
-        power = run.manifest.power or {}
-        sensor = power.get("sensor")
-        if device.get("kind") == "cloud":
+        power = run.manifest.power or PowerFacts()
+        sensor = power.sensor
+        if device.kind == "cloud":
             reasons["energy"] = "a cloud API reports no energy"
-        elif device.get("kind") == "rented":
+        elif device.kind == "rented":
             reasons["energy"] = "a rented GPU's energy is in its hourly rate"
-        elif sensor in (None, "none"):
-            why = power.get("reason")
+        elif not power.ran:
+            why = power.reason
             reasons["energy"] = "no power sensor ran" + (f" ({why})" if why else "")
         else:
             reasons["energy"] = f"sensor {sensor} ran but no energy was attributed to requests"
     if all(metrics.get(f) is None for f in COST_FIELDS):
         reasons["cost"] = (
             "the device profile gives no prices"
-            if pricing_basis(device) is None
+            if device.pricing is None
             else "no cost was derived for its requests by this version of infercost"
         )
     if metrics.get("roofline_fraction") is None:

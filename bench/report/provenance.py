@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.cost.enrich import EnrichOptions
-from bench.devices.price_rules import pricing_basis
 from bench.devices.staleness import price_age
-from bench.devices.token_prices import schedule_of
 from bench.report.benchmarks import source_text
 from bench.report.runs import Run
 from bench.report.tables import Column, TextTable
+from bench.results.schema import DeviceFacts, PowerFacts
 
 __all__ = ["provenance_table", "stale_price_notes"]
 
@@ -56,18 +55,16 @@ def _energy(run: Run) -> str:
     return "; ".join(parts)
 
 
-def _dated_prices(d: dict[str, Any]) -> list[tuple[object, object, str]]:
+def _dated_prices(d: DeviceFacts) -> list[tuple[str | None, str | None, str]]:
     """(as_of, source, what) for every dated price group of a recorded profile."""
-    out: list[tuple[object, object, str]] = []
+    out: list[tuple[str | None, str | None, str]] = []
     # a device priced by anything but its electricity alone has a price dated by as_of
-    if pricing_basis(d) is not None and (d.get("kind") != "local" or d.get("price_usd") is not None):
-        out.append((d.get("as_of"), d.get("source"), "price"))
-    if d.get("kwh_usd") is not None:
-        out.append(
-            (d.get("kwh_as_of") or d.get("as_of"), d.get("kwh_source") or d.get("source"), "electricity")
-        )
-    if d.get("tiers_as_of") is not None:
-        out.append((d.get("tiers_as_of"), d.get("tiers_source"), "price tiers"))
+    if d.pricing is not None and (d.kind != "local" or d.price_usd is not None):
+        out.append((d.as_of, d.source, "price"))
+    if d.kwh_usd is not None:
+        out.append((d.kwh_as_of or d.as_of, d.kwh_source or d.source, "electricity"))
+    if d.tiers_as_of is not None:
+        out.append((d.tiers_as_of, d.tiers_source, "price tiers"))
     return out
 
 
@@ -76,7 +73,7 @@ def stale_price_notes(runs: Sequence[Run], on: dt.date | None = None) -> list[st
     notes = []
     for run in runs:
         for as_of, source, what in _dated_prices(run.manifest.device):
-            age = price_age(str(as_of) if as_of else None, str(source) if source else None, on)
+            age = price_age(as_of or None, source or None, on)
             if age is not None and age.warning:
                 notes.append(f"{run.label} {what}: {age.warning}.")
     return list(dict.fromkeys(notes))
@@ -86,38 +83,40 @@ def _prices(run: Run, options: EnrichOptions, on: dt.date | None = None) -> str:
     """Every price the costs rest on, each with its date and source, and any report-time override:
     electricity may carry its own date (``kwh_as_of``), apart from the hardware or API price's (``as_of``)."""
     d = run.manifest.device
-    groups: dict[tuple[object, object], list[str]] = {}
-    for k in (
-        "price_usd",
-        "kwh_usd",
-        "input_usd_per_mtok",
-        "output_usd_per_mtok",
-        "cache_read_usd_per_mtok",
-        "cache_write_usd_per_mtok",
-        "cache_write_1h_usd_per_mtok",
-        "batch_discount",
-        "subscription_usd_per_month",
-        "usd_per_hour",
-    ):
-        if d.get(k) is None:
+    groups: dict[tuple[str | None, str | None], list[str]] = {}
+    tiers_dated = d.tiers_as_of is not None
+    # (name, price, its own date and source): electricity may be dated apart (kwh_as_of), the cache and
+    # batch tiers too (tiers_as_of); a profile without them dates all its prices at once
+    priced: list[tuple[str, float | None, bool]] = [
+        ("price_usd", d.price_usd, False),
+        ("kwh_usd", d.kwh_usd, False),
+        ("input_usd_per_mtok", d.input_usd_per_mtok, False),
+        ("output_usd_per_mtok", d.output_usd_per_mtok, False),
+        ("cache_read_usd_per_mtok", d.cache_read_usd_per_mtok, tiers_dated),
+        ("cache_write_usd_per_mtok", d.cache_write_usd_per_mtok, tiers_dated),
+        ("cache_write_1h_usd_per_mtok", d.cache_write_1h_usd_per_mtok, tiers_dated),
+        ("batch_discount", d.batch_discount, tiers_dated),
+        ("subscription_usd_per_month", d.subscription_usd_per_month, False),
+        ("usd_per_hour", d.usd_per_hour, False),
+    ]
+    for k, value, tier in priced:
+        if value is None:
             continue
-        # a profile without kwh_as_of dates all its prices at once
-        own = k == "kwh_usd" and d.get("kwh_as_of") is not None
-        tier = k.startswith(("cache_", "batch_")) and d.get("tiers_as_of") is not None
+        own = k == "kwh_usd" and d.kwh_as_of is not None
         dated = (
-            (d.get("kwh_as_of"), d.get("kwh_source"))
+            (d.kwh_as_of, d.kwh_source)
             if own
-            else (d.get("tiers_as_of"), d.get("tiers_source"))
+            else (d.tiers_as_of, d.tiers_source)
             if tier
-            else (d.get("as_of"), d.get("source"))
+            else (d.as_of, d.source)
         )
-        groups.setdefault(dated, []).append(f"{k}={d[k]}")
+        groups.setdefault(dated, []).append(f"{k}={value}")
     parts = []
-    for (as_of, source), priced in groups.items():
-        age = price_age(str(as_of) if as_of else None, None, on)
-        text = ", ".join(priced) + f" (as of {age.short if age else as_of or 'UNDATED'}"
+    for (as_of, source), names in groups.items():
+        age = price_age(as_of or None, None, on)
+        text = ", ".join(names) + f" (as of {age.short if age else as_of or 'UNDATED'}"
         parts.append(text + (f", {source})" if source else ")"))
-    schedule = schedule_of(d) if d.get("token_prices") is not None else None
+    schedule = d.token_prices
     if schedule is not None:  # the price database's: its version and data date are the provenance
         parts.append(f"token prices from {schedule.source.label()}")
     text = "; ".join(parts) if parts else "no prices in the profile"
@@ -128,7 +127,7 @@ def _prices(run: Run, options: EnrichOptions, on: dt.date | None = None) -> str:
         overrides.append(f"kwh_usd={options.kwh_usd}")
     if options.hardware_usd is not None:
         overrides.append(f"price_usd={options.hardware_usd}")
-    if options.batch and pricing_basis(d) == "tokens":
+    if options.batch and d.pricing == "tokens":
         overrides.append("batch tier (--batch: not interactive)")
     if overrides:
         text += "; given at report time (the user's assumption, not a profile price): " + ", ".join(overrides)
@@ -139,7 +138,7 @@ def _model(run: Run) -> str:
     m = run.manifest.model
     if not m:
         d = run.manifest.device
-        return f"{d.get('model') or run.manifest.backend.model or '?'} at {d.get('base_url') or '?'}"
+        return f"{d.model or run.manifest.backend.model or '?'} at {d.base_url or '?'}"
     size = m.size_bytes
     parts = [str(m.file_name or "?")]
     if m.quantization:
@@ -160,18 +159,18 @@ def _rows(run: Run, options: EnrichOptions, on: dt.date | None = None) -> dict[s
     host = m.host
     backend = m.backend
     suite = m.suite
-    power = m.power or {}
+    power = m.power or PowerFacts()
+    device = m.device
     return {
         "run id": ", ".join(run.run_ids),
         "run dates (UTC)": _dates(run),
         "complete": _complete(run),
         "host": f"{host.cpu_model or '?'}, {host.cpu_logical or '?'} CPUs, "
         f"{host.memory_gb or '?'} GB, {host.os or '?'}" + (", in a container" if host.in_container else ""),
-        "device profile": f"{m.device.get('name', '?')} ({m.device.get('kind', '?')}, "
-        f"from {m.device.get('origin', '?')})",
+        "device profile": f"{device.name or '?'} ({device.kind or '?'}, from {device.origin or '?'})",
         "engine": str(backend.engine_version or backend.engine or backend.name or "?"),
         "engine build": str(backend.system_info or "–"),
-        "engine settings": _kv(backend.settings),
+        "engine settings": _kv(backend.settings.recorded()),
         "model": _model(run),
         "model sha256": str(
             (m.model.sha256 if m.model else None) or "– (remote model: identified by endpoint + name)"
@@ -181,9 +180,8 @@ def _rows(run: Run, options: EnrichOptions, on: dt.date | None = None) -> dict[s
         "suite source": source_text(m) or "– (a suite of this repository)",
         "suite hash": str(suite.hash or "–"),
         "repetitions": _kv(m.settings.model_dump(), ["repetitions", "warmup", "no_text"]),
-        "power sensor": f"{power.get('sensor')}"
-        + (f", idle {power['idle_w']} W" if power.get("idle_w") else "")
-        if power.get("sensor")
+        "power sensor": f"{power.sensor}" + (f", idle {power.idle_w} W" if power.idle_w else "")
+        if power.sensor
         else "none",
         "energy figures": _energy(run),
         "prices": _prices(run, options, on),

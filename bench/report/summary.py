@@ -53,7 +53,7 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
     model = manifest.model or ModelFacts()
     backend = manifest.backend
     settings = backend.settings
-    gpu = settings.get("n_gpu_layers", 0) not in (0, None) and backend.gpu_offload_supported
+    gpu = settings.gpu_offload and backend.gpu_offload_supported
     size = model.tensor_bytes or model.size_bytes
     rows = []
     timed, measured = TIMED.select(records), MEASURED.select(records)
@@ -71,7 +71,7 @@ def llama_bench_rows(records: Sequence[Record], manifest: Manifest) -> list[dict
                 "backend": "HTTP"
                 if backend.name in ("openai_http", "anthropic_messages")
                 else ("GPU" if gpu else "CPU"),
-                "threads": settings.get("n_threads", "–"),
+                "threads": settings.n_threads if settings.n_threads is not None else "–",
                 "test": shape,
                 "tps_mean": stats.mean(rates),
                 "tps_sd": stats.stdev(rates),
@@ -96,7 +96,7 @@ def summarize(
         "suite": manifest.suite.name,
         "suite_hash": manifest.suite.hash,
         "model": model_name(manifest),
-        "device": manifest.device.get("name"),
+        "device": manifest.device.name,
         "prompt_format": manifest.backend.prompt_format,
         "agent_protocol": manifest.backend.agent_protocol,
         "benchmark": source_text(manifest),  # a public benchmark's source, subset and style (else None)

@@ -20,11 +20,11 @@ __all__ = ["differences", "key_properties"]
 
 def key_properties(manifest: Manifest) -> dict[str, Any]:
     """The properties that make two runs the same configuration."""
-    device = manifest.device or {}
+    device = manifest.device
     backend = manifest.backend
     return {
-        "device": device.get("name"),
-        "power_mode": device.get("power_mode"),  # a Jetson at 7 W and at 25 W are different machines
+        "device": device.name,
+        "power_mode": device.power_mode,  # a Jetson at 7 W and at 25 W are different machines
         "host": manifest.host.cpu_model,
         "model": model_identity(manifest),
         "suite_hash": manifest.suite.hash,
@@ -32,7 +32,7 @@ def key_properties(manifest: Manifest) -> dict[str, Any]:
         # HumanEval problems is not compared with a run of 20 others
         "subset": manifest.suite.subset.model_dump() if manifest.suite.subset else None,
         "backend": backend.name,
-        "backend_settings": backend.settings,
+        "backend_settings": backend.settings.recorded(),
     }
 
 

@@ -16,7 +16,7 @@ __all__ = ["backend_label", "device_name", "model_identity", "model_name", "run_
 
 def served_model(manifest: Manifest) -> str | None:
     """The model name an endpoint was asked for: the backend's (what was sent), else the profile's."""
-    value = manifest.backend.model or (manifest.device or {}).get("model")
+    value = manifest.backend.model or manifest.device.model
     return str(value) if value else None
 
 
@@ -34,17 +34,17 @@ def model_identity(manifest: Manifest) -> str:
     model = manifest.model or ModelFacts()
     if model.sha256:
         return f"sha256:{model.sha256}"
-    endpoint = (manifest.device or {}).get("base_url") or manifest.backend.base_url
+    endpoint = manifest.device.base_url or manifest.backend.base_url
     return f"{endpoint}|{served_model(manifest)}"
 
 
 def device_name(manifest: Manifest) -> str:
-    return str((manifest.device or {}).get("name") or "?")
+    return manifest.device.name or "?"
 
 
 def backend_label(manifest: Manifest) -> str:
     """ "in-process" or "HTTP" (another backend: its name)."""
-    name = str(manifest.backend.name or (manifest.device or {}).get("backend") or "?")
+    name = manifest.backend.name or manifest.device.backend or "?"
     return {"llama_cpp": "in-process", "openai_http": "HTTP", "anthropic_messages": "HTTP (Messages)"}.get(
         name, name
     )

@@ -24,17 +24,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bench.results.manifest_parts import (
+    DeviceFacts,
+    EngineSettings,
+    HygieneFacts,
+    HygieneSnapshot,
+    PowerFacts,
+    ResumeFacts,
+    SandboxFacts,
+)
+from bench.results.migrate import upgrade
 
 __all__ = [
     "SCHEMA_VERSION",
     "BackendFacts",
+    "DeviceFacts",
+    "EngineSettings",
     "HostFacts",
+    "HygieneFacts",
+    "HygieneSnapshot",
     "Manifest",
     "ModelFacts",
+    "PowerFacts",
     "Record",
     "RecordKind",
+    "ResumeFacts",
     "RunSettingsFacts",
+    "SandboxFacts",
     "SourceFacts",
     "Status",
     "StopReason",
@@ -227,7 +245,7 @@ class BackendFacts(_Part):
     name: str | None = None
     engine: str | None = None
     engine_version: str | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: EngineSettings = Field(default_factory=EngineSettings)
     model: str | None = None  # over HTTP: the endpoint's model name
     base_url: str | None = None
     prompt_format: str | None = None
@@ -310,9 +328,18 @@ class RunSettingsFacts(_Part):
 
 
 class Manifest(BaseModel):
-    """What was run, where, with what: the key properties that decide whether runs may be pooled."""
+    """What was run, where, with what: the key properties that decide whether runs may be pooled.
+
+    Every part is typed (``bench.results.manifest_parts`` for the device, power, hygiene, resumes and
+    sandbox): readers read attributes, never keys. A manifest written by an earlier version is brought to
+    this shape by ``bench.results.migrate.upgrade`` before it is validated."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        return upgrade(data)
 
     schema_version: int = SCHEMA_VERSION
     tool: str = "infercost"
@@ -326,16 +353,16 @@ class Manifest(BaseModel):
     anchor_perf_ns: int
     command: list[str] = Field(default_factory=list)
     host: HostFacts
-    device: dict[str, Any]
+    device: DeviceFacts
     model: ModelFacts | None = None
     backend: BackendFacts
     suite: SuiteFacts
     settings: RunSettingsFacts
-    power: dict[str, Any] | None = None
+    power: PowerFacts | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     # machine state at start and end of the run (bench/run/hygiene.py): {"start": {...}, "end": {...}}
-    hygiene: dict[str, Any] | None = None
+    hygiene: HygieneFacts | None = None
     # one entry per `infercost run --resume` session that continued this bundle (bench/run/resume.py)
-    resumes: list[dict[str, Any]] = Field(default_factory=list)
+    resumes: list[ResumeFacts] = Field(default_factory=list)
     # what isolated model-written code (python-test checks) on this machine (bench/sandbox, docs/security.md)
-    sandbox: dict[str, Any] | None = None
+    sandbox: SandboxFacts | None = None

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import stats
-from bench.results.schema import Manifest, Record, call_level
+from bench.results.schema import HygieneFacts, HygieneSnapshot, Manifest, PowerFacts, Record, call_level
 
 __all__ = [
     "BUSY_CPU_PCT",
@@ -95,19 +95,19 @@ def _settings(manifest: Manifest) -> dict[str, Any]:
     return manifest.settings.model_dump()
 
 
-def _hygiene(manifest: Manifest, when: str) -> dict[str, Any]:
-    return (manifest.hygiene or {}).get(when) or {}
+def _hygiene(manifest: Manifest, when: str) -> HygieneSnapshot:
+    return (manifest.hygiene or HygieneFacts()).at(when)
 
 
 def _environment_hints(manifest: Manifest) -> list[str]:
     hints = []
-    governors = _hygiene(manifest, "start").get("cpu_governors") or {}
+    governors = _hygiene(manifest, "start").cpu_governors
     if governors and set(governors) != {"performance"}:
         hints.append(
             f"set the CPU governor to performance (now {', '.join(sorted(governors))}; "
             "e.g. sudo cpupower frequency-set -g performance)"
         )
-    if _hygiene(manifest, "start").get("on_battery"):
+    if _hygiene(manifest, "start").on_battery:
         hints.append("plug the machine in")
     return hints
 
@@ -219,8 +219,8 @@ def _session_starts(manifest: Manifest) -> list[int] | None:
     """Where each resumed session begins on the run's clock (ns); None when that is unknown."""
     starts: list[int] = []
     for entry in manifest.resumes:
-        start = entry.get("start_ns")
-        if entry.get("same_boot") is False or not isinstance(start, int):
+        start = entry.start_ns
+        if entry.same_boot is False or start is None:
             return None  # stamps from two boots share no clock; older bundles did not record it
         starts.append(start)
     return sorted(starts)
@@ -259,8 +259,8 @@ def _drift_in(points: list[tuple[float, float, float, float]], manifest: Manifes
     per_min = trend.slope * typical  # d(rate)/dt = rate · d(log rate)/dt
     temps = ""
     t0, t1 = (
-        _hygiene(manifest, "start").get("temperatures_c") or {},
-        _hygiene(manifest, "end").get("temperatures_c") or {},
+        _hygiene(manifest, "start").temperatures_c,
+        _hygiene(manifest, "end").temperatures_c,
     )
     common = sorted(set(t0) & set(t1))
     if common:
@@ -286,27 +286,26 @@ def _drift_in(points: list[tuple[float, float, float, float]], manifest: Manifes
 
 def _busy(manifest: Manifest) -> RunWarning | None:
     busy = {
-        when: snap
+        when: pct
         for when in ("start", "end")
-        if (snap := _hygiene(manifest, when)).get("cpu_busy_pct") is not None
-        and snap["cpu_busy_pct"] >= BUSY_CPU_PCT
+        if (pct := _hygiene(manifest, when).cpu_busy_pct) is not None and pct >= BUSY_CPU_PCT
     }
     if not busy:
         return None
-    snap = next(iter(busy.values()))
-    tops = ", ".join(f"{p['name']} {p['cpu_pct']:.0f}%" for p in snap.get("top_processes") or [])
+    when, pct = next(iter(busy.items()))
+    tops = ", ".join(f"{p.name} {p.cpu_pct or 0:.0f}%" for p in _hygiene(manifest, when).top_processes)
     where = " and ".join(busy)
     return RunWarning(
         "busy_machine",
-        f"the machine was busy at the {where} of the run: {snap['cpu_busy_pct']:.0f}% of all CPU in use by "
+        f"the machine was busy at the {where} of the run: {pct:.0f}% of all CPU in use by "
         f"other programs" + (f" ({tops})" if tops else ""),
         "Close other programs and re-run; a busy machine slows and scatters every measurement",
-        {w: s["cpu_busy_pct"] for w, s in busy.items()},
+        dict(busy),
     )
 
 
 def _battery(manifest: Manifest) -> RunWarning | None:
-    if not any(_hygiene(manifest, w).get("on_battery") for w in ("start", "end")):
+    if not any(_hygiene(manifest, w).on_battery for w in ("start", "end")):
         return None
     return RunWarning(
         "on_battery",
@@ -317,10 +316,7 @@ def _battery(manifest: Manifest) -> RunWarning | None:
 
 def _threads(manifest: Manifest) -> RunWarning | None:
     """More engine threads than logical cores: they contend, and every rate measured is lower for it."""
-    settings = manifest.backend.settings
-    threads = max(
-        (v for k in ("n_threads", "n_threads_batch") if isinstance(v := settings.get(k), int)), default=0
-    )
+    threads = manifest.backend.settings.threads()
     logical = manifest.host.cpu_logical
     if not isinstance(logical, int) or threads <= logical:
         return None
@@ -335,9 +331,8 @@ def _threads(manifest: Manifest) -> RunWarning | None:
 
 
 def _trace_missing(manifest: Manifest) -> RunWarning | None:
-    power = manifest.power or {}
-    missing = power.get("external_missing")
-    if not isinstance(missing, str) or Path(missing).exists():  # it may have been exported since
+    missing = (manifest.power or PowerFacts()).external_missing
+    if missing is None or Path(missing).exists():  # it may have been exported since
         return None
     return RunWarning(
         "power_trace_missing",

@@ -30,6 +30,8 @@ from typing import Any
 
 import psutil
 
+from bench.results.schema import HygieneSnapshot
+
 __all__ = [
     "SYS_ROOT",
     "battery_state",
@@ -182,10 +184,10 @@ def _boot_time_utc() -> str | None:
     return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def snapshot(window_s: float = DEFAULT_WINDOW_S, sys_root: Path = SYS_ROOT) -> dict[str, Any]:
-    """Everything above, as one JSON-able dict for the manifest."""
+def snapshot(window_s: float = DEFAULT_WINDOW_S, sys_root: Path = SYS_ROOT) -> HygieneSnapshot:
+    """Everything above, as the manifest's typed snapshot."""
     bat = battery_state() or {}
-    return {
+    reading = {
         "utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "window_s": window_s,
         **cpu_activity(window_s),
@@ -198,3 +200,4 @@ def snapshot(window_s: float = DEFAULT_WINDOW_S, sys_root: Path = SYS_ROOT) -> d
         "cpu_freq_mhz": _cpu_freq_mhz(),
         "boot_time": _boot_time_utc(),
     }
+    return HygieneSnapshot.model_validate(reading)

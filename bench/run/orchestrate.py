@@ -48,7 +48,7 @@ from bench.results.bundle import (
     read_bundle,
     resolve_bundle,
 )
-from bench.results.schema import Manifest, RunSettingsFacts
+from bench.results.schema import HygieneFacts, Manifest, RunSettingsFacts
 from bench.run import hygiene, resume
 from bench.run.agent_protocol import Protocol
 from bench.run.runner import ProgressEvent, Runner, RunOutcome, RunSettings, build_manifest, new_run_id
@@ -439,15 +439,17 @@ def execute_run(
         else:
             run_id = opts.run_id or new_run_id(run_id_stem(prepared), prepared.suite.name)
             manifest = _provisional_manifest(prepared, run_id, backend_facts)
-            manifest.hygiene = {"start": hygiene_start}
+            manifest.hygiene = HygieneFacts(start=hygiene_start)
             writer = BundleWriter(opts.out / manifest.run_id, manifest)
         runner: Runner | None = None
 
         def before_finish(m: Manifest) -> None:
-            m.hygiene = {**(m.hygiene or {}), "end": hygiene.snapshot(window_s=0.25)}
+            if m.hygiene is None:  # a resumed bundle from before hygiene was recorded
+                m.hygiene = HygieneFacts()
+            m.hygiene.end = hygiene.snapshot(window_s=0.25)
             if m.resumes and runner is not None:
-                m.resumes[-1]["session_warmup"] = runner.session_warmup
-                m.resumes[-1]["torn_bytes_dropped"] = writer.repaired_bytes
+                m.resumes[-1].session_warmup = runner.session_warmup
+                m.resumes[-1].torn_bytes_dropped = writer.repaired_bytes
 
         tool_protocol: Protocol = "native_tools"
         if prepared.suite.has_tool_tasks or prepared.suite.has_agent_tasks or opts.trace is not None:
@@ -477,7 +479,7 @@ def execute_run(
         if prepared.resume is not None:
             # The first session's power.csv, idle baseline and manifest.power stay as they were; this
             # session's requests get no energy (a new sensor session would restart its counter mid-trace).
-            manifest.resumes[-1]["power"] = "not sampled in a resumed session: its requests have no energy"
+            manifest.resumes[-1].power = "not sampled in a resumed session: its requests have no energy"
             return runner.run()
         meter = PowerMeter(
             power or select_sensor("none", selected_by="auto"),

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import UsageError
-from bench.results.schema import Manifest, ModelFacts
+from bench.results.schema import HygieneFacts, HygieneSnapshot, Manifest, ModelFacts, ResumeFacts
 
 __all__ = ["Mismatch", "continue_manifest", "first_mismatch", "recorded_options", "verify"]
 
@@ -64,13 +64,12 @@ def recorded_options(manifest: Manifest) -> dict[str, Any]:
     setting added later is resumed as recorded without a change here; the caller keeps the names it has
     options for.
     """
-    backend_settings = manifest.backend.settings or {}
     return {
         **manifest.settings.model_dump(),
-        "device": (manifest.device or {}).get("origin") or "auto",
+        "device": manifest.device.origin or "auto",
         "suite": manifest.suite.path,
         "model": (manifest.model.path if manifest.model else None),
-        "threads": backend_settings.get("n_threads"),
+        "threads": manifest.backend.settings.n_threads,
     }
 
 
@@ -117,8 +116,7 @@ def first_mismatch(old: Manifest, now: Manifest) -> Mismatch | None:
             new_model.sha256,
             f"give the model file the run used with --model PATH, {fresh}",
         )
-    old_device = {k: v for k, v in (old.device or {}).items() if k != "origin"}
-    new_device = {k: v for k, v in (now.device or {}).items() if k != "origin"}
+    old_device, new_device = old.device.without_origin(), now.device.without_origin()
     for where, a, b in _dict_differences(old_device, new_device, "device profile field "):
         return Mismatch(
             where, a, b, f"restore the profile or pass the one the run used with --device, {fresh}"
@@ -131,8 +129,7 @@ def first_mismatch(old: Manifest, now: Manifest) -> Mismatch | None:
         a, b = getattr(old.backend, key), getattr(now.backend, key)  # BackendFacts fields
         if a != b:
             return Mismatch(f"backend {key}", a, b, f"use the engine the run used, {fresh}")
-    old_bs = old.backend.settings or {}
-    new_bs = now.backend.settings or {}
+    old_bs, new_bs = old.backend.settings.recorded(), now.backend.settings.recorded()
     for where, a, b in _dict_differences(old_bs, new_bs, "backend setting "):
         return Mismatch(where, a, b, f"use the settings the run used, {fresh}")
     old_rs, new_rs = old.settings.model_dump(exclude_none=True), now.settings.model_dump(exclude_none=True)
@@ -157,18 +154,18 @@ def _parse_utc(text: Any) -> dt.datetime | None:
         return None
 
 
-def same_boot(old: Manifest, hygiene_now: Mapping[str, Any] | None) -> bool | None:
+def same_boot(old: Manifest, hygiene_now: HygieneSnapshot | None) -> bool | None:
     """Whether this session runs in the boot that started the run (``perf_counter`` stamps then share one
     clock); None when either boot time is unknown."""
-    start = (old.hygiene or {}).get("start") or {}
-    a, b = _parse_utc(start.get("boot_time")), _parse_utc((hygiene_now or {}).get("boot_time"))
+    start = (old.hygiene or HygieneFacts()).at("start")
+    a, b = _parse_utc(start.boot_time), _parse_utc(hygiene_now.boot_time if hygiene_now else None)
     if a is None or b is None:
         return None
     return abs((a - b).total_seconds()) <= SAME_BOOT_TOLERANCE_S
 
 
 def continue_manifest(
-    old: Manifest, now: Manifest, *, records_before: int, hygiene_start: Mapping[str, Any] | None
+    old: Manifest, now: Manifest, *, records_before: int, hygiene_start: HygieneSnapshot | None
 ) -> Manifest:
     """The recorded manifest, reopened: incomplete again, with a ``resumes`` entry for this session."""
     m = old.model_copy(deep=True)
@@ -176,16 +173,16 @@ def continue_manifest(
     m.interrupted = False
     m.finished_utc = None
     m.resumes.append(
-        {
-            "started_utc": now.started_utc,
-            "tool_version": now.tool_version,
-            "command": now.command,
-            "records_before": records_before,
-            "same_boot": same_boot(old, hygiene_start),
+        ResumeFacts(
+            started_utc=now.started_utc,
+            tool_version=now.tool_version,
+            command=now.command,
+            records_before=records_before,
+            same_boot=same_boot(old, hygiene_start),
             # where this session begins on the run's clock: drift is judged within a session, never
             # across the gap between an interrupted session and the one that resumed it
-            "start_ns": now.anchor_perf_ns - old.anchor_perf_ns,
-            "hygiene_start": dict(hygiene_start) if hygiene_start is not None else None,
-        }
+            start_ns=now.anchor_perf_ns - old.anchor_perf_ns,
+            hygiene_start=hygiene_start.model_copy(deep=True) if hygiene_start is not None else None,
+        )
     )
     return m

@@ -74,7 +74,7 @@ class RunnerKind:
 def _record_prefix_cache(ctx: RunnerContext) -> None:
     """Agent loops and replays: whether step prefixes are kept decides every step's prefill, so the
     manifest says so (runs differing in it are never pooled)."""
-    ctx.manifest.backend.settings["prefix_cache"] = ctx.prefix_cache
+    ctx.manifest.backend.settings.prefix_cache = ctx.prefix_cache
 
 
 def _trace(ctx: RunnerContext) -> Runner:

@@ -42,7 +42,7 @@ def test_shipped_local_server_profile_runs_mini_suite(llama_server: str, tmp_pat
     assert summary["overall"]["errors"] == 0 and summary["overall"]["n"] == 3
     bundle = read_bundle(summary["run_dir"])
     m = bundle.manifest
-    assert m.device["base_url"] == llama_server and m.device["backend"] == "openai_http"
+    assert m.device.base_url == llama_server and m.device.backend == "openai_http"
     assert m.backend.name == "openai_http" and m.backend.tokenizer["has_chat_template"] is True
     assert m.backend.preflight["models"] and m.settings.cache_bust is True
     assert m.model is None  # the endpoint's identity is base_url + model name (compat.key_properties)
@@ -97,7 +97,7 @@ def test_closed_loop_concurrency_gives_the_same_answers(server_profile: Path, tm
     assert o["goodput_rps"] == pytest.approx(o["request_throughput_rps"]) and o["slo_attainment"] == 1.0
     bundle = read_bundle(conc["run_dir"])
     assert bundle.manifest.settings.mode == "closed_loop" and bundle.manifest.settings.concurrency == 3
-    assert bundle.manifest.backend.settings["max_connections"] == 3
+    assert bundle.manifest.backend.settings.recorded()["max_connections"] == 3
     assert len(bundle.records) == 9 and sum(r.warmup for r in bundle.records) == 3
     # requests overlapped: some started before an earlier one ended
     starts = sorted((r.start_ns, r.end_ns) for r in bundle.records if not r.warmup)

@@ -97,7 +97,7 @@ def _calls(records: list[Record]) -> dict[str, list[Record]]:
 def test_cache_writes_on_the_first_step_and_reads_after(cached: tuple[Bundle, list[dict[str, Any]]]) -> None:
     bundle, _ = cached
     assert bundle.manifest.backend.name == "anthropic_messages"
-    assert bundle.manifest.device["http"]["prompt_cache"] == "5m" and bundle.manifest.settings.prefix_cache
+    assert bundle.manifest.device.http["prompt_cache"] == "5m" and bundle.manifest.settings.prefix_cache
     calls = _calls(bundle.records)
     tasks = load_suite(resolve_suite_path("agent")).tasks
     assert list(calls) == [t.id for t in tasks]
@@ -140,9 +140,7 @@ def test_prefix_cache_off_costs_what_the_compatible_endpoint_would(
     cached: tuple[Bundle, list[dict[str, Any]]], uncached: tuple[Bundle, list[dict[str, Any]]]
 ) -> None:
     off, usages = uncached
-    assert (
-        off.manifest.device["http"]["prompt_cache"] == "off" and off.manifest.settings.prefix_cache is False
-    )
+    assert off.manifest.device.http["prompt_cache"] == "off" and off.manifest.settings.prefix_cache is False
     assert all(u["cache_read_input_tokens"] == 0 and u["cache_creation_input_tokens"] == 0 for u in usages)
     on_calls, off_calls = _calls(cached[0].records), _calls(off.records)
     # the same token work: each step's whole prompt is the same size with or without breakpoints
@@ -175,9 +173,7 @@ def test_one_hour_ttl_is_recorded_and_billed_at_its_tier(tmp_path: Path) -> None
         sent = server.app.requests
     finally:
         server.stop()
-    assert (
-        bundle.manifest.settings.cache_ttl == "1h" and bundle.manifest.device["http"]["prompt_cache"] == "1h"
-    )
+    assert bundle.manifest.settings.cache_ttl == "1h" and bundle.manifest.device.http["prompt_cache"] == "1h"
     marks = [b["cache_control"] for req in sent for b in req["tools"] + req["messages"][-1]["content"]
              if "cache_control" in b]  # fmt: skip
     assert marks and all(m == {"type": "ephemeral", "ttl": "1h"} for m in marks)

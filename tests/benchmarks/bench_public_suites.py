@@ -31,7 +31,7 @@ from bench.report.benchmarks import source_text  # noqa: E402
 from bench.report.summary import summarize  # noqa: E402
 from bench.results import stats  # noqa: E402
 from bench.results.bundle import read_bundle  # noqa: E402
-from bench.results.schema import task_level  # noqa: E402
+from bench.results.schema import HygieneFacts, task_level  # noqa: E402
 from bench.suite.checks import evaluate  # noqa: E402
 from bench.suite.sources import load_source_suite, source_suite_names  # noqa: E402
 from bench.suite.sources.bfcl import MULTI_TURN, SINGLE_TURN  # noqa: E402
@@ -143,7 +143,7 @@ def run_figures(dirs: list[str]) -> dict[str, Any]:
             total = row.get("cost_total_usd")
             clouds.append({"profile": row["profile"], "as_of": row["as_of"], "usd_per_task": row.get("cost_per_task_usd"),
                            "usd_per_success": total / o["passed"] if total is not None and o["passed"] else None})  # fmt: skip
-        hyg = bundle.manifest.hygiene or {}
+        hyg = bundle.manifest.hygiene or HygieneFacts()
         out.append({
             "run_id": bundle.manifest.run_id, "benchmark": source_text(bundle.manifest),
             "model": summary["model"], "protocol": summary.get("agent_protocol"),
@@ -153,7 +153,7 @@ def run_figures(dirs: list[str]) -> dict[str, Any]:
             "cost_per_success_usd": o["cost_per_success_usd"], "energy_per_success_j": o["energy_per_success_j"],
             "cost_basis": o["cost_basis"], "wall_s_median": stats.percentile(walls, 50) / 1e3 if walls else None,
             "priced_on_cloud": clouds, "started_utc": bundle.manifest.started_utc,
-            "load_avg_1m": [(hyg.get(k) or {}).get("load_avg_1m") for k in ("start", "end")],
+            "load_avg_1m": [hyg.at(k).load_avg_1m for k in ("start", "end")],
         })  # fmt: skip
     return {"figure": "public benchmark runs", "runs": out}
 

@@ -59,7 +59,7 @@ def test_concurrency_2_in_process_then_breakeven_uses_the_aggregate(tmp_path: Pa
     one, two = (read_bundle(d) for d in dirs)
     m = two.manifest
     assert m.complete and m.settings.mode == "closed_loop" and m.settings.concurrency == 2
-    assert m.backend.settings["n_seq_max"] == 2 and m.backend.settings["n_ctx_seq"] == 1024
+    assert m.backend.settings.n_seq_max == 2 and m.backend.settings.recorded()["n_ctx_seq"] == 1024
     assert one.manifest.settings.mode == "sequential" and "n_seq_max" not in one.manifest.backend.settings
     records = two.records
     assert len(records) == 9 and sum(r.warmup for r in records) == 3

@@ -31,7 +31,9 @@ def test_run_json_and_bundle(tmp_path: Path) -> None:
     assert m.complete and not m.interrupted
     assert m.model and len(m.model.sha256) == 64 and m.model.quantization == "Q4_1"
     assert m.host.cpu_logical >= 1 and m.host.cpu_model
-    assert m.backend.settings["n_threads"] >= 1 and m.backend.engine_version.startswith("llama-cpp-python")
+    assert (m.backend.settings.n_threads or 0) >= 1 and m.backend.engine_version.startswith(
+        "llama-cpp-python"
+    )
     assert m.backend.model_load_ms > 0 and m.backend.rss_after_load_mb > 50
     assert m.suite.hash and m.suite.name == "mini"
     assert len(bundle.records) == 9

@@ -98,7 +98,7 @@ def test_an_answer_hunting_the_key_in_proc_finds_nothing(fake_server: ServerThre
     bundle = read_bundle(next(out.glob("*/manifest.json")).parent)
     record = bundle.records[0]
     assert record.passed is True, record.check_detail  # it found nothing: not even a masked key
-    assert bundle.manifest.sandbox is not None and bundle.manifest.sandbox["summary"]  # what isolated it
+    assert bundle.manifest.sandbox is not None and bundle.manifest.sandbox.summary  # what isolated it
     assert KEY not in every_text(tmp_path) + proc.stdout + proc.stderr
 
 

@@ -78,7 +78,7 @@ def test_profile_run_labels_estimated_energy(tmp_path: Path) -> None:
     assert "estimated" in out and "energy cost is estimated: max_w 7 W" in out
     assert "priced, not run" in out and "roofline: decode" in out and "$249" in out
     bundle = read_bundle(next(tmp_path.iterdir()))
-    assert bundle.manifest.device["power_mode"] == "7W" and bundle.manifest.device["max_w"] == 7.0
+    assert bundle.manifest.device.power_mode == "7W" and bundle.manifest.device.max_w == 7.0
     bad = run_cli(
         "run",
         "--suite",

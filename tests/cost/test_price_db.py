@@ -32,6 +32,7 @@ from bench.devices.profiles import DeviceProfile, load_device
 from bench.devices.providers import ENDPOINTS
 from bench.errors import ProfileError, UsageError
 from bench.results.bundle import BundleWriter
+from bench.results.schema import DeviceFacts
 from tests.helpers import run_cli
 from tests.helpers.cost import device_manifest, manifest_for, record
 from tests.helpers.price_sweep import Agreement, compare, usages
@@ -249,14 +250,14 @@ def test_a_bundle_reproduces_its_dollars_unless_repriced() -> None:
                 for t in rate["tiers"]:
                     t["usd_per_mtok"] /= 2
     m = manifest_for(sonnet)
-    m.device["token_prices"] = old
+    m.device = DeviceFacts.model_validate({**m.device.recorded(), "token_prices": old})
     (recorded,) = price_records([record(**LONG)], m)
     assert recorded.cost_usd == pytest.approx(1.735221 / 2, rel=1e-12)
     (today,) = price_records([record(**LONG)], m, EnrichOptions(reprice=True))
     assert today.cost_usd == pytest.approx(1.735221, rel=1e-12)
     assert cost_inputs(m, EnrichOptions(reprice=True)).priced_at == "repriced"
     gone = manifest_for(sonnet)
-    gone.device["origin"] = "/nowhere/else.toml"
+    gone.device.origin = "/nowhere/else.toml"
     with pytest.raises(UsageError, match="--reprice: the profile this run was priced with"):
         cost_inputs(gone, EnrichOptions(reprice=True))
 
@@ -364,8 +365,9 @@ def test_run_report_and_breakeven_priced_entirely_from_the_database(
     summary = json.loads(proc.stdout)
     bundle = read_bundle(summary["run_dir"])
     assert bundle.manifest.backend.name == "anthropic_messages"
-    assert bundle.manifest.device["origin"] == "anthropic:claude-sonnet-4-5"
-    assert bundle.manifest.device["token_prices"]["source"]["version"] == database().version
+    device = bundle.manifest.device
+    assert device.origin == "anthropic:claude-sonnet-4-5"
+    assert device.token_prices is not None and device.token_prices.source.version == database().version
     records = enrich(bundle)
     (long,) = [r for r in records if r.task_id == "long"]
     assert long.prompt_tokens is not None and long.prompt_tokens > 200_000  # the fake's own count

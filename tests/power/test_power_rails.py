@@ -11,7 +11,7 @@ from bench.power.base import PowerSample
 from bench.power.records import apply_energy, rail_energies
 from bench.power.trace import TraceWriter, read_trace
 from bench.results.metrics.agents import agent_rows
-from bench.results.schema import Record
+from bench.results.schema import PowerFacts, Record
 from tests.helpers.records import manifest
 
 S = 1_000_000_000
@@ -42,7 +42,7 @@ def _rec(kind: str | None, start_s: float, end_s: float, **kw: object) -> Record
 def bundle(tmp_path: Path) -> tuple[list[Record], object]:
     _trace(tmp_path)
     m = manifest()
-    m.power = {"sensor": "jetson", "kind": "power", "period_s": 0.01, "idle_w": IDLE_W, "rails": ["a", "b"]}
+    m.power = PowerFacts(sensor="jetson", kind="power", period_s=0.01, idle_w=IDLE_W, rails=["a", "b"])
     # one agent task over 0.5-3.5 s: a model call 1-3 s (GPU busy), a tool call 3.0-3.5 s
     records = [_rec("model", 1.0, 3.0, step=0), _rec("tool", 3.0, 3.5, step=0), _rec("agent", 0.5, 3.5)]
     return records, m
@@ -89,5 +89,5 @@ def test_a_trace_without_rails_gives_no_rail_split(tmp_path: Path) -> None:
         w.write(PowerSample(t_ns=k * S // 100, power_w=5.0))
     w.close()
     m = manifest()
-    m.power = {"sensor": "x", "kind": "power", "period_s": 0.01}
+    m.power = PowerFacts(sensor="x", kind="power", period_s=0.01)
     assert rail_energies([_rec("agent", 0.1, 1.5)], m, tmp_path) == {}

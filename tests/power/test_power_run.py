@@ -60,10 +60,11 @@ def test_estimated_energy_is_labelled_everywhere(setup: dict[str, str]) -> None:
     assert summary["power"]["sensor"] == "estimate" and summary["power"]["estimated"] is True
     bundle = read_bundle(summary["run_dir"])
     power = bundle.manifest.power
-    assert power and power["kind"] == "counter"
+    assert power is not None and power.kind == "counter"
     # an estimate's idle is the profile's stated 10 W, whatever the busy machine "read" before the run
-    assert power["idle_w"] == 10.0 and power["idle_w_from"] == "stated (estimate sensor)"
-    assert 10.0 - 1e-6 <= power["idle_w_observed"] <= 40.0 + 1e-6  # float rounding of the model
+    assert power.idle_w == 10.0 and power.idle_w_from == "stated (estimate sensor)"
+    assert power.idle_w_observed is not None
+    assert 10.0 - 1e-6 <= power.idle_w_observed <= 40.0 + 1e-6  # float rounding of the model
     assert (bundle.path / "power.csv").read_text().startswith("t_ns,power_w,energy_j\n")
     assert all(r.energy_j is None for r in bundle.records)  # raw records on disk; energy is derived
     for r in enrich(bundle):
@@ -85,7 +86,8 @@ def test_no_sensor_no_energy_columns(setup: dict[str, str]) -> None:
     assert "J/task" not in proc.stdout and "energy: not measured (power measurement off" in proc.stdout
     run_dir = Path(setup["out"]) / next(p.name for p in Path(setup["out"]).iterdir())
     assert not (run_dir / "power.csv").exists()
-    assert read_bundle(run_dir).manifest.power == {
+    power = read_bundle(run_dir).manifest.power
+    assert power is not None and power.recorded() == {
         "sensor": "none",
         "selected_by": "flag",
         "reason": "power measurement off (--power none)",
@@ -139,7 +141,8 @@ def test_the_sensor_opens_after_the_engine_has_loaded(
     )
     outcome = orchestrate.execute_run(prepare_run(options))
     assert events == ["engine loaded", "sensor opened"]
-    assert (read_bundle(outcome.run_dir).manifest.power or {})["sensor"] == "estimate"
+    power = read_bundle(outcome.run_dir).manifest.power
+    assert power is not None and power.sensor == "estimate"
 
 
 def test_external_wall_meter_trace_written_after_the_run(setup: dict[str, str], tmp_path: Path) -> None:
@@ -154,9 +157,10 @@ def test_external_wall_meter_trace_written_after_the_run(setup: dict[str, str], 
     run_dir = json.loads(proc.stdout)["run_dir"]
     bundle = read_bundle(run_dir)
     power = bundle.manifest.power
-    assert power and power["sensor"] == f"csv:{meter}" and power["idle_w"] is None
+    assert power is not None and power.sensor == f"csv:{meter}" and power.idle_w is None
     assert all(r.energy_j is None for r in enrich(bundle))  # no trace yet
-    wall0 = power["anchor_wall_ns"] + (bundle.manifest.anchor_perf_ns - power["anchor_perf_ns"])
+    assert power.anchor_wall_ns is not None and power.anchor_perf_ns is not None
+    wall0 = power.anchor_wall_ns + (bundle.manifest.anchor_perf_ns - power.anchor_perf_ns)
     last = max(r.end_ns for r in bundle.records)
     lines = ["timestamp,watts"]
     # a lab meter logging at 100 Hz (so even short requests are measured), 50 W, from 2 s before the run

@@ -184,9 +184,9 @@ def test_meter_idle_baseline_marks_and_manifest(tmp_path: Path) -> None:
     meter = PowerMeter(Selection(sensor, "auto", "auto"), rate_hz=100, idle_seconds=0.3)
     meter.start(writer)
     power = writer.manifest.power
-    assert power["sensor"] == "jetson-ina3221" and power["kind"] == "power" and power["rate_hz"] == 100
-    assert power["idle_w"] == pytest.approx(ORIN_NANO_WATTS["VDD_IN"])
-    assert 0 <= power["idle_start_ns"] < power["idle_end_ns"]
+    assert power.sensor == "jetson-ina3221" and power.kind == "power" and power.rate_hz == 100
+    assert power.idle_w == pytest.approx(ORIN_NANO_WATTS["VDD_IN"])
+    assert 0 <= power.idle_start_ns < power.idle_end_ns
     seen: list[str] = []
     hook = meter.wrap(lambda ev: seen.append(ev.kind))
     assert hook is not None
@@ -198,8 +198,9 @@ def test_meter_idle_baseline_marks_and_manifest(tmp_path: Path) -> None:
     assert meter.sampler.rows >= rows_before + 2
     meter.stop(writer)
     meter.stop(writer)  # idempotent
-    assert power["samples"] > 20 and power["read_errors"] == 0 and power["sampler_cpu_share"] is not None
-    assert power["power_mode"] is None and power["total"].startswith("VDD_IN")
+    power = writer.manifest.power  # the sampler's figures, recorded at the stop
+    assert power.samples > 20 and power.read_errors == 0 and power.sampler_cpu_share is not None
+    assert power.power_mode is None and power.total.startswith("VDD_IN")
     assert writer.writes >= 2
 
 
@@ -207,7 +208,7 @@ def test_meter_without_a_sensor_says_why(tmp_path: Path) -> None:
     writer = FakeWriter(tmp_path)
     meter = PowerMeter(Selection(None, "auto", "auto", reason="no readable power sensor"))
     meter.start(writer)
-    assert writer.manifest.power == {
+    assert writer.manifest.power.recorded() == {  # only what the meter knows: no None for the rest
         "sensor": "none",
         "selected_by": "auto",
         "reason": "no readable power sensor",

@@ -74,7 +74,7 @@ def test_single_requests_each_get_their_own_prefix_by_default(fake_server: Any, 
     (run_dir,) = (tmp_path / "d").iterdir()
     m = read_bundle(run_dir).manifest
     assert m.settings.cache_bust is True and m.settings.warm_cache is False
-    assert m.backend.settings["cache_bust"] is True  # runs with and without never pool
+    assert m.backend.settings.cache_bust is True  # runs with and without never pool
 
     before = len(fake_server.app.requests)
     _run(

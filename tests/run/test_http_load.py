@@ -86,7 +86,7 @@ def test_closed_loop_keeps_n_in_flight(fake_server: ServerThread, tmp_path: Path
     bundle = read_bundle(json.loads(proc.stdout)["run_dir"])
     spans = [(r.start_ns, r.end_ns) for r in bundle.records]
     assert len(spans) == 8 and max_overlap(spans) == 4
-    assert bundle.manifest.backend.settings["max_connections"] == 4
+    assert bundle.manifest.backend.settings.recorded()["max_connections"] == 4
     assert time.monotonic() - t0 < 60
 
 

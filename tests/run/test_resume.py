@@ -57,13 +57,14 @@ def test_resume_runs_only_what_is_missing(tmp_path: Path) -> None:
     # the four records that survived the "kill" were kept as they were, not re-run
     assert [r.model_dump() for r in after.records[:4]] == [r.model_dump() for r in before[:4]]
     (entry,) = after.manifest.resumes
-    assert entry["records_before"] == 4 and entry["same_boot"] is True
-    assert entry["command"][:2] == ["infercost", "run"] and entry["hygiene_start"]["cpu_busy_pct"] >= 0
+    assert entry.records_before == 4 and entry.same_boot is True
+    assert entry.command is not None and entry.command[:2] == ["infercost", "run"]
+    assert entry.hygiene_start is not None and (entry.hygiene_start.cpu_busy_pct or 0) >= 0
     # the session resumed at 'count' repetition 1, a measured request: the fresh process warmed up first
-    assert entry["session_warmup"] == {"task_id": "count", "requests": 1}
-    assert entry["torn_bytes_dropped"] == 57
+    assert entry.session_warmup == {"task_id": "count", "requests": 1}
+    assert entry.torn_bytes_dropped == 57
     assert after.manifest.counts == {"records": 9, "measured": 6, "errors": 0}
-    assert "end" in after.manifest.hygiene  # type: ignore[operator]
+    assert after.manifest.hygiene is not None and after.manifest.hygiene.end is not None
 
 
 def test_resume_starting_on_a_warmup_needs_no_extra_one(tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_resume_starting_on_a_warmup_needs_no_extra_one(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     after = read_bundle(run_dir)
     assert len(after.records) == 9
-    assert after.manifest.resumes[0]["session_warmup"] is None
+    assert after.manifest.resumes[0].session_warmup is None
 
 
 def test_resume_after_ctrl_c_reruns_the_cancelled_request(tmp_path: Path) -> None:
@@ -202,8 +203,9 @@ def test_min_time_cooldown_and_hygiene_in_one_run(tmp_path: Path) -> None:
     last_a = max(r.end_ns for r in b.records if r.task_id == "a")
     first_b = min(r.start_ns for r in b.records if r.task_id == "b")
     assert (first_b - last_a) / 1e9 >= 0.5  # the cooldown pause between tasks
-    h = b.manifest.hygiene or {}
-    assert set(h) == {"start", "end"} and h["start"]["utc"] < h["end"]["utc"]
+    h = b.manifest.hygiene
+    assert h is not None and h.start is not None and h.end is not None
+    assert h.start.utc is not None and h.end.utc is not None and h.start.utc < h.end.utc
 
 
 def test_bad_min_time_and_cooldown_are_usage_errors(tmp_path: Path) -> None:

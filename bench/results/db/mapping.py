@@ -26,7 +26,7 @@ from bench.results.bundle import MANIFEST, MAX_RECORDS_BYTES, RECORDS, Bundle
 from bench.results.comparability import key_properties
 from bench.results.db.schema import JSON_COLUMNS, RECORD_COLUMNS
 from bench.results.identity import model_name
-from bench.results.schema import Manifest, Record
+from bench.results.schema import Manifest, PowerFacts, Record
 from bench.userfiles import open_regular
 
 __all__ = [
@@ -115,14 +115,14 @@ def _power(run_id: str, sha: str, manifest: Manifest, records: list[Record]) -> 
     with_energy = [r for r in measured if r.energy_j is not None]
     if manifest.power is None and not with_energy:
         return None
-    power = manifest.power or {}
+    power = manifest.power or PowerFacts()
     watts = [r.avg_power_w for r in with_energy if r.avg_power_w is not None]
     return {
         "run_id": run_id,
         "content_sha256": sha,
-        "sensor": power.get("sensor"),
-        "rate_hz": power.get("rate_hz"),
-        "idle_w": power.get("idle_w"),
+        "sensor": power.sensor,
+        "rate_hz": power.rate_hz,
+        "idle_w": power.idle_w,
         "n_requests": len(measured),
         "n_with_energy": len(with_energy),
         "energy_j": sum(r.energy_j for r in with_energy if r.energy_j is not None) if with_energy else None,
@@ -140,13 +140,14 @@ def dimension_rows(m: Manifest) -> dict[str, dict[str, Any] | None]:
     """The shared rows a run points at (device, model, suite): from the manifest alone, so a push can
     insert them for every bundle before reading any records."""
     key = key_properties(m)
+    recorded = m.device.recorded()  # the profile as the bundle holds it: its identity across versions
     device = {
-        "device_id": _id(m.device),
-        "name": m.device.get("name"),
-        "kind": m.device.get("kind"),
-        "backend": m.device.get("backend"),
-        "power_mode": m.device.get("power_mode"),
-        "profile_json": _canonical(m.device),
+        "device_id": _id(recorded),
+        "name": m.device.name,
+        "kind": m.device.kind,
+        "backend": m.device.backend,
+        "power_mode": m.device.power_mode,
+        "profile_json": _canonical(recorded),
     }
     model = None
     if m.model is not None or key["model"]:
