@@ -7,7 +7,8 @@ fresh ``/proc`` that shows only the sandbox's own processes, and OS resource lim
 then does runs with those settings; nothing it can rewrite (a module global, an audit hook) is a guard.
 
 It tells the harness what isolation took effect, and the outer pid of the code's process, on a private
-pipe (``info_fd``) that it closes before the code starts, so the code cannot forge that report.
+pipe (``info_fd``) that the code's process closes before the code starts, so the code cannot forge that
+report; when the code has ended, the launcher adds the code's own peak resident memory.
 
 Standard library only, and no import of ``bench``: ``-I -S`` keeps the harness's paths out.
 """
@@ -218,33 +219,33 @@ def main() -> None:
                     info["read_only_fs"] = _read_only_except(libc, cfg["scratch"])
                 except (OSError, IndexError):  # an unreadable or unexpected mountinfo
                     info["read_only_fs"] = False
-    cfg["own_uid_ns"] = "pid" in info["namespaces"]
+    cfg["own_uid_ns"] = own_pid_ns = "pid" in info["namespaces"]
     if libc is not None and os.geteuid() == 0 and not info["namespaces"]:
         os.setgroups([])
         _drop_capabilities(libc)
         info["capabilities_dropped"] = True
-    if "pid" not in info["namespaces"]:
-        os.write(info_fd, (json.dumps(info) + "\n").encode())
-        os.close(info_fd)
-        _limits(cfg)
-        _exec(cfg)
-        return
-    # A new PID namespace takes effect for our next child, which becomes its init: when it ends, the
-    # kernel kills every process left in the namespace, including any that left the process group.
-    assert libc is not None  # namespaces are Linux-only
+    # The code always runs in a child of this (small, freshly exec'd) process, never in the launcher's own
+    # process: the launcher was started from the harness, and Linux carries the harness's resident-memory
+    # high-water mark through that exec into ``ru_maxrss``; the child's own figure starts from ours.
+    # With a new PID namespace the child also becomes the namespace's init: when it ends, the kernel kills
+    # every process left in the namespace, including any that left the process group.
     pid = os.fork()
     if pid == 0:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        own = _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        os.write(info_fd, (json.dumps({"own_proc": own}) + "\n").encode())
+        if libc is not None:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if own_pid_ns:
+            own = _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            os.write(info_fd, (json.dumps({"own_proc": own}) + "\n").encode())
         os.close(info_fd)
         _limits(cfg)
         _exec(cfg)
         return
     info["code_pid"] = pid
     os.write(info_fd, (json.dumps(info) + "\n").encode())
+    _pid, status, usage = os.wait4(pid, 0)
+    # written after the code ended, so the code cannot forge it
+    os.write(info_fd, (json.dumps({"code_maxrss": usage.ru_maxrss}) + "\n").encode())
     os.close(info_fd)
-    _pid, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         signal.signal(sig, signal.SIG_DFL)

@@ -357,6 +357,7 @@ def _supervise(
         sel.register(pidfd, selectors.EVENT_READ)
     status: int | None = None
     rusage: Any = None
+    hwm_kib: int | None = None
     timed_out = False
     code_pid: int | None = None
     exited_at: float | None = None
@@ -403,7 +404,9 @@ def _supervise(
         if pidfd is not None:
             os.close(pidfd)
         if status is None:
-            _kill(proc.pid, code_pid if code_pid is not None else _code_pid(info_buf))
+            code_pid = code_pid if code_pid is not None else _code_pid(info_buf)
+            hwm_kib = _vm_hwm_kib(code_pid)  # the launcher dies with the code: its report never comes
+            _kill(proc.pid, code_pid)
             end = time.monotonic() + _KILL_WAIT_S
             while status is None and time.monotonic() < end:
                 pid, st, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -426,7 +429,7 @@ def _supervise(
         stderr_truncated=err.truncated,
         output_limit_bytes=lim.output_bytes,
         cpu_s=(rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0,
-        peak_rss_mb=_rss_mb(rusage.ru_maxrss) if rusage is not None else 0.0,
+        peak_rss_mb=_peak_rss_mb(info_buf, hwm_kib, rusage),
         wall_s=wall,
         isolation=_isolation(info_buf, harden, cgroup),
     )
@@ -490,6 +493,31 @@ def _returncode(status: int) -> int:
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+
+
+def _vm_hwm_kib(pid: int | None) -> int | None:
+    """The resident-memory high-water mark of a running process (Linux ``/proc``), read before killing it."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _peak_rss_mb(buf: bytes | bytearray, hwm_kib: int | None, rusage: Any) -> float:
+    """The code's own peak RSS: the launcher's report of its child, else the high-water mark read before a
+    kill, else the launcher's ``ru_maxrss`` (which on Linux includes the harness's own peak: see launcher)."""
+    reported = _info(buf).get("code_maxrss")
+    if isinstance(reported, int) and reported >= 0:
+        return _rss_mb(reported)
+    if hwm_kib is not None:
+        return hwm_kib / 1024
+    return _rss_mb(rusage.ru_maxrss) if rusage is not None else 0.0
 
 
 def _rss_mb(maxrss: int) -> float:

@@ -73,7 +73,9 @@ def test_a_run_written_elsewhere_is_named_by_its_id(tmp_path: Path) -> None:
     assert report["rows"][0]["pass_rate"] == pytest.approx(summary["overall"]["pass_rate"])
     assert _doc(run_cli("compare", rid, rid, "--json", cwd=tmp_path))["baseline"]["run_ids"] == [rid]
     assert _doc(run_cli("gate", rid, "--rules", str(rules), "--json", cwd=tmp_path))["exit_code"] == 0
-    assert _doc(run_cli("choose", rid, "--rules", str(rules), "--json", cwd=tmp_path))["winner"]
+    assert _doc(run_cli("choose", rid, "--rules", str(rules), "--by", "latency", "--json", cwd=tmp_path))[
+        "winner"
+    ]
     assert _doc(run_cli("breakeven", rid, "--json", cwd=tmp_path))["run_id"] == rid
     missing = run_cli("report", "no-such-run", cwd=tmp_path)
     assert missing.returncode == 2 and "no bundle 'no-such-run'" in missing.stderr

@@ -66,6 +66,31 @@ def test_output_is_drained_while_the_code_runs_and_flagged(namespaces: bool) -> 
     assert len(r.stdout) == 4096 and r.stdout_truncated and r.stderr_truncated and r.truncated
 
 
+@pytest.mark.parametrize("namespaces", MODES)
+def test_peak_rss_is_the_codes_own_not_the_harness_high_water_mark(namespaces: bool) -> None:
+    """A harness that once held 700 MB starts the sandbox: the code's peak RSS (finished, and killed at
+    its deadline) is what the code used, not the harness's high-water mark that Linux carries through exec."""
+    probe = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+from bench.sandbox import Limits, run_python
+big = b"x" * (700 * 2**20); del big
+runs = [run_python("print(1)", namespaces={namespaces}),
+        run_python("b = b'y' * (120 * 2**20)", namespaces={namespaces}),
+        run_python("import time\\ntime.sleep(30)", Limits(timeout_s=1.0), namespaces={namespaces})]
+print(json.dumps([[r.peak_rss_mb, r.timed_out, r.exit_code] for r in runs]))
+"""
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (small, small_to, small_rc), (mid, _, mid_rc), (slept, slept_to, _) = json.loads(done.stdout)
+    assert small_rc == 0 and not small_to and 0 < small < 100
+    assert mid_rc == 0 and 120 <= mid < 240  # what it used, counted
+    assert slept_to and 0 < slept < 100
+
+
 # ------------------------------------------------------------------------- 2: guard and deadline
 @pytest.mark.parametrize("namespaces", MODES)
 def test_an_escaped_shell_neither_outlives_the_check_nor_writes_after_it(
