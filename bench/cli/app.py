@@ -75,12 +75,15 @@ def _main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]infercost: error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return exc.exit_code
     except RunInterrupted as exc:
-        err.print(f"[yellow]infercost:[/] {escape(str(exc))}")
+        err.print(f"[yellow]infercost:[/] {escape(str(exc))}", markup=True)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        err.print("[yellow]infercost:[/] interrupted")
+        err.print("[yellow]infercost:[/] interrupted", markup=True)
         return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
-        err.print("[red]infercost: internal error[/] (a bug; please report it with the traceback above)")
+        err.print(
+            "[red]infercost: internal error[/] (a bug; please report it with the traceback above)",
+            markup=True,
+        )
         return EXIT_INTERNAL

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.cli.console import err
@@ -206,10 +207,10 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     prepared = prepare_run(options)
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # task ids are the suite's text
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[rate]}", markup=False),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -229,7 +230,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     errors = summary["overall"]["errors"]
     if errors:
         err.print(
-            f"[yellow]warning:[/] {errors} request(s) errored; their records say why ({outcome.run_dir})"
+            f"[yellow]warning:[/] {errors} request(s) errored; their records say why "
+            f"({escape(str(outcome.run_dir))})",
+            markup=True,
         )
         return EXIT_REQUEST_ERRORS
     return EXIT_OK

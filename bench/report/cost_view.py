@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from bench.devices.profiles import DeviceProfile
 from bench.devices.staleness import price_age
@@ -331,7 +332,7 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
         table.add_column(col, no_wrap=col in ("name", "kind", "backend", "as of"))
     for key, p, error in rows:
         if p is None:
-            table.add_row(key, f"[red]invalid:[/] {error}", "–", "–", "–", "–")
+            table.add_row(key, Text.assemble(("invalid:", "red"), f" {error}"), "–", "–", "–", "–")
             continue
         as_of = p.as_of or p.kwh_as_of
         table.add_row(key, p.name, p.kind, p.backend, price_label(p), age_cell(as_of))
@@ -526,15 +527,17 @@ def _levels_view(result: dict[str, Any]) -> list[Any]:
         )
     out: list[Any] = [table]
     out.append(
-        "[dim]$/task full: a month of owning the device over every task it serves at that level, plus each "
-        "task's energy; vs: break-even tasks/month"
-        + (
-            f" (the first {len(clouds)} cloud options; --json has every one)"
-            if len(levels[0]["breakeven"]) > len(clouds)
-            else ""
+        Text(
+            "$/task full: a month of owning the device over every task it serves at that level, plus each "
+            "task's energy; vs: break-even tasks/month"
+            + (
+                f" (the first {len(clouds)} cloud options; --json has every one)"
+                if len(levels[0]["breakeven"]) > len(clouds)
+                else ""
+            )
+            + ("; slow: p95 request time above --max-latency-ms" if chosen.get("max_latency_ms") else ""),
+            style="dim",
         )
-        + ("; slow: p95 request time above --max-latency-ms" if chosen.get("max_latency_ms") else "")
-        + "[/]"
     )
     out.append(
         f"answer below at concurrency {chosen['concurrency']}: {chosen['why']} "
@@ -576,7 +579,7 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
         f"({d['net_kwh_per_task'] * 3.6e6:.3g} J, {d['energy_basis']})",
         *_own_cost(result),
         *[f"note: {n}" for n in d["notes"]],
-        f"[dim]{result['label']}[/]",
+        Text(result["label"], style="dim"),
     ]
     table = Table(box=None)
     for col in ("cloud", "$/task", "as of", "break-even tasks/month", "verdict"):
