@@ -132,6 +132,27 @@ def price_label(p: DeviceProfile) -> str:
 
 
 # ------------------------------------------------------------------------------------------- after a run
+def local_cost_gap(
+    *, kwh_known: bool, energy_known: bool, price_known: bool, hardware_known: bool
+) -> str | None:
+    """What a local run's cost is missing, in the words the after-run summary and the report both use
+    (None: nothing is missing). A request costs its energy plus its share of the hardware: energy
+    needs an electricity price and a measured energy (or the profile's max_w to bound it), hardware its
+    price (``price_known``) spread over the profile's lifetime_years at its utilization."""
+    why = []
+    if not kwh_known:
+        why.append("no electricity price")
+    elif not energy_known:
+        why.append("no energy was measured (no power sensor; the profile states no max_w)")
+    if not hardware_known:
+        why.append(
+            "the profile gives no lifetime_years and utilization to spread the device's price over"
+            if price_known
+            else "the device's price is unknown"
+        )
+    return " and ".join(why) or None
+
+
 def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
     """A local run's cost in plain words: what the $/task is made of, or why there is none."""
     o = summary.get("overall") or {}
@@ -139,14 +160,13 @@ def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
     energy_known = o.get("cost_energy_per_task_usd") is not None
     hardware_known = o.get("cost_hardware_per_task_usd") is not None
     if per_task is None:
-        why = []
-        if inp.get("kwh_usd") is None:
-            why.append("no electricity price")
-        elif not energy_known:
-            why.append("no energy was measured (no power sensor; the profile states no max_w)")
-        if not hardware_known:
-            why.append("the device's price is unknown")
-        return "cost on this machine: not priced: " + " and ".join(why or ["no input"])
+        why = local_cost_gap(
+            kwh_known=inp.get("kwh_usd") is not None,
+            energy_known=energy_known,
+            price_known=inp.get("hardware_usd") is not None,
+            hardware_known=hardware_known,
+        )
+        return f"cost on this machine: not priced: {why or 'no input'}"
     parts = []
     if energy_known:
         basis = str(o.get("cost_basis") or "")

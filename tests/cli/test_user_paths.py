@@ -30,3 +30,27 @@ def test_markup_in_a_model_and_device_name_prints_as_is(tmp_path: Path) -> None:
     rows = [line for line in proc.stdout.splitlines() if line.startswith("[bold]tiny:x:")]
     assert rows, proc.stdout
     assert "[red]box:x:[/]" in proc.stdout and "❌" not in proc.stdout
+
+
+def test_the_report_says_why_a_fresh_local_run_has_no_cost(tmp_path: Path) -> None:
+    """An electricity price but no power sensor, no max_w and no hardware price: the report gave "no cost
+    was derived ... by this version of infercost"; it says what the after-run summary says."""
+    from bench.cost.enrich import enrich
+    from bench.report import cost_view
+    from bench.report.summary import summarize
+    from bench.results.bundle import read_bundle
+
+    fresh = {"name": "Fresh box", "kind": "local", "backend": "llama_cpp", "kwh_usd": 0.16,
+             "as_of": "2026-11-26", "source": "test values"}  # fmt: skip
+    path = request_bundle(tmp_path, "fresh", device=fresh, energy=False)
+    proc = run_cli("report", str(path))
+    assert proc.returncode == 0, proc.stderr
+    why = "no energy was measured (no power sensor; the profile states no max_w) and the device's price is unknown"
+    assert f"$/1M out: {why}." in " ".join(proc.stdout.split()), proc.stdout
+    assert "this version of infercost" not in proc.stdout
+    bundle = read_bundle(path)
+    header = cost_view.cost_header(summarize(enrich(bundle), bundle.manifest, run_dir=str(path)))
+    assert header == f"cost on this machine: not priced: {why}"
+    # a price without the lifetime to spread it over is not "unknown"
+    proc = run_cli("report", str(path), "--hardware-usd", "900")
+    assert "lifetime_years and utilization to spread the device's price over" in " ".join(proc.stdout.split())
