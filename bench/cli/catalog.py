@@ -162,5 +162,5 @@ def cmd_prices(args: argparse.Namespace) -> int:
             f"no model of the price database ({db.label}) matches '{args.word}'",
             fix="try a provider (anthropic, openai, groq) or a family (claude, gpt, llama)",
         )
-    out.print(cost_view.prices_table(db.label, found))
+    out.print(cost_view.prices_table(db.label, found, width=out.width))
     return EXIT_OK

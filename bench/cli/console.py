@@ -9,14 +9,17 @@ and a styled table cell is a ``rich.text.Text``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
 
 __all__ = ["NOTED", "err", "out"]
 
-# Piped output is read by people too (CI logs): give tables room instead of rich's 80-column default.
-out = Console(markup=False, emoji=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+# Piped output is read by people too (CI logs): give tables room instead of rich's 80-column default,
+# unless COLUMNS says how wide the reader is.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out = Console(markup=False, emoji=False, highlight=False, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 # notes already printed from library warnings (a torn last line, ...), so a report does not repeat them

@@ -380,52 +380,79 @@ def _tier_cell(prices: Any) -> str:
     return "; ".join(cells) or "–"
 
 
-def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
-    """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
-    tokens), its context-length tiers, batch tier and what else the database says about it."""
-    table = Table(title=f"token APIs in the price database: {title}", title_justify="left", box=None)
-    # long names fold onto a second line rather than squeeze the prices out of the table
-    table.add_column("--device NAME", overflow="fold", max_width=44)
-    for col in ("in", "out", "cache read", "cache write (1h)", "long context in / out"):
-        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
-    table.add_column("batch · context · notes")
-    for name, m in models:
-        prices = m.schedule.standard_at(None)
-        write = _rate_cell(prices.cache_write_usd_per_mtok)
-        if prices.cache_write_1h_usd_per_mtok is not None:
-            write += f" ({_rate_cell(prices.cache_write_1h_usd_per_mtok)})"
-        notes = []
-        if m.schedule.batch:
-            batch = m.schedule.batch[0].prices
-            notes.append(
-                f"batch {_rate_cell(batch.input_usd_per_mtok)} / {_rate_cell(batch.output_usd_per_mtok)}"
-            )
-        if m.schedule.context_window:
-            notes.append(f"{m.schedule.context_window:,} tok")
-        changes = [p.when for p in m.schedule.periods if p.when is not None]
-        if changes:
-            notes.append(f"{len(changes)} price change(s) by date or hour")
-        if m.deprecated:
-            notes.append("deprecated")
-        if m.other_units:
-            notes.append(
-                "also bills "
-                + ", ".join(u.removesuffix("_kcount").removesuffix("_mtok") for u in m.other_units)
-            )
-        table.add_row(
-            name,
-            _rate_cell(prices.input_usd_per_mtok),
-            _rate_cell(prices.output_usd_per_mtok),
-            _rate_cell(prices.cache_read_usd_per_mtok),
-            write,
-            _tier_cell(prices),
-            " · ".join(notes),
+_PRICE_COLUMNS = ("in", "out", "cache read", "cache write (1h)", "long context in / out")
+
+
+def _price_cells(m: Any) -> list[str]:
+    """One database model's cells: its rates in force today (``_PRICE_COLUMNS``), then its notes."""
+    prices = m.schedule.standard_at(None)
+    write = _rate_cell(prices.cache_write_usd_per_mtok)
+    if prices.cache_write_1h_usd_per_mtok is not None:
+        write += f" ({_rate_cell(prices.cache_write_1h_usd_per_mtok)})"
+    notes = []
+    if m.schedule.batch:
+        batch = m.schedule.batch[0].prices
+        notes.append(
+            f"batch {_rate_cell(batch.input_usd_per_mtok)} / {_rate_cell(batch.output_usd_per_mtok)}"
         )
-    table.caption = (
+    if m.schedule.context_window:
+        notes.append(f"{m.schedule.context_window:,} tok")
+    changes = [p.when for p in m.schedule.periods if p.when is not None]
+    if changes:
+        notes.append(f"{len(changes)} price change(s) by date or hour")
+    if m.deprecated:
+        notes.append("deprecated")
+    if m.other_units:
+        notes.append(
+            "also bills " + ", ".join(u.removesuffix("_kcount").removesuffix("_mtok") for u in m.other_units)
+        )
+    rates = [
+        _rate_cell(prices.input_usd_per_mtok),
+        _rate_cell(prices.output_usd_per_mtok),
+        _rate_cell(prices.cache_read_usd_per_mtok),
+        write,
+        _tier_cell(prices),
+    ]
+    return [*rates, " · ".join(notes)]
+
+
+def prices_table(title: str, models: list[tuple[str, Any]], width: int | None = None) -> Table:
+    """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
+    tokens), its context-length tiers, batch tier and what else the database says about it.
+
+    A name is copied into ``--device NAME``, so it never wraps or gets cut. When the names and the rates
+    do not fit side by side in ``width`` columns (a long AWS name is 50 characters), each model takes two
+    rows: its name alone, then its rates and notes under it."""
+    rows = [(name, _price_cells(m)) for name, m in models]
+    caption = (
         f"{len(models):,} models; prices as of today, USD per 1M tokens; a long-context tier bills every "
         "token of a request whose input exceeds its start; `infercost run --device NAME` runs on one"
     )
-    table.caption_justify = "left"
+    table = Table(
+        title=f"token APIs in the price database: {title}",
+        title_justify="left",
+        box=None,
+        caption=caption,
+        caption_justify="left",
+    )
+    names = ["--device NAME", *(name for name, _ in rows)]
+    rate_columns = [[label, *(cells[i] for _, cells in rows)] for i, label in enumerate(_PRICE_COLUMNS)]
+    # the names and rates at full width, and room for the notes to fold into
+    side_by_side = sum(max(map(len, col)) + 2 for col in [names, *rate_columns]) + 24
+    if width is not None and side_by_side > width:
+        # one column: a name row fits any terminal as wide as the name; the rate rows under it fold
+        table.add_column("--device NAME, then its prices")
+        for name, cells in rows:
+            rates = [f"{label} {cell}" for label, cell in zip(_PRICE_COLUMNS, cells[:5], strict=True)]
+            table.add_row(name)
+            table.add_row("  " + " · ".join(r for r in [*rates, cells[5]] if r and not r.endswith("–")))
+        return table
+    table.add_column("--device NAME", no_wrap=True)
+    for col in _PRICE_COLUMNS:
+        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
+    table.add_column("batch · context · notes", overflow="fold")
+    for name, cells in rows:
+        table.add_row(name, *cells)
     return table
 
 

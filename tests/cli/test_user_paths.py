@@ -6,9 +6,14 @@ Text from users, bundles and price lists prints verbatim (no rich markup or emoj
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from tests.helpers import run_cli
+import pytest
+
+from tests.helpers import ROOT, run_cli
 from tests.helpers.bundles import LOCAL_DEVICE, request_bundle
 
 
@@ -54,3 +59,26 @@ def test_the_report_says_why_a_fresh_local_run_has_no_cost(tmp_path: Path) -> No
     # a price without the lifetime to spread it over is not "unknown"
     proc = run_cli("report", str(path), "--hardware-usd", "900")
     assert "lifetime_years and utilization to spread the device's price over" in " ".join(proc.stdout.split())
+
+
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_every_price_database_name_prints_whole_on_one_line(columns: str) -> None:
+    """The names are what ``--device NAME`` takes: ``aws:global.anthropic.claude-sonnet-4-20250514-v1:0``
+    folded over two lines at 44 characters, and squeezing the table to 80 columns must not cut them."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": columns}
+    names = [
+        m["name"] for m in json.loads(run_cli("prices", "sonnet", "--json", timeout=60).stdout)["models"]
+    ]
+    assert max(map(len, names)) > 44, names
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "prices", "sonnet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= int(columns)
+    words = {word for line in lines for word in line.split()}
+    assert [n for n in names if n not in words] == []
