@@ -20,6 +20,7 @@ from rich.markup import escape
 from bench import __version__
 from bench.cli import catalog, cost, db, doctor, gate, results, run, sweep
 from bench.cli.console import NOTED, err
+from bench.cli.parser import Parser
 from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, BenchError
 from bench.redaction import ScrubbingStream
 from bench.run.runner import RunInterrupted
@@ -31,7 +32,7 @@ _COMMAND_GROUPS = (run, sweep, gate, doctor, results, catalog, cost, db)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="infercost",
         description="What does a task cost, how fast, and how well: on this device versus that cloud API.",
     )

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.cli.console import err
 from bench.cli.jsonout import emit
+from bench.cli.parser import Parser
 from bench.errors import EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import (
     CORE_RUN_FLAGS,
@@ -244,7 +245,7 @@ def explicit_options(argv: Sequence[str]) -> frozenset[str]:
     Parsed a second time with every ``run`` default replaced by a marker, so ``-r 3`` counts as given
     even though 3 is the default."""
     unset = object()
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = Parser(add_help=False)
     sub = parser.add_subparsers(dest="command")
     register(sub)
     run = sub.choices["run"]

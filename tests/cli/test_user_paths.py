@@ -82,3 +82,32 @@ def test_every_price_database_name_prints_whole_on_one_line(columns: str) -> Non
     assert max(len(line.rstrip()) for line in lines) <= int(columns)
     words = {word for line in lines for word in line.split()}
     assert [n for n in names if n not in words] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "reason"),
+    [
+        (["run", "--sample", "0"], "infercost run", "argument --sample: expected 1 or more, got 0"),
+        (
+            ["run", "--cache-ttl", "7m"],
+            "infercost run",
+            "argument --cache-ttl: invalid choice: '7m' (choose from ",
+        ),
+        (["run", "-r", "0"], "infercost run", "argument --repetitions/-r: expected 1 or more, got 0"),
+        (
+            ["db", "nosuch"],
+            "infercost db",
+            "argument sync|query|migrate|status: invalid choice: 'nosuch' (choose from ",
+        ),
+        (["devices", "show"], "infercost devices show", "the following arguments are required: name"),
+        (["nosuch"], "infercost", "argument COMMAND: invalid choice: 'nosuch' (choose from "),
+    ],
+)
+def test_a_rejected_option_is_one_line_pointing_at_help(argv: list[str], command: str, reason: str) -> None:
+    """argparse printed the whole usage block (16 lines for ``run``) above its reason. (The list of
+    choices is argparse's own wording, which Python versions quote differently.)"""
+    proc = run_cli(*argv, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"{command}: error: {reason}"), proc.stderr
+    assert proc.stderr.endswith(f" (see {command} --help)\n"), proc.stderr
