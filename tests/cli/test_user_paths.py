@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.cost.enrich import enrich
+from bench.results.bundle import read_bundle
 from tests.helpers import ROOT, run_cli
 from tests.helpers.bundles import LOCAL_DEVICE, request_bundle
+from tests.servers.fake_openai import ServerThread
 
 
 def test_an_emoji_code_in_an_error_prints_as_typed() -> None:
@@ -40,10 +43,8 @@ def test_markup_in_a_model_and_device_name_prints_as_is(tmp_path: Path) -> None:
 def test_the_report_says_why_a_fresh_local_run_has_no_cost(tmp_path: Path) -> None:
     """An electricity price but no power sensor, no max_w and no hardware price: the report gave "no cost
     was derived ... by this version of infercost"; it says what the after-run summary says."""
-    from bench.cost.enrich import enrich
     from bench.report import cost_view
     from bench.report.summary import summarize
-    from bench.results.bundle import read_bundle
 
     fresh = {"name": "Fresh box", "kind": "local", "backend": "llama_cpp", "kwh_usd": 0.16,
              "as_of": "2026-11-26", "source": "test values"}  # fmt: skip
@@ -111,3 +112,42 @@ def test_a_rejected_option_is_one_line_pointing_at_help(argv: list[str], command
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith(f"{command}: error: {reason}"), proc.stderr
     assert proc.stderr.endswith(f" (see {command} --help)\n"), proc.stderr
+
+
+# a price database name whose provider has no entry in infercost's endpoint table (bench/devices/providers.py)
+AWS = "aws:anthropic.claude-sonnet-4-5-20250929"
+MINI = ROOT / "tests" / "fixtures" / "suites" / "mini.toml"
+
+
+def test_a_name_without_a_known_endpoint_still_prices(tmp_path: Path) -> None:
+    """661 of the names ``infercost prices`` lists were refused even by the commands that only price."""
+    local = request_bundle(tmp_path, "local")
+    proc = run_cli("breakeven", str(local), "--cloud", AWS, "--json", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    (cloud,) = json.loads(proc.stdout)["clouds"]
+    assert cloud["profile"] == AWS and cloud["pricing"] == "tokens" and cloud["usd_per_task"] > 0
+    shown = run_cli("devices", "show", AWS, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert 'provider = "aws"' in shown.stdout and "base_url" not in shown.stdout
+
+
+def test_running_it_takes_base_url(fake_server: ServerThread, tmp_path: Path) -> None:
+    refused = run_cli("run", "--device", AWS, "--suite", str(MINI), "--out", str(tmp_path), timeout=120)
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "no endpoint for provider 'aws'" in refused.stderr and "--base-url URL" in refused.stderr
+    assert not list(tmp_path.iterdir())  # refused before a bundle was started
+    proc = run_cli(
+        "run", "--device", AWS, "--base-url", fake_server.base_url, "--suite", str(MINI), "-r", "1", "-w", "0",
+        "--out", str(tmp_path), timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = tmp_path.iterdir()
+    bundle = read_bundle(run_dir)
+    assert (
+        bundle.manifest.device.base_url == fake_server.base_url and bundle.manifest.device.provider == "aws"
+    )
+    records = [r for r in enrich(bundle) if not r.warmup]
+    assert records and all(r.status == "ok" and r.cost_api_usd and r.cost_api_usd > 0 for r in records)
+    # today's prices for it are looked up again by its name (the database entry, still no endpoint)
+    repriced = run_cli("report", str(run_dir), "--reprice", timeout=120)
+    assert repriced.returncode == 0 and "$/task" in repriced.stdout, repriced.stderr
