@@ -381,6 +381,7 @@ def _tier_cell(prices: Any) -> str:
 
 
 _PRICE_COLUMNS = ("in", "out", "cache read", "cache write (1h)", "long context in / out")
+_FOLDED_MIN = 16  # the narrowest the long-context tiers and the notes fold to beside the names
 
 
 def _price_cells(m: Any) -> list[str]:
@@ -436,21 +437,23 @@ def prices_table(title: str, models: list[tuple[str, Any]], width: int | None = 
         caption_justify="left",
     )
     names = ["--device NAME", *(name for name, _ in rows)]
-    rate_columns = [[label, *(cells[i] for _, cells in rows)] for i, label in enumerate(_PRICE_COLUMNS)]
-    # the names and rates at full width, and room for the notes to fold into
-    side_by_side = sum(max(map(len, col)) + 2 for col in [names, *rate_columns]) + 24
+    rates = [[label, *(cells[i] for _, cells in rows)] for i, label in enumerate(_PRICE_COLUMNS[:4])]
+    # the names and the four rates at full width, and room for the long-context tiers and the notes to
+    # fold into
+    side_by_side = sum(max(map(len, col)) + 2 for col in [names, *rates]) + 2 * (_FOLDED_MIN + 2)
     if width is not None and side_by_side > width:
         # one column: a name row fits any terminal as wide as the name; the rate rows under it fold
         table.add_column("--device NAME, then its prices")
         for name, cells in rows:
-            rates = [f"{label} {cell}" for label, cell in zip(_PRICE_COLUMNS, cells[:5], strict=True)]
+            labelled = [f"{label} {cell}" for label, cell in zip(_PRICE_COLUMNS, cells[:5], strict=True)]
             table.add_row(name)
-            table.add_row("  " + " · ".join(r for r in [*rates, cells[5]] if r and not r.endswith("–")))
+            table.add_row("  " + " · ".join(r for r in [*labelled, cells[5]] if r and not r.endswith("–")))
         return table
     table.add_column("--device NAME", no_wrap=True)
-    for col in _PRICE_COLUMNS:
-        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
-    table.add_column("batch · context · notes", overflow="fold")
+    for col in _PRICE_COLUMNS[:4]:
+        table.add_column(col, no_wrap=True, justify="right")
+    table.add_column(_PRICE_COLUMNS[4], min_width=_FOLDED_MIN, overflow="fold")
+    table.add_column("batch · context · notes", min_width=_FOLDED_MIN, overflow="fold")
     for name, cells in rows:
         table.add_row(name, *cells)
     return table

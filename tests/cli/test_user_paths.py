@@ -62,21 +62,17 @@ def test_the_report_says_why_a_fresh_local_run_has_no_cost(tmp_path: Path) -> No
     assert "lifetime_years and utilization to spread the device's price over" in " ".join(proc.stdout.split())
 
 
-@pytest.mark.parametrize("columns", ["80", "160"])
-def test_every_price_database_name_prints_whole_on_one_line(columns: str) -> None:
+@pytest.mark.parametrize(("word", "columns"), [("sonnet", "80"), ("sonnet", "160"), (None, "160")])
+def test_every_price_database_name_prints_whole_on_one_line(word: str | None, columns: str) -> None:
     """The names are what ``--device NAME`` takes: ``aws:global.anthropic.claude-sonnet-4-20250514-v1:0``
-    folded over two lines at 44 characters, and squeezing the table to 80 columns must not cut them."""
+    folded over two lines at 44 characters, and squeezing the table to 80 columns must not cut them.
+    (``None``: the whole database, whose longest name is over 70 characters.)"""
+    argv = ["prices", *([word] if word else [])]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": columns}
-    names = [
-        m["name"] for m in json.loads(run_cli("prices", "sonnet", "--json", timeout=60).stdout)["models"]
-    ]
+    names = [m["name"] for m in json.loads(run_cli(*argv, "--json", timeout=60).stdout)["models"]]
     assert max(map(len, names)) > 44, names
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "prices", "sonnet"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", "bench", *argv], env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
