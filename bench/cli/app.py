@@ -10,6 +10,7 @@ traceback is printed and the exit code is 70.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -26,6 +27,10 @@ from bench.redaction import ScrubbingStream
 from bench.run.runner import RunInterrupted
 
 __all__ = ["build_parser", "main"]
+
+# the reader of stdout left early (`infercost prices | head`): 128 + SIGPIPE, as a shell reports such a
+# writer, so a piped `gate` never reads as passed
+EXIT_PIPE_CLOSED = 141
 
 # the order commands appear in `infercost --help`
 _COMMAND_GROUPS = (run, sweep, gate, doctor, results, catalog, cost, db)
@@ -81,6 +86,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("[yellow]infercost:[/] interrupted", markup=True)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # nothing more can reach the reader; what is left unflushed goes nowhere instead of raising again
+        # at exit (Python's documented recipe)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # standard output's descriptor
+        return EXIT_PIPE_CLOSED
     except Exception:
         traceback.print_exc()
         err.print(

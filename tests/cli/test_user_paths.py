@@ -147,3 +147,20 @@ def test_running_it_takes_base_url(fake_server: ServerThread, tmp_path: Path) ->
     # today's prices for it are looked up again by its name (the database entry, still no endpoint)
     repriced = run_cli("report", str(run_dir), "--reprice", timeout=120)
     assert repriced.returncode == 0 and "$/task" in repriced.stdout, repriced.stderr
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    """``infercost breakeven RUN --json | head -c 10`` printed a BrokenPipeError traceback and called it
+    a bug (exit 70); it ends quietly with 141, as a shell reports a writer whose reader left."""
+    local = request_bundle(tmp_path, "local")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with (tmp_path / "stderr").open("w+") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench", "breakeven", str(local), "--json"],
+            env=env, stdout=subprocess.PIPE, stderr=stderr,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader is gone before the first line
+        assert proc.wait(timeout=120) == 141
+        stderr.seek(0)
+        assert stderr.read() == ""
