@@ -18,12 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-if sys.version_info < (3, 11):  # genai-prices needs 3.11; infercost installs it there (pyproject)
-    pytest.skip("the price database needs Python 3.11", allow_module_level=True)
-
 import genai_prices
+import pytest
 
 from bench.cost.pricing import cost_inputs, price_records, priced_on_cloud
 from bench.cost.tiers import TokenRates
