@@ -22,15 +22,11 @@ from bench import __version__
 from bench.cli import catalog, cost, db, doctor, gate, results, run, sweep
 from bench.cli.console import NOTED, err
 from bench.cli.parser import Parser
-from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, BenchError
+from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE_CLOSED, BenchError
 from bench.redaction import ScrubbingStream
 from bench.run.runner import RunInterrupted
 
 __all__ = ["build_parser", "main"]
-
-# the reader of stdout left early (`infercost prices | head`): 128 + SIGPIPE, as a shell reports such a
-# writer, so a piped `gate` never reads as passed
-EXIT_PIPE_CLOSED = 141
 
 # the order commands appear in `infercost --help`
 _COMMAND_GROUPS = (run, sweep, gate, doctor, results, catalog, cost, db)
@@ -87,8 +83,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         err.print("[yellow]infercost:[/] interrupted", markup=True)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # nothing more can reach the reader; what is left unflushed goes nowhere instead of raising again
-        # at exit (Python's documented recipe)
+        # `infercost ... | head`: not 0, so a piped gate never reads as passed; what is left unflushed goes
+        # nowhere instead of raising again at exit (Python's documented recipe)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)  # standard output's descriptor
         return EXIT_PIPE_CLOSED
