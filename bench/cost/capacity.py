@@ -145,8 +145,9 @@ def measured_capacity(records: Sequence[Record], manifest: Manifest) -> Capacity
     p95 = stats.percentile(latencies, 95)
     busy_s, peak, overlap = 0.0, 1, False
     by_run: dict[str, list[Record]] = defaultdict(list)
-    for r in measured:
-        by_run[r.run_id].append(r)
+    if concurrent_load(manifest):  # else one at a time whatever the windows: the sweep would go unused
+        for r in measured:
+            by_run[r.run_id].append(r)
     for rs in by_run.values():
         starts = np.asarray([r.start_ns for r in rs], dtype=np.float64)
         ends = np.maximum(np.asarray([r.end_ns for r in rs], dtype=np.float64), starts)
