@@ -8,10 +8,16 @@ frames as fast as they can, pinned to one CPU with this client on the other; the
    client process (goal: ≥ 20,000 on one core, as the OpenAI path).
 2. TTFT overhead on loopback: client TTFT minus the server's own time to first byte (request body read →
    first response byte written), both on CLOCK_MONOTONIC, median over sequential requests (goal: ≤ 1 ms).
+3. Where that overhead goes, per request (a second pass, with httpcore's ``trace`` extension set by a
+   request event hook, so the first pass stays uninstrumented): the client before the request's first
+   byte goes out (body, httpx request, pool), the request on the loopback until the server has read it
+   (the server's own asyncio HTTP parsing included), the response's first bytes until httpcore has its
+   headers, and from there to the client's content stamp (httpx's response handling, the first read).
 
-The two wire formats are measured in one process, alternating rounds, so load from elsewhere hits both
-alike; the load average before and after is recorded with the figures. Timing figures on a shared 2-core
-VM are noisy: rerun on a quiet machine before quoting them.
+The two wire formats are measured in one process, alternating rounds and, for the TTFT figures, alternating
+request by request (which goes first alternates too), so load from elsewhere hits both alike; the load
+average at each phase is recorded with the figures. Timing figures on a shared 2-core VM are noisy: rerun on
+a quiet machine before quoting them.
 
     python tests/benchmarks/bench_messages.py [--events 20000] [--rounds 5] [--requests 300] [--out FILE]
 """
@@ -60,12 +66,63 @@ def throughput_round(backend: HttpBackend, n: int) -> tuple[float, float]:
     return n / wall, n / cpu
 
 
-def ttft_overhead(backend: HttpBackend, base: str, n: int) -> dict[str, Any]:
+def ttft_pairs(
+    backends: dict[str, HttpBackend],
+    bases: dict[str, str],
+    n: int,
+    traced: dict[str, list[dict[str, int]]] | None,
+) -> dict[str, tuple[list[Any], list[dict[str, int]]]]:
+    """``n`` requests per wire format, interleaved (who goes first alternates); each wire's generations and
+    its server's stamps. ``traced``: collect httpcore's trace stamps per request into it."""
     t = task("fast:8", 8)
-    for _ in range(20):
-        backend.generate(t)
-    gens = [backend.generate(t) for _ in range(n)]
-    return overhead_figures(gens, httpx.get(f"{base}/_stamps").json()[-n:])
+    for wire, b in backends.items():
+        for _ in range(20):
+            if traced is not None:
+                traced[wire].append({})
+            b.generate(t)
+    gens: dict[str, list[Any]] = {w: [] for w in backends}
+    order = list(backends)
+    for i in range(n):
+        for wire in order if i % 2 == 0 else order[::-1]:
+            if traced is not None:
+                traced[wire].append({})
+            gens[wire].append(backends[wire].generate(t))
+    return {w: (gens[w], httpx.get(f"{bases[w]}/_stamps").json()[-n:]) for w in backends}
+
+
+def add_tracer(backend: HttpBackend, sink: list[dict[str, int]]) -> None:
+    """Stamp httpcore's trace events (first of each name) into ``sink[-1]`` for every request."""
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        sink[-1].setdefault(name, time.perf_counter_ns())
+
+    async def hook(request: httpx.Request) -> None:
+        request.extensions["trace"] = trace
+
+    assert backend._client is not None
+    backend._client.event_hooks["request"].append(hook)
+
+
+def breakdown(
+    gens: list[Any], stamps: list[dict[str, int]], traces: list[dict[str, int]]
+) -> dict[str, float]:
+    """Median ms of each part of the TTFT overhead (see the module docstring, item 3)."""
+    parts: dict[str, list[float]] = {
+        "client_before_first_byte_out": [],
+        "request_on_loopback_until_server_read": [],
+        "server_own_time_excluded": [],
+        "response_until_headers_parsed": [],
+        "headers_parsed_to_content_stamp": [],
+    }
+    for g, s, tr in zip(gens, stamps, traces, strict=True):
+        out = tr["http11.send_request_headers.started"]
+        heads = tr["http11.receive_response_headers.complete"]
+        parts["client_before_first_byte_out"].append((out - g.t_dispatch_ns) / 1e6)
+        parts["request_on_loopback_until_server_read"].append((s["recv_ns"] - out) / 1e6)
+        parts["server_own_time_excluded"].append((s["first_byte_ns"] - s["recv_ns"]) / 1e6)
+        parts["response_until_headers_parsed"].append((heads - s["first_byte_ns"]) / 1e6)
+        parts["headers_parsed_to_content_stamp"].append((g.content_ns[0] - heads) / 1e6)
+    return {f"{k}_ms_median": statistics.median(v) for k, v in parts.items()}
 
 
 def main() -> None:
@@ -93,16 +150,28 @@ def main() -> None:
         for b in backends.values():  # warm: connections, the servers' pre-built frames
             throughput_round(b, args.events)
         rates: dict[str, list[tuple[float, float]]] = {w: [] for w in WIRES}
+        results["load_avg_throughput"] = os.getloadavg()
         for _ in range(args.rounds):  # alternating, so outside load hits both formats alike
             for wire, b in backends.items():
                 rates[wire].append(throughput_round(b, args.events))
+        results["load_avg_ttft"] = os.getloadavg()
+        plain = ttft_pairs(backends, bases, args.requests, None)
+        traced: dict[str, list[dict[str, int]]] = {w: [] for w in WIRES}
+        for wire, b in backends.items():
+            add_tracer(b, traced[wire])
+        results["load_avg_breakdown"] = os.getloadavg()
+        split = ttft_pairs(backends, bases, args.requests, traced)
         for wire in WIRES:
             results[wire] = {
                 "events_per_request": args.events,
                 "events_per_s_wall_median": statistics.median(r[0] for r in rates[wire]),
                 "events_per_cpu_s_median": statistics.median(r[1] for r in rates[wire]),
                 "rounds": args.rounds,
-                "ttft": ttft_overhead(backends[wire], bases[wire], args.requests),
+                "ttft": overhead_figures(*plain[wire]),
+                "ttft_traced": {
+                    **overhead_figures(*split[wire]),
+                    **breakdown(*split[wire], traced[wire][-args.requests :]),
+                },
             }
             print(json.dumps({wire: results[wire]}), flush=True)
     finally:
