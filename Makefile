@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml Makefile
 	# BFCL's data, checkers and back-ends; its declared dependencies (numpy 1.26, every provider SDK) are not
 	# needed for them (docs/benchmarks.md)
 	$(PIP) install -q --no-deps bfcl-eval==2026.3.23
+	# the genai-prices release Python 3.10 installs (pyproject), apart: tests/cost/test_price_db_py310.py reads it
+	$(PIP) install -q --no-deps --upgrade --target $(VENV)/genai-prices-py310 'genai-prices>=0.1.13,<0.2'
 	touch $(STAMP)
 
 install: $(STAMP)

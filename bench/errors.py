@@ -16,6 +16,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_REQUEST_ERRORS",
     "EXIT_USAGE",
     "BackendError",
@@ -35,6 +36,7 @@ EXIT_REQUEST_ERRORS = 3  # run finished but some requests errored
 EXIT_ENV_NOT_READY = 4  # doctor found problems, sensor unreadable, endpoint unreachable
 EXIT_INTERNAL = 70  # a bug: the traceback is kept
 EXIT_INTERRUPTED = 130  # Ctrl-C: every finished record is kept
+EXIT_PIPE_CLOSED = 141  # the reader of stdout left early (128 + SIGPIPE, as a shell reports such a writer)
 
 
 class BenchError(Exception):

@@ -10,6 +10,7 @@ traceback is printed and the exit code is 70.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 import warnings
@@ -20,7 +21,8 @@ from rich.markup import escape
 from bench import __version__
 from bench.cli import catalog, cost, db, doctor, gate, results, run, sweep
 from bench.cli.console import NOTED, err
-from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, BenchError
+from bench.cli.parser import Parser
+from bench.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE_CLOSED, BenchError
 from bench.redaction import ScrubbingStream
 from bench.run.runner import RunInterrupted
 
@@ -31,7 +33,7 @@ _COMMAND_GROUPS = (run, sweep, gate, doctor, results, catalog, cost, db)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="infercost",
         description="What does a task cost, how fast, and how well: on this device versus that cloud API.",
     )
@@ -75,12 +77,21 @@ def _main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[red]infercost: error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return exc.exit_code
     except RunInterrupted as exc:
-        err.print(f"[yellow]infercost:[/] {escape(str(exc))}")
+        err.print(f"[yellow]infercost:[/] {escape(str(exc))}", markup=True)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        err.print("[yellow]infercost:[/] interrupted")
+        err.print("[yellow]infercost:[/] interrupted", markup=True)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `infercost ... | head`: not 0, so a piped gate never reads as passed; what is left unflushed goes
+        # nowhere instead of raising again at exit (Python's documented recipe)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)  # standard output's descriptor
+        return EXIT_PIPE_CLOSED
     except Exception:
         traceback.print_exc()
-        err.print("[red]infercost: internal error[/] (a bug; please report it with the traceback above)")
+        err.print(
+            "[red]infercost: internal error[/] (a bug; please report it with the traceback above)",
+            markup=True,
+        )
         return EXIT_INTERNAL

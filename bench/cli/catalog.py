@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.cli.console import out
 from bench.cli.jsonout import emit
@@ -48,7 +48,7 @@ def cmd_suites(_args: argparse.Namespace) -> int:
         try:
             s = load_suite(path)
         except BenchError as exc:
-            table.add_row(path.stem, "–", "–", "–", f"[red]invalid:[/] {exc}")
+            table.add_row(path.stem, "–", "–", "–", Text.assemble(("invalid:", "red"), f" {exc}"))
             continue
         table.add_row(s.name, str(len(s.tasks)), ", ".join(s.categories), s.suite_hash[:12], s.description)
     out.print(table)
@@ -69,7 +69,7 @@ def _public_suites() -> Table:
         try:
             s = load_source_suite(name)
         except BenchError as exc:  # its package is not installed: say how to install it
-            table.add_row(name, "–", f"[yellow]not installed:[/] {escape(exc.fix or str(exc))}", "–")
+            table.add_row(name, "–", Text.assemble(("not installed:", "yellow"), f" {exc.fix or exc}"), "–")
             continue
         src = s.source
         assert src is not None
@@ -95,7 +95,7 @@ def cmd_models(_args: argparse.Namespace) -> int:
             m.quant,
             f"{m.size_mb} MB",
             "yes" if m.chat_template else "no (plain completion)",
-            "[green]yes[/]" if installed else "[red]no[/]",
+            Text("yes", style="green") if installed else Text("no", style="red"),
         )
     out.print(table)
     for m in missing:
@@ -162,5 +162,5 @@ def cmd_prices(args: argparse.Namespace) -> int:
             f"no model of the price database ({db.label}) matches '{args.word}'",
             fix="try a provider (anthropic, openai, groq) or a family (claude, gpt, llama)",
         )
-    out.print(cost_view.prices_table(db.label, found))
+    out.print(cost_view.prices_table(db.label, found, width=out.width))
     return EXIT_OK

@@ -148,9 +148,9 @@ def cmd_db(args: argparse.Namespace, out: Console, err: Console) -> int:
         finally:
             embedded.close()
         for bad in result.bad:
-            err.print(f"[yellow]skipped:[/] {escape(bad)}")
+            err.print(f"[yellow]skipped:[/] {escape(bad)}", markup=True)
         for dup in result.duplicates:
-            err.print(f"[yellow]one run id, several bundles:[/] {escape(dup)}")
+            err.print(f"[yellow]one run id, several bundles:[/] {escape(dup)}", markup=True)
         out.print(
             f"{url.display}: {len(result.push.stored)} run(s) indexed ({result.push.records} records), "
             f"{result.unchanged + len(result.push.skipped)} unchanged, {len(result.removed)} removed",
@@ -197,9 +197,9 @@ def _query(args: argparse.Namespace, url: StoreURL, out: Console) -> int:
         return EXIT_OK
     table = Table(box=None)
     for c in result.columns:
-        table.add_column(escape(neutralize_controls(c)))
+        table.add_column(neutralize_controls(c))
     for row in result.rows:
-        table.add_row(*(escape("–" if v is None else _cell(v)) for v in row))
+        table.add_row(*("–" if v is None else _cell(v) for v in row))
     out.print(table)
     out.print(f"{len(result.rows)} row(s){more}", markup=False)
     return EXIT_OK
@@ -324,7 +324,7 @@ def summary_report(args: argparse.Namespace, out: Console) -> int:
         ids = [str(row["started_utc"])[:16], *(str(row[c]) for c, _ in ID_COLUMNS[1:])]
         est = bool(row["energy_estimated"])
         cells = [FIELDS[n].format(_plain(row[n]), estimated=est) for n in SUMMARY_FIGURES]
-        table.add_row(*(escape(c) for c in [*ids, *cells]))
+        table.add_row(*ids, *cells)
     out.print(table)
     if any(row["energy_estimated"] for row in rows):
         out.print(ESTIMATE_NOTE, markup=False)
@@ -412,7 +412,7 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     spec, warning = history_metric(args.metric)
     if warning:
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     where = parse_where(args.where, device=args.device)
     with _open_for_reading(args.store) as store:
         points = history(store, spec.name, where, task=args.task, min_effect=args.min_effect)
@@ -440,7 +440,7 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
         mark = "◆ " if p.change_point else ""
         cells = [p.started_utc[:19], p.run_id, p.device, p.model, str(p.n), spec.format(p.value),
                  mark + p.verdict]  # fmt: skip
-        table.add_row(*(escape(c) for c in cells), style="bold" if p.change_point else None)
+        table.add_row(*cells, style="bold" if p.change_point else None)
         md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out.print(table)
     for line in text_bars(points, spec):

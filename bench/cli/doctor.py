@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.cli.console import out
 from bench.cli.jsonout import emit
@@ -38,10 +38,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             table.add_column(col, overflow="fold")
         color = {"ok": "green", "warn": "yellow", "fail": "red", "info": "dim"}
         for c in checks:
-            table.add_row(c.name, f"[{color[c.state]}]{c.state}[/]", escape(c.detail))
+            table.add_row(c.name, Text(c.state, style=color[c.state]), c.detail)
         out.print(table)
         for c in checks:
             if c.fix and c.state in ("fail", "warn"):
-                out.print(f"[{color[c.state]}]{c.name}:[/] {escape(c.fix)}", soft_wrap=True)
-        out.print("ready to measure" if ready else "[red]not ready[/]: fix the failing checks above")
+                out.print(Text.assemble((f"{c.name}:", color[c.state]), f" {c.fix}"), soft_wrap=True)
+        verdict = ("ready to measure", "") if ready else ("not ready", "red")
+        out.print(Text.assemble(verdict, "" if ready else ": fix the failing checks above"))
     return EXIT_OK if ready else EXIT_ENV_NOT_READY

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from bench.cli import db as db_cli
 from bench.cli.console import err, out
@@ -41,7 +42,7 @@ def register(sub: Any) -> None:
     choose.set_defaults(handler=lambda args, _argv: cmd_choose(args))
 
 
-_STATUS_STYLE = {"pass": "[green]PASS[/]", "fail": "[red]FAIL[/]", "no data": "[yellow]NO DATA[/]"}
+_STATUS_STYLE = {"pass": "green", "fail": "red"}  # any other outcome is yellow
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -52,7 +53,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules)
     for warning in rules.warnings:  # an older metric name, read as the registry's
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     view = load_run(args.run)
     baseline: Run | None = None
     if args.baseline and (args.store or args.where):
@@ -61,7 +62,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         baseline = load_run(args.baseline)
     result = evaluate_gate(rules, view, baseline)
     for note in result.notes:
-        err.print(f"[cyan]note:[/] {escape(note)}")
+        err.print(f"[cyan]note:[/] {escape(note)}", markup=True)
     if args.json:
         rows = [dataclasses.asdict(o) for o in result.outcomes]
         doc = {
@@ -72,15 +73,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
         }
         emit("gate", doc)
     else:
-        out.print(escape(f"run:      {run_label(view)} ({view.path})"))
+        out.print(f"run:      {run_label(view)} ({view.path})")
         if baseline:
-            out.print(escape(f"baseline: {run_label(baseline)} ({baseline.path})"))
+            out.print(f"baseline: {run_label(baseline)} ({baseline.path})")
         table = Table(box=None)
         for col in ("rule", "kind", "value", "limit", "result", "detail"):
             table.add_column(col, justify="right" if col == "value" else "left")
         for o in result.outcomes:
-            status = _STATUS_STYLE.get(o.status, f"[yellow]{o.status.upper()}[/]")
-            table.add_row(o.rule, o.kind, o.value_text, escape(o.limit), status, escape(o.detail))
+            status = Text(o.status.upper(), style=_STATUS_STYLE.get(o.status, "yellow"))
+            table.add_row(o.rule, o.kind, o.value_text, o.limit, status, o.detail)
         out.print(table)
         out.print(result.headline)
     if github.in_github_actions():
@@ -98,7 +99,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules)
     for warning in rules.warnings:  # an older metric name, read as the registry's
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
     views: list[Any] = []
     labels: list[str | None] = []
     notes: list[str] = []
@@ -117,7 +118,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
         labels += [None] * len(stored)
     choice = choose(views, rules, by=args.by, labels=labels)
     for note in [*notes, *choice.notes]:
-        err.print(f"[cyan]note:[/] {escape(note)}")
+        err.print(f"[cyan]note:[/] {escape(note)}", markup=True)
     if args.json:
         rows = [{"label": v.label, "path": v.view.path, "qualified": v.qualified, "value": v.value,
                  "verdict": v.line} for v in choice.verdicts]  # fmt: skip
@@ -133,7 +134,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
     for v in choice.verdicts:
         cells = [FIELDS[c].format(v.view.metrics.get(c)) for c in cols]
         verdict = ("chosen: " if v.chosen else "") + v.reason
-        table.add_row(escape(v.label), *cells, escape(verdict), style="bold green" if v.chosen else None)
+        table.add_row(v.label, *cells, verdict, style="bold green" if v.chosen else None)
     out.print(table)
-    out.print(escape(choice.winner.line) if choice.winner else "choose: no candidate meets every rule")
+    out.print(choice.winner.line if choice.winner else "choose: no candidate meets every rule")
     return choice.exit_code

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from bench.cli import db as db_cli
 from bench.cli.console import NOTED, err, out
 from bench.cli.db import add_store_filters
@@ -91,7 +93,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = make_report(args.bundles, options)
     for note in report.notes:
         if not any(seen in note for seen in NOTED):
-            err.print(f"[yellow]note:[/] {note}", markup=True, highlight=False)
+            err.print(f"[yellow]note:[/] {escape(note)}", markup=True)
     if args.json:  # stdout is the JSON document alone
         from bench.report.export import frame_json
 

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.cli.console import err
 from bench.cli.jsonout import emit
+from bench.cli.parser import Parser
 from bench.errors import EXIT_OK, EXIT_REQUEST_ERRORS
 from bench.run.flags import (
     CORE_RUN_FLAGS,
@@ -206,10 +208,10 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     prepared = prepare_run(options)
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # task ids are the suite's text
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[rate]}", markup=False),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -229,7 +231,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     errors = summary["overall"]["errors"]
     if errors:
         err.print(
-            f"[yellow]warning:[/] {errors} request(s) errored; their records say why ({outcome.run_dir})"
+            f"[yellow]warning:[/] {errors} request(s) errored; their records say why "
+            f"({escape(str(outcome.run_dir))})",
+            markup=True,
         )
         return EXIT_REQUEST_ERRORS
     return EXIT_OK
@@ -241,7 +245,7 @@ def explicit_options(argv: Sequence[str]) -> frozenset[str]:
     Parsed a second time with every ``run`` default replaced by a marker, so ``-r 3`` counts as given
     even though 3 is the default."""
     unset = object()
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = Parser(add_help=False)
     sub = parser.add_subparsers(dest="command")
     register(sub)
     run = sub.choices["run"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from bench.cli.console import err, out
@@ -20,7 +21,7 @@ __all__ = ["print_cost", "print_llama_bench", "print_summary", "print_warnings",
 def print_warnings(summary: dict[str, Any]) -> None:
     """hyperfine's shape: what is wrong, then what to do, after the results."""
     for w in summary.get("warnings", []):
-        err.print(f"[yellow]warning:[/] {w['message']}. {w['remedy']}", markup=True, highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(w['message'])}. {escape(w['remedy'])}", markup=True)
 
 
 def _ci_line(o: dict[str, Any]) -> str | None:
@@ -36,7 +37,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     from bench.report.energy import power_note
 
     if summary.get("prompt_format") == "plain_completion":
-        err.print("[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)")
+        err.print(
+            "[yellow]note:[/] the model has no chat template; tasks ran as plain completion (recorded)",
+            markup=True,
+        )
     if summary.get("benchmark"):
         out.print(f"benchmark: {summary['benchmark']}", highlight=False)
     if "shapes" in summary:
@@ -94,7 +98,7 @@ def print_cost(summary: dict[str, Any]) -> None:
     if table is not None:
         out.print(table)
     for note in (summary.get("cost") or {}).get("notes", []):
-        out.print(f"[yellow]note:[/] {note}")
+        out.print(f"[yellow]note:[/] {escape(note)}", markup=True)
     clouds = cost_view.cloud_table(summary)
     if clouds is not None:
         out.print()
@@ -103,7 +107,7 @@ def print_cost(summary: dict[str, Any]) -> None:
         if hint:
             out.print(hint, markup=False, highlight=False)
     for warning in cost_view.stale_warnings(summary):
-        out.print(f"[yellow]stale:[/] {warning}", highlight=False)
+        out.print(f"[yellow]stale:[/] {escape(warning)}", markup=True)
     line = cost_view.roofline_line(summary)
     if line:
         out.print()

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from bench.cost import formulas as cost
 from bench.cost.capacity import concurrent_load, shared_seconds
 from bench.cost.options import EnrichOptions
-from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, rates_for
+from bench.cost.tiers import BATCH_LATENCY_NOTE, TokenRates, Usages, rates_for
 from bench.devices.price_rules import PRICE_FIELDS
 from bench.devices.profiles import DeviceProfile, list_devices, load_device
 from bench.errors import BenchError, UsageError
@@ -371,35 +371,65 @@ def _task_key(rec: Record) -> tuple[str, str, int, bool]:
     return rec.run_id, rec.task_id, rec.repetition, rec.warmup
 
 
-def billed(records: Sequence[Record], rates: TokenRates) -> list[tuple[float | None, bool]]:
+@dataclass(frozen=True)
+class Billable:
+    """What ``billed`` needs of a run's records besides the prices, worked out once when the same records
+    are billed at several prices (the priced-not-run table: every cloud profile): the usages of every
+    record but an agent summary's (each distinct one is billed once per prices,
+    ``TokenRates.bill_usages``), and where the agent tasks' model calls and summaries are."""
+
+    usages: Usages
+    model_calls: list[tuple[int, tuple[str, str, int, bool]]]
+    summaries: list[tuple[int, tuple[str, str, int, bool]]]
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> Billable:
+        calls = [(i, _task_key(r)) for i, r in enumerate(records) if r.kind == "model"]
+        summaries = [(i, _task_key(r)) for i, r in enumerate(records) if r.kind == "agent"]
+        return cls(Usages.of(None if r.kind == "agent" else r for r in records), calls, summaries)
+
+
+def billed(
+    records: Sequence[Record], rates: TokenRates, billable: Billable | None = None
+) -> list[tuple[float | None, bool]]:
     """Each record's bill at ``rates`` and whether at a batch price, in order. Each request pays the tier
     of its own size, so an agent summary (whose counts are the sums over its calls) is billed as the sum
     of its model calls' bills, never as one request of the summed size; a summary whose calls were not
-    recorded, by its sums."""
-    bill = rates.record_bill
-    bills = [(None, False) if r.kind == "agent" else bill(r) for r in records]
+    recorded, by its sums (after every other record). ``billable``: ``Billable.of(records)``, given when
+    the same records are billed at several prices."""
+    plan = billable if billable is not None else Billable.of(records)
+    bills = rates.bill_usages(plan.usages)
     calls: dict[tuple[str, str, int, bool], tuple[float, bool]] = {}
-    for rec, (usd, at_batch) in zip(records, bills, strict=True):
-        if rec.kind == "model" and usd is not None:
-            key = _task_key(rec)
+    for i, key in plan.model_calls:
+        usd, at_batch = bills[i]
+        if usd is not None:
             total, any_batch = calls.get(key, (0.0, False))
             calls[key] = (total + usd, any_batch or at_batch)
-    for i, rec in enumerate(records):
-        if rec.kind == "agent":
-            found = calls.get(_task_key(rec))
-            bills[i] = found if found is not None else bill(rec)
+    for i, key in plan.summaries:
+        found = calls.get(key)
+        bills[i] = found if found is not None else rates.record_bill(records[i])
     return bills
 
 
-def tier_notes(records: Sequence[Record], rates: TokenRates, who: str = "") -> list[str]:
+def tier_notes(
+    records: Sequence[Record], rates: TokenRates, who: str = "", calls: Usages | None = None
+) -> list[str]:
     """One line per context-length tier the measured requests went over: how many, and the prices every
-    token of theirs paid (``who``: whose prices, for the priced-not-run table)."""
-    calls = [r for r in REQUESTS.select(records) if r.prompt_tokens is not None]
+    token of theirs paid (``who``: whose prices, for the priced-not-run table). ``calls``:
+    ``request_usages(records)``, when the same records are looked at with several prices."""
+    calls = calls if calls is not None else request_usages(records)
+    n_calls = sum(calls.sizes)
     return [
-        f"{who}{c.requests:,} of {len(calls):,} requests exceed {c.above_tokens:,} input tokens: billed at "
+        f"{who}{c.requests:,} of {n_calls:,} requests exceed {c.above_tokens:,} input tokens: billed at "
         f"{c.label} per 1M tok on every token (the long-context tier)"
-        for c in rates.crossings(calls)
+        for c in rates.usage_crossings(calls)
     ]
+
+
+def request_usages(records: Sequence[Record]) -> Usages:
+    """The measured model requests' usages (``policy.REQUESTS`` with a prompt token count): what
+    ``tier_notes`` counts."""
+    return Usages.of(REQUESTS.select(records))
 
 
 # ------------------------------------------------------------------------------------------ aggregates
@@ -549,6 +579,13 @@ def priced_on_cloud(
     shares = shared_seconds(records) if manifest is not None and concurrent_load(manifest) else None
     busy = {id(r): s for r, s in zip(records, shares, strict=True)} if shares else {}
     measured_ids = {id(r) for r in rows}
+    measured_at = [i for i, r in enumerate(records) if id(r) in measured_ids]
+    # the records' usages, once for every profile (each distinct usage is billed once per profile)
+    tokens = any(p.pricing == "tokens" for _, p in clouds)
+    billable = Billable.of(records) if tokens else None
+    calls = request_usages(records) if tokens else None
+    # each timed task's seconds on a rented GPU: its share of the device's time, or its own window
+    timed_s = [busy.get(id(r), _request_s(r)) for r in timed]
     table: list[dict[str, Any]] = []
     for key, p in clouds:
         rates, batch_note = rates_for(p, batch)
@@ -578,10 +615,10 @@ def priced_on_cloud(
             "usd_per_mtok_out": None,
         }
         if p.pricing == "tokens" and rates is not None:
-            bills = billed(records, rates)
-            total = _sum(b for r, (b, _) in zip(records, bills, strict=True) if id(r) in measured_ids)
+            bills = billed(records, rates, billable)
+            total = _sum(bills[i][0] for i in measured_at)
             row["cost_total_usd"] = total
-            row["tier_notes"] = tier_notes(records, rates)
+            row["tier_notes"] = tier_notes(records, rates, calls=calls)
             if total is not None and rows:
                 row["cost_per_task_usd"] = total / len(rows)
                 row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)
@@ -591,10 +628,7 @@ def priced_on_cloud(
             row["cost_total_usd"] = share * len(rows)
         elif p.pricing == "rented" and p.usd_per_hour is not None and timed:
             streams, util = (1 if busy else p.concurrent_streams or 1), p.utilization or 1.0
-            total = sum(
-                cost.rented_usd_per_task(p.usd_per_hour, busy.get(id(r), _request_s(r)), streams, util)
-                for r in timed
-            )
+            total = sum(cost.rented_usd_per_task(p.usd_per_hour, s, streams, util) for s in timed_s)
             row["cost_total_usd"] = total
             row["cost_per_task_usd"] = total / len(timed)
             row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)

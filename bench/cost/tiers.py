@@ -6,6 +6,14 @@ in force at the record's ``started_utc`` (once per day, or per minute for prices
 context-length tier its prompt falls in, and hands the counts and the rates to
 ``bench.cost.formulas.token_bill_usd``, the one place a bill is computed. Pricing 100k records
 stays under a second (tests/benchmarks/bench_tiers.py).
+
+A report prices every local record at each cloud profile's prices (priced, not run): 100k records × 10
+profiles. Records repeat their usage (a task's prompt is the same each repetition, the completion varies
+within its length limit), so ``Usages`` keeps each distinct usage once, with how many records share it
+and the time its first record started; ``TokenRates.bill_usages`` bills each distinct usage once per
+prices in force and hands every record its bill. The bills are the very ``bill`` of each record, so the
+sums over them (taken in record order by the callers) come out to the last bit
+(tests/cost/test_grouped_billing.py pins it).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from bench.cost import formulas as cost
 from bench.devices.token_prices import FlatPrices, PriceSchedule, PriceSet, Rate, TieredRate, schedule_of
 from bench.results.schema import Record
 
-__all__ = ["BATCH_LATENCY_NOTE", "TierCrossing", "TokenRates", "rates_for"]
+__all__ = ["BATCH_LATENCY_NOTE", "TierCrossing", "TokenRates", "Usages", "rates_for"]
 
 BATCH_LATENCY_NOTE = (
     "batch tier: priced at the provider's batch rates; a batch job returns within hours (up to 24 h), "
@@ -98,6 +106,60 @@ def _moment(stamp: str | None) -> dt.datetime | None:
     return moment.astimezone(dt.timezone.utc)
 
 
+# the longest prefix of a record's ``started_utc`` that prices are looked up by (``TokenRates._key_len``)
+_MINUTE = 16
+# a record's counts: prompt, completion (None: not billed), reasoning, cache read, write, 1-hour write
+Usage = tuple[int, int | None, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Usages:
+    """Records' token counts with each distinct usage once (``keys``), in the order of first appearance.
+
+    A usage is the counts a bill depends on and the minute the request started (prices change by date,
+    or by the hour of the day: never within a minute). ``stamps`` holds each usage's first record's
+    ``started_utc``, so the prices in force are looked up from the same record, in the same order, as
+    when every record is billed; ``sizes`` how many records share it; ``index`` each record's usage
+    (-1: no prompt token count, or None given in its place: never billed)."""
+
+    keys: list[Usage]
+    stamps: list[str | None]
+    sizes: list[int]
+    index: list[int]
+
+    @classmethod
+    def of(cls, records: Iterable[Record | None]) -> Usages:
+        keys: list[Usage] = []
+        stamps: list[str | None] = []
+        sizes: list[int] = []
+        index: list[int] = []
+        seen: dict[tuple[Usage, str], int] = {}
+        for rec in records:
+            prompt = None if rec is None else rec.prompt_tokens
+            if rec is None or prompt is None:
+                index.append(-1)
+                continue
+            stamp = rec.started_utc
+            usage: Usage = (
+                prompt,
+                rec.completion_tokens,
+                rec.reasoning_tokens or 0,
+                rec.cached_tokens or 0,
+                rec.cache_write_tokens or 0,
+                rec.cache_write_1h_tokens or 0,
+            )
+            key = (usage, (stamp or "")[:_MINUTE])
+            at = seen.get(key)
+            if at is None:
+                at = seen[key] = len(keys)
+                keys.append(usage)
+                stamps.append(stamp)
+                sizes.append(0)
+            sizes[at] += 1
+            index.append(at)
+        return cls(keys, stamps, sizes, index)
+
+
 @dataclass(frozen=True)
 class TierCrossing:
     """Requests whose prompt exceeded a tier start: billed at that tier's prices on every token."""
@@ -115,7 +177,7 @@ class TokenRates:
         self.batch = batch and schedule.has_batch
         # the key under which a record's time finds its prices: nothing when they never change, the day
         # when they change by date, the minute when they change by the hour of the day
-        self._key_len = 16 if schedule.daily else 10 if schedule.dated else 0
+        self._key_len = _MINUTE if schedule.daily else 10 if schedule.dated else 0
         self._cache: dict[str, _InForce] = {}
         self._static = None if self._key_len else self._resolve(None)
 
@@ -196,6 +258,26 @@ class TokenRates:
             rec.started_utc,
         )
 
+    def bill_usages(self, usages: Usages) -> list[tuple[float | None, bool]]:
+        """Each record's ``record_bill``, in order, billing each distinct usage once (at the prices in
+        force at its first record's time: a usage shares its minute, and the key prices are looked up
+        by, with its first record)."""
+        key_len = self._key_len
+        memo: dict[tuple[Usage, str], tuple[float, bool]] = {}
+        bills: list[tuple[float | None, bool]] = []
+        for usage, stamp in zip(usages.keys, usages.stamps, strict=True):
+            prompt, completion, reasoning, read, write, write_1h = usage
+            if completion is None:
+                bills.append((None, False))
+                continue
+            key = (usage, (stamp or "")[:key_len])
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = self.bill(prompt, completion, reasoning, read, write, write_1h, stamp)
+            bills.append(found)
+        unbilled: tuple[float | None, bool] = (None, False)
+        return [bills[i] if i >= 0 else unbilled for i in usages.index]
+
     def price(self, rec: Record) -> float | None:
         """One record as billed (None: it has no token counts)."""
         return self.record_bill(rec)[0]
@@ -207,16 +289,18 @@ class TokenRates:
     def crossings(self, records: Iterable[Record]) -> list[TierCrossing]:
         """How many requests went over each tier start, with the prices above it (empty: none did, or
         the prices have no tiers). Shown wherever a task crosses a boundary."""
+        return self.usage_crossings(Usages.of(records))
+
+    def usage_crossings(self, usages: Usages) -> list[TierCrossing]:
+        """``crossings`` of the records ``usages`` holds (each distinct usage looked up once)."""
         counts: dict[int, int] = {}
         labels: dict[int, str] = {}
-        for rec in records:
-            if rec.prompt_tokens is None:
-                continue
-            force = self._resolve(rec.started_utc)
-            j = bisect_left(force.starts, rec.prompt_tokens)
+        for usage, stamp, size in zip(usages.keys, usages.stamps, usages.sizes, strict=True):
+            force = self._resolve(stamp)
+            j = bisect_left(force.starts, usage[0])
             if j:
                 start = force.starts[j - 1]
-                counts[start] = counts.get(start, 0) + 1
+                counts[start] = counts.get(start, 0) + size
                 labels.setdefault(start, _band_label(force.bands[j]))
         return [TierCrossing(s, counts[s], labels[s]) for s in sorted(counts)]
 

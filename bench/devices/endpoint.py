@@ -12,7 +12,7 @@ backends keep or drop their own prefix cache as the agent loop asks (``ChatReque
 from __future__ import annotations
 
 from bench.devices.http_settings import check_base_url
-from bench.devices.profiles import DeviceProfile
+from bench.devices.profiles import DeviceProfile, require_endpoint
 from bench.errors import UsageError
 
 __all__ = ["CACHE_TTLS", "apply_endpoint_overrides", "apply_prompt_cache"]
@@ -36,7 +36,7 @@ def apply_endpoint_overrides(device: DeviceProfile, base_url: str | None, model:
             raise UsageError(f"--base-url: {exc}") from None
     if model is not None:
         update["model"] = model
-    return device.model_copy(update=update) if update else device
+    return require_endpoint(device.model_copy(update=update) if update else device)
 
 
 def apply_prompt_cache(device: DeviceProfile, prefix_cache: bool, cache_ttl: str | None) -> DeviceProfile:

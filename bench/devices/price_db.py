@@ -10,8 +10,8 @@ never updated behind the user's back (docs/prices.md).
   the same process is not used either). Newer prices come from upgrading the package
   (``pip install -U genai-prices``): an explicit act, recorded as the version in every manifest that uses it.
 - **Dated by its own data**: the package carries no release date, so the data's date is the newest day on
-  which a price in it took effect, up to today: a lower bound on when the snapshot was compiled (a price
-  change it announces for a later day does not count until that day comes).
+  which a price in it took effect, up to today (a price change it announces for a later day does not
+  count until that day comes; from then on the date may be later than the snapshot: docs/prices.md).
 
 A model's prices become a ``PriceSchedule`` (``bench.devices.token_prices``): its context-length tiers,
 its dated price changes and daily windows, and its batch prices (the database's ``processing = batch``
@@ -272,7 +272,8 @@ def _data_date(providers: list[Any], on: dt.date) -> dt.date:
 @cache
 def database() -> PriceDatabase:
     """The installed database (loaded once per process). A one-line ``ProfileError`` when genai-prices
-    is not installed (it needs Python ≥ 3.11)."""
+    is not installed (pyproject installs 0.2 on Python ≥ 3.11 and the 0.1 release on 3.10: same API,
+    older data)."""
     try:
         from importlib.metadata import version
 
@@ -281,7 +282,8 @@ def database() -> PriceDatabase:
     except ImportError:
         raise ProfileError(
             "prices from the database need the genai-prices package, which is not installed",
-            fix="pip install 'genai-prices>=0.2.5,<0.3' (Python ≥ 3.11), or give the prices in the profile",
+            fix="pip install 'genai-prices>=0.2.5,<0.3' ('genai-prices>=0.1.13,<0.2' on Python 3.10), "
+            "or give the prices in the profile",
         ) from None
     snapshot = DataSnapshot(providers=providers, from_auto_update=False)
     return PriceDatabase(

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import psutil
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bench.devices.http_settings import HttpSettings, check_base_url
 from bench.devices.price_rules import PricingBasis, price_problem, pricing_basis
@@ -37,7 +45,11 @@ __all__ = [
     "last_level_cache_bytes",
     "list_devices",
     "load_device",
+    "require_endpoint",
 ]
+
+# validation context: the profile's base_url may come from the run's --base-url (``database_device``)
+_BASE_URL_LATER = "base_url_later"
 
 # The power sensor names a profile may give (bench/power implements them; this is the one list).
 # "csv:FILE" (a recorded trace) is accepted besides these.
@@ -206,8 +218,11 @@ class DeviceProfile(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> DeviceProfile:
-        if self.over_http and not (self.base_url and self.model):
+    def _consistent(self, info: ValidationInfo) -> DeviceProfile:
+        # a price database name whose provider has no known endpoint gets its base_url from --base-url
+        # when it runs (``database_device``; ``require_endpoint``); a profile file must give its own
+        url_later = bool((info.context or {}).get(_BASE_URL_LATER))
+        if self.over_http and not ((self.base_url or url_later) and self.model):
             raise ValueError(
                 f'an {self.backend} profile needs base_url and model (e.g. model = "gpt-4o-mini")'
             )
@@ -435,35 +450,46 @@ def _with_database_prices(profile: DeviceProfile, path: Path) -> DeviceProfile:
 
 def database_device(provider: str, model: str) -> DeviceProfile:
     """``provider:model`` as a token API: the price database's prices for it, and the endpoint and key
-    variable of infercost's table (bench/devices/providers.py). ``model`` is sent to the API as typed."""
+    variable of infercost's table (bench/devices/providers.py). ``model`` is sent to the API as typed.
+
+    A provider the table does not know (aws, azure, ...) still prices, compares and breaks even: its
+    profile has no base_url, and a run gives one with ``--base-url`` (``require_endpoint`` says so)."""
     from bench.devices.price_db import database
     from bench.devices.providers import ENDPOINTS
 
     found = database().lookup(provider, model)
     endpoint = ENDPOINTS.get(found.provider_id) or ENDPOINTS.get(provider)
-    if endpoint is None:
-        raise ProfileError(
-            f"{provider}:{model}: the price database prices it, but infercost knows no endpoint for "
-            f"provider '{found.provider_id}'",
-            fix=f'write a profile devices/NAME.toml with kind = "cloud", provider = "{found.provider_id}", '
-            f'model = "{model}" and its base_url: its prices still come from the database',
-        )
     source = found.schedule.source
-    profile = DeviceProfile(
-        name=f"{found.provider_name} {found.name}",
-        kind="cloud",
-        backend=endpoint.backend,
-        description=f"priced by the price database: {source.label()}",
-        provider=found.provider_id,
-        base_url=endpoint.base_url,
-        model=model,
-        api_key_env=endpoint.api_key_env,
-        token_prices=found.schedule,
-        as_of=source.as_of,
-        source=source.label(),
-    )
+    fields = {
+        "name": f"{found.provider_name} {found.name}",
+        "kind": "cloud",
+        "backend": endpoint.backend if endpoint else "openai_http",
+        "description": f"priced by the price database: {source.label()}",
+        "provider": found.provider_id,
+        "base_url": endpoint.base_url if endpoint else None,
+        "model": model,
+        "api_key_env": endpoint.api_key_env if endpoint else None,
+        "token_prices": found.schedule,
+        "as_of": source.as_of,
+        "source": source.label(),
+    }
+    profile = DeviceProfile.model_validate(fields, context={_BASE_URL_LATER: True})
     profile.origin = f"{provider}:{model}"
     return profile
+
+
+def require_endpoint(device: DeviceProfile) -> DeviceProfile:
+    """``device``, refused before a request is sent when it is an endpoint without an address: a price
+    database name whose provider infercost's table has no endpoint for, and no ``--base-url``."""
+    if device.over_http and not device.base_url:
+        raise ProfileError(
+            f"{device.origin}: the price database prices it, but infercost knows no endpoint for provider "
+            f"'{device.provider}'",
+            fix="give an OpenAI-compatible address for it with --base-url URL, or write a profile "
+            f'devices/NAME.toml with kind = "cloud", provider = "{device.provider}", '
+            f'model = "{device.model}", base_url and api_key_env: its prices still come from the database',
+        )
+    return device
 
 
 def default_threads() -> int:

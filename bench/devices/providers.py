@@ -6,7 +6,8 @@ database has prices but no endpoints, so a device named ``provider:model``
 Only providers with one public endpoint are listed; each URL's host is the one the database itself
 recognises the provider by (its ``api_pattern``: tests/cost/test_price_db.py checks every row). A
 provider reached through an account-specific address (AWS Bedrock, Azure, Databricks, Cloudflare, Modal)
-needs a profile of its own with ``base_url``, its prices still from the database.
+has no row: its name prices all the same, and a run takes its address from ``--base-url`` or a profile of
+its own with ``base_url`` (``bench.devices.profiles.require_endpoint``), its prices still from the database.
 """
 
 from __future__ import annotations

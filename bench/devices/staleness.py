@@ -1,6 +1,6 @@
 """How old a price is, and when it is too old to trust without checking (docs/prices.md).
 
-Prices are data with dates (DESIGN.md): a price read 15 months ago may no longer be the one a user is
+Prices are data with dates (docs/prices.md): a price read 15 months ago may no longer be the one a user is
 billed. Every table that prints a price prints its age next to it; a price older than
 ``STALE_AFTER_DAYS`` is flagged with the source to check. "Today" is the real clock unless a caller passes
 another day, so tests (and a report regenerated later) can pin it.

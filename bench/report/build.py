@@ -115,11 +115,11 @@ def _legend(runs: Sequence[Run]) -> TextTable:
     return TextTable([Column(k, h, "left") for k, h in cols], rows)
 
 
-def _absent_notes(runs: Sequence[Run], run_df: pd.DataFrame) -> list[str]:
+def _absent_notes(runs: Sequence[Run], run_df: pd.DataFrame, options: EnrichOptions) -> list[str]:
     """One sentence per (metric group, reason): which runs show "–" and why."""
     by_reason: dict[tuple[str, str], list[str]] = {}
     for run, row in zip(runs, frame_rows(run_df), strict=True):
-        for group, reason in frames.absent_reasons(run, row).items():
+        for group, reason in frames.absent_reasons(run, row, options).items():
             by_reason.setdefault((group, reason), []).append(run.label)
     notes = []
     for (group, reason), labels in by_reason.items():
@@ -247,7 +247,7 @@ def build_report(runs: list[Run], options: ReportOptions | None = None) -> Repor
     )
     explained = {f for group in _GROUP_FIELDS.values() for f in group}
     unexplained = [n for n in run_table.dropped if n not in explained]
-    run_table.notes = _absent_notes(runs, run_df) + run_table.notes
+    run_table.notes = _absent_notes(runs, run_df, options.enrich) + run_table.notes
     if unexplained:
         run_table.notes.append(
             "Not shown, no run has a value: " + ", ".join(FIELDS[n].label for n in unexplained) + "."

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from bench.devices.profiles import DeviceProfile
 from bench.devices.staleness import price_age
@@ -131,6 +132,27 @@ def price_label(p: DeviceProfile) -> str:
 
 
 # ------------------------------------------------------------------------------------------- after a run
+def local_cost_gap(
+    *, kwh_known: bool, energy_known: bool, price_known: bool, hardware_known: bool
+) -> str | None:
+    """What a local run's cost is missing, in the words the after-run summary and the report both use
+    (None: nothing is missing). A request costs its energy plus its share of the hardware: energy
+    needs an electricity price and a measured energy (or the profile's max_w to bound it), hardware its
+    price (``price_known``) spread over the profile's lifetime_years at its utilization."""
+    why = []
+    if not kwh_known:
+        why.append("no electricity price")
+    elif not energy_known:
+        why.append("no energy was measured (no power sensor; the profile states no max_w)")
+    if not hardware_known:
+        why.append(
+            "the profile gives no lifetime_years and utilization to spread the device's price over"
+            if price_known
+            else "the device's price is unknown"
+        )
+    return " and ".join(why) or None
+
+
 def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
     """A local run's cost in plain words: what the $/task is made of, or why there is none."""
     o = summary.get("overall") or {}
@@ -138,14 +160,13 @@ def _local_header(summary: dict[str, Any], inp: dict[str, Any]) -> str:
     energy_known = o.get("cost_energy_per_task_usd") is not None
     hardware_known = o.get("cost_hardware_per_task_usd") is not None
     if per_task is None:
-        why = []
-        if inp.get("kwh_usd") is None:
-            why.append("no electricity price")
-        elif not energy_known:
-            why.append("no energy was measured (no power sensor; the profile states no max_w)")
-        if not hardware_known:
-            why.append("the device's price is unknown")
-        return "cost on this machine: not priced: " + " and ".join(why or ["no input"])
+        why = local_cost_gap(
+            kwh_known=inp.get("kwh_usd") is not None,
+            energy_known=energy_known,
+            price_known=inp.get("hardware_usd") is not None,
+            hardware_known=hardware_known,
+        )
+        return f"cost on this machine: not priced: {why or 'no input'}"
     parts = []
     if energy_known:
         basis = str(o.get("cost_basis") or "")
@@ -331,7 +352,7 @@ def devices_table(rows: list[tuple[str, DeviceProfile | None, str | None]]) -> T
         table.add_column(col, no_wrap=col in ("name", "kind", "backend", "as of"))
     for key, p, error in rows:
         if p is None:
-            table.add_row(key, f"[red]invalid:[/] {error}", "–", "–", "–", "–")
+            table.add_row(key, Text.assemble(("invalid:", "red"), f" {error}"), "–", "–", "–", "–")
             continue
         as_of = p.as_of or p.kwh_as_of
         table.add_row(key, p.name, p.kind, p.backend, price_label(p), age_cell(as_of))
@@ -359,52 +380,82 @@ def _tier_cell(prices: Any) -> str:
     return "; ".join(cells) or "–"
 
 
-def prices_table(title: str, models: list[tuple[str, Any]]) -> Table:
-    """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
-    tokens), its context-length tiers, batch tier and what else the database says about it."""
-    table = Table(title=f"token APIs in the price database: {title}", title_justify="left", box=None)
-    # long names fold onto a second line rather than squeeze the prices out of the table
-    table.add_column("--device NAME", overflow="fold", max_width=44)
-    for col in ("in", "out", "cache read", "cache write (1h)", "long context in / out"):
-        table.add_column(col, no_wrap=True, justify="left" if col.startswith("long") else "right")
-    table.add_column("batch · context · notes")
-    for name, m in models:
-        prices = m.schedule.standard_at(None)
-        write = _rate_cell(prices.cache_write_usd_per_mtok)
-        if prices.cache_write_1h_usd_per_mtok is not None:
-            write += f" ({_rate_cell(prices.cache_write_1h_usd_per_mtok)})"
-        notes = []
-        if m.schedule.batch:
-            batch = m.schedule.batch[0].prices
-            notes.append(
-                f"batch {_rate_cell(batch.input_usd_per_mtok)} / {_rate_cell(batch.output_usd_per_mtok)}"
-            )
-        if m.schedule.context_window:
-            notes.append(f"{m.schedule.context_window:,} tok")
-        changes = [p.when for p in m.schedule.periods if p.when is not None]
-        if changes:
-            notes.append(f"{len(changes)} price change(s) by date or hour")
-        if m.deprecated:
-            notes.append("deprecated")
-        if m.other_units:
-            notes.append(
-                "also bills "
-                + ", ".join(u.removesuffix("_kcount").removesuffix("_mtok") for u in m.other_units)
-            )
-        table.add_row(
-            name,
-            _rate_cell(prices.input_usd_per_mtok),
-            _rate_cell(prices.output_usd_per_mtok),
-            _rate_cell(prices.cache_read_usd_per_mtok),
-            write,
-            _tier_cell(prices),
-            " · ".join(notes),
+_PRICE_COLUMNS = ("in", "out", "cache read", "cache write (1h)", "long context in / out")
+_FOLDED_MIN = 16  # the narrowest the long-context tiers and the notes fold to beside the names
+
+
+def _price_cells(m: Any) -> list[str]:
+    """One database model's cells: its rates in force today (``_PRICE_COLUMNS``), then its notes."""
+    prices = m.schedule.standard_at(None)
+    write = _rate_cell(prices.cache_write_usd_per_mtok)
+    if prices.cache_write_1h_usd_per_mtok is not None:
+        write += f" ({_rate_cell(prices.cache_write_1h_usd_per_mtok)})"
+    notes = []
+    if m.schedule.batch:
+        batch = m.schedule.batch[0].prices
+        notes.append(
+            f"batch {_rate_cell(batch.input_usd_per_mtok)} / {_rate_cell(batch.output_usd_per_mtok)}"
         )
-    table.caption = (
+    if m.schedule.context_window:
+        notes.append(f"{m.schedule.context_window:,} tok")
+    changes = [p.when for p in m.schedule.periods if p.when is not None]
+    if changes:
+        notes.append(f"{len(changes)} price change(s) by date or hour")
+    if m.deprecated:
+        notes.append("deprecated")
+    if m.other_units:
+        notes.append(
+            "also bills " + ", ".join(u.removesuffix("_kcount").removesuffix("_mtok") for u in m.other_units)
+        )
+    rates = [
+        _rate_cell(prices.input_usd_per_mtok),
+        _rate_cell(prices.output_usd_per_mtok),
+        _rate_cell(prices.cache_read_usd_per_mtok),
+        write,
+        _tier_cell(prices),
+    ]
+    return [*rates, " · ".join(notes)]
+
+
+def prices_table(title: str, models: list[tuple[str, Any]], width: int | None = None) -> Table:
+    """``infercost prices``: each model's name for ``--device``, its prices in force today (USD per 1M
+    tokens), its context-length tiers, batch tier and what else the database says about it.
+
+    A name is copied into ``--device NAME``, so it never wraps or gets cut. When the names and the rates
+    do not fit side by side in ``width`` columns (a long AWS name is 50 characters), each model takes two
+    rows: its name alone, then its rates and notes under it."""
+    rows = [(name, _price_cells(m)) for name, m in models]
+    caption = (
         f"{len(models):,} models; prices as of today, USD per 1M tokens; a long-context tier bills every "
         "token of a request whose input exceeds its start; `infercost run --device NAME` runs on one"
     )
-    table.caption_justify = "left"
+    table = Table(
+        title=f"token APIs in the price database: {title}",
+        title_justify="left",
+        box=None,
+        caption=caption,
+        caption_justify="left",
+    )
+    names = ["--device NAME", *(name for name, _ in rows)]
+    rates = [[label, *(cells[i] for _, cells in rows)] for i, label in enumerate(_PRICE_COLUMNS[:4])]
+    # the names and the four rates at full width, and room for the long-context tiers and the notes to
+    # fold into
+    side_by_side = sum(max(map(len, col)) + 2 for col in [names, *rates]) + 2 * (_FOLDED_MIN + 2)
+    if width is not None and side_by_side > width:
+        # one column: a name row fits any terminal as wide as the name; the rate rows under it fold
+        table.add_column("--device NAME, then its prices")
+        for name, cells in rows:
+            labelled = [f"{label} {cell}" for label, cell in zip(_PRICE_COLUMNS, cells[:5], strict=True)]
+            table.add_row(name)
+            table.add_row("  " + " · ".join(r for r in [*labelled, cells[5]] if r and not r.endswith("–")))
+        return table
+    table.add_column("--device NAME", no_wrap=True)
+    for col in _PRICE_COLUMNS[:4]:
+        table.add_column(col, no_wrap=True, justify="right")
+    table.add_column(_PRICE_COLUMNS[4], min_width=_FOLDED_MIN, overflow="fold")
+    table.add_column("batch · context · notes", min_width=_FOLDED_MIN, overflow="fold")
+    for name, cells in rows:
+        table.add_row(name, *cells)
     return table
 
 
@@ -526,15 +577,17 @@ def _levels_view(result: dict[str, Any]) -> list[Any]:
         )
     out: list[Any] = [table]
     out.append(
-        "[dim]$/task full: a month of owning the device over every task it serves at that level, plus each "
-        "task's energy; vs: break-even tasks/month"
-        + (
-            f" (the first {len(clouds)} cloud options; --json has every one)"
-            if len(levels[0]["breakeven"]) > len(clouds)
-            else ""
+        Text(
+            "$/task full: a month of owning the device over every task it serves at that level, plus each "
+            "task's energy; vs: break-even tasks/month"
+            + (
+                f" (the first {len(clouds)} cloud options; --json has every one)"
+                if len(levels[0]["breakeven"]) > len(clouds)
+                else ""
+            )
+            + ("; slow: p95 request time above --max-latency-ms" if chosen.get("max_latency_ms") else ""),
+            style="dim",
         )
-        + ("; slow: p95 request time above --max-latency-ms" if chosen.get("max_latency_ms") else "")
-        + "[/]"
     )
     out.append(
         f"answer below at concurrency {chosen['concurrency']}: {chosen['why']} "
@@ -576,7 +629,7 @@ def breakeven_views(result: dict[str, Any]) -> list[Any]:
         f"({d['net_kwh_per_task'] * 3.6e6:.3g} J, {d['energy_basis']})",
         *_own_cost(result),
         *[f"note: {n}" for n in d["notes"]],
-        f"[dim]{result['label']}[/]",
+        Text(result["label"], style="dim"),
     ]
     table = Table(box=None)
     for col in ("cloud", "$/task", "as of", "break-even tasks/month", "verdict"):

@@ -14,7 +14,10 @@ from typing import Any
 
 import pandas as pd
 
+from bench.cost.options import EnrichOptions
+from bench.cost.pricing import cost_inputs
 from bench.cost.roofline import roofline_fraction
+from bench.report.cost_view import local_cost_gap
 from bench.report.runs import Run
 from bench.results.metrics.aggregate import by_category, group_metrics
 from bench.results.metrics.registry import FIELDS
@@ -101,8 +104,24 @@ def combined_frame(run: pd.DataFrame, category: pd.DataFrame, task: pd.DataFrame
     return frame.reindex(columns=cols)
 
 
-def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
-    """For each metric group missing from this run's row: why (keys: "energy", "cost", "roofline")."""
+def _cost_gap(run: Run, options: EnrichOptions | None) -> str:
+    """Why a priced device's run has no dollars: for a local one, the part its prices or records lack
+    (the after-run summary's words, ``local_cost_gap``), priced as the report prices it (``options``)."""
+    inp = cost_inputs(run.manifest, options)
+    gap = None
+    if inp.kind == "local":
+        gap = local_cost_gap(
+            kwh_known=inp.kwh_usd is not None,
+            energy_known=any(r.cost_energy_usd is not None for r in run.measured),
+            price_known=inp.hardware_usd is not None,
+            hardware_known=any(r.cost_hardware_usd is not None for r in run.measured),
+        )
+    return gap or "no cost was derived for its requests by this version of infercost"
+
+
+def absent_reasons(run: Run, metrics: dict[str, Any], options: EnrichOptions | None = None) -> dict[str, str]:
+    """For each metric group missing from this run's row: why (keys: "energy", "cost", "roofline");
+    ``options``: the prices the report was asked for (--kwh-usd, --hardware-usd), which the reason counts."""
     reasons: dict[str, str] = {}
     device = run.manifest.device
     if all(metrics.get(f) is None for f in ENERGY_FIELDS):
@@ -119,9 +138,7 @@ def absent_reasons(run: Run, metrics: dict[str, Any]) -> dict[str, str]:
             reasons["energy"] = f"sensor {sensor} ran but no energy was attributed to requests"
     if all(metrics.get(f) is None for f in COST_FIELDS):
         reasons["cost"] = (
-            "the device profile gives no prices"
-            if device.pricing is None
-            else "no cost was derived for its requests by this version of infercost"
+            "the device profile gives no prices" if device.pricing is None else _cost_gap(run, options)
         )
     if metrics.get("roofline_fraction") is None:
         reasons["roofline"] = roofline_fraction(run.manifest, metrics.get("decode_tps_mean"))[1] or "unknown"

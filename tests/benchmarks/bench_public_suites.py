@@ -15,6 +15,7 @@ timings move with the load); ``--out FILE`` also writes it. ``record`` writes
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -87,8 +88,33 @@ def humaneval_canonical() -> dict[str, Any]:
     }  # fmt: skip
 
 
+@functools.cache
+def _tasks(category: str) -> dict[str, Any]:
+    return {t.id: t for t in cases.suite(category).tasks}
+
+
+@functools.cache
+def _entries(category: str) -> dict[str, Any]:
+    return {e["id"]: e for e in authors.load_entries(category)[0]}
+
+
+def _recorded_agrees(case: dict[str, Any]) -> bool:
+    """A recorded reply judged again, now, by ours and BFCL's: both equal the verdict the run recorded."""
+    task = _tasks(case["category"])[case["task_id"]]
+    if case["category"] in MULTI_TURN:
+        turns = [[[(c[0], c[1]) for c in step] for step in turn] for turn in case["turns"]]
+        entry = _entries(case["category"])[task.id]
+        ours, theirs = cases.ours_multi(task, turns), cases.theirs_multi(entry, task, turns)
+    else:
+        calls = [(c["name"], c["arguments"]) for c in case["calls"]]
+        ours, theirs = cases.ours(task.check, calls), cases.theirs(task.check, calls)
+    return bool(ours == theirs == case["recorded_verdict"])
+
+
 def agreement() -> dict[str, Any]:
-    """Every case of the agreement tests, counted: reference answers, mutations, disagreements."""
+    """Every case of the agreement tests, counted: reference answers, mutations, disagreements (every
+    entry of every offered category; the tests sample the multi-turn categories after the first)."""
+    before, t0 = _load(), time.perf_counter()
     single: dict[str, Any] = {}
     for category in SINGLE_TURN:
         n = disagree = reference_pass = 0
@@ -102,28 +128,33 @@ def agreement() -> dict[str, Any]:
                 reference_pass += label == "reference" and ours
         single[category] = {"entries": len(suite.tasks), "cases": n, "disagreements": disagree,
                             "reference_passed": reference_pass}  # fmt: skip
-    entries, _ = authors.load_entries("multi_turn_base")
-    n = disagree = reference_pass = 0
-    for entry, task in zip(entries, cases.suite("multi_turn_base").tasks, strict=True):
-        turns = cases.trajectory(task)
-        for label, case in [("reference", turns), *cases.multi_mutations(task, turns)]:
-            ours, theirs = cases.ours_multi(task, case), cases.theirs_multi(entry, task, case)
-            n += 1
-            disagree += ours != theirs
-            reference_pass += label == "reference" and ours
+    multi: dict[str, Any] = {}
+    for category in MULTI_TURN:
+        entries, _ = authors.load_entries(category)
+        n = disagree = reference_pass = 0
+        for entry, task in zip(entries, cases.suite(category).tasks, strict=True):
+            turns = cases.trajectory(task)
+            for label, case in [("reference", turns), *cases.multi_mutations(task, turns)]:
+                ours, theirs = cases.ours_multi(task, case), cases.theirs_multi(entry, task, case)
+                n += 1
+                disagree += ours != theirs
+                reference_pass += label == "reference" and ours
+        multi[category] = {"entries": len(entries), "cases": n, "disagreements": disagree,
+                           "reference_passed": reference_pass}  # fmt: skip
     recorded = json.loads(FIXTURE.read_text()) if FIXTURE.is_file() else {"cases": []}
+    recorded_disagree = sum(not _recorded_agrees(c) for c in recorded["cases"])
+    counted = [*single.values(), *multi.values()]
     return {
         "figure": "verdicts of ours vs BFCL's scorers",
+        "load_avg_before": before,
+        "load_avg_after": _load(),
+        "wall_s": round(time.perf_counter() - t0, 1),
         "single_turn": single,
-        "multi_turn_base": {
-            "entries": len(entries),
-            "cases": n,
-            "disagreements": disagree,
-            "reference_passed": reference_pass,
-        },
+        "multi_turn": multi,
         "recorded_replies": len(recorded["cases"]),
-        "total_cases": sum(c["cases"] for c in single.values()) + n + len(recorded["cases"]),
-        "total_disagreements": sum(c["disagreements"] for c in single.values()) + disagree,
+        "recorded_disagreements": recorded_disagree,
+        "total_cases": sum(c["cases"] for c in counted) + len(recorded["cases"]),
+        "total_disagreements": sum(c["disagreements"] for c in counted) + recorded_disagree,
     }
 
 

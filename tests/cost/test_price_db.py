@@ -18,12 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-if sys.version_info < (3, 11):  # genai-prices needs 3.11; infercost installs it there (pyproject)
-    pytest.skip("the price database needs Python 3.11", allow_module_level=True)
-
 import genai_prices
+import pytest
 
 from bench.cost.pricing import cost_inputs, price_records, priced_on_cloud
 from bench.cost.tiers import TokenRates
@@ -129,7 +125,6 @@ def test_a_device_named_by_provider_and_model() -> None:
     [
         ("nosuch:model-x", "has no provider 'nosuch'"),
         ("anthropic:claude-nothing-9", "has no model 'claude-nothing-9' at anthropic"),
-        ("aws:anthropic.claude-sonnet-4-6", "infercost knows no endpoint for provider 'aws'"),
         ("voyageai:voyage-3", "is not priced by input and output tokens"),
     ],
 )
@@ -137,6 +132,19 @@ def test_unknown_or_unreachable_database_names(name: str, needle: str) -> None:
     with pytest.raises(ProfileError, match=needle) as exc:
         load_device(name)
     assert "\n" not in str(exc.value)
+
+
+def test_a_provider_without_an_endpoint_prices_and_runs_only_with_base_url() -> None:
+    """aws, azure, ...: the database prices them; the address comes from --base-url when a run sends."""
+    from bench.devices.endpoint import apply_endpoint_overrides
+
+    aws = load_device("aws:anthropic.claude-sonnet-4-6")
+    assert aws.base_url is None and aws.api_key_env is None and aws.pricing == "tokens"
+    with pytest.raises(ProfileError, match="infercost knows no endpoint for provider 'aws'") as exc:
+        apply_endpoint_overrides(aws, None, None)
+    assert "--base-url URL" in (exc.value.fix or "")
+    proxied = apply_endpoint_overrides(aws, "http://127.0.0.1:9/v1", None)
+    assert proxied.base_url == "http://127.0.0.1:9/v1" and proxied.token_prices == aws.token_prices
 
 
 def test_every_endpoint_is_the_host_the_database_knows_the_provider_by() -> None:

@@ -209,3 +209,12 @@ def test_power_mode_is_a_key_property() -> None:
     a = manifest_for(load_device("jetson-orin-nano-super", power_mode="7W"))
     b = manifest_for(load_device("jetson-orin-nano-super", power_mode="25W"))
     assert differences(a, b) == ["power_mode"]
+
+
+def test_a_profile_names_only_sensors_the_registry_opens() -> None:
+    """``devices`` may not import ``power`` (layers), so the names a profile may give its sensor are a list
+    of their own: it must be the registry's (less ``csv:FILE``, which only the command line takes)."""
+    from bench.devices.profiles import POWER_SENSORS
+    from bench.power.registry import SENSOR_NAMES
+
+    assert sorted(POWER_SENSORS) == sorted(n for n in SENSOR_NAMES if n != "csv:FILE")

@@ -89,11 +89,20 @@ def _modules() -> dict[str, Any]:
     with _stand_ins():
         ast_mod = importlib.import_module("bfcl_eval.eval_checker.ast_eval.ast_checker")
         multi = importlib.import_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker")
+        executor = importlib.import_module("bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils")
         utils = importlib.import_module("bfcl_eval.model_handler.utils")
         enums = importlib.import_module("bfcl_eval.constants.enums")
         top = importlib.import_module("bfcl_eval.utils")
         mappings = importlib.import_module("bfcl_eval.constants.type_mappings")
-    return {"ast": ast_mod, "multi": multi, "utils": utils, "enums": enums, "top": top, "maps": mappings}
+    return {
+        "ast": ast_mod,
+        "multi": multi,
+        "utils_multi": executor,
+        "utils": utils,
+        "enums": enums,
+        "top": top,
+        "maps": mappings,
+    }
 
 
 def ast_verdict(functions: list[dict[str, Any]], decoded: Any, possible: list[Any], category: str) -> bool:
@@ -161,6 +170,20 @@ def multi_turn_verdict(
         decoded, truth, entry, entry["id"].rsplit("_", 1)[0], f"agree{_runs}"
     )
     return bool(result["valid"])
+
+
+def initial_instances(entry: dict[str, Any]) -> dict[str, Any]:
+    """The instances BFCL's executor loads for an entry before its first call
+    (``execute_multi_turn_func_call`` with no call; the long-context scenario where the entry's category
+    names it, as ``multi_turn_checker`` decides)."""
+    global _runs
+    _runs += 1
+    category = entry["id"].rsplit("_", 1)[0]
+    _, instances = _modules()["utils_multi"].execute_multi_turn_func_call(
+        [], entry.get("initial_config", {}), entry["involved_classes"], f"scenario{_runs}", entry["id"],
+        long_context="long_context" in category,
+    )  # fmt: skip
+    return dict(instances)
 
 
 def convert_to_tool(functions: list[dict[str, Any]]) -> list[dict[str, Any]]:

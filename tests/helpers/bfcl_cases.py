@@ -4,7 +4,7 @@ Each case is a reply (or a multi-turn task's replies, turn by turn) with a label
 reference answer made from BFCL's possible answers or ground truth, or a systematic mutation of it that
 breaks one thing (wrong function, wrong value, wrong type, missing required argument, unexpected
 argument, extra call, no call, arguments that are not JSON, a parallel reply in another order; for
-multi-turn: a call dropped, a wrong value, a wrong function, an extra call, two calls swapped, a turn
+multi-turn, in every offered category: a call dropped, a wrong value, a wrong function, an extra call, two calls swapped, a turn
 left out, a reply that does not decode). ``ours_*`` and ``theirs_*`` give the two verdicts.
 """
 
@@ -163,7 +163,9 @@ def multi_mutations(task: Any, turns: list[list[list[Call]]]) -> Iterator[tuple[
 def ours_multi(task: Any, turns: list[list[list[Call]]]) -> bool:
     check = task.check
     made = [[[MadeCall(*c) for c in step] for step in turn] for turn in turns]
-    ok, _ = multi_turn_verdict(check.ground_truth, made, check.involved_classes, check.initial_config, False)
+    ok, _ = multi_turn_verdict(
+        check.ground_truth, made, check.involved_classes, check.initial_config, check.long_context
+    )
     return ok
 
 

@@ -505,13 +505,33 @@ class ServerThread:
         self.port = 0
         ready = threading.Event()
 
+        writers: set[asyncio.StreamWriter] = set()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.add(writer)
+            try:
+                await self.app.handle(reader, writer)
+            finally:
+                writers.discard(writer)
+                writer.close()
+
         def serve() -> None:
             asyncio.set_event_loop(self.loop)
-            server = self.loop.run_until_complete(asyncio.start_server(self.app.handle, "127.0.0.1", 0))
+            server = self.loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
             self.port = server.sockets[0].getsockname()[1]
             ready.set()
             self.loop.run_forever()
+            # shut down completely (open connections, their handlers, the loop), so no socket or pending
+            # task is left for the garbage collector to warn about in whichever test runs next
             server.close()
+            for writer in list(writers):
+                writer.transport.abort()
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
         self.thread = threading.Thread(target=serve, daemon=True)
         self.thread.start()
@@ -522,6 +542,8 @@ class ServerThread:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> None:
+        if self.loop.is_closed():  # stopped already
+            return
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

@@ -3,17 +3,21 @@
 Cases (``tests/helpers/bfcl_cases.py``): BFCL's possible answers (every entry of every offered
 single-turn category), systematic wrong answers made from them (wrong function, wrong value, wrong type,
 missing required argument, unexpected argument, extra call, no call, arguments that are not JSON, a
-parallel reply in another order), the ground-truth trajectories of ``multi_turn_base`` and their
-mutations (a call dropped, a wrong value, a wrong function, an extra call, two calls swapped, a turn
+parallel reply in another order), the ground-truth trajectories of every offered multi-turn category and
+their mutations (a call dropped, a wrong value, a wrong function, an extra call, two calls swapped, a turn
 left out, a reply that does not decode). Every verdict must equal the authors'; the counts are in
-docs/benchmarks.md (``tests/benchmarks/bench_public_suites.py --agreement`` counts them).
+docs/benchmarks.md (``tests/benchmarks/bench_public_suites.py agreement`` counts them, every entry of
+every category; here ``multi_turn_base`` runs whole and the other multi-turn categories a sample).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from bench.suite.sources.bfcl import SINGLE_TURN
+from bench.suite.sources.bfcl import MULTI_TURN, SINGLE_TURN
+from bench.suite.tools.bfcl import BfclInstances
 from tests.helpers import bfcl_authors as authors
 from tests.helpers import bfcl_cases as cases
 
@@ -42,7 +46,7 @@ def test_possible_answers_and_their_mutations_get_bfcls_verdicts(category: str) 
 
 
 def test_every_offered_tool_list_is_the_one_bfcl_sends() -> None:
-    for category in ("simple_python", "parallel_multiple", "live_simple", "multi_turn_base"):
+    for category in ("simple_python", "parallel_multiple", "live_simple", *MULTI_TURN):
         entries, _ = authors.load_entries(category)
         suite = cases.suite(category)
         for entry, task in zip(entries, suite.tasks, strict=True):
@@ -50,12 +54,27 @@ def test_every_offered_tool_list_is_the_one_bfcl_sends() -> None:
             assert entry["id"] == task.id and (ours or []) == authors.convert_to_tool(entry["function"])
 
 
-@pytest.mark.parametrize("part", range(8))
-def test_multi_turn_ground_truth_and_mutations_get_bfcls_verdicts(part: int) -> None:
-    """multi_turn_base in eight parts of 25 entries (a few seconds each)."""
-    entries, _ = authors.load_entries("multi_turn_base")
-    tasks = cases.suite("multi_turn_base").tasks
-    pairs = list(zip(entries, tasks, strict=True))[part * 25 : (part + 1) * 25]
+def _multi_turn_parts() -> list[Any]:
+    """``multi_turn_base`` whole, in eight parts of 25 entries (a second or two each); every other
+    offered multi-turn category a sample, every 8th entry (25 of ``multi_turn_long_context``'s 200, to
+    keep CI short: docs/benchmarks.md has the times); ``tests/benchmarks/bench_public_suites.py
+    agreement`` judges every entry."""
+    parts = []
+    for category in MULTI_TURN:
+        if category == "multi_turn_base":
+            parts += [
+                pytest.param(category, slice(p * 25, (p + 1) * 25), id=f"{category}-{p}") for p in range(8)
+            ]
+        else:
+            parts.append(pytest.param(category, slice(None, None, 8), id=f"{category}-every-8th"))
+    return parts
+
+
+@pytest.mark.parametrize(("category", "part"), _multi_turn_parts())
+def test_multi_turn_ground_truth_and_mutations_get_bfcls_verdicts(category: str, part: slice) -> None:
+    entries, _ = authors.load_entries(category)
+    tasks = cases.suite(category).tasks
+    pairs = list(zip(entries, tasks, strict=True))[part]
     n, disagreements, reference_passed = 0, [], 0
     for entry, task in pairs:
         turns = cases.trajectory(task)
@@ -69,3 +88,22 @@ def test_multi_turn_ground_truth_and_mutations_get_bfcls_verdicts(part: int) -> 
     assert disagreements == [], disagreements[:5]
     assert reference_passed == len(pairs) == 25
     assert n > 5 * len(pairs)
+
+
+@pytest.mark.parametrize("category", MULTI_TURN)
+def test_the_scenario_our_tools_load_is_bfcls(category: str) -> None:
+    """Every entry's instances as our tools and check load them equal BFCL's executor's, attribute by
+    public attribute (the state BFCL's checker compares). The verdicts above cannot tell a wrong
+    long-context flag (both sides of each checker load the same scenario); this can: the long-context
+    scenario adds files, stocks, cards and bookings, and the instances record the flag."""
+    entries, _ = authors.load_entries(category)
+    tasks = cases.suite(category).tasks
+    for entry, task in zip(entries, tasks, strict=True):
+        env = task.agent.bfcl
+        assert env.long_context == task.check.long_context == ("long_context" in category)
+        ours = BfclInstances(env.involved_classes, env.initial_config, env.long_context)
+        theirs = authors.initial_instances(entry)
+        assert list(theirs) == list(ours.instances) == entry["involved_classes"]
+        for name, instance in theirs.items():
+            public = {k: v for k, v in vars(instance).items() if not k.startswith("_")}
+            assert ours.state(name) == public, f"{task.id}: {name}"

@@ -1,7 +1,7 @@
 """The metric core: every figure infercost shows, defined, counted and formatted in one place.
 
 It sits at the results layer, below ``cost/``, ``report/``, ``ci/`` and the results database, so each of
-them reads the same figures instead of re-deriving them (DESIGN.md, "The metric core"):
+them reads the same figures instead of re-deriving them (docs/architecture.md, "The metric core"):
 
 - ``timing``: raw timestamps → TTFT, ITL, TPOT, decode and prefill rates of one request;
 - ``policy``: which records a figure counts (warm-ups, errors, agent calls and summaries), in Python and SQL;
