@@ -384,9 +384,13 @@ class Billable:
 
     @classmethod
     def of(cls, records: Sequence[Record]) -> Billable:
-        calls = [(i, _task_key(r)) for i, r in enumerate(records) if r.kind == "model"]
-        summaries = [(i, _task_key(r)) for i, r in enumerate(records) if r.kind == "agent"]
-        return cls(Usages.of(None if r.kind == "agent" else r for r in records), calls, summaries)
+        kinds = [r.kind for r in records]
+        if "model" not in kinds and "agent" not in kinds:  # single requests: every record by its usage
+            return cls(Usages.of(records), [], [])
+        calls = [(i, _task_key(records[i])) for i, k in enumerate(kinds) if k == "model"]
+        summaries = [(i, _task_key(records[i])) for i, k in enumerate(kinds) if k == "agent"]
+        billable = [None if k == "agent" else r for r, k in zip(records, kinds, strict=True)]
+        return cls(Usages.of(billable), calls, summaries)
 
 
 def billed(
@@ -573,19 +577,22 @@ def priced_on_cloud(
     where a profile has one. ``manifest``: the run's; a run whose requests overlapped (``--concurrency``)
     projects each task's share of the device's time, one stream (its own concurrency is in that share:
     dividing by the profile's streams as well would count it twice)."""
-    rows = [r for r in _measured(records) if r.prompt_tokens is not None and r.completion_tokens is not None]
+    attempts = _measured(records)
+    rows = [r for r in attempts if r.prompt_tokens is not None and r.completion_tokens is not None]
     out_tokens = sum(r.completion_tokens or 0 for r in rows)
-    timed = [r for r in _measured(records) if r.status == "ok"]
+    timed = [r for r in attempts if r.status == "ok"]
+    # what every profile's row needs, worked out once: the measured rows' places among the records, the
+    # records' usages (each distinct one is billed once per profile) and each timed task's seconds on a
+    # rented GPU (its share of the device's time when requests overlapped, or its own window)
+    tokens = any(p.pricing == "tokens" for _, p in clouds)
+    measured_ids = {id(r) for r in rows} if tokens else set()
+    measured_at = [i for i, r in enumerate(records) if id(r) in measured_ids]
+    billable = Billable.of(records) if tokens else None
+    calls: Usages | None = None  # the measured requests' usages, when a profile's prices have tiers
     shares = shared_seconds(records) if manifest is not None and concurrent_load(manifest) else None
     busy = {id(r): s for r, s in zip(records, shares, strict=True)} if shares else {}
-    measured_ids = {id(r) for r in rows}
-    measured_at = [i for i, r in enumerate(records) if id(r) in measured_ids]
-    # the records' usages, once for every profile (each distinct usage is billed once per profile)
-    tokens = any(p.pricing == "tokens" for _, p in clouds)
-    billable = Billable.of(records) if tokens else None
-    calls = request_usages(records) if tokens else None
-    # each timed task's seconds on a rented GPU: its share of the device's time, or its own window
-    timed_s = [busy.get(id(r), _request_s(r)) for r in timed]
+    rented = any(p.pricing == "rented" for _, p in clouds)
+    timed_s = [busy.get(id(r), _request_s(r)) for r in timed] if rented else []
     table: list[dict[str, Any]] = []
     for key, p in clouds:
         rates, batch_note = rates_for(p, batch)
@@ -616,9 +623,11 @@ def priced_on_cloud(
         }
         if p.pricing == "tokens" and rates is not None:
             bills = billed(records, rates, billable)
-            total = _sum(bills[i][0] for i in measured_at)
+            total = _sum([bills[i][0] for i in measured_at])
             row["cost_total_usd"] = total
-            row["tier_notes"] = tier_notes(records, rates, calls=calls)
+            if rates.tiered:
+                calls = calls if calls is not None else request_usages(records)
+                row["tier_notes"] = tier_notes(records, rates, calls=calls)
             if total is not None and rows:
                 row["cost_per_task_usd"] = total / len(rows)
                 row["usd_per_mtok_out"] = cost.usd_per_mtok(total, out_tokens)

@@ -22,6 +22,7 @@ import datetime as dt
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from bench.cost import formulas as cost
 from bench.devices.token_prices import FlatPrices, PriceSchedule, PriceSet, Rate, TieredRate, schedule_of
@@ -110,6 +111,10 @@ def _moment(stamp: str | None) -> dt.datetime | None:
 _MINUTE = 16
 # a record's counts: prompt, completion (None: not billed), reasoning, cache read, write, 1-hour write
 Usage = tuple[int, int | None, int, int, int, int]
+_COUNTS = attrgetter(
+    "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cache_write_tokens",
+    "cache_write_1h_tokens",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -133,26 +138,25 @@ class Usages:
         stamps: list[str | None] = []
         sizes: list[int] = []
         index: list[int] = []
-        seen: dict[tuple[Usage, str], int] = {}
+        # keyed by the counts as recorded (absent and 0 apart: they bill alike, so at worst a usage is
+        # billed twice) and read in one call per record: this runs over every record of a report
+        seen: dict[tuple[tuple[int | None, ...], str], int] = {}
+        counts = _COUNTS
         for rec in records:
-            prompt = None if rec is None else rec.prompt_tokens
-            if rec is None or prompt is None:
+            if rec is None:
                 index.append(-1)
                 continue
+            recorded = counts(rec)
             stamp = rec.started_utc
-            usage: Usage = (
-                prompt,
-                rec.completion_tokens,
-                rec.reasoning_tokens or 0,
-                rec.cached_tokens or 0,
-                rec.cache_write_tokens or 0,
-                rec.cache_write_1h_tokens or 0,
-            )
-            key = (usage, (stamp or "")[:_MINUTE])
+            key = (recorded, (stamp or "")[:_MINUTE])
             at = seen.get(key)
             if at is None:
+                if recorded[0] is None:
+                    index.append(-1)
+                    continue
+                prompt, completion, reasoning, read, write, write_1h = recorded
                 at = seen[key] = len(keys)
-                keys.append(usage)
+                keys.append((prompt, completion, reasoning or 0, read or 0, write or 0, write_1h or 0))
                 stamps.append(stamp)
                 sizes.append(0)
             sizes[at] += 1
@@ -180,6 +184,12 @@ class TokenRates:
         self._key_len = _MINUTE if schedule.daily else 10 if schedule.dated else 0
         self._cache: dict[str, _InForce] = {}
         self._static = None if self._key_len else self._resolve(None)
+
+    @property
+    def tiered(self) -> bool:
+        """Whether any of its prices, at any time, has context-length tiers (else no request crosses one:
+        ``crossings`` is empty)."""
+        return any(p.prices.tier_starts() for p in (*self.schedule.periods, *self.schedule.batch))
 
     def _resolve(self, stamp: str | None) -> _InForce:
         key = (stamp or "")[: self._key_len]

@@ -1,8 +1,9 @@
 """Runs → pandas frames: one row per run, per (run, category) and per (run, task).
 
 Every metric column is a registry field computed by the metric core (``bench.results.metrics.aggregate``:
-``run_metrics`` per run, ``group_metrics`` per category and task), so the report's numbers are the
-after-run summary's numbers. The combined frame (all three levels, a ``level`` column telling them
+``run_metrics`` per run, ``group_metrics``'s ``columns_metrics`` per category and task, over masks of the
+run's ``RecordColumns``: its records are read once), so the report's numbers are the after-run summary's
+numbers. The combined frame (all three levels, a ``level`` column telling them
 apart) is what ``--csv`` and ``--json`` export. Absent figures stay NaN/None, never zero; ``absent``
 explains, per run and metric group, why a figure is missing.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.cost.options import EnrichOptions
@@ -19,7 +21,7 @@ from bench.cost.pricing import cost_inputs
 from bench.cost.roofline import roofline_fraction
 from bench.report.cost_view import local_cost_gap
 from bench.report.runs import Run
-from bench.results.metrics.aggregate import by_category, group_metrics
+from bench.results.metrics.aggregate import columns_metrics
 from bench.results.metrics.registry import FIELDS
 from bench.results.schema import PowerFacts
 
@@ -53,9 +55,10 @@ def _energy_source(run: Run) -> str | None:
     return "+".join(sorted(sources))
 
 
-def _metrics(run: Run, records: Sequence[Any] | None = None, *, intervals: bool = True) -> dict[str, Any]:
-    """A group's figures (``records``), or the whole run's (None: ``Run.metrics``, throughput included)."""
-    m = dict(run.metrics) if records is None else group_metrics(records, intervals=intervals)
+def _metrics(run: Run, where: np.ndarray | None = None, *, intervals: bool = True) -> dict[str, Any]:
+    """A group's figures (``where``: a mask over the run's records, ``RecordColumns.groups``), or the
+    whole run's (None: ``Run.metrics``, throughput included)."""
+    m = dict(run.metrics) if where is None else columns_metrics(run.columns, where, intervals=intervals)
     if m.get("roofline_fraction") is None:
         m["roofline_fraction"] = roofline_fraction(run.manifest, m.get("decode_tps_mean"))[0]
     return {name: m.get(name) for name in FIELDS}
@@ -71,8 +74,8 @@ def run_frame(runs: Sequence[Run]) -> pd.DataFrame:
 def category_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows = []
     for run in runs:
-        for cat, recs in by_category(run.records).items():
-            rows.append({**_identity(run), "category": cat, **_metrics(run, recs)})
+        for cat, where in run.columns.groups("category").items():
+            rows.append({**_identity(run), "category": cat, **_metrics(run, where)})
     return pd.DataFrame(rows, columns=[*ID_COLUMNS, "category", *FIELDS])
 
 
@@ -80,13 +83,13 @@ def task_frame(runs: Sequence[Run]) -> pd.DataFrame:
     """Per task: no bootstrap (hundreds of groups; the per-task tables show no interval)."""
     rows = []
     for run in runs:
-        for task_id, recs in run.by_task.items():
+        for task_id, where in run.columns.groups("task_id").items():
             rows.append(
                 {
                     **_identity(run),
                     "task_id": task_id,
-                    "category": recs[0].category,
-                    **_metrics(run, recs, intervals=False),
+                    "category": run.by_task[task_id][0].category,
+                    **_metrics(run, where, intervals=False),
                 }
             )
     return pd.DataFrame(rows, columns=[*ID_COLUMNS, "task_id", "category", *FIELDS])

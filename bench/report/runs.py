@@ -29,7 +29,7 @@ from bench.results.bundle import (
 )
 from bench.results.comparability import key_properties
 from bench.results.identity import backend_label, device_name, model_name
-from bench.results.metrics.aggregate import by_category, by_task, group_metrics, run_metrics
+from bench.results.metrics.aggregate import RecordColumns, by_task, columns_metrics, run_metrics
 from bench.results.metrics.policy import MEASURED
 from bench.results.schema import Manifest, Record
 
@@ -60,12 +60,20 @@ class Run:
     def metrics(self) -> dict[str, Any]:
         """The run's figures (``bench.results.metrics.aggregate.run_metrics``: what every view shows and
         the gate and ``choose`` judge), computed once."""
-        return run_metrics(self.records, self.manifest)
+        return run_metrics(self.records, self.manifest, columns=self.columns)
+
+    @functools.cached_property
+    def columns(self) -> RecordColumns:
+        """The records' fields as arrays, read once: every figure of the run, its categories and its tasks
+        is computed from them (``aggregate.columns_metrics``)."""
+        return RecordColumns.of(self.records)
 
     @functools.cached_property
     def category_metrics(self) -> dict[str, dict[str, Any]]:
         """Summary metrics per category (gate rules over one category: a public benchmark's), once."""
-        return {c: group_metrics(rs) for c, rs in by_category(self.records).items()}
+        return {
+            c: columns_metrics(self.columns, where) for c, where in self.columns.groups("category").items()
+        }
 
     @property
     def run_ids(self) -> list[str]:
