@@ -183,7 +183,7 @@ def device_economics(
         r.e2e_ms / 1e3 if r.e2e_ms is not None else (r.end_ns - r.start_ns) / 1e9 for r in ok
     )
     assert seconds is not None
-    capacity = measured_capacity(records, manifest)
+    capacity = measured_capacity(records, manifest, completed=ok)
     kwh = inp.kwh_usd
     if kwh is None:
         kwh = 0.0

@@ -130,10 +130,12 @@ def shared_seconds(records: Sequence[Record]) -> list[float] | None:
     return out
 
 
-def measured_capacity(records: Sequence[Record], manifest: Manifest) -> Capacity:
-    """Tasks per second the device served at the run's concurrency (module docstring)."""
-    measured = ATTEMPTS.select(records)
-    ok = COMPLETED.select(records)
+def measured_capacity(
+    records: Sequence[Record], manifest: Manifest, completed: Sequence[Record] | None = None
+) -> Capacity:
+    """Tasks per second the device served at the run's concurrency (module docstring). ``completed``:
+    ``COMPLETED.select(records)``, when the caller has it already."""
+    ok = COMPLETED.select(records) if completed is None else completed
     if not ok:
         raise BundleError(
             "the run has no successful measured requests to derive time and energy per task from"
@@ -145,8 +147,9 @@ def measured_capacity(records: Sequence[Record], manifest: Manifest) -> Capacity
     p95 = stats.percentile(latencies, 95)
     busy_s, peak, overlap = 0.0, 1, False
     by_run: dict[str, list[Record]] = defaultdict(list)
-    for r in measured:
-        by_run[r.run_id].append(r)
+    if concurrent_load(manifest):  # else one at a time whatever the windows: the sweep would go unused
+        for r in ATTEMPTS.select(records):
+            by_run[r.run_id].append(r)
     for rs in by_run.values():
         starts = np.asarray([r.start_ns for r in rs], dtype=np.float64)
         ends = np.maximum(np.asarray([r.end_ns for r in rs], dtype=np.float64), starts)

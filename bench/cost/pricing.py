@@ -20,6 +20,7 @@ device served, so N streams do not pay N device-hours; one request at a time, a 
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -122,8 +123,9 @@ class CostInputs:
     priced_at: Literal["recorded", "repriced"] = "recorded"
     repriced_from: str | None = None
 
-    @property
+    @functools.cached_property
     def hardware_usd_per_hour(self) -> float | None:
+        """The amortization per serving hour (once: every local record's cost carries it)."""
         if self.hardware_usd is None or not self.lifetime_years or not self.utilization:
             return None
         return cost.hardware_usd_per_hour(self.hardware_usd, self.lifetime_years, self.utilization)

@@ -1,7 +1,7 @@
 """Figures for the metric core (issue 20): nothing the views do got slower.
 
-Measures, for this checkout and (``--compare-ref DIR``) another one, interleaved round by round so that
-the shared machine's load drifts hit both alike, each as a child process (wall time, and the child's own
+Measures, for this checkout and (``--compare-ref DIR``) another one, interleaved round by round (each
+round in the other order) so that the shared machine's load drifts hit both alike, each as a child process (wall time, and the child's own
 CPU time, user + system, which is what the wall time would be on an idle machine):
 
 1. CLI start-up: ``python -m bench --help`` and ``python -m bench report --help``;
@@ -83,7 +83,9 @@ def main() -> None:
     }
     load = [os.getloadavg()[0]]
     for rnd in range(a.rounds):
-        for name, root in roots.items():
+        # each round in the other order, so that a drift of the shared machine's speed hits both alike
+        order = list(roots.items()) if rnd % 2 == 0 else list(roots.items())[::-1]
+        for name, root in order:
             work = tmp / f"{name}-{rnd}"
             work.mkdir()
             for case, run in cases.items():
@@ -101,6 +103,7 @@ def main() -> None:
         "records": a.records,
         "rounds": a.rounds,
         "load_average_seen": [round(min(load), 1), round(max(load), 1)],
+        "load_average_each": [round(x, 2) for x in load],
         "roots": {k: str(v) for k, v in roots.items()},
     }
     for name in roots:
@@ -109,6 +112,9 @@ def main() -> None:
             figures[case] = {
                 "wall_s_median": round(statistics.median(w for w, _ in runs), 3),
                 "cpu_s_median": round(statistics.median(c for _, c in runs), 3),
+                "wall_s_min": round(min(w for w, _ in runs), 3),
+                "cpu_s_min": round(min(c for _, c in runs), 3),
+                "cpu_s_each": [round(c, 3) for _, c in runs],
             }
         out[name] = figures
     text = json.dumps(out, indent=2)

@@ -84,7 +84,8 @@ class RecordColumns:
         self.energy_source = np.asarray([r.energy_source for r in records], dtype=object)
         itl = [r.itl_ms for r in records]
         self.itl = np.fromiter(chain.from_iterable(itl), dtype=float)
-        self.itl_owner = np.repeat(np.arange(n), [len(x) for x in itl])
+        self.itl_len = np.fromiter(map(len, itl), dtype=np.intp, count=n)
+        self.itl_start = np.cumsum(self.itl_len) - self.itl_len
         self._populations: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -100,6 +101,16 @@ class RecordColumns:
         at = {k: i for i, k in enumerate(keys)}
         codes = np.fromiter((at.get(v, -1) for v in values), dtype=np.intp, count=len(values))
         return {k: measured & (codes == i) for k, i in at.items()}
+
+    def itl_of(self, where: np.ndarray) -> np.ndarray:
+        """The inter-token gaps of the records ``where`` selects, in record order (gathered by their
+        offsets: a task's figures touch its own gaps, not the whole run's)."""
+        at = np.flatnonzero(where)
+        lens = self.itl_len[at]
+        ends = np.cumsum(lens)
+        first = np.repeat(self.itl_start[at] - (ends - lens), lens)  # each gap's record's offset, shifted
+        gaps: np.ndarray = self.itl[first + np.arange(first.size)]
+        return gaps
 
     def population(self, name: str) -> np.ndarray:
         """``policy.POPULATIONS[name]`` as a mask over the records."""
@@ -141,7 +152,7 @@ def columns_metrics(
     decode = stats.clean(f["decode_tps"][ok])
     ttft = stats.clean(f["ttft_ms"][ok])
     e2e = stats.clean(f["e2e_ms"][ok])
-    itl = c.itl[ok[c.itl_owner]]
+    itl = c.itl_of(ok)
     decode_ci = stats.mean_ci(decode) if intervals else None
     costs = f["cost_usd"][attempts & present["cost_usd"]].tolist()
     with_energy = attempts & present["energy_j"]
